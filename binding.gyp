@@ -1,0 +1,19 @@
+{
+  "targets": [
+    {
+      "target_name": "tsnet_native",
+      "sources": [
+        "native/src/addon.c",
+        "native/src/errors.c",
+        "native/src/tap.c",
+        "native/src/pool.c",
+        "native/src/burst.c",
+        "native/src/readiness.c",
+        "native/src/gso.c",
+        "native/src/gso_binding.c"
+      ],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-std=gnu11", "-fvisibility=hidden"]
+    }
+  ]
+}

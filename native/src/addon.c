@@ -1,0 +1,38 @@
+/*
+ * addon.c - the tsnet_native module: TAP devices, frame pools, burst I/O, readiness, GSO.
+ * Each concern registers its own functions; this file only joins them and exports the layout
+ * constants so JavaScript can check that both sides agree on the frame layout.
+ */
+#include "burst.h"
+#include "gso_binding.h"
+#include "layout.h"
+#include "pool.h"
+#include "readiness.h"
+#include "tap.h"
+#include <node_api.h>
+
+static void set_int(napi_env env, napi_value obj, const char *key, int v) {
+  napi_value n;
+  napi_create_int32(env, v, &n);
+  napi_set_named_property(env, obj, key, n);
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  tsn_tap_init(env, exports);
+  tsn_pool_init(env, exports);
+  tsn_burst_init(env, exports);
+  tsn_readiness_init(env, exports);
+  tsn_gso_init(env, exports);
+  napi_value layout;
+  napi_create_object(env, &layout);
+  set_int(env, layout, "HEADROOM", TSN_HEADROOM);
+  set_int(env, layout, "VNET_HDR_LEN", TSN_VNET_HDR_LEN);
+  set_int(env, layout, "SLOT_SIZE", TSN_SLOT_SIZE);
+  set_int(env, layout, "DESC_STRIDE", TSN_DESC_STRIDE);
+  set_int(env, layout, "TX_VNET", TSN_TX_VNET);
+  set_int(env, layout, "TX_GSO", TSN_TX_GSO);
+  napi_set_named_property(env, exports, "layout", layout);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,171 @@
+/*
+ * readiness.c - waking JavaScript once per event-loop turn with every port that has frames waiting.
+ *
+ * Node cannot watch a raw TAP descriptor (net.Socket rejects it), so each port gets a libuv poll handle.
+ * A poll callback only notes the port as ready; a check handle, which libuv runs right after the poll
+ * phase, then makes one call into JavaScript with the whole ready list in a shared Int32Array. JavaScript
+ * drains each port in bursts; polls are level-triggered, so a port it left non-empty (burst budget spent)
+ * is reported again on the next turn. Never one JS call per packet, nor per port.
+ *
+ * The poll handles keep the event loop alive while ports are open; the check handle does not.
+ */
+#include "readiness.h"
+#include "errors.h"
+#include <stdbool.h>
+#include <stdlib.h>
+#include <uv.h>
+
+typedef struct {
+  uv_poll_t handle;
+  int32_t port;
+} port_poll;
+
+static napi_env g_env;
+static napi_ref g_handler, g_receiver, g_ready_ref;
+static napi_async_context g_actx;
+static int32_t *g_ready;    /* shared with JS */
+static size_t g_ready_cap;  /* = max port id + 1 */
+static port_poll **g_polls; /* by port id */
+static uint8_t *g_flag;     /* port already in the ready list this turn */
+static int32_t g_nready;
+static uv_check_t g_check;
+static bool g_check_started;
+
+static void on_check(uv_check_t *h) {
+  (void)h;
+  if (g_nready == 0 || !g_handler) return;
+  int32_t n = g_nready;
+  for (int32_t i = 0; i < n; i++) g_flag[g_ready[i]] = 0;
+  g_nready = 0;
+  napi_handle_scope scope;
+  napi_open_handle_scope(g_env, &scope);
+  napi_value fn, recv, argv[1], result;
+  napi_get_reference_value(g_env, g_handler, &fn);
+  napi_get_reference_value(g_env, g_receiver, &recv);
+  napi_create_int32(g_env, n, &argv[0]);
+  napi_status s = napi_make_callback(g_env, g_actx, recv, fn, 1, argv, &result);
+  if (s == napi_pending_exception) {
+    napi_value err;
+    napi_get_and_clear_last_exception(g_env, &err);
+    napi_fatal_exception(g_env, err);
+  }
+  napi_close_handle_scope(g_env, scope);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events) {
+  (void)status;
+  (void)events;
+  port_poll *pp = (port_poll *)h;
+  int32_t port = pp->port;
+  if (!g_flag[port] && (size_t)g_nready < g_ready_cap) {
+    g_flag[port] = 1;
+    g_ready[g_nready++] = port;
+  }
+}
+
+/*
+ * setReadyHandler(fn: (count) => void, ready: Int32Array): fn is called with the number of ready port ids
+ * written to the front of ready. Port ids must be < ready.length. Call once per process.
+ */
+static napi_value set_ready_handler(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  TSN_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  napi_typedarray_type t;
+  size_t len;
+  void *data;
+  if (argc < 2 || napi_get_typedarray_info(env, argv[1], &t, &len, &data, NULL, NULL) != napi_ok || t != napi_int32_array || len == 0) {
+    tsn_throw_code(env, "ERR_INVALID_ARG_TYPE", "setReadyHandler(fn, ready: Int32Array)");
+    return NULL;
+  }
+  if (g_handler) {
+    tsn_throw_code(env, "ERR_INVALID_STATE", "setReadyHandler: a handler is already set");
+    return NULL;
+  }
+  g_env = env;
+  napi_value recv, name;
+  TSN_CALL(env, napi_create_object(env, &recv)); /* napi_make_callback wants an object as receiver */
+  TSN_CALL(env, napi_create_reference(env, argv[0], 1, &g_handler));
+  TSN_CALL(env, napi_create_reference(env, recv, 1, &g_receiver));
+  TSN_CALL(env, napi_create_reference(env, argv[1], 1, &g_ready_ref));
+  TSN_CALL(env, napi_create_string_utf8(env, "tsnet-switch:ready", NAPI_AUTO_LENGTH, &name));
+  TSN_CALL(env, napi_async_init(env, NULL, name, &g_actx));
+  g_ready = data;
+  g_ready_cap = len;
+  g_polls = calloc(len, sizeof *g_polls);
+  g_flag = calloc(len, 1);
+  uv_loop_t *loop;
+  TSN_CALL(env, napi_get_uv_event_loop(env, &loop));
+  if (!g_check_started) {
+    uv_check_init(loop, &g_check);
+    uv_check_start(&g_check, on_check);
+    uv_unref((uv_handle_t *)&g_check);
+    g_check_started = true;
+  }
+  return NULL;
+}
+
+/* pollStart(fd, portId): report portId whenever fd is readable. Syscall: epoll_ctl (through libuv). */
+static napi_value poll_start(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t fd, port;
+  TSN_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  TSN_CALL(env, napi_get_value_int32(env, argv[0], &fd));
+  TSN_CALL(env, napi_get_value_int32(env, argv[1], &port));
+  if (!g_handler) {
+    tsn_throw_code(env, "ERR_INVALID_STATE", "pollStart: call setReadyHandler first");
+    return NULL;
+  }
+  if (port < 0 || (size_t)port >= g_ready_cap || g_polls[port]) {
+    tsn_throw_code(env, "ERR_INVALID_ARG_VALUE", "pollStart: port id out of range or already polled");
+    return NULL;
+  }
+  uv_loop_t *loop;
+  TSN_CALL(env, napi_get_uv_event_loop(env, &loop));
+  port_poll *pp = calloc(1, sizeof *pp);
+  pp->port = port;
+  int r = uv_poll_init(loop, &pp->handle, fd);
+  if (r == 0) r = uv_poll_start(&pp->handle, UV_READABLE, on_poll);
+  if (r < 0) {
+    free(pp);
+    tsn_throw_errno(env, "uv_poll_start", NULL, -r);
+    return NULL;
+  }
+  g_polls[port] = pp;
+  return NULL;
+}
+
+static void free_poll(uv_handle_t *h) { free(h); }
+
+/* pollStop(portId): stop watching; the port is no longer reported. Safe to call twice. */
+static napi_value poll_stop(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t port;
+  TSN_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  TSN_CALL(env, napi_get_value_int32(env, argv[0], &port));
+  if (port < 0 || (size_t)port >= g_ready_cap || !g_polls[port]) return NULL;
+  port_poll *pp = g_polls[port];
+  g_polls[port] = NULL;
+  /* A port noted ready this turn but stopped before the check runs must not be reported. */
+  for (int32_t i = 0; i < g_nready; i++)
+    if (g_ready[i] == port) {
+      g_ready[i] = g_ready[--g_nready];
+      break;
+    }
+  g_flag[port] = 0;
+  uv_poll_stop(&pp->handle);
+  uv_close((uv_handle_t *)&pp->handle, free_poll);
+  return NULL;
+}
+
+napi_value tsn_readiness_init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"setReadyHandler", NULL, set_ready_handler, NULL, NULL, NULL, napi_default, NULL},
+      {"pollStart", NULL, poll_start, NULL, NULL, NULL, napi_default, NULL},
+      {"pollStop", NULL, poll_stop, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}

@@ -1,0 +1,49 @@
+/**
+ * Port: one attachment of the switch. A port receives bursts into the frame pool and transmits bursts
+ * out of it; the engine never asks a port for one frame.
+ *
+ * - `ownMac` set: port security. Frames whose source MAC is not this one are dropped (`spoofed-src-mac`).
+ *   Container ports have it; trusted ports (the host's gateway port, uplinks) do not.
+ * - `gso`: the port takes GSO super-frames and partial checksums as they are. A port that does not gets
+ *   them segmented / completed in C on the way out.
+ */
+import { PortCounters } from './counters.js';
+import type { FramePool } from './frame-pool.js';
+import type { L2Domain } from './l2-domain.js';
+
+export type PortKind = 'tap' | 'memory';
+
+export interface PortOptions {
+  /** Port security: the only source MAC this port may send (48-bit number). */
+  ownMac?: number;
+}
+
+export abstract class Port {
+  /** Process-wide id, set by the engine: the index in descriptor rows, ready lists and port tables. */
+  id = -1;
+  domain: L2Domain | null = null;
+  readonly counters = new PortCounters();
+  ownMac: number | null;
+  /** Rows queued for transmit in the current burst. */
+  txQueue: Int32Array = new Int32Array(0);
+  txCount = 0;
+  abstract readonly kind: PortKind;
+  abstract readonly gso: boolean;
+
+  constructor(
+    readonly name: string,
+    opts: PortOptions = {},
+  ) {
+    this.ownMac = opts.ownMac ?? null;
+  }
+
+  /** Read up to `max` frames into slots firstSlot.. and fill their descriptor rows; returns the count. */
+  abstract receive(pool: FramePool, firstSlot: number, max: number): number;
+  /** Send the `count` rows of `rows` (descriptor rows of `pool`); counts tx and drops itself. */
+  abstract transmit(pool: FramePool, rows: Int32Array, count: number): void;
+  /** Start reporting readiness (kernel-backed ports); memory ports are polled by the engine. */
+  abstract start(): void;
+  /** Stop reporting readiness, keeping the device (after a read error, so a dead device cannot spin). */
+  stop(): void {}
+  abstract close(): void;
+}

@@ -1,0 +1,21 @@
+/**
+ * Stage: one named node of the data-plane graph (VPP's graph nodes, Snabb's apps). Each stage file
+ * declares its name, the stages a frame may go to next, the drop reasons it may count, and
+ * `process(batch)`, a straight loop over the batch's live rows. The wiring is in graph.ts.
+ */
+import type { Batch } from './batch.js';
+import type { DropReason } from './drop-reasons.js';
+
+export interface StageContext {
+  /** Clock time of this burst, in seconds. */
+  now: number;
+  /** Trace dry run: report decisions, change no state (no learning, no transmit). */
+  dryRun: boolean;
+}
+
+export interface Stage {
+  readonly name: string;
+  readonly next: readonly string[];
+  readonly dropReasons: readonly DropReason[];
+  process(batch: Batch, ctx: StageContext): void;
+}

@@ -1,0 +1,55 @@
+/**
+ * l2-fwd: the forwarding decision. Broadcast and multicast destinations, and unicast ones the FDB does
+ * not know, are flooded (D_OUT = OUT_FLOOD); a known unicast goes to its port (D_OUT = port id). A
+ * destination that lives on the ingress port itself is dropped (`same-port`: the Linux bridge without
+ * hairpin mode does the same). With icc=false, container-to-container unicast is dropped
+ * (`icc-disabled`); the egress stage keeps floods away from other containers too.
+ */
+import type { Batch } from '../batch.js';
+import { DROP, type DropReason } from '../drop-reasons.js';
+import { DESC_STRIDE, D_OFF, D_OUT, D_PORT, OUT_FLOOD } from '../layout.js';
+import { formatMac, readMac } from '../../packet/mac.js';
+import type { Stage, StageContext } from '../stage.js';
+
+export class L2ForwardStage implements Stage {
+  readonly name = 'l2-fwd';
+  readonly next = ['egress'] as const;
+  readonly dropReasons: readonly DropReason[] = ['same-port', 'icc-disabled'];
+
+  process(batch: Batch, _ctx: StageContext): void {
+    const { rows, ports, tracer } = batch;
+    const desc = batch.pool.desc;
+    const bytes = batch.pool.bytes;
+    let w = 0;
+    for (let i = 0; i < batch.count; i++) {
+      const row = rows[i];
+      const d = row * DESC_STRIDE;
+      const off = desc[d + D_OFF];
+      const inPort = ports[desc[d + D_PORT]]!;
+      if (bytes[off] & 1) {
+        desc[d + D_OUT] = OUT_FLOOD;
+        if (tracer) tracer.add(this.name, row, `flood: ${readMac(bytes, off) === 0xffffffffffff ? 'broadcast' : 'multicast'} ${formatMac(readMac(bytes, off))}`);
+        rows[w++] = row;
+        continue;
+      }
+      const dst = readMac(bytes, off);
+      const out = inPort.domain!.fdb.lookup(dst);
+      if (out === undefined) {
+        desc[d + D_OUT] = OUT_FLOOD;
+        if (tracer) tracer.add(this.name, row, `flood: fdb miss ${formatMac(dst)} (unknown unicast)`);
+        rows[w++] = row;
+      } else if (out === inPort) {
+        inPort.counters.drops[DROP['same-port']]++;
+        if (tracer) tracer.add(this.name, row, `drop same-port: ${formatMac(dst)} is behind the ingress port ${inPort.name}`);
+      } else if (!inPort.domain!.icc && inPort.ownMac !== null && out.ownMac !== null) {
+        inPort.counters.drops[DROP['icc-disabled']]++;
+        if (tracer) tracer.add(this.name, row, `drop icc-disabled: ${inPort.name} -> ${out.name} is container to container`);
+      } else {
+        desc[d + D_OUT] = out.id;
+        if (tracer) tracer.add(this.name, row, `fdb hit ${formatMac(dst)} -> ${out.name}`);
+        rows[w++] = row;
+      }
+    }
+    batch.count = w;
+  }
+}

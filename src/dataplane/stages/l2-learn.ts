@@ -1,0 +1,49 @@
+/**
+ * l2-learn: source MAC learning into the ingress port's domain FDB (see fdb-table.ts for aging, the
+ * cap and moves). Learning never drops a frame: a refused learn (table full) only means frames to that
+ * MAC get flooded. In a trace dry run the table is only read.
+ */
+import type { Batch } from '../batch.js';
+import type { DropReason } from '../drop-reasons.js';
+import { DESC_STRIDE, D_OFF, D_PORT } from '../layout.js';
+import { formatMac, readMac } from '../../packet/mac.js';
+import type { Stage, StageContext } from '../stage.js';
+
+export class L2LearnStage implements Stage {
+  readonly name = 'l2-learn';
+  readonly next = ['l2-fwd'] as const;
+  readonly dropReasons: readonly DropReason[] = [];
+
+  process(batch: Batch, ctx: StageContext): void {
+    const { rows, ports, tracer } = batch;
+    const desc = batch.pool.desc;
+    const bytes = batch.pool.bytes;
+    const now = ctx.now;
+    if (ctx.dryRun) {
+      for (let i = 0; i < batch.count; i++) this.explain(batch, rows[i]);
+      return;
+    }
+    for (let i = 0; i < batch.count; i++) {
+      const d = rows[i] * DESC_STRIDE;
+      const port = ports[desc[d + D_PORT]]!;
+      const outcome = port.domain!.fdb.learn(readMac(bytes, desc[d + D_OFF] + 6), port, now);
+      if (tracer) tracer.add(this.name, rows[i], `${outcome} ${formatMac(readMac(bytes, desc[d + D_OFF] + 6))} on ${port.name}`);
+    }
+  }
+
+  /** What learning would do, without doing it. */
+  private explain(batch: Batch, row: number): void {
+    if (!batch.tracer) return;
+    const d = row * DESC_STRIDE;
+    const port = batch.ports[batch.pool.desc[d + D_PORT]]!;
+    const mac = readMac(batch.pool.bytes, batch.pool.desc[d + D_OFF] + 6);
+    const fdb = port.domain!.fdb;
+    const e = fdb.get(mac);
+    let outcome: string;
+    if (!e) outcome = fdb.size >= fdb.capacity ? 'would refuse (table full)' : 'would learn';
+    else if (e.isStatic) outcome = `static entry on ${e.port.name}`;
+    else if (e.port === port) outcome = 'would refresh';
+    else outcome = `would move from ${e.port.name}`;
+    batch.tracer.add(this.name, row, `${outcome} ${formatMac(mac)} on ${port.name}`);
+  }
+}

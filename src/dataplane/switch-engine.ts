@@ -1,0 +1,232 @@
+/**
+ * SwitchEngine: the burst loop. Run to completion per batch (Snabb's "breathe"):
+ *
+ *   1. pull a burst from every ready port into consecutive pool slots (C reads until EAGAIN or budget),
+ *   2. push the batch through the stage graph (graph.ts), each stage one straight loop,
+ *   3. flush every touched port's transmit queue with one batched native write,
+ *   4. periodic work (FDB aging) at most once a second.
+ *
+ * Never an await per packet, never a JS call per packet from native code. A port whose read fails is
+ * counted and stops being polled; a stage that throws costs its batch (counted as internal-error),
+ * never the process.
+ */
+import { Batch } from './batch.js';
+import { MonotonicClock, type Clock } from './clock.js';
+import { DROP } from './drop-reasons.js';
+import { FramePool, type VnetFields } from './frame-pool.js';
+import { buildGraph, type StageGraph } from './graph.js';
+import { L2Domain, type L2DomainOptions } from './l2-domain.js';
+import { DESC_STRIDE, D_LEN, D_PORT } from './layout.js';
+import type { Port } from './port.js';
+import { MemoryPort } from './ports/memory-port.js';
+import { MAX_PORTS, readinessHub, type ReadyListener } from './readiness-hub.js';
+import type { StageContext } from './stage.js';
+import { Tracer, type TraceRecord } from './tracer.js';
+
+export interface SwitchEngineOptions {
+  /** Frames one burst may hold across all ports (pool slots of 66 KiB each). */
+  poolSlots?: number;
+  /** Frames read from one port per burst. */
+  portBurst?: number;
+  clock?: Clock;
+}
+
+export interface TraceResult {
+  records: TraceRecord[];
+  /** Ports the frame would leave by. */
+  outputs: string[];
+  dropped: boolean;
+}
+
+export class SwitchEngine implements ReadyListener {
+  readonly pool: FramePool;
+  readonly clock: Clock;
+  readonly domains = new Map<string, L2Domain>();
+  /** Ports by process-wide id (sparse). */
+  readonly ports: (Port | undefined)[] = new Array(MAX_PORTS);
+  private readonly graph: StageGraph;
+  private readonly batch: Batch;
+  private readonly portBurst: number;
+  private readonly ctx: StageContext = { now: 0, dryRun: false };
+  private readonly memoryPorts: MemoryPort[] = [];
+  private lastAging: number;
+  /** Bursts run and stage exceptions caught, for stats. */
+  bursts = 0;
+  internalErrors = 0;
+  lastInternalError: unknown = null;
+
+  constructor(opts: SwitchEngineOptions = {}) {
+    this.pool = new FramePool(opts.poolSlots ?? 256);
+    this.portBurst = opts.portBurst ?? 64;
+    this.clock = opts.clock ?? new MonotonicClock();
+    this.graph = buildGraph();
+    this.batch = new Batch(this.pool, this.ports);
+    this.lastAging = this.clock.now();
+  }
+
+  createDomain(name: string, opts: L2DomainOptions = {}): L2Domain {
+    if (this.domains.has(name)) throw new Error(`L2 domain ${JSON.stringify(name)} exists already`);
+    const d = new L2Domain(name, opts);
+    this.domains.set(name, d);
+    return d;
+  }
+
+  removeDomain(domain: L2Domain): void {
+    for (const p of domain.ports) this.removePort(p);
+    this.domains.delete(domain.name);
+  }
+
+  /** Attach a port to a domain and start receiving from it. The port's own MAC gets a static FDB entry. */
+  addPort(port: Port, domain: L2Domain): void {
+    if (port.id >= 0) throw new Error(`port ${port.name} is attached already`);
+    port.id = readinessHub.allocate(port, this);
+    this.ports[port.id] = port;
+    port.txQueue = new Int32Array(this.pool.slots);
+    port.domain = domain;
+    domain.join(port);
+    if (port.ownMac !== null) domain.fdb.addStatic(port.ownMac, port, this.clock.now());
+    if (port instanceof MemoryPort) this.memoryPorts.push(port);
+    port.start();
+  }
+
+  /** Detach a port: its FDB entries go, its descriptor closes. */
+  removePort(port: Port): void {
+    if (port.id < 0 || this.ports[port.id] !== port) return;
+    port.domain?.leave(port);
+    port.domain = null;
+    port.close();
+    this.ports[port.id] = undefined;
+    readinessHub.release(port.id);
+    port.id = -1;
+    const i = this.memoryPorts.indexOf(port as MemoryPort);
+    if (i >= 0) this.memoryPorts.splice(i, 1);
+  }
+
+  onReady(ready: Port[]): void {
+    this.runBurst(ready);
+  }
+
+  /** One burst over `ready` ports; returns the number of frames received. */
+  runBurst(ready: readonly Port[]): number {
+    const pool = this.pool;
+    const desc = pool.desc;
+    const rows = this.batch.rows;
+    const slots = pool.slots;
+    let n = 0;
+    for (let k = 0; k < ready.length && n < slots; k++) {
+      const port = ready[k];
+      let got: number;
+      try {
+        got = port.receive(pool, n, Math.min(this.portBurst, slots - n));
+      } catch (err) {
+        port.counters.drops[DROP['rx-error']]++;
+        port.stop();
+        this.lastInternalError = err;
+        continue;
+      }
+      const c = port.counters;
+      for (let i = n; i < n + got; i++) {
+        const d = i * DESC_STRIDE;
+        desc[d + D_PORT] = port.id;
+        rows[i] = i;
+        const len = desc[d + D_LEN];
+        if (len > 0) c.rxBytes += len;
+      }
+      c.rxPackets += got;
+      n += got;
+    }
+    const now = this.clock.now();
+    if (n > 0) {
+      this.batch.count = n;
+      this.batch.tracer = null;
+      this.ctx.now = now;
+      this.ctx.dryRun = false;
+      this.runStages(n);
+      this.flush();
+      this.bursts++;
+    }
+    if (now - this.lastAging >= 1) this.periodic(now);
+    return n;
+  }
+
+  private runStages(received: number): void {
+    try {
+      for (const stage of this.graph.stages) stage.process(this.batch, this.ctx);
+    } catch (err) {
+      // A bug in a stage: drop the batch, count it against the ingress ports, keep switching.
+      this.internalErrors++;
+      this.lastInternalError = err;
+      for (let i = 0; i < received; i++) {
+        const port = this.ports[this.pool.desc[i * DESC_STRIDE + D_PORT]];
+        if (port) port.counters.drops[DROP['internal-error']]++;
+      }
+      for (const p of this.graph.egress.touched) p.txCount = 0;
+      this.graph.egress.touched.length = 0;
+    }
+  }
+
+  private flush(): void {
+    const touched = this.graph.egress.touched;
+    for (let i = 0; i < touched.length; i++) {
+      const p = touched[i];
+      p.transmit(this.pool, p.txQueue, p.txCount);
+      p.txCount = 0;
+    }
+    touched.length = 0;
+  }
+
+  /** Emulator step: one burst over the memory ports that have frames queued. */
+  poll(): number {
+    const ready = this.memoryPorts.filter((p) => p.pending > 0);
+    return ready.length ? this.runBurst(ready) : 0;
+  }
+
+  /** Emulator: run bursts until no memory port has frames queued. */
+  drain(): number {
+    let total = 0;
+    for (let n = this.poll(); n > 0; n = this.poll()) total += n;
+    return total;
+  }
+
+  /** Periodic work: FDB aging. Called by bursts; the daemon also calls it from a timer when idle. */
+  periodic(now = this.clock.now()): void {
+    for (const d of this.domains.values()) d.fdb.age(now);
+    this.lastAging = now;
+  }
+
+  /**
+   * Run one frame through the graph as if `port` had received it, recording each stage's decision,
+   * without sending it or changing any state (no learning, no counters).
+   */
+  trace(port: Port, frame: Uint8Array, vnet?: VnetFields): TraceResult {
+    if (port.id < 0 || this.ports[port.id] !== port) throw new Error(`port ${port.name} is not attached to this switch`);
+    const pool = this.pool;
+    pool.load(0, frame, vnet);
+    pool.desc[D_PORT] = port.id;
+    const tracer = new Tracer();
+    const batch = this.batch;
+    batch.rows[0] = 0;
+    batch.count = 1;
+    batch.tracer = tracer;
+    const savedDrops = port.counters.drops.slice();
+    try {
+      for (const stage of this.graph.stages) stage.process(batch, { now: this.clock.now(), dryRun: true });
+    } finally {
+      port.counters.drops.set(savedDrops);
+      batch.tracer = null;
+    }
+    const outputs: string[] = [];
+    for (const p of this.graph.egress.touched) {
+      outputs.push(p.name);
+      p.txCount = 0;
+    }
+    this.graph.egress.touched.length = 0;
+    return { records: tracer.records, outputs, dropped: outputs.length === 0 };
+  }
+
+  /** Detach every port and release the pool. */
+  close(): void {
+    for (const p of this.ports) if (p) this.removePort(p);
+    this.pool.release();
+  }
+}
