@@ -24,9 +24,10 @@
  *
  * Performance choice: the ones-complement sum loads 64-bit words and adds
  * their two 32-bit halves into four independent 64-bit accumulators (no
- * carry chain, which the compiler can also vectorise); ~30 GB/s over 64 KiB
- * on the development machine, against ~20 GB/s for an add-with-carry loop.
- * Each segment is copied once into scratch (hot in L1) and summed there.
+ * carry chain, which the compiler can also vectorise): 20-30 GB/s over 64 KiB
+ * on the development machine, against ~20 GB/s for an add-with-carry loop and
+ * ~11 GB/s for 32-bit adds at -O2. Each segment is copied once into scratch
+ * (hot in L1) and summed there: a 64 KB super-frame is cut in 4-6 us.
  *
  * No system calls.
  */
