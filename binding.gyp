@@ -10,7 +10,9 @@
         "native/src/burst.c",
         "native/src/readiness.c",
         "native/src/gso.c",
-        "native/src/gso_binding.c"
+        "native/src/gso_binding.c",
+        "native/src/netns.c",
+        "native/src/netlink.c"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-std=gnu11", "-fvisibility=hidden"]

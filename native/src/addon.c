@@ -1,11 +1,12 @@
 /*
- * addon.c - the tsnet_native module: TAP devices, frame pools, burst I/O, readiness, GSO.
+ * addon.c - the tsnet_native module: TAP devices, frame pools, burst I/O, readiness, GSO, rtnetlink.
  * Each concern registers its own functions; this file only joins them and exports the layout
  * constants so JavaScript can check that both sides agree on the frame layout.
  */
 #include "burst.h"
 #include "gso_binding.h"
 #include "layout.h"
+#include "netlink.h"
 #include "pool.h"
 #include "readiness.h"
 #include "tap.h"
@@ -23,6 +24,7 @@ static napi_value init(napi_env env, napi_value exports) {
   tsn_burst_init(env, exports);
   tsn_readiness_init(env, exports);
   tsn_gso_init(env, exports);
+  tsn_netlink_init(env, exports);
   napi_value layout;
   napi_create_object(env, &layout);
   set_int(env, layout, "HEADROOM", TSN_HEADROOM);

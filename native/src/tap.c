@@ -6,18 +6,26 @@
  * 64 KB TCP super-frames with checksums left partial. That one choice is the difference between ~1.4
  * and ~10 Gbit/s. The kernel rejects TSO without CSUM (EINVAL), so the flags go together.
  *
+ * A TAP can be made directly inside a container's network namespace: the kernel binds a tun descriptor
+ * to the namespace of the thread that opened /dev/net/tun, and TUNSETIFF creates (or re-attaches to)
+ * the device there. So tapOpen() steps into the namespace (netns.c) around the open and the ioctls, and
+ * steps back; the descriptor keeps working from the switch's own namespace.
+ *
  * Syscalls: open(2) of /dev/net/tun, ioctl(2) TUNSETIFF, TUNSETVNETHDRSZ, TUNSETOFFLOAD, TUNSETPERSIST,
- * TUNGETIFF; close(2).
+ * TUNGETIFF; close(2); setns(2) via netns.c.
  */
 #define _GNU_SOURCE
 #include "tap.h"
 #include "errors.h"
 #include "layout.h"
+#include "netns.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -34,11 +42,63 @@ static bool get_bool_prop(napi_env env, napi_value obj, const char *key, bool df
 }
 
 /*
- * tapOpen(name: string, opts: { vnetHdr?: boolean = true, offload?: boolean = true, persist?: boolean = false })
+ * tap_setup() - Open /dev/net/tun and make or re-attach the TAP, in the thread's current netns
+ * @ifr:	ifr_name set by the caller; ifr_flags filled here; on return the kernel's name
+ * @vnet:	IFF_VNET_HDR with a TSN_VNET_HDR_LEN header
+ * @offload:	TUNSETOFFLOAD CSUM | TSO4 | TSO6 (else 0)
+ * @persist:	TUNSETPERSIST value
+ * @sys:	Set to the failing call ("open", "ioctl") on error
+ * @what:	Set to what failed ("/dev/net/tun", "TUNSETIFF", ...) on error
+ *
+ * Return: the descriptor (non-blocking, close-on-exec), or -errno (nothing left open)
+ * Syscalls: open, ioctl(TUNSETIFF, TUNSETVNETHDRSZ, TUNSETOFFLOAD, TUNSETPERSIST), close
+ */
+static int tap_setup(struct ifreq *ifr, bool vnet, bool offload, bool persist, const char **sys, const char **what) {
+  int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    *sys = "open";
+    *what = "/dev/net/tun";
+    return -errno;
+  }
+  *sys = "ioctl";
+  ifr->ifr_flags = IFF_TAP | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0);
+  if (ioctl(fd, TUNSETIFF, ifr) < 0) {
+    *what = "TUNSETIFF";
+    goto fail;
+  }
+  if (vnet) {
+    int sz = TSN_VNET_HDR_LEN;
+    if (ioctl(fd, TUNSETVNETHDRSZ, &sz) < 0) {
+      *what = "TUNSETVNETHDRSZ";
+      goto fail;
+    }
+  }
+  unsigned off = offload ? (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) : 0;
+  if (ioctl(fd, TUNSETOFFLOAD, off) < 0) {
+    *what = "TUNSETOFFLOAD";
+    goto fail;
+  }
+  if (ioctl(fd, TUNSETPERSIST, persist ? 1 : 0) < 0) {
+    *what = "TUNSETPERSIST";
+    goto fail;
+  }
+  return fd;
+fail:;
+  int e = errno;
+  close(fd);
+  return -e;
+}
+
+/*
+ * tapOpen(name: string, opts: { vnetHdr?: boolean = true, offload?: boolean = true, persist?: boolean = false,
+ *                               netns?: string })
  *   -> { fd: number, name: string }
  * Creates the TAP, or attaches to an existing persistent one of that name (the daemon re-adopts its
  * devices this way after a restart). The descriptor is non-blocking and close-on-exec.
- * Syscalls: open, ioctl(TUNSETIFF, TUNSETVNETHDRSZ, TUNSETOFFLOAD, TUNSETPERSIST).
+ * With opts.netns (a path: /var/run/netns/NAME, /proc/PID/ns/net) the device is made, or re-attached,
+ * inside that namespace; a missing path throws ENOENT naming it.
+ * Syscalls: open, ioctl(TUNSETIFF, TUNSETVNETHDRSZ, TUNSETOFFLOAD, TUNSETPERSIST); with netns also
+ * open and setns (netns.c), around the rest.
  */
 static napi_value tap_open(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -55,6 +115,7 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
   bool vnet = true, offload = true, persist = false;
+  char netns[PATH_MAX] = "";
   if (argc >= 2) {
     napi_valuetype t;
     napi_typeof(env, argv[1], &t);
@@ -62,6 +123,9 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
       vnet = get_bool_prop(env, argv[1], "vnetHdr", true);
       offload = get_bool_prop(env, argv[1], "offload", true);
       persist = get_bool_prop(env, argv[1], "persist", false);
+      napi_value jns;
+      TSN_CALL(env, napi_get_named_property(env, argv[1], "netns", &jns));
+      if (!tsn_netns_path_arg(env, jns, "tapOpen: opts.netns", netns, sizeof netns)) return NULL;
     }
   }
   if (offload && !vnet) {
@@ -69,43 +133,21 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
 
-  int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) {
-    tsn_throw_errno(env, "open", "/dev/net/tun", errno);
-    return NULL;
-  }
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0);
   memcpy(ifr.ifr_name, name, nlen);
-  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-    int e = errno;
-    close(fd);
-    tsn_throw_errno(env, "ioctl", "TUNSETIFF", e);
+  int saved;
+  if (!tsn_netns_enter_js(env, netns, &saved)) return NULL;
+  const char *sys = NULL, *what = NULL;
+  int fd = tap_setup(&ifr, vnet, offload, persist, &sys, &what);
+  tsn_netns_leave_js(saved);
+  if (fd < 0) {
+    char desc[PATH_MAX + 64];
+    snprintf(desc, sizeof desc, "%s %s%s%s", what, ifr.ifr_name, netns[0] ? " in netns " : "", netns);
+    tsn_throw_errno(env, sys, desc, -fd);
     return NULL;
   }
-  if (vnet) {
-    int sz = TSN_VNET_HDR_LEN;
-    if (ioctl(fd, TUNSETVNETHDRSZ, &sz) < 0) {
-      int e = errno;
-      close(fd);
-      tsn_throw_errno(env, "ioctl", "TUNSETVNETHDRSZ", e);
-      return NULL;
-    }
-  }
-  unsigned off = offload ? (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) : 0;
-  if (ioctl(fd, TUNSETOFFLOAD, off) < 0) {
-    int e = errno;
-    close(fd);
-    tsn_throw_errno(env, "ioctl", "TUNSETOFFLOAD", e);
-    return NULL;
-  }
-  if (ioctl(fd, TUNSETPERSIST, persist ? 1 : 0) < 0) {
-    int e = errno;
-    close(fd);
-    tsn_throw_errno(env, "ioctl", "TUNSETPERSIST", e);
-    return NULL;
-  }
+
   napi_value res, jfd, jname;
   TSN_CALL(env, napi_create_object(env, &res));
   TSN_CALL(env, napi_create_int32(env, fd, &jfd));

@@ -23,6 +23,58 @@ export interface TapOpenOptions {
   offload?: boolean;
   /** TUNSETPERSIST: the device outlives the descriptor (default false). */
   persist?: boolean;
+  /**
+   * Make (or re-attach to) the device inside this network namespace, given as a path
+   * (/var/run/netns/NAME, /proc/PID/ns/net). The descriptor keeps working from ours. A missing path
+   * throws ENOENT naming it.
+   */
+  netns?: string;
+}
+
+/** Attributes nlLinkSet() changes; absent ones are left alone. */
+export interface NlLinkAttrs {
+  /** New interface name (1 to 15 bytes). */
+  name?: string;
+  /** 'aa:bb:cc:dd:ee:ff'. */
+  mac?: string;
+  mtu?: number;
+  /** IFF_UP on or off. */
+  up?: boolean;
+}
+
+export interface NlLinkInfo {
+  index: number;
+  name: string;
+  /** 'aa:bb:cc:dd:ee:ff'; '' for a link without a hardware address. */
+  mac: string;
+  mtu: number;
+  up: boolean;
+  carrier: boolean;
+  /** IFLA_INFO_KIND: 'tun', 'veth', 'bridge', ...; absent for loopback and most physical NICs. */
+  kind?: string;
+}
+
+export interface NlAddr {
+  index: number;
+  address: string;
+  prefixLen: number;
+}
+
+/** A route to add or delete (main table). Adding needs a gateway, an ifindex, or both. */
+export interface NlRoute {
+  /** Destination network; '0.0.0.0' with prefixLen 0 for the default route. */
+  dst: string;
+  prefixLen: number;
+  gateway?: string;
+  ifindex?: number;
+}
+
+export interface NlRouteEntry {
+  dst: string;
+  prefixLen: number;
+  gateway?: string;
+  ifindex?: number;
+  table: number;
 }
 
 /** Errors thrown by the addon for a failed syscall carry Node's usual metadata. */
@@ -45,6 +97,27 @@ export interface NativeAddon {
   pollStop(port: number): void;
   segment(frame: Uint8Array, vnet: VnetHeader): Uint8Array[];
   completeChecksum(frame: Uint8Array, csumStart: number, csumOffset: number): void;
+  /**
+   * rtnetlink (native/src/netlink.c). A socket acts in the namespace it was opened in; close it with
+   * closeFd(). Kernel refusals throw a NativeError whose code is the errno name and whose syscall is
+   * the request ('RTM_NEWADDR', ...); bad arguments throw code ERR_INVALID_ARG_VALUE / _TYPE.
+   */
+  nlOpen(netnsPath?: string | null): number;
+  /** 0 if there is no such link. */
+  nlLinkIndex(fd: number, ifname: string): number;
+  nlLinkSet(fd: number, ifindex: number, attrs: NlLinkAttrs): void;
+  nlLinkSetNetns(fd: number, ifindex: number, netnsPath: string): void;
+  nlLinkDel(fd: number, ifindex: number): void;
+  /** Throws ENODEV for a missing link. */
+  nlLinkInfo(fd: number, ifindex: number): NlLinkInfo;
+  /** IPv4 for now; a duplicate is EEXIST, a missing link ENODEV. */
+  nlAddrAdd(fd: number, ifindex: number, address: string, prefixLen: number): void;
+  nlAddrDel(fd: number, ifindex: number, address: string, prefixLen: number): void;
+  nlAddrList(fd: number, ifindex?: number | null): NlAddr[];
+  nlRouteAdd(fd: number, route: NlRoute): void;
+  nlRouteDel(fd: number, route: NlRoute): void;
+  /** IPv4 routes of the main table. */
+  nlRouteList(fd: number): NlRouteEntry[];
   layout: { HEADROOM: number; VNET_HDR_LEN: number; SLOT_SIZE: number; DESC_STRIDE: number; TX_VNET: number; TX_GSO: number };
 }
 

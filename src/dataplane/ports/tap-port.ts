@@ -24,7 +24,7 @@ export class TapPort extends Port {
   static open(ifname: string, opts: TapPortOptions = {}): TapPort {
     const vnet = opts.vnetHdr ?? true;
     const offload = opts.offload ?? vnet;
-    const { fd, name } = native().tapOpen(ifname, { vnetHdr: vnet, offload, persist: opts.persist ?? false });
+    const { fd, name } = native().tapOpen(ifname, { vnetHdr: vnet, offload, persist: opts.persist ?? false, netns: opts.netns });
     return new TapPort(name, fd, vnet, offload, opts);
   }
 

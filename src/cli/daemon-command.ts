@@ -1,0 +1,61 @@
+/**
+ * `tsnet-switch daemon`: the one long-running process. It owns the data plane (a SwitchEngine on this
+ * event loop) and the state, and serves the API socket. SIGINT/SIGTERM stop it cleanly: the socket
+ * goes, the devices stay (persistent) for the next start to adopt.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { SwitchEngine } from '../dataplane/switch-engine.js';
+import { ApiServer } from '../control/api-server.js';
+import { Daemon } from '../control/daemon.js';
+import { TsnError } from '../control/errors.js';
+
+export interface DaemonCommandOptions {
+  stateDir: string;
+  socket: string;
+  defaultAddressPool: string[];
+}
+
+/** `base=CIDR,size=N`, as dockerd's --default-address-pool. */
+export function parsePool(text: string): { base: string; size: number } {
+  const m = /^base=([^,]+),size=(\d+)$/.exec(text);
+  if (!m) throw new TsnError('ERR_BAD_OPTION', 400, `--default-address-pool ${JSON.stringify(text)}: expected base=CIDR,size=N (e.g. base=10.123.0.0/16,size=24)`);
+  return { base: m[1], size: Number(m[2]) };
+}
+
+export async function runDaemon(opts: DaemonCommandOptions): Promise<void> {
+  const engine = new SwitchEngine();
+  const daemon = new Daemon({
+    engine,
+    stateDir: opts.stateDir,
+    defaultPools: opts.defaultAddressPool.length ? opts.defaultAddressPool.map(parsePool) : undefined,
+  });
+  const adopted = daemon.start();
+  mkdirSync(dirname(opts.socket), { recursive: true, mode: 0o755 });
+  const api = new ApiServer(daemon, opts.socket);
+  try {
+    await api.listen();
+  } catch (err) {
+    daemon.stop();
+    throw err;
+  }
+  // Aging and other periodic work also run when no frame arrives.
+  const timer = setInterval(() => engine.periodic(), 1000);
+  daemon.log(`listening on ${opts.socket}; state in ${opts.stateDir}; ${adopted.networks} network(s), ${adopted.endpoints} endpoint(s) adopted${adopted.dropped ? `, ${adopted.dropped} released` : ''}`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    daemon.log(`${signal}: shutting down`);
+    clearInterval(timer);
+    api
+      .close()
+      .catch(() => undefined)
+      .finally(() => {
+        daemon.stop();
+        process.exit(0);
+      });
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}

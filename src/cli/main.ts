@@ -1,0 +1,170 @@
+/**
+ * The tsnet-switch command. `daemon` runs the switch; every other command is a thin client of the
+ * daemon's API socket (--socket PATH, or TSNET_SWITCH_SOCKET, default /run/tsnet-switch/api.sock),
+ * with --json wherever it prints data. Errors name the bad value and what is accepted, and exit 1.
+ */
+import { Command, Option } from 'commander';
+import { ApiClient, DEFAULT_SOCKET, socketPathFrom } from '../control/api-client.js';
+import { TsnError } from '../control/errors.js';
+import { runDaemon } from './daemon-command.js';
+import { bytes, table } from './format.js';
+
+const program = new Command();
+program
+  .name('tsnet-switch')
+  .description('A userspace virtual switch for containers: bridge networks over TAP devices, switched in user space')
+  .showHelpAfterError();
+
+const socketOption = () => new Option('--socket <path>', `the daemon's API socket (env TSNET_SWITCH_SOCKET; default ${DEFAULT_SOCKET})`);
+const client = (o: { socket?: string }) => new ApiClient(socketPathFrom(o.socket));
+const collect = (v: string, prev: string[]) => [...prev, v];
+const print = (json: boolean, data: unknown, text: () => string) => console.log(json ? JSON.stringify(data, null, 2) : text());
+
+function keyValues(list: string[], flag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of list) {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw new TsnError('ERR_BAD_OPTION', 400, `${flag} ${JSON.stringify(kv)}: expected KEY=VALUE`);
+    out[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return out;
+}
+
+function intArg(v: string, flag: string): number {
+  if (!/^\d+$/.test(v)) throw new TsnError('ERR_BAD_OPTION', 400, `${flag} ${JSON.stringify(v)}: expected a whole number`);
+  return Number(v);
+}
+
+program
+  .command('daemon')
+  .description('run the switch and serve the API (root)')
+  .option('--state-dir <dir>', 'where state is persisted', '/var/lib/tsnet-switch')
+  .addOption(socketOption())
+  .option('--default-address-pool <base=CIDR,size=N>', 'pool for networks created without --subnet (repeatable; default: Docker\'s)', collect, [])
+  .action(async (o) => {
+    await runDaemon({ stateDir: o.stateDir, socket: socketPathFrom(o.socket), defaultAddressPool: o.defaultAddressPool });
+  });
+
+const network = program.command('network').description('manage networks');
+
+network
+  .command('create')
+  .description('create a network')
+  .argument('<name>')
+  .addOption(new Option('-d, --driver <driver>', 'network driver').choices(['bridge', 'null']).default('bridge'))
+  .option('--subnet <cidr>', 'subnet (default: the first free default pool)')
+  .option('--gateway <ip>', 'gateway address (default: the first host)')
+  .option('--ip-range <cidr>', 'allocate container addresses from this sub-range')
+  .option('--aux-address <name=ip>', 'reserve an address (repeatable)', collect, [])
+  .option('--mtu <n>', 'MTU of the network\'s interfaces')
+  .option('-o, --opt <key=value>', 'driver option: icc=true|false, internal=true|false, bridge.name=NAME (repeatable)', collect, [])
+  .option('--json', 'print JSON')
+  .addOption(socketOption())
+  .action(async (name: string, o) => {
+    const body = {
+      name,
+      driver: o.driver,
+      subnet: o.subnet,
+      gateway: o.gateway,
+      ipRange: o.ipRange,
+      auxAddresses: o.auxAddress.length ? keyValues(o.auxAddress, '--aux-address') : undefined,
+      mtu: o.mtu !== undefined ? intArg(o.mtu, '--mtu') : undefined,
+      options: o.opt.length ? keyValues(o.opt, '-o') : undefined,
+    };
+    const r = await client(o).call<{ id: string }>('POST', '/v1/networks', body);
+    print(o.json, r, () => r.id);
+  });
+
+network
+  .command('ls')
+  .description('list networks')
+  .option('--json', 'print JSON')
+  .addOption(socketOption())
+  .action(async (o) => {
+    const r = await client(o).call<{ id: string; name: string; driver: string; subnet: string | null; gateway: string | null; endpoints: number }[]>('GET', '/v1/networks');
+    print(o.json, r, () => table(['NETWORK ID', 'NAME', 'DRIVER', 'SUBNET', 'GATEWAY', 'ENDPOINTS'], r.map((n) => [n.id, n.name, n.driver, n.subnet, n.gateway, n.endpoints])));
+  });
+
+network
+  .command('inspect')
+  .description('show a network as JSON: IPAM, options, endpoints with MAC and IP')
+  .argument('<name>')
+  .addOption(socketOption())
+  .action(async (name: string, o) => {
+    console.log(JSON.stringify([await client(o).call('GET', `/v1/networks/${encodeURIComponent(name)}`)], null, 2));
+  });
+
+network
+  .command('rm')
+  .description('remove a network (refused while endpoints are connected, unless --force)')
+  .argument('<name>')
+  .option('-f, --force', 'disconnect its endpoints first')
+  .addOption(socketOption())
+  .action(async (name: string, o) => {
+    await client(o).call('DELETE', `/v1/networks/${encodeURIComponent(name)}${o.force ? '?force=1' : ''}`);
+    console.log(name);
+  });
+
+program
+  .command('connect')
+  .description('connect a sandbox (network namespace) to a network')
+  .argument('<network>')
+  .option('--netns <name|path>', 'a name under /var/run/netns, or a path to a namespace file')
+  .option('--pid <pid>', 'a process inside the sandbox (e.g. docker inspect -f {{.State.Pid}} C)')
+  .option('--ip <ip>', 'static address (default: allocated)')
+  .option('--mac <mac>', 'MAC address (default: 02:42 + the IPv4 address)')
+  .option('--ifname <name>', 'interface name inside the sandbox', 'eth0')
+  .option('--json', 'print JSON')
+  .addOption(socketOption())
+  .action(async (net: string, o) => {
+    const body = { netns: o.netns, pid: o.pid !== undefined ? intArg(o.pid, '--pid') : undefined, ip: o.ip, mac: o.mac, ifname: o.ifname };
+    const r = await client(o).call<{ id: string; ifname: string; mac: string; ip: string | null; prefixLen: number | null }>('POST', `/v1/networks/${encodeURIComponent(net)}/connect`, body);
+    print(o.json, r, () => `${r.id}  ${r.ifname}  ${r.mac}  ${r.ip ? `${r.ip}/${r.prefixLen}` : '-'}`);
+  });
+
+program
+  .command('disconnect')
+  .description('disconnect an endpoint (its id, netns name or interface name): the device goes, the address is released')
+  .argument('<network>')
+  .argument('<endpoint>')
+  .addOption(socketOption())
+  .action(async (net: string, endpoint: string, o) => {
+    const r = await client(o).call<{ id: string }>('POST', `/v1/networks/${encodeURIComponent(net)}/disconnect`, { endpoint });
+    console.log(r.id);
+  });
+
+const fdb = program.command('fdb').description('forwarding database');
+fdb
+  .command('show')
+  .description('MAC, port, static/learned, age')
+  .argument('[network]')
+  .option('--json', 'print JSON')
+  .addOption(socketOption())
+  .action(async (net: string | undefined, o) => {
+    const q = net ? `?network=${encodeURIComponent(net)}` : '';
+    const r = await client(o).call<{ network: string; mac: string; port: string; type: string; ageSeconds: number | null }[]>('GET', `/v1/fdb${q}`);
+    print(o.json, r, () => table(['NETWORK', 'MAC', 'PORT', 'TYPE', 'AGE'], r.map((e) => [e.network, e.mac, e.port, e.type, e.ageSeconds === null ? null : `${e.ageSeconds}s`])));
+  });
+
+program
+  .command('stats')
+  .description('per-port and per-network counters, drops by reason')
+  .option('--json', 'print JSON')
+  .addOption(socketOption())
+  .action(async (o) => {
+    type PortRow = { network: string; port: string; rxPackets: number; rxBytes: number; txPackets: number; txBytes: number; drops: Record<string, number> };
+    const r = await client(o).call<{ ports: PortRow[] }>('GET', '/v1/stats');
+    const drops = (d: Record<string, number>) => Object.entries(d).map(([k, v]) => `${k}=${v}`).join(',') || '0';
+    print(o.json, r, () =>
+      table(
+        ['NETWORK', 'PORT', 'RX PKTS', 'RX BYTES', 'TX PKTS', 'TX BYTES', 'DROPS'],
+        r.ports.map((p) => [p.network, p.port, p.rxPackets, bytes(p.rxBytes), p.txPackets, bytes(p.txBytes), drops(p.drops)]),
+      ),
+    );
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  const e = err as { message?: string };
+  process.stderr.write(`tsnet-switch: error: ${e?.message ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,36 @@
+/**
+ * Request bodies of the daemon's API, validated at the edge with zod: anything that reaches the
+ * daemon has the right shape and types; the daemon then checks meaning (CIDRs, conflicts).
+ * Unknown fields are refused, so a typo is an error rather than silently ignored.
+ */
+import { z } from 'zod';
+
+const str = (max = 256) => z.string().max(max);
+
+export const CreateNetworkBody = z.strictObject({
+  name: str(64),
+  driver: z.enum(['bridge', 'null']).optional(),
+  subnet: str(64).optional(),
+  gateway: str(64).optional(),
+  ipRange: str(64).optional(),
+  auxAddresses: z.record(str(64), str(64)).optional(),
+  mtu: z.number().int().optional(),
+  options: z.record(str(128), str(256)).optional(),
+});
+
+export const ConnectBody = z.strictObject({
+  netns: str(4096).optional(),
+  pid: z.number().int().optional(),
+  ip: str(64).optional(),
+  mac: str(64).optional(),
+  ifname: str(64).optional(),
+});
+
+export const DisconnectBody = z.strictObject({
+  endpoint: str(4096),
+});
+
+/** One line per problem: `field: what is wrong`. */
+export function describeZodError(err: z.ZodError): string {
+  return err.issues.map((i) => `${i.path.length ? i.path.join('.') : 'body'}: ${i.message}`).join('; ');
+}

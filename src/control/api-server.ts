@@ -1,0 +1,148 @@
+/**
+ * ApiServer: JSON over HTTP on a Unix socket (like dockerd's), root-only (mode 0600, made so before
+ * the socket accepts anyone: the umask is tightened around listen()).
+ *
+ *   GET    /v1/networks                       network ls
+ *   POST   /v1/networks                       network create
+ *   GET    /v1/networks/NAME                  network inspect
+ *   DELETE /v1/networks/NAME[?force=1]        network rm
+ *   POST   /v1/networks/NAME/connect          connect
+ *   POST   /v1/networks/NAME/disconnect       disconnect
+ *   GET    /v1/fdb[?network=NAME]             fdb show
+ *   GET    /v1/stats                          stats
+ *   GET    /v1/ping                           liveness
+ *
+ * Errors are `{ error: { code, message } }` with a 4xx/5xx status; bodies over 64 KiB get 413.
+ */
+import { chmodSync, existsSync, unlinkSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { z } from 'zod';
+import { ConnectBody, CreateNetworkBody, DisconnectBody, describeZodError } from './api-schema.js';
+import type { Daemon } from './daemon.js';
+import { TsnError } from './errors.js';
+
+const MAX_BODY = 64 * 1024;
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) throw new TsnError('ERR_BODY_TOO_LARGE', 413, `request body over ${MAX_BODY} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  if (size === 0) return {};
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new TsnError('ERR_BAD_JSON', 400, 'request body is not valid JSON');
+  }
+}
+
+function parse<T>(schema: z.ZodType<T>, body: unknown): T {
+  const r = schema.safeParse(body);
+  if (!r.success) throw new TsnError('ERR_BAD_REQUEST', 400, `invalid request: ${describeZodError(r.error)}`);
+  return r.data;
+}
+
+/** Is something answering on this socket path? */
+function socketAlive(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = createConnection(path);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+}
+
+export class ApiServer {
+  private server: Server | null = null;
+
+  constructor(
+    private readonly daemon: Daemon,
+    readonly socketPath: string,
+  ) {}
+
+  async listen(): Promise<void> {
+    if (existsSync(this.socketPath)) {
+      if (await socketAlive(this.socketPath)) {
+        throw new TsnError('ERR_DAEMON_RUNNING', 409, `a daemon is already listening on ${this.socketPath}`);
+      }
+      unlinkSync(this.socketPath); // stale, from a daemon that died
+    }
+    const server = createServer((req, res) => {
+      this.handle(req, res).catch((err) => this.fail(res, err));
+    });
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 30_000;
+    const old = process.umask(0o177);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(this.socketPath, () => resolve());
+      });
+    } finally {
+      process.umask(old);
+    }
+    chmodSync(this.socketPath, 0o600);
+    this.server = server;
+  }
+
+  async close(): Promise<void> {
+    const s = this.server;
+    this.server = null;
+    if (!s) return;
+    await new Promise<void>((resolve) => s.close(() => resolve()));
+    s.closeAllConnections?.();
+    if (existsSync(this.socketPath)) unlinkSync(this.socketPath);
+  }
+
+  private fail(res: ServerResponse, err: unknown): void {
+    if (err instanceof TsnError) {
+      send(res, err.status, { error: { code: err.code, message: err.message } });
+      return;
+    }
+    const e = err as { code?: string; message?: string };
+    // A syscall error from the addon (EPERM, EBUSY…) is the caller's to see, with its errno name.
+    if (e && typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code)) {
+      send(res, 500, { error: { code: e.code, message: e.message ?? String(err) } });
+      return;
+    }
+    this.daemon.log(`internal error: ${(err as Error)?.stack ?? String(err)}`);
+    send(res, 500, { error: { code: 'ERR_INTERNAL', message: (err as Error)?.message ?? String(err) } });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://tsnet-switch');
+    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    const method = req.method ?? 'GET';
+    const body = method === 'POST' ? await readBody(req) : undefined;
+    const d = this.daemon;
+    if (parts[0] !== 'v1') throw new TsnError('ERR_NOT_FOUND', 404, `no such API path ${url.pathname}: paths start with /v1/`);
+    const [, resource, name, action] = parts;
+    if (resource === 'ping' && method === 'GET') return send(res, 200, { ok: true });
+    if (resource === 'networks') {
+      if (!name && method === 'GET') return send(res, 200, d.listNetworks());
+      if (!name && method === 'POST') return send(res, 201, d.createNetwork(parse(CreateNetworkBody, body)));
+      if (name && !action && method === 'GET') return send(res, 200, d.inspectNetwork(name));
+      if (name && !action && method === 'DELETE') {
+        d.removeNetwork(name, url.searchParams.get('force') === '1');
+        return send(res, 200, { removed: name });
+      }
+      if (name && action === 'connect' && method === 'POST') return send(res, 201, d.connect(name, parse(ConnectBody, body)));
+      if (name && action === 'disconnect' && method === 'POST') return send(res, 200, d.disconnect(name, parse(DisconnectBody, body).endpoint));
+    }
+    if (resource === 'fdb' && method === 'GET') return send(res, 200, d.fdbShow(url.searchParams.get('network') ?? undefined));
+    if (resource === 'stats' && method === 'GET') return send(res, 200, d.stats());
+    throw new TsnError('ERR_NOT_FOUND', 404, `no such API endpoint: ${method} ${url.pathname}`);
+  }
+}

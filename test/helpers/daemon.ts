@@ -1,0 +1,92 @@
+/**
+ * A tsnet-switch daemon for integration tests, run from the built CLI (bin/ -> dist/, what users run)
+ * inside a test namespace that plays the host, so a gateway port's address and routes never touch the
+ * real host. State and socket live in a temp dir.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { addNetns, delNetns, uniqueTag } from './netns.js';
+
+export const CLI = resolve(import.meta.dirname, '../../bin/tsnet-switch.js');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(args: string[], socket: string, timeoutMs = 20_000): Promise<CliResult> {
+  return new Promise((resolveP) => {
+    const child = spawn(process.execPath, [CLI, ...args, '--socket', socket], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(t);
+      resolveP({ code: code ?? -1, stdout, stderr });
+    });
+  });
+}
+
+export class TestDaemon {
+  readonly tag = uniqueTag();
+  readonly hostNs = `tsnt-${this.tag}-h`;
+  readonly dir = mkdtempSync(join(tmpdir(), 'tsnet-test-'));
+  readonly socket = join(this.dir, 'api.sock');
+  readonly stateDir = join(this.dir, 'state');
+  child: ChildProcess | null = null;
+  log = '';
+
+  constructor(private readonly extraArgs: string[] = []) {}
+
+  async setup(): Promise<void> {
+    await addNetns(this.hostNs);
+    await this.start();
+  }
+
+  async start(): Promise<void> {
+    const from = this.log.length;
+    const child = spawn('ip', ['netns', 'exec', this.hostNs, process.execPath, CLI, 'daemon', '--state-dir', this.stateDir, '--socket', this.socket, ...this.extraArgs], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (d) => (this.log += d));
+    child.stderr!.on('data', (d) => (this.log += d));
+    this.child = child;
+    const deadline = Date.now() + 15_000;
+    while (!this.log.slice(from).includes('listening on')) {
+      if (child.exitCode !== null) throw new Error(`daemon exited (${child.exitCode}): ${this.log}`);
+      if (Date.now() > deadline) throw new Error(`daemon did not start: ${this.log}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  cli(args: string[]): Promise<CliResult> {
+    return runCli(args, this.socket);
+  }
+
+  /** Run a CLI command that must succeed; returns stdout. */
+  async ok(args: string[]): Promise<string> {
+    const r = await this.cli(args);
+    if (r.code !== 0) throw new Error(`tsnet-switch ${args.join(' ')} exited ${r.code}: ${r.stderr}\ndaemon log:\n${this.log}`);
+    return r.stdout;
+  }
+
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const c = this.child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    await new Promise<void>((r) => {
+      c.once('exit', () => r());
+      c.kill(signal);
+    });
+  }
+
+  async teardown(): Promise<void> {
+    await this.kill('SIGKILL');
+    await delNetns(this.hostNs);
+    if (existsSync(this.dir)) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
