@@ -4,10 +4,12 @@
  * destination that lives on the ingress port itself is dropped (`same-port`: the Linux bridge without
  * hairpin mode does the same). With icc=false, container-to-container unicast is dropped
  * (`icc-disabled`); the egress stage keeps floods away from other containers too.
+ *
+ * A frame whose D_OUT an earlier stage already set (a port id, OUT_FLOOD) is left as decided.
  */
 import type { Batch } from '../batch.js';
 import { DROP, type DropReason } from '../drop-reasons.js';
-import { DESC_STRIDE, D_OFF, D_OUT, D_PORT, OUT_FLOOD } from '../layout.js';
+import { DESC_STRIDE, D_OFF, D_OUT, D_PORT, OUT_FLOOD, OUT_NONE } from '../layout.js';
 import { formatMac, readMac } from '../../packet/mac.js';
 import type { Stage, StageContext } from '../stage.js';
 
@@ -24,6 +26,10 @@ export class L2ForwardStage implements Stage {
     for (let i = 0; i < batch.count; i++) {
       const row = rows[i];
       const d = row * DESC_STRIDE;
+      if (desc[d + D_OUT] !== OUT_NONE) {
+        rows[w++] = row;
+        continue;
+      }
       const off = desc[d + D_OFF];
       const inPort = ports[desc[d + D_PORT]]!;
       if (bytes[off] & 1) {

@@ -2,10 +2,13 @@
  * l2-learn: source MAC learning into the ingress port's domain FDB (see fdb-table.ts for aging, the
  * cap and moves). Learning never drops a frame: a refused learn (table full) only means frames to that
  * MAC get flooded. In a trace dry run the table is only read.
+ *
+ * A frame an earlier stage already decided (D_OUT set: an ARP reply the switch made in place, say)
+ * carries a source MAC the switch wrote, not one seen on the wire: it is not learned.
  */
 import type { Batch } from '../batch.js';
 import type { DropReason } from '../drop-reasons.js';
-import { DESC_STRIDE, D_OFF, D_PORT } from '../layout.js';
+import { DESC_STRIDE, D_OFF, D_OUT, D_PORT, OUT_NONE } from '../layout.js';
 import { formatMac, readMac } from '../../packet/mac.js';
 import type { Stage, StageContext } from '../stage.js';
 
@@ -25,6 +28,7 @@ export class L2LearnStage implements Stage {
     }
     for (let i = 0; i < batch.count; i++) {
       const d = rows[i] * DESC_STRIDE;
+      if (desc[d + D_OUT] !== OUT_NONE) continue;
       const port = ports[desc[d + D_PORT]]!;
       const outcome = port.domain!.fdb.learn(readMac(bytes, desc[d + D_OFF] + 6), port, now);
       if (tracer) tracer.add(this.name, rows[i], `${outcome} ${formatMac(readMac(bytes, desc[d + D_OFF] + 6))} on ${port.name}`);
@@ -35,6 +39,7 @@ export class L2LearnStage implements Stage {
   private explain(batch: Batch, row: number): void {
     if (!batch.tracer) return;
     const d = row * DESC_STRIDE;
+    if (batch.pool.desc[d + D_OUT] !== OUT_NONE) return;
     const port = batch.ports[batch.pool.desc[d + D_PORT]]!;
     const mac = readMac(batch.pool.bytes, batch.pool.desc[d + D_OFF] + 6);
     const fdb = port.domain!.fdb;

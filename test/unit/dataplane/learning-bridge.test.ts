@@ -3,7 +3,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../../src/dataplane/clock.js';
-import { GSO_TCPV4, GSO_UDP, VNET_F_NEEDS_CSUM } from '../../../src/dataplane/layout.js';
+import { DESC_STRIDE, D_OUT, D_PORT, GSO_TCPV4, GSO_UDP, VNET_F_NEEDS_CSUM } from '../../../src/dataplane/layout.js';
+import type { Stage } from '../../../src/dataplane/stage.js';
 import { MemoryPort } from '../../../src/dataplane/ports/memory-port.js';
 import { SwitchEngine } from '../../../src/dataplane/switch-engine.js';
 import { BROADCAST, ethFrame, prng } from '../../helpers/frames.js';
@@ -250,5 +251,33 @@ describe('trace', () => {
     expect(flood.outputs).toEqual(['a', 'c']);
     expect(flood.records.at(-1)?.decision).toBe('flood to 2 ports: a, c');
     expect(pa.take()).toHaveLength(0); // nothing was sent
+  });
+});
+
+describe('decisions made before L2', () => {
+  it('leaves a frame an earlier stage decided alone: not learned, not looked up', () => {
+    const { sw, net, pa, pb, pc } = topology({ trusted: true });
+    // Stand-in for an ARP responder or LB stage: it sends every frame back out of its ingress port.
+    const stages = (sw as unknown as { graph: { stages: Stage[] } }).graph.stages;
+    stages.splice(1, 0, {
+      name: 'answer',
+      next: ['l2-learn'],
+      dropReasons: [],
+      process(batch) {
+        const desc = batch.pool.desc;
+        for (let i = 0; i < batch.count; i++) {
+          const d = batch.rows[i] * DESC_STRIDE;
+          desc[d + D_OUT] = desc[d + D_PORT];
+        }
+      },
+    });
+    const X = 0x0a00000000bb;
+    pc.inject(ethFrame(A, X));
+    sw.drain();
+    expect(pc.take()).toHaveLength(1); // back where it came from, despite the FDB saying A is on a
+    expect(pa.take()).toHaveLength(0);
+    expect(pb.take()).toHaveLength(0);
+    expect(net.fdb.lookup(X)).toBeUndefined();
+    expect(pc.counters.dropCount('same-port')).toBe(0);
   });
 });
