@@ -102,6 +102,11 @@ export class SwitchEngine implements ReadyListener {
     if (i >= 0) this.memoryPorts.splice(i, 1);
   }
 
+  /** Frames that left by at least one port (trace dry runs excluded). */
+  get framesForwarded(): number {
+    return this.graph.egress.forwarded;
+  }
+
   onReady(ready: Port[]): void {
     this.runBurst(ready);
   }
@@ -209,12 +214,14 @@ export class SwitchEngine implements ReadyListener {
     batch.count = 1;
     batch.tracer = tracer;
     const savedDrops = port.counters.drops.slice();
+    const outputs0 = this.graph.egress.forwarded;
     try {
       for (const stage of this.graph.stages) stage.process(batch, { now: this.clock.now(), dryRun: true });
     } finally {
       port.counters.drops.set(savedDrops);
       batch.tracer = null;
     }
+    this.graph.egress.forwarded = outputs0; // a dry run forwards nothing
     const outputs: string[] = [];
     for (const p of this.graph.egress.touched) {
       outputs.push(p.name);

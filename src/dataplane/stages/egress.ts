@@ -16,6 +16,8 @@ export class EgressStage implements Stage {
   readonly dropReasons: readonly DropReason[] = ['flood-no-ports'];
   /** Ports whose queue got rows in this burst; the engine flushes and clears it. */
   readonly touched: Port[] = [];
+  /** Frames that left by at least one port: with the drop counters, every received frame is accounted for. */
+  forwarded = 0;
 
   process(batch: Batch, _ctx: StageContext): void {
     const { rows, ports, tracer } = batch;
@@ -29,6 +31,7 @@ export class EgressStage implements Stage {
         const p = ports[out]!;
         if (p.txCount === 0) touched.push(p);
         p.txQueue[p.txCount++] = row;
+        this.forwarded++;
         if (tracer) tracer.add(this.name, row, `output ${p.name}`);
       } else if (out === OUT_FLOOD) {
         const inPort = ports[desc[d + D_PORT]]!;
@@ -44,6 +47,7 @@ export class EgressStage implements Stage {
           n++;
         }
         if (n === 0) inPort.counters.drops[DROP['flood-no-ports']]++;
+        else this.forwarded++;
         if (tracer) {
           const names = members.filter((p) => p !== inPort && !(isolate && p.ownMac !== null)).map((p) => p.name);
           tracer.add(this.name, row, n === 0 ? 'drop flood-no-ports' : `flood to ${n} port${n === 1 ? '' : 's'}: ${names.join(', ')}`);
