@@ -60,6 +60,7 @@ const OPTION_KEYS: Record<string, keyof NetworkOptions> = {
   'com.docker.network.bridge.name': 'bridgeName',
   mtu: 'mtu',
   'com.docker.network.driver.mtu': 'mtu',
+  port_security: 'portSecurity',
 };
 
 export function checkIfname(name: string, what: string): string {
@@ -193,6 +194,10 @@ export class Daemon {
       if (!field) throw new TsnError('ERR_BAD_OPTION', 400, `-o ${key}=${value}: unknown option; accepted: ${Object.keys(OPTION_KEYS).join(', ')}`);
       if (field === 'icc' || field === 'internal') options[field] = parseBool(key, value);
       else if (field === 'mtu') options.mtu = parseMtu(value, `-o ${key}`);
+      else if (field === 'portSecurity') {
+        if (value !== 'mac' && value !== 'ip') throw new TsnError('ERR_BAD_OPTION', 400, `-o ${key}=${value}: expected mac or ip`);
+        options.portSecurity = value;
+      }
       else options.bridgeName = checkIfname(value, `-o ${key}`);
     }
     let ipam: NetworkIpam | null = null;
@@ -368,7 +373,7 @@ export class Daemon {
       IPAM: rt.ipam ? rt.ipam.inspect() : { Driver: 'null', Config: [] },
       Internal: r.options.internal,
       MTU: r.options.mtu,
-      Options: { icc: String(r.options.icc), internal: String(r.options.internal), ...(r.options.bridgeName ? { 'bridge.name': r.options.bridgeName } : {}) },
+      Options: { icc: String(r.options.icc), internal: String(r.options.internal), port_security: r.options.portSecurity ?? 'mac', ...(r.options.bridgeName ? { 'bridge.name': r.options.bridgeName } : {}) },
       GatewayPort: r.gateway ? { Interface: r.gateway.ifname, MacAddress: r.gateway.mac, IPv4Address: `${r.gateway.ip}/${r.gateway.prefixLen}` } : null,
       Endpoints: endpoints,
     };

@@ -15,6 +15,8 @@ export interface NetworkOptions {
   internal: boolean;
   /** Name of the host-side gateway TAP (bridge driver). */
   bridgeName: string | null;
+  /** Port security: 'mac' (a container sends only with its own MAC) or 'ip' (and only from its own IPv4). */
+  portSecurity?: 'mac' | 'ip';
 }
 
 export interface NetworkRecord {

@@ -8,6 +8,7 @@ export const DROP_REASONS = [
   'bad-vnet-hdr', // virtio-net header inconsistent with the frame (unknown GSO type, offsets past the end)
   'bad-src-mac', // multicast or zero source MAC
   'spoofed-src-mac', // a container port sent with a source MAC that is not its own
+  'spoofed-src-ip', // with port_security=ip: a container port sent from an IPv4 address not its own
   'same-port', // the destination MAC lives on the ingress port
   'icc-disabled', // container-to-container traffic on a network with icc=false
   'no-domain', // the ingress port belongs to no L2 domain
@@ -17,6 +18,18 @@ export const DROP_REASONS = [
   'bad-gso', // a GSO super-frame that could not be segmented for a port that needs it
   'rx-error', // the ingress read failed (device gone)
   'internal-error', // a stage threw: a bug, counted instead of crashing the switch
+  'lb-no-service', // to a VIP, but no virtual service on that protocol/port (or not TCP/UDP)
+  'lb-no-conn', // a TCP segment other than SYN to a VIP that matches no tracked connection
+  'lb-no-server', // a new connection to a service with no available real server
+  'lb-table-full', // a new connection refused: the connection table is at its cap
+  'lb-malformed', // a truncated or inconsistent IPv4/TCP/UDP header to a VIP
+  'lb-fragment', // an IPv4 fragment to a VIP (not reassembled)
+  'lb-no-headroom', // no room in front of the frame for the IP-in-IP header (TUN)
+  'vxlan-truncated', // a datagram on a VTEP socket too short for a VXLAN header (8 bytes) and an Ethernet header
+  'vxlan-bad-flags', // a VXLAN header without the I flag (VNI valid), RFC 7348 section 5
+  'vxlan-unknown-vni', // a VXLAN frame whose VNI no overlay network on this VTEP uses
+  'vxlan-no-remote', // a frame for the overlay with no peer and no known VTEP to send it to
+  'overlay-mtu-exceeded', // larger than the overlay MTU (underlay MTU - 50); IPv4 with DF gets an ICMP frag-needed back
 ] as const;
 
 export type DropReason = (typeof DROP_REASONS)[number];

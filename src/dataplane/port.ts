@@ -11,11 +11,14 @@ import { PortCounters } from './counters.js';
 import type { FramePool } from './frame-pool.js';
 import type { L2Domain } from './l2-domain.js';
 
-export type PortKind = 'tap' | 'memory';
+/** 'vxlan': one overlay network's remote VTEPs; 'vtep': the UDP socket several overlays share (in no domain). */
+export type PortKind = 'tap' | 'memory' | 'vxlan' | 'vtep';
 
 export interface PortOptions {
   /** Port security: the only source MAC this port may send (48-bit number). */
   ownMac?: number;
+  /** IP port security: the only IPv4 source (uint32) this port may send from; 0.0.0.0 is allowed too. */
+  ownIp?: number;
 }
 
 export abstract class Port {
@@ -24,6 +27,12 @@ export abstract class Port {
   domain: L2Domain | null = null;
   readonly counters = new PortCounters();
   ownMac: number | null;
+  ownIp: number | null;
+  /**
+   * What people call this port in trace, capture and stats output (the daemon sets sandbox:ifname, the
+   * emulator the topology's name); the device name until someone sets it.
+   */
+  label: string;
   /** Rows queued for transmit in the current burst. */
   txQueue: Int32Array = new Int32Array(0);
   txCount = 0;
@@ -35,6 +44,8 @@ export abstract class Port {
     opts: PortOptions = {},
   ) {
     this.ownMac = opts.ownMac ?? null;
+    this.ownIp = opts.ownIp ?? null;
+    this.label = name;
   }
 
   /** Read up to `max` frames into slots firstSlot.. and fill their descriptor rows; returns the count. */

@@ -9,6 +9,7 @@
  * sandbox already has a default route from another network). Any failure undoes what was done.
  */
 import { parseMac } from '../../packet/mac.js';
+import { parseIpv4 } from '../cidr.js';
 import { TapPort } from '../../dataplane/ports/tap-port.js';
 import { TsnError } from '../errors.js';
 import type { EndpointRecord } from '../model.js';
@@ -28,6 +29,8 @@ function plumbTap(opts: {
   ip: string | null;
   prefixLen: number | null;
   ownMac: boolean;
+  /** IP port security: the only IPv4 source the container may use. */
+  ownIp?: string;
   adopt: boolean;
   defaultRouteVia: string | null;
 }): { port: TapPort; defaultRoute: boolean } {
@@ -38,7 +41,12 @@ function plumbTap(opts: {
     if (existed && !opts.adopt) {
       throw new TsnError('ERR_IFNAME_IN_USE', 409, `interface ${opts.ifname} exists already in ${opts.netns ?? 'the host namespace'}: choose another name (--ifname / -o bridge.name)`);
     }
-    port = TapPort.open(opts.ifname, { netns: opts.netns ?? undefined, persist: true, ownMac: opts.ownMac ? parseMac(opts.mac) : undefined });
+    port = TapPort.open(opts.ifname, {
+      netns: opts.netns ?? undefined,
+      persist: true,
+      ownMac: opts.ownMac ? parseMac(opts.mac) : undefined,
+      ownIp: opts.ownIp !== undefined ? parseIpv4(opts.ownIp) : undefined,
+    });
     let defaultRoute = false;
     if (!existed) {
       const idx = nl.linkIndex(opts.ifname);
@@ -118,6 +126,7 @@ export class BridgeDriver implements NetworkDriver {
       ip: ep.ip,
       prefixLen: ep.prefixLen,
       ownMac: true,
+      ownIp: rec.options.portSecurity === 'ip' && ep.ip ? ep.ip : undefined,
       adopt,
       defaultRouteVia: rec.options.internal || !rec.gateway ? null : rec.gateway.ip,
     });

@@ -7,6 +7,9 @@
  *   read shorter than the header itself (length -1 from the addon).
  * - bad-src-mac: multicast (I/G bit) or all-zero source MAC; no real NIC sends one.
  * - spoofed-src-mac: port security. A container port may only send with its own MAC as source.
+ * - spoofed-src-ip: with IP port security (`-o port_security=ip`), an IPv4 packet or ARP message
+ *   from a container port must carry the port's own address as source (0.0.0.0 is allowed: DHCP and
+ *   ARP probes use it). IPv6 is not checked yet.
  * - no-domain: the port is not in any L2 domain (mid-teardown).
  *
  * One pass, reading two or three bytes per frame; survivors are compacted in place.
@@ -29,6 +32,7 @@ import {
   GSO_TCPV6,
   VNET_F_NEEDS_CSUM,
 } from '../layout.js';
+import { formatIpv4 } from '../../packet/ipv4.js';
 import { readMac, formatMac } from '../../packet/mac.js';
 import type { Stage, StageContext } from '../stage.js';
 
@@ -47,10 +51,23 @@ function vnetProblem(desc: Int32Array, d: number, len: number): string | null {
   return null;
 }
 
+/** Why an IPv4/ARP frame's source address is not `ownIp` (0.0.0.0 allowed), or null. */
+function sourceIpProblem(bytes: Uint8Array, off: number, len: number, ownIp: number): string | null {
+  const type = (bytes[off + 12] << 8) | bytes[off + 13];
+  let at = -1;
+  if (type === 0x0800 && len >= 34) at = off + 26; // IPv4 source address
+  else if (type === 0x0806 && len >= 42) at = off + 28; // ARP sender protocol address
+  else if (type === 0x8100 || type === 0x88a8) return 'a VLAN tag from a container port';
+  if (at < 0) return null;
+  const src = ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
+  if (src === ownIp || src === 0) return null;
+  return `source ${formatIpv4(src)} is not the port's ${formatIpv4(ownIp)}`;
+}
+
 export class IngressStage implements Stage {
   readonly name = 'ingress';
-  readonly next = ['l2-learn'] as const;
-  readonly dropReasons: readonly DropReason[] = ['runt', 'bad-vnet-hdr', 'bad-src-mac', 'spoofed-src-mac', 'no-domain'];
+  readonly next = ['lb', 'l2-learn'] as const;
+  readonly dropReasons: readonly DropReason[] = ['runt', 'bad-vnet-hdr', 'bad-src-mac', 'spoofed-src-mac', 'spoofed-src-ip', 'no-domain'];
 
   process(batch: Batch, _ctx: StageContext): void {
     const { rows, ports, tracer } = batch;
@@ -87,6 +104,8 @@ export class IngressStage implements Stage {
           } else if (port.ownMac !== null && src !== port.ownMac) {
             reason = DROP['spoofed-src-mac'];
             why = `source ${formatMac(src)} is not the port's ${formatMac(port.ownMac)}`;
+          } else if (port.ownIp !== null && (why = sourceIpProblem(bytes, off, len, port.ownIp) ?? '') !== '') {
+            reason = DROP['spoofed-src-ip'];
           } else if (port.domain === null) {
             reason = DROP['no-domain'];
           }
@@ -94,10 +113,11 @@ export class IngressStage implements Stage {
       }
       if (reason >= 0) {
         port.counters.drops[reason]++;
+        batch.dropReason[row] = reason;
         if (tracer) tracer.add(this.name, row, `drop ${this.dropReasonName(reason)}${why ? `: ${why}` : ''}`);
         continue;
       }
-      if (tracer) tracer.add(this.name, row, `accept from ${port.name} (${len} bytes${desc[d + D_GSO_TYPE] ? `, gso mss ${desc[d + D_GSO_SIZE]}` : ''})`);
+      if (tracer) tracer.add(this.name, row, `accept from ${port.label} (${len} bytes${desc[d + D_GSO_TYPE] ? `, gso mss ${desc[d + D_GSO_SIZE]}` : ''})`);
       rows[w++] = row;
     }
     batch.count = w;

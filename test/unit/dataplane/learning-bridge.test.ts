@@ -281,3 +281,31 @@ describe('decisions made before L2', () => {
     expect(pc.counters.dropCount('same-port')).toBe(0);
   });
 });
+
+describe('IP port security', () => {
+  function ipv4Frame(dst: number, src: number, srcIp: number[]): Uint8Array {
+    const payload = [0x45, 0, 0, 28, 0, 0, 0x40, 0, 64, 17, 0, 0, ...srcIp, 10, 0, 0, 3, 0, 1, 0, 2, 0, 8, 0, 0];
+    return ethFrame(dst, src, 0x0800, payload);
+  }
+  function arpFrame(src: number, senderIp: number[]): Uint8Array {
+    return ethFrame(BROADCAST, src, 0x0806, [0, 1, 8, 0, 6, 4, 0, 1, 2, 0x42, 10, 0, 0, 2, ...senderIp, 0, 0, 0, 0, 0, 0, 10, 0, 0, 3]);
+  }
+
+  it('drops IPv4 and ARP from an address that is not the port’s own, allows 0.0.0.0', () => {
+    const sw = new SwitchEngine({ poolSlots: 16 });
+    const net = sw.createDomain('n');
+    const a = new MemoryPort('a', { ownMac: A, ownIp: 0x0a000002 });
+    const b = new MemoryPort('b', { ownMac: B });
+    sw.addPort(a, net);
+    sw.addPort(b, net);
+    a.inject(ipv4Frame(B, A, [10, 0, 0, 2])); // own address: passes
+    a.inject(ipv4Frame(B, A, [10, 0, 0, 99])); // someone else's: dropped
+    a.inject(arpFrame(A, [10, 0, 0, 99])); // ARP claiming someone else's: dropped
+    a.inject(arpFrame(A, [0, 0, 0, 0])); // ARP probe (RFC 5227): passes
+    sw.drain();
+    expect(b.take()).toHaveLength(2);
+    expect(a.counters.dropCount('spoofed-src-ip')).toBe(2);
+    const t = sw.trace(a, ipv4Frame(B, A, [10, 0, 0, 99]));
+    expect(t.records[0].decision).toBe("drop spoofed-src-ip: source 10.0.0.99 is not the port's 10.0.0.2");
+  });
+});
