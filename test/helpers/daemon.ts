@@ -90,3 +90,24 @@ export class TestDaemon {
     if (existsSync(this.dir)) rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * A test daemon plus `n` empty sandboxes (network namespaces named tsnt-TAG-c1..cN). Register the
+ * returned teardown before anything can fail: it kills the daemon and deletes every namespace.
+ */
+export async function daemonWithSandboxes(
+  n: number,
+  extraArgs: string[] = [],
+  onTeardown: (f: () => Promise<void>) => void,
+): Promise<{ d: TestDaemon; ns: string[] }> {
+  const d = new TestDaemon(extraArgs);
+  const tag = uniqueTag();
+  const ns = Array.from({ length: n }, (_, i) => `tsnt-${tag}-c${i + 1}`);
+  onTeardown(async () => {
+    await d.teardown();
+    for (const x of ns) await delNetns(x);
+  });
+  await d.setup();
+  for (const x of ns) await addNetns(x);
+  return { d, ns };
+}

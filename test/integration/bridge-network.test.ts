@@ -4,8 +4,8 @@
  * a clear error with nothing half-made, and a kill -9 of the daemon with traffic resuming after restart.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { TestDaemon } from '../helpers/daemon.js';
-import { addNetns, delNetns, kill, nsExec, nsSpawn, privilegedSkipReason, sh, uniqueTag } from '../helpers/netns.js';
+import { TestDaemon, daemonWithSandboxes } from '../helpers/daemon.js';
+import { kill, nsExec, nsSpawn, privilegedSkipReason, sh } from '../helpers/netns.js';
 
 const skip = privilegedSkipReason();
 if (skip) console.warn(`skipping bridge network integration tests: ${skip}`);
@@ -17,19 +17,8 @@ afterEach(async () => {
 });
 
 async function setup(extra: string[] = []) {
-  const d = new TestDaemon(extra);
-  cleanup.push(() => d.teardown());
-  const tag = uniqueTag();
-  const c1 = `tsnt-${tag}-c1`;
-  const c2 = `tsnt-${tag}-c2`;
-  cleanup.push(async () => {
-    await delNetns(c1);
-    await delNetns(c2);
-  });
-  await d.setup();
-  await addNetns(c1);
-  await addNetns(c2);
-  return { d, c1, c2 };
+  const { d, ns } = await daemonWithSandboxes(2, extra, (f) => cleanup.push(f));
+  return { d, c1: ns[0], c2: ns[1] };
 }
 
 async function links(ns: string | null): Promise<string[]> {

@@ -6,8 +6,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { TestDaemon } from '../helpers/daemon.js';
-import { addNetns, delNetns, kill, nsExec, nsSpawn, privilegedSkipReason, sh, uniqueTag } from '../helpers/netns.js';
+import { daemonWithSandboxes } from '../helpers/daemon.js';
+import { kill, nsExec, nsSpawn, privilegedSkipReason, sh } from '../helpers/netns.js';
 
 const skip = privilegedSkipReason();
 if (skip) console.warn(`skipping hardening tests: ${skip}`);
@@ -19,18 +19,7 @@ afterEach(async () => {
   cleanup = [];
 });
 
-async function world(n: number, extra: string[] = []) {
-  const d = new TestDaemon(extra);
-  cleanup.push(() => d.teardown());
-  const tag = uniqueTag();
-  const ns = Array.from({ length: n }, (_, i) => `tsnt-${tag}-c${i + 1}`);
-  cleanup.push(async () => {
-    for (const x of ns) await delNetns(x);
-  });
-  await d.setup();
-  for (const x of ns) await addNetns(x);
-  return { d, ns };
-}
+const world = (n: number, extra: string[] = []) => daemonWithSandboxes(n, extra, (f) => cleanup.push(f));
 
 const ping = (ns: string, ip: string, count = 2) =>
   nsExec(ns, 'ping', ['-c', String(count), '-i', '0.2', '-W', '1', ip]).then(

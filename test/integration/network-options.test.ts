@@ -5,8 +5,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { TestDaemon } from '../helpers/daemon.js';
-import { addNetns, delNetns, kill, nsExec, privilegedSkipReason, sh, uniqueTag } from '../helpers/netns.js';
+import { daemonWithSandboxes } from '../helpers/daemon.js';
+import { kill, nsExec, privilegedSkipReason, sh } from '../helpers/netns.js';
 
 const skip = privilegedSkipReason();
 if (skip) console.warn(`skipping network option tests: ${skip}`);
@@ -18,19 +18,8 @@ afterEach(async () => {
 });
 
 async function world() {
-  const d = new TestDaemon();
-  cleanup.push(() => d.teardown());
-  const tag = uniqueTag();
-  const c1 = `tsnt-${tag}-c1`;
-  const c2 = `tsnt-${tag}-c2`;
-  cleanup.push(async () => {
-    await delNetns(c1);
-    await delNetns(c2);
-  });
-  await d.setup();
-  await addNetns(c1);
-  await addNetns(c2);
-  return { d, c1, c2 };
+  const { d, ns } = await daemonWithSandboxes(2, [], (f) => cleanup.push(f));
+  return { d, c1: ns[0], c2: ns[1] };
 }
 
 const linkNames = async (ns: string) => (JSON.parse(await sh('ip', ['-n', ns, '-j', 'link'])) as { ifname: string }[]).map((l) => l.ifname);
