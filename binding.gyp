@@ -12,8 +12,12 @@
         "native/src/gso.c",
         "native/src/gso_binding.c",
         "native/src/netns.c",
-        "native/src/netlink.c"
+        "native/src/netlink.c",
+        "native/src/udp_vtep.c",
+        "native/src/bpf.c",
+        "native/src/af_packet.c"
       ],
+      "libraries": ["-lpcap"],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-std=gnu11", "-fvisibility=hidden"]
     }

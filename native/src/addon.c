@@ -3,6 +3,8 @@
  * Each concern registers its own functions; this file only joins them and exports the layout
  * constants so JavaScript can check that both sides agree on the frame layout.
  */
+#include "af_packet.h"
+#include "bpf.h"
 #include "burst.h"
 #include "gso_binding.h"
 #include "layout.h"
@@ -10,6 +12,7 @@
 #include "pool.h"
 #include "readiness.h"
 #include "tap.h"
+#include "udp_vtep.h"
 #include <node_api.h>
 
 static void set_int(napi_env env, napi_value obj, const char *key, int v) {
@@ -25,6 +28,9 @@ static napi_value init(napi_env env, napi_value exports) {
   tsn_readiness_init(env, exports);
   tsn_gso_init(env, exports);
   tsn_netlink_init(env, exports);
+  tsn_udp_vtep_init(env, exports);
+  tsn_bpf_init(env, exports);
+  tsn_af_packet_init(env, exports);
   napi_value layout;
   napi_create_object(env, &layout);
   set_int(env, layout, "HEADROOM", TSN_HEADROOM);

@@ -776,7 +776,7 @@ static int link_info_cb(napi_env env, const struct nlmsghdr *nh, void *arg) {
   if (nh->nlmsg_type != RTM_NEWLINK || nh->nlmsg_len < NLMSG_LENGTH(sizeof(struct ifinfomsg)) || li->found) return 0;
   const struct ifinfomsg *ifi = NLMSG_DATA(nh);
   char name[IFNAMSIZ] = "", mac[3 * 32] = "", kind[32] = "";
-  uint32_t mtu = 0;
+  uint32_t mtu = 0, promiscuity = 0;
   int carrier = -1;
   int left = (int)IFLA_PAYLOAD(nh);
   for (const struct rtattr *rta = IFLA_RTA(ifi); RTA_OK(rta, left); rta = RTA_NEXT(rta, left)) {
@@ -794,6 +794,9 @@ static int link_info_cb(napi_env env, const struct nlmsghdr *nh, void *arg) {
     case IFLA_MTU:
       mtu = rta_u32(rta);
       break;
+    case IFLA_PROMISCUITY: /* how many users asked for promiscuous mode, the kernel's own fallbacks included */
+      promiscuity = rta_u32(rta);
+      break;
     case IFLA_CARRIER:
       if (RTA_PAYLOAD(rta) >= 1) carrier = *(const uint8_t *)RTA_DATA(rta);
       break;
@@ -808,7 +811,7 @@ static int link_info_cb(napi_env env, const struct nlmsghdr *nh, void *arg) {
   if (carrier < 0) carrier = !!(ifi->ifi_flags & IFF_LOWER_UP);
   JS_TRY(napi_create_object(env, &li->obj));
   if (set_num(env, li->obj, "index", ifi->ifi_index) || set_str(env, li->obj, "name", name) || set_str(env, li->obj, "mac", mac) ||
-      set_num(env, li->obj, "mtu", mtu) || set_bool(env, li->obj, "up", ifi->ifi_flags & IFF_UP) ||
+      set_num(env, li->obj, "mtu", mtu) || set_num(env, li->obj, "promiscuity", promiscuity) || set_bool(env, li->obj, "up", ifi->ifi_flags & IFF_UP) ||
       set_bool(env, li->obj, "carrier", carrier) || (kind[0] && set_str(env, li->obj, "kind", kind)))
     return -1;
   li->found = true;
@@ -816,7 +819,7 @@ static int link_info_cb(napi_env env, const struct nlmsghdr *nh, void *arg) {
 }
 
 /*
- * nlLinkInfo(fd, ifindex) -> { index, name, mac, mtu, up, carrier, kind? }
+ * nlLinkInfo(fd, ifindex) -> { index, name, mac, mtu, promiscuity, up, carrier, kind? }
  * mac is '' for a link without a hardware address; kind comes from IFLA_INFO_KIND ('tun', 'veth',
  * 'bridge', ...) and is absent for links without one (loopback, most physical NICs). carrier is
  * IFLA_CARRIER (IFF_LOWER_UP on kernels without it). A missing link throws ENODEV.

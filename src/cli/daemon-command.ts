@@ -14,6 +14,8 @@ export interface DaemonCommandOptions {
   stateDir: string;
   socket: string;
   defaultAddressPool: string[];
+  /** Connections the load balancer tracks at most (`--lb-max-connections`). */
+  lbMaxConnections?: number;
 }
 
 /** `base=CIDR,size=N`, as dockerd's --default-address-pool. */
@@ -24,7 +26,7 @@ export function parsePool(text: string): { base: string; size: number } {
 }
 
 export async function runDaemon(opts: DaemonCommandOptions): Promise<void> {
-  const engine = new SwitchEngine();
+  const engine = new SwitchEngine({ lb: { connCapacity: opts.lbMaxConnections } });
   const daemon = new Daemon({
     engine,
     stateDir: opts.stateDir,

@@ -6,8 +6,14 @@
 import { Command, Option } from 'commander';
 import { ApiClient, DEFAULT_SOCKET, socketPathFrom } from '../control/api-client.js';
 import { TsnError } from '../control/errors.js';
+import { registerBenchCommand } from './bench-command.js';
+import { registerCaptureCommand } from './capture-command.js';
 import { runDaemon } from './daemon-command.js';
+import { registerEmulateCommand } from './emulate-command.js';
+import { registerOverlayFdbCommands } from './fdb-commands.js';
+import { registerTraceCommand } from './trace-command.js';
 import { bytes, table } from './format.js';
+import { registerLbCommands } from './lb-commands.js';
 
 const program = new Command();
 program
@@ -41,8 +47,11 @@ program
   .option('--state-dir <dir>', 'where state is persisted', '/var/lib/tsnet-switch')
   .addOption(socketOption())
   .option('--default-address-pool <base=CIDR,size=N>', 'pool for networks created without --subnet (repeatable; default: Docker\'s)', collect, [])
+  .option('--lb-max-connections <n>', 'connections the load balancer tracks at most (default 1048576, about 57 bytes each)')
   .action(async (o) => {
-    await runDaemon({ stateDir: o.stateDir, socket: socketPathFrom(o.socket), defaultAddressPool: o.defaultAddressPool });
+    const lbMax = o.lbMaxConnections !== undefined ? intArg(o.lbMaxConnections, '--lb-max-connections') : undefined;
+    if (lbMax !== undefined && (lbMax < 1 || lbMax > 1 << 24)) throw new TsnError('ERR_BAD_OPTION', 400, `--lb-max-connections ${lbMax}: expected 1 to ${1 << 24}`);
+    await runDaemon({ stateDir: o.stateDir, socket: socketPathFrom(o.socket), defaultAddressPool: o.defaultAddressPool, lbMaxConnections: lbMax });
   });
 
 const network = program.command('network').description('manage networks');
@@ -51,13 +60,13 @@ network
   .command('create')
   .description('create a network')
   .argument('<name>')
-  .addOption(new Option('-d, --driver <driver>', 'network driver').choices(['bridge', 'null']).default('bridge'))
+  .addOption(new Option('-d, --driver <driver>', 'network driver').choices(['bridge', 'null', 'overlay', 'macvlan', 'ipvlan']).default('bridge'))
   .option('--subnet <cidr>', 'subnet (default: the first free default pool)')
   .option('--gateway <ip>', 'gateway address (default: the first host)')
   .option('--ip-range <cidr>', 'allocate container addresses from this sub-range')
   .option('--aux-address <name=ip>', 'reserve an address (repeatable)', collect, [])
   .option('--mtu <n>', 'MTU of the network\'s interfaces')
-  .option('-o, --opt <key=value>', 'driver option: icc=true|false, internal=true|false, bridge.name=NAME (repeatable)', collect, [])
+  .option('-o, --opt <key=value>', 'driver option: icc=true|false, internal=true|false, bridge.name=NAME; overlay: vni=N, vtep=LOCAL_IP, peers=IP[,IP...], port=4789, learning=true|false; macvlan/ipvlan: parent=IFACE, mode=bridge|private|vepa|passthru (ipvlan: l2), host_shim=IP, host_shim.name=NAME (repeatable)', collect, [])
   .option('--json', 'print JSON')
   .addOption(socketOption())
   .action(async (name: string, o) => {
@@ -142,9 +151,10 @@ fdb
   .addOption(socketOption())
   .action(async (net: string | undefined, o) => {
     const q = net ? `?network=${encodeURIComponent(net)}` : '';
-    const r = await client(o).call<{ network: string; mac: string; port: string; type: string; ageSeconds: number | null }[]>('GET', `/v1/fdb${q}`);
-    print(o.json, r, () => table(['NETWORK', 'MAC', 'PORT', 'TYPE', 'AGE'], r.map((e) => [e.network, e.mac, e.port, e.type, e.ageSeconds === null ? null : `${e.ageSeconds}s`])));
+    const r = await client(o).call<{ network: string; mac: string; port: string; type: string; ageSeconds: number | null; vtep?: string | null }[]>('GET', `/v1/fdb${q}`);
+    print(o.json, r, () => table(['NETWORK', 'MAC', 'PORT', 'TYPE', 'AGE', 'VTEP'], r.map((e) => [e.network, e.mac, e.port, e.type, e.ageSeconds === null ? null : `${e.ageSeconds}s`, e.vtep ?? null])));
   });
+registerOverlayFdbCommands(fdb, socketOption, client);
 
 program
   .command('stats')
@@ -153,15 +163,24 @@ program
   .addOption(socketOption())
   .action(async (o) => {
     type PortRow = { network: string; port: string; rxPackets: number; rxBytes: number; txPackets: number; txBytes: number; drops: Record<string, number> };
-    const r = await client(o).call<{ ports: PortRow[] }>('GET', '/v1/stats');
+    const r = await client(o).call<{ ports: PortRow[]; vteps?: (Omit<PortRow, 'network' | 'port'> & { vtep: string })[] }>('GET', '/v1/stats');
     const drops = (d: Record<string, number>) => Object.entries(d).map(([k, v]) => `${k}=${v}`).join(',') || '0';
+    // VTEP sockets (overlay) belong to no network: their rows count datagrams, and drops before a VNI is known.
+    const vteps = (r.vteps ?? []).map((v) => ['-', `vtep ${v.vtep}`, v.rxPackets, bytes(v.rxBytes), v.txPackets, bytes(v.txBytes), drops(v.drops)]);
     print(o.json, r, () =>
       table(
         ['NETWORK', 'PORT', 'RX PKTS', 'RX BYTES', 'TX PKTS', 'TX BYTES', 'DROPS'],
-        r.ports.map((p) => [p.network, p.port, p.rxPackets, bytes(p.rxBytes), p.txPackets, bytes(p.txBytes), drops(p.drops)]),
+        [...r.ports.map((p) => [p.network, p.port, p.rxPackets, bytes(p.rxBytes), p.txPackets, bytes(p.txBytes), drops(p.drops)]), ...vteps],
       ),
     );
   });
+
+registerLbCommands(program);
+
+registerCaptureCommand(program);
+registerTraceCommand(program);
+registerEmulateCommand(program);
+registerBenchCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = err as { message?: string };

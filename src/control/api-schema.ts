@@ -9,7 +9,7 @@ const str = (max = 256) => z.string().max(max);
 
 export const CreateNetworkBody = z.strictObject({
   name: str(64),
-  driver: z.enum(['bridge', 'null']).optional(),
+  driver: z.enum(['bridge', 'null', 'overlay', 'macvlan', 'ipvlan']).optional(),
   subnet: str(64).optional(),
   gateway: str(64).optional(),
   ipRange: str(64).optional(),
@@ -26,8 +26,32 @@ export const ConnectBody = z.strictObject({
   ifname: str(64).optional(),
 });
 
+/** POST /v1/fdb: a static remote entry on an overlay network (fdb add NETWORK MAC --vtep IP [--ip ADDR]). */
+export const FdbAddBody = z.strictObject({
+  network: str(128),
+  mac: str(64),
+  vtep: str(64),
+  ip: str(64).optional(),
+});
+
 export const DisconnectBody = z.strictObject({
   endpoint: str(4096),
+});
+
+/** POST /v1/capture: start a streaming capture (src/control/capture-service.ts). */
+export const CaptureBody = z.strictObject({
+  target: str(4096),
+  format: z.enum(['pcapng', 'pcap']).optional(),
+  snaplen: z.number().int().optional(),
+  count: z.number().int().optional(),
+  filter: str(4096).optional(),
+  annotate: z.boolean().optional(),
+});
+
+/** POST /v1/networks/NAME/trace: run one frame through the pipeline without sending it. */
+export const TraceBody = z.strictObject({
+  in: str(4096),
+  frame: str(60_000),
 });
 
 /** One line per problem: `field: what is wrong`. */

@@ -9,8 +9,15 @@
  *   POST   /v1/networks/NAME/connect          connect
  *   POST   /v1/networks/NAME/disconnect       disconnect
  *   GET    /v1/fdb[?network=NAME]             fdb show
+ *   POST   /v1/fdb                            fdb add (overlay: a MAC behind a remote VTEP)
+ *   DELETE /v1/fdb?network=NAME&mac=MAC       fdb del
  *   GET    /v1/stats                          stats
  *   GET    /v1/ping                           liveness
+ *   POST   /v1/capture                        capture: a streaming pcapng/pcap body (capture-service.ts)
+ *   GET    /v1/captures                       running captures and their counters
+ *   DELETE /v1/captures/ID                    stop a capture (its stream ends cleanly)
+ *   POST   /v1/networks/NAME/trace            trace one frame through the pipeline (trace-service.ts)
+ *   GET    /v1/lb, POST /v1/lb/...            lb (virtual services): see lb-api.ts
  *
  * Errors are `{ error: { code, message } }` with a 4xx/5xx status; bodies over 64 KiB get 413.
  */
@@ -18,8 +25,12 @@ import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { ConnectBody, CreateNetworkBody, DisconnectBody, describeZodError } from './api-schema.js';
+import { FdbAddBody } from './api-schema.js';
+import { CaptureBody, ConnectBody, CreateNetworkBody, DisconnectBody, TraceBody, describeZodError } from './api-schema.js';
+import { CaptureService } from './capture-service.js';
+import { traceFrame } from './trace-service.js';
 import type { Daemon } from './daemon.js';
+import { handleLbRoute } from './lb-api.js';
 import { TsnError } from './errors.js';
 
 const MAX_BODY = 64 * 1024;
@@ -66,6 +77,11 @@ function socketAlive(path: string): Promise<boolean> {
 
 export class ApiServer {
   private server: Server | null = null;
+  private captureService: CaptureService | null = null;
+
+  private get captures(): CaptureService {
+    return (this.captureService ??= new CaptureService(this.daemon));
+  }
 
   constructor(
     private readonly daemon: Daemon,
@@ -101,6 +117,7 @@ export class ApiServer {
     const s = this.server;
     this.server = null;
     if (!s) return;
+    this.captureService?.stopAll(); // capture streams end cleanly, or close() would wait for them
     await new Promise<void>((resolve) => s.close(() => resolve()));
     s.closeAllConnections?.();
     if (existsSync(this.socketPath)) unlinkSync(this.socketPath);
@@ -140,9 +157,25 @@ export class ApiServer {
       }
       if (name && action === 'connect' && method === 'POST') return send(res, 201, d.connect(name, parse(ConnectBody, body)));
       if (name && action === 'disconnect' && method === 'POST') return send(res, 200, d.disconnect(name, parse(DisconnectBody, body).endpoint));
+      if (name && action === 'trace' && method === 'POST') return send(res, 200, traceFrame(d, name, parse(TraceBody, body)));
     }
     if (resource === 'fdb' && method === 'GET') return send(res, 200, d.fdbShow(url.searchParams.get('network') ?? undefined));
+    if (resource === 'fdb' && !name && method === 'POST') {
+      const b = parse(FdbAddBody, body);
+      return send(res, 201, d.fdbAdd(b.network, b));
+    }
+    if (resource === 'fdb' && !name && method === 'DELETE') {
+      const network = url.searchParams.get('network');
+      const mac = url.searchParams.get('mac');
+      if (!network || !mac) throw new TsnError('ERR_BAD_REQUEST', 400, 'DELETE /v1/fdb needs ?network=NAME&mac=MAC');
+      return send(res, 200, d.fdbDel(network, mac));
+    }
     if (resource === 'stats' && method === 'GET') return send(res, 200, d.stats());
+    if (resource === 'capture' && !name && method === 'POST') return void this.captures.start(parse(CaptureBody, body), req, res);
+    if (resource === 'captures' && !name && method === 'GET') return send(res, 200, this.captures.list());
+    if (resource === 'captures' && name && method === 'DELETE') return send(res, 200, this.captures.stop(name));
+    const lbAnswer = handleLbRoute(d.lb, method, parts, url.searchParams, body, parse);
+    if (lbAnswer) return send(res, lbAnswer[0], lbAnswer[1]);
     throw new TsnError('ERR_NOT_FOUND', 404, `no such API endpoint: ${method} ${url.pathname}`);
   }
 }

@@ -14,6 +14,9 @@ import { parseCidr } from './cidr.js';
 import { BridgeDriver } from './drivers/bridge-driver.js';
 import type { DriverContext, EndpointRuntime, NetworkDriver, NetworkRuntime } from './drivers/network-driver.js';
 import { NullDriver } from './drivers/null-driver.js';
+import { OverlayDriver } from './drivers/overlay-driver.js';
+import { MacvlanDriver } from './drivers/macvlan-driver.js';
+import { planParentNetwork } from './parent-network-options.js';
 import { TsnError } from './errors.js';
 import { checkNoOverlap, chooseDefaultSubnet, DOCKER_DEFAULT_POOLS, NetworkIpam, type AddressPool } from './ipam.js';
 import { checkUserMac, macFromIpv4, randomLocalMac } from './mac-address.js';
@@ -21,6 +24,7 @@ import { DRIVERS, EMPTY_STATE, type DaemonState, type DriverName, type EndpointR
 import { Rtnetlink } from './rtnetlink.js';
 import { describeSandbox, resolveSandbox, sandboxFrom } from './sandbox.js';
 import { StateStore } from './state-store.js';
+import { LbControl } from './lb-control.js';
 
 export interface CreateNetworkRequest {
   name: string;
@@ -61,6 +65,13 @@ const OPTION_KEYS: Record<string, keyof NetworkOptions> = {
   mtu: 'mtu',
   'com.docker.network.driver.mtu': 'mtu',
   port_security: 'portSecurity',
+  // macvlan / ipvlan (src/control/parent-network-options.ts)
+  parent: 'parent',
+  mode: 'mode',
+  macvlan_mode: 'mode',
+  ipvlan_mode: 'mode',
+  host_shim: 'hostShim',
+  'host_shim.name': 'hostShimName',
 };
 
 export function checkIfname(name: string, what: string): string {
@@ -82,14 +93,23 @@ function parseMtu(v: number | string, what: string): number {
   return n;
 }
 
+/** How capture, trace and annotations name an endpoint's port: `sandbox:ifname`, as fdb show does. */
+export function endpointLabel(ep: EndpointRecord): string {
+  return `${describeSandbox(ep.sandbox)}:${ep.ifname}`;
+}
+
 export class Daemon {
   readonly engine: SwitchEngine;
   private readonly store: StateStore<DaemonState>;
   private readonly networks = new Map<string, NetworkRuntime>(); // by name
   private readonly drivers: Record<DriverName, NetworkDriver>;
+  /** The overlay driver, for its own requests (fdb add/del, inspect, VTEP stats). */
+  private readonly overlay: OverlayDriver;
   private readonly defaultPools: readonly AddressPool[];
   private readonly hostNetns: string | null;
   readonly log: (msg: string) => void;
+  /** Virtual services (`lb ...`): src/control/lb-control.ts. */
+  readonly lb: LbControl;
 
   constructor(opts: DaemonOptions) {
     this.engine = opts.engine;
@@ -98,7 +118,9 @@ export class Daemon {
     this.hostNetns = opts.hostNetns ?? null;
     this.log = opts.log ?? ((m) => process.stderr.write(`tsnet-switch: ${m}\n`));
     const ctx: DriverContext = { engine: this.engine, hostNetns: this.hostNetns, log: this.log };
-    this.drivers = { bridge: new BridgeDriver(ctx), null: new NullDriver() };
+    this.overlay = new OverlayDriver(ctx);
+    this.drivers = { bridge: new BridgeDriver(ctx), null: new NullDriver(), overlay: this.overlay, macvlan: new MacvlanDriver(ctx, 'macvlan'), ipvlan: new MacvlanDriver(ctx, 'ipvlan') };
+    this.lb = new LbControl({ engine: this.engine, network: (n) => this.network(n), networks: () => this.networks.values(), persist: () => this.persist(), log: (m) => this.log(m) });
   }
 
   /** Reload persisted state and re-adopt devices. Endpoints whose sandbox is gone are released. */
@@ -119,6 +141,7 @@ export class Daemon {
       } catch (err) {
         this.log(`network ${rec.name}: could not re-adopt: ${(err as Error).message}`);
       }
+      if (rt.gatewayPort) rt.gatewayPort.label = `${rt.gatewayPort.name} (gateway)`;
       this.networks.set(rec.name, rt);
     }
     for (const ep of state.endpoints) {
@@ -138,15 +161,23 @@ export class Daemon {
         continue;
       }
       rt.endpoints.set(ep.id, { record: ep, port });
+      if (port) port.label = endpointLabel(ep);
       endpoints++;
     }
+    this.lb.restore(state.lb);
     this.persist();
     return { networks: this.networks.size, endpoints, dropped };
   }
 
   /** Stop switching; devices stay (persistent) for the next start to adopt. */
   stop(): void {
+    this.lb.close();
     this.engine.close();
+  }
+
+  /** The live networks, for the capture and trace services (src/control/capture-service.ts, trace-service.ts). */
+  networkRuntimes(): NetworkRuntime[] {
+    return [...this.networks.values()];
   }
 
   private byId(id: string): NetworkRuntime | undefined {
@@ -166,7 +197,7 @@ export class Daemon {
   private persist(): void {
     const networks = [...this.networks.values()].map((n) => ({ ...n.record, ipam: n.ipam ? n.ipam.toJSON() : null }));
     const endpoints = [...this.networks.values()].flatMap((n) => [...n.endpoints.values()].map((e) => e.record));
-    this.store.save({ version: 1, networks, endpoints });
+    this.store.save({ version: 1, networks, endpoints, lb: this.lb.toState() });
   }
 
   private hostRoutes(): string[] {
@@ -191,6 +222,7 @@ export class Daemon {
     const options: NetworkOptions = { mtu: req.mtu !== undefined ? parseMtu(req.mtu, '--mtu') : 1500, icc: true, internal: false, bridgeName: null };
     for (const [key, value] of Object.entries(req.options ?? {})) {
       const field = OPTION_KEYS[key];
+      if (!field && driver === 'overlay' && OverlayDriver.optionKeys.includes(key)) continue; // parsed by the overlay driver below
       if (!field) throw new TsnError('ERR_BAD_OPTION', 400, `-o ${key}=${value}: unknown option; accepted: ${Object.keys(OPTION_KEYS).join(', ')}`);
       if (field === 'icc' || field === 'internal') options[field] = parseBool(key, value);
       else if (field === 'mtu') options.mtu = parseMtu(value, `-o ${key}`);
@@ -198,11 +230,21 @@ export class Daemon {
         if (value !== 'mac' && value !== 'ip') throw new TsnError('ERR_BAD_OPTION', 400, `-o ${key}=${value}: expected mac or ip`);
         options.portSecurity = value;
       }
+      else if (field === 'parent' || field === 'mode' || field === 'hostShim' || field === 'hostShimName') options[field] = value; // checked by planParentNetwork
       else options.bridgeName = checkIfname(value, `-o ${key}`);
     }
     let ipam: NetworkIpam | null = null;
     let gateway: NetworkRecord['gateway'] = null;
-    if (driver === 'bridge') {
+    let overlay: NetworkRecord['overlay'];
+    // macvlan / ipvlan: parent, mode, host shim, MTU and IPAM checked before anything is made (null for other drivers).
+    const parentIpam = planParentNetwork(driver, req, options, {
+      id,
+      others: [...this.networks.values()].map((n) => ({ name: n.record.name, subnet: n.ipam?.subnet ?? null, parent: n.record.options.parent ?? null, shimName: n.record.options.hostShimName ?? null })),
+      hostNetns: this.hostNetns,
+    });
+    if (parentIpam) {
+      ipam = parentIpam;
+    } else if (driver === 'bridge') {
       const others = [...this.networks.values()].filter((n) => n.ipam).map((n) => ({ name: n.record.name, subnet: n.ipam!.subnet }));
       let subnet = req.subnet;
       if (subnet !== undefined) {
@@ -217,13 +259,26 @@ export class Daemon {
         throw new TsnError('ERR_IFNAME_IN_USE', 409, `bridge name ${bridgeName} is used by another network: choose another -o bridge.name`);
       }
       if (!options.internal) gateway = { ifname: bridgeName, mac: macFromIpv4(ipam.gateway), ip: ipam.gateway, prefixLen: ipam.prefixLen };
+    } else if (driver === 'overlay') {
+      // Checked before anything is made: VNI, VTEP, peers, port, and the MTU the underlay can carry.
+      if (options.bridgeName !== null) throw new TsnError('ERR_BAD_OPTION', 400, '-o bridge.name: the overlay driver makes no gateway port; drop the option');
+      const explicitMtu = req.mtu !== undefined || Object.keys(req.options ?? {}).some((k) => OPTION_KEYS[k] === 'mtu') ? options.mtu : null;
+      const prepared = this.overlay.prepare(req.options ?? {}, explicitMtu, [...this.networks.values()].map((n) => n.record));
+      overlay = prepared.overlay;
+      options.mtu = prepared.mtu;
+      const others = [...this.networks.values()].filter((n) => n.ipam).map((n) => ({ name: n.record.name, subnet: n.ipam!.subnet }));
+      let subnet = req.subnet;
+      if (subnet !== undefined) checkNoOverlap(parseCidr(subnet).text, others);
+      else subnet = chooseDefaultSubnet(this.defaultPools, [...others.map((o) => o.subnet), ...this.hostRoutes()]);
+      ipam = new NetworkIpam({ subnet, gateway: req.gateway, ipRange: req.ipRange, auxAddresses: req.auxAddresses });
     } else if (req.subnet || req.gateway || req.ipRange || req.auxAddresses) {
       throw new TsnError('ERR_BAD_OPTION', 400, `the ${driver} driver takes no IPAM options (--subnet, --gateway, --ip-range, --aux-address)`);
     }
-    const record: NetworkRecord = { id, name, driver, created: new Date().toISOString(), options, ipam: null, gateway };
+    const record: NetworkRecord = { id, name, driver, created: new Date().toISOString(), options, ipam: null, gateway, ...(overlay ? { overlay } : {}) };
     const rt: NetworkRuntime = { record, ipam, domain: null, gatewayPort: null, endpoints: new Map() };
     this.drivers[driver].createNetwork(rt, false);
     this.networks.set(name, rt);
+    if (rt.gatewayPort) rt.gatewayPort.label = `${rt.gatewayPort.name} (gateway)`;
     try {
       this.persist();
     } catch (err) {
@@ -246,6 +301,7 @@ export class Daemon {
       throw new TsnError('ERR_NETWORK_IN_USE', 409, `network ${rt.record.name} has ${eps.length} connected endpoint(s): ${eps.join(', ')}; disconnect them or use --force`);
     }
     for (const ep of [...rt.endpoints.values()]) this.detach(rt, ep);
+    this.lb.networkRemoved(rt);
     this.drivers[rt.record.driver].deleteNetwork(rt);
     this.networks.delete(rt.record.name);
     this.persist();
@@ -268,9 +324,10 @@ export class Daemon {
     const ipamBefore = rt.ipam ? rt.ipam.toJSON() : null;
     const ip = rt.ipam ? rt.ipam.allocate(req.ip) : null;
     try {
-      const mac = mac0 ?? (ip ? macFromIpv4(ip) : randomLocalMac());
+      const chosen = this.drivers[rt.record.driver].endpointMac?.(rt, mac0, ip) ?? { mac: mac0 ?? (ip ? macFromIpv4(ip) : randomLocalMac()), shared: false };
+      const mac = chosen.mac;
       for (const e of rt.endpoints.values()) {
-        if (e.record.mac === mac) throw new TsnError('ERR_MAC_IN_USE', 409, `MAC ${mac} is used by endpoint ${e.record.id} on ${rt.record.name}`);
+        if (!chosen.shared && e.record.mac === mac) throw new TsnError('ERR_MAC_IN_USE', 409, `MAC ${mac} is used by endpoint ${e.record.id} on ${rt.record.name}`);
       }
       if (rt.record.gateway?.mac === mac) throw new TsnError('ERR_MAC_IN_USE', 409, `MAC ${mac} is the gateway port's`);
       const ep: EndpointRecord = {
@@ -288,6 +345,7 @@ export class Daemon {
       const port = this.drivers[rt.record.driver].connect(rt, ep, false);
       const ert: EndpointRuntime = { record: ep, port };
       rt.endpoints.set(ep.id, ert);
+      if (port) port.label = endpointLabel(ep);
       try {
         this.persist();
       } catch (err) {
@@ -295,6 +353,7 @@ export class Daemon {
         this.drivers[rt.record.driver].disconnect(rt, ert);
         throw err;
       }
+      this.lb.endpointsChanged(rt);
       this.log(`endpoint ${ep.id} connected: ${describeSandbox(sandbox)} ${ifname} ${mac}${ip ? ` ${ip}/${ep.prefixLen}` : ''} on ${rt.record.name}`);
       return ep;
     } catch (err) {
@@ -332,6 +391,7 @@ export class Daemon {
     const rt = this.network(networkName);
     const ep = this.endpoint(rt, ref);
     this.detach(rt, ep);
+    this.lb.endpointsChanged(rt);
     this.persist();
     this.log(`endpoint ${ep.record.id} disconnected from ${rt.record.name}`);
     return ep.record;
@@ -376,6 +436,7 @@ export class Daemon {
       Options: { icc: String(r.options.icc), internal: String(r.options.internal), port_security: r.options.portSecurity ?? 'mac', ...(r.options.bridgeName ? { 'bridge.name': r.options.bridgeName } : {}) },
       GatewayPort: r.gateway ? { Interface: r.gateway.ifname, MacAddress: r.gateway.mac, IPv4Address: `${r.gateway.ip}/${r.gateway.prefixLen}` } : null,
       Endpoints: endpoints,
+      ...(this.drivers[r.driver].inspect?.(rt) ?? {}),
     };
   }
 
@@ -403,6 +464,7 @@ export class Daemon {
         endpoint: owners.get(e.port.id)?.endpoint ?? null,
         type: e.isStatic ? 'static' : 'learned',
         ageSeconds: e.isStatic ? null : Math.max(0, Math.round(now - e.updated)),
+        vtep: this.overlay.remoteOf(e.remote),
       })),
     );
   }
@@ -429,6 +491,24 @@ export class Daemon {
       }
       return { network: rt.record.name, ...sum, fdb: rt.domain?.fdb.counters() ?? null };
     });
-    return { ports, networks, engine: { bursts: this.engine.bursts, internalErrors: this.engine.internalErrors } };
+    return { ports, networks, vteps: this.overlay.vtepStats(), engine: { bursts: this.engine.bursts, internalErrors: this.engine.internalErrors } };
+  }
+
+  /** `fdb add NETWORK MAC --vtep IP [--ip ADDR]`: a static entry for a MAC behind a remote VTEP (overlay). */
+  fdbAdd(networkName: string, req: { mac: string; vtep: string; ip?: string }) {
+    const rt = this.network(networkName);
+    const entry = this.overlay.fdbAdd(rt, req.mac, req.vtep, req.ip ?? null);
+    this.persist();
+    this.log(`fdb add ${rt.record.name} ${entry.mac} vtep ${entry.vtep}${entry.ip ? ` ip ${entry.ip}` : ''}`);
+    return { network: rt.record.name, ...entry };
+  }
+
+  /** `fdb del NETWORK MAC`: a static remote entry, or a learned remote one (overlay). */
+  fdbDel(networkName: string, mac: string) {
+    const rt = this.network(networkName);
+    const r = this.overlay.fdbDel(rt, mac);
+    this.persist();
+    this.log(`fdb del ${rt.record.name} ${r.mac} (${r.type})`);
+    return { network: rt.record.name, ...r };
   }
 }

@@ -23,12 +23,33 @@ export const TSN_ERROR_STATUS = {
   ERR_BAD_OPTION: 400,
   ERR_BAD_SANDBOX: 400,
   ERR_IP_OUT_OF_SUBNET: 400,
+  ERR_LB_BAD_ADDRESS: 400, // lb: a VIP:PORT / RIP[:RPORT] that does not parse, or a VIP outside its network
+  ERR_LB_BAD_SCHEDULER: 400, // lb: -s names no scheduler
+  ERR_LB_BAD_WEIGHT: 400, // lb: -w outside 0..65535
+  ERR_LB_BAD_SERVER: 400, // lb: a real server the switch cannot reach with that forwarding method
+  ERR_BAD_FILTER: 400, // a capture filter libpcap cannot compile
+  ERR_BAD_FRAME_SPEC: 400, // a trace frame spec that is none of the accepted forms
+  ERR_BAD_CAPTURE_FILE: 400, // not a pcap/pcapng file, or a truncated one
+  ERR_BAD_TOPOLOGY: 400, // an emulator topology file that does not validate
+  ERR_NO_SUCH_SCENARIO: 400, // bench: a scenario name that is none of the registry's
+  ERR_BAD_BENCH_FILE: 400, // bench --compare/--from: not a result written by bench --json
+  ERR_NEEDS_ROOT: 403, // bench: namespaces and TAP devices need root
   // 404: it names something that does not exist
   ERR_NO_SUCH_NETWORK: 404,
   ERR_NO_SUCH_ENDPOINT: 404,
   ERR_NO_SUCH_SANDBOX: 404,
+  ERR_LB_NO_SUCH_SERVICE: 404,
+  ERR_LB_NO_SUCH_SERVER: 404,
+  ERR_NO_SUCH_CAPTURE: 404,
+  ERR_NO_SUCH_PARENT: 404, // macvlan/ipvlan: -o parent= names no interface of the host
+  ERR_NO_SUCH_FDB_ENTRY: 404, // fdb del: no such entry on the network
   // 409: it conflicts with what exists
   ERR_SUBNET_OVERLAP: 409,
+  ERR_LB_SERVICE_EXISTS: 409,
+  ERR_LB_SERVER_EXISTS: 409,
+  ERR_LB_VIP_IN_USE: 409, // lb: the VIP is an endpoint's, the gateway's or otherwise reserved
+  ERR_VNI_IN_USE: 409, // overlay: another overlay network uses that VNI on the same VTEP
+  ERR_VTEP_IN_USE: 409, // overlay: the VTEP's UDP port is taken (a kernel vxlan device, another daemon)
   ERR_IP_IN_USE: 409,
   ERR_POOL_EXHAUSTED: 409,
   ERR_NETWORK_EXISTS: 409,
@@ -37,12 +58,17 @@ export const TSN_ERROR_STATUS = {
   ERR_MAC_IN_USE: 409,
   ERR_ENDPOINT_EXISTS: 409,
   ERR_AMBIGUOUS_ENDPOINT: 409,
+  ERR_PARENT_IN_USE: 409, // macvlan/ipvlan: the parent carries another network already
+  ERR_NETWORK_FULL: 409, // macvlan passthru: its one endpoint is connected already
   // 500: the daemon's own trouble
   ERR_STATE_CORRUPT: 500,
   ERR_STATE_UNREADABLE: 500,
   ERR_STATE_VERSION: 500,
   ERR_STATE_WRITE: 500,
   ERR_INTERNAL: 500,
+  // 503: it cannot be done now
+  ERR_PARENT_UNAVAILABLE: 503, // macvlan/ipvlan: the network's parent could not be opened at start
+  ERR_TOOL_MISSING: 500, // bench: a tool it runs (iperf3, ping) is not on PATH; the message names the Debian package
 } as const;
 
 export type TsnErrorCode = keyof typeof TSN_ERROR_STATUS;

@@ -4,8 +4,25 @@
  * records are what the state store persists and what `network inspect` shows; the runtime objects
  * (L2 domains, ports) are rebuilt from them at start.
  */
-export type DriverName = 'bridge' | 'null';
-export const DRIVERS: readonly DriverName[] = ['bridge', 'null'];
+import type { LbState } from './lb-model.js';
+
+export type DriverName = 'bridge' | 'null' | 'overlay' | 'macvlan' | 'ipvlan';
+export const DRIVERS: readonly DriverName[] = ['bridge', 'null', 'overlay', 'macvlan', 'ipvlan'];
+
+/** An overlay network's VXLAN settings (driver overlay; see drivers/overlay-driver.ts). */
+export interface OverlayRecord {
+  /** VXLAN network identifier, 1..16777215. */
+  vni: number;
+  /** Local VTEP: an IPv4 address of the host, and the UDP port (4789) it and every peer use. */
+  vtep: string;
+  port: number;
+  /** Remote VTEPs that get broadcast, multicast and unknown unicast (head-end replication). */
+  peers: string[];
+  /** Flood-and-learn of remote MAC -> VTEP and IP -> MAC from decapsulated frames. */
+  learning: boolean;
+  /** Static remote entries (`fdb add NETWORK MAC --vtep IP [--ip ADDR]`). */
+  staticFdb: { mac: string; vtep: string; ip: string | null }[];
+}
 
 export interface NetworkOptions {
   mtu: number;
@@ -17,6 +34,13 @@ export interface NetworkOptions {
   bridgeName: string | null;
   /** Port security: 'mac' (a container sends only with its own MAC) or 'ip' (and only from its own IPv4). */
   portSecurity?: 'mac' | 'ip';
+  /** macvlan/ipvlan: the parent interface (-o parent=IFACE), in the daemon's host namespace. */
+  parent?: string;
+  /** macvlan: bridge | private | vepa | passthru; ipvlan: l2 (-o mode=...). */
+  mode?: string;
+  /** macvlan/ipvlan: the host's own port on the network (-o host_shim=IP), and its interface name. */
+  hostShim?: string;
+  hostShimName?: string;
 }
 
 export interface NetworkRecord {
@@ -29,6 +53,8 @@ export interface NetworkRecord {
   ipam: unknown;
   /** The host-side gateway port, when the driver made one. */
   gateway: { ifname: string; mac: string; ip: string; prefixLen: number } | null;
+  /** Driver overlay only. */
+  overlay?: OverlayRecord;
 }
 
 export type SandboxRef = { kind: 'netns'; name: string } | { kind: 'path'; path: string } | { kind: 'pid'; pid: number };
@@ -52,6 +78,8 @@ export interface DaemonState {
   version: 1;
   networks: NetworkRecord[];
   endpoints: EndpointRecord[];
+  /** Virtual services (lb), see lb-model.ts; absent in state written before them. */
+  lb?: LbState;
 }
 
 export const EMPTY_STATE: DaemonState = { version: 1, networks: [], endpoints: [] };

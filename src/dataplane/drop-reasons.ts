@@ -29,7 +29,15 @@ export const DROP_REASONS = [
   'vxlan-bad-flags', // a VXLAN header without the I flag (VNI valid), RFC 7348 section 5
   'vxlan-unknown-vni', // a VXLAN frame whose VNI no overlay network on this VTEP uses
   'vxlan-no-remote', // a frame for the overlay with no peer and no known VTEP to send it to
+  'vxlan-no-slot', // a datagram of a UDP GRO message that could not join a super-frame, with no free slot left in the burst
   'overlay-mtu-exceeded', // larger than the overlay MTU (underlay MTU - 50); IPv4 with DF gets an ICMP frag-needed back
+  'uplink-no-member', // macvlan/ipvlan: a frame from the parent for no member of the network (another host's, or the host's own)
+  'uplink-down', // macvlan/ipvlan: the parent is down or gone (ENETDOWN/ENXIO on send)
+  'rx-truncated', // a frame larger than a pool slot (the kernel said so); dropped whole
+  'rx-queue-full', // the kernel dropped frames for an uplink socket whose receive queue was full (PACKET_STATISTICS)
+  'macvlan-private', // mode private: container to container, directly or hairpinned back through the parent
+  'macvlan-reflected', // a broadcast of our own that the LAN sent back (already delivered locally)
+  'ipvlan-to-host', // ipvlan: a member's frame to the parent's own addresses; only host_shim reaches the host
 ] as const;
 
 export type DropReason = (typeof DROP_REASONS)[number];

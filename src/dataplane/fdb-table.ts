@@ -9,6 +9,11 @@
  * refused MACs are simply flooded.
  *
  * A Map keyed by number: one hash lookup per frame, entries mutated in place (no allocation on refresh).
+ *
+ * Overlay networks: an entry behind a VXLAN port also says which remote VTEP the MAC lives behind
+ * (`remote`, an IPv4 address as a uint32; 0 for local ports and for MACs whose VTEP is not known).
+ * `learnRemote` learns it from decapsulated frames (flood-and-learn), `addStatic(..., remote)` installs
+ * one from `fdb add NETWORK MAC --vtep IP`. A MAC that shows up behind another VTEP counts as a move.
  */
 import type { Port } from './port.js';
 
@@ -18,6 +23,8 @@ export interface FdbEntry {
   isStatic: boolean;
   /** Clock time of the last frame from this MAC (learned), or of installation (static). */
   updated: number;
+  /** Overlay: the remote VTEP (IPv4 as uint32) the MAC lives behind; 0 when local or unknown. */
+  remote: number;
 }
 
 export type LearnOutcome = 'new' | 'refreshed' | 'moved' | 'refused-full' | 'static';
@@ -78,17 +85,42 @@ export class FdbTable {
       this.refusedFull++;
       return 'refused-full';
     }
-    this.entries.set(mac, { mac, port, isStatic: false, updated: now });
+    this.entries.set(mac, { mac, port, isStatic: false, updated: now, remote: 0 });
     this.learnedCount++;
     this.learned++;
     return 'new';
   }
 
-  /** Install or replace a static entry (an endpoint's own MAC). */
-  addStatic(mac: number, port: Port, now = 0): void {
+  /** Learn `mac` behind overlay port `port` and remote VTEP `remote` (flood-and-learn); hot path. */
+  learnRemote(mac: number, port: Port, remote: number, now: number): LearnOutcome {
+    const e = this.entries.get(mac);
+    if (e !== undefined) {
+      if (e.isStatic) {
+        if (e.port !== port || e.remote !== remote) this.staticConflicts++;
+        return 'static';
+      }
+      e.updated = now;
+      if (e.port === port && e.remote === remote) return 'refreshed';
+      e.port = port;
+      e.remote = remote;
+      this.moved++;
+      return 'moved';
+    }
+    if (this.learnedCount >= this.capacity) {
+      this.refusedFull++;
+      return 'refused-full';
+    }
+    this.entries.set(mac, { mac, port, isStatic: false, updated: now, remote });
+    this.learnedCount++;
+    this.learned++;
+    return 'new';
+  }
+
+  /** Install or replace a static entry (an endpoint's own MAC; with `remote`, a MAC behind that VTEP). */
+  addStatic(mac: number, port: Port, now = 0, remote = 0): void {
     const e = this.entries.get(mac);
     if (e && !e.isStatic) this.learnedCount--;
-    this.entries.set(mac, { mac, port, isStatic: true, updated: now });
+    this.entries.set(mac, { mac, port, isStatic: true, updated: now, remote });
   }
 
   remove(mac: number): boolean {

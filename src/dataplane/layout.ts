@@ -33,6 +33,11 @@ export const DESC_STRIDE = 12;
 export const OUT_NONE = -1;
 export const OUT_FLOOD = -2;
 export const OUT_DROP = -3;
+/**
+ * A stage before egress already put the row on its output ports' transmit queues (a set of ports that
+ * neither one port id nor OUT_FLOOD can say: src/dataplane/replicate.ts); egress leaves the row alone.
+ */
+export const OUT_QUEUED = -4;
 
 export const VNET_F_NEEDS_CSUM = 1;
 export const VNET_F_DATA_VALID = 2;

@@ -11,8 +11,8 @@ import { PortCounters } from './counters.js';
 import type { FramePool } from './frame-pool.js';
 import type { L2Domain } from './l2-domain.js';
 
-/** 'vxlan': one overlay network's remote VTEPs; 'vtep': the UDP socket several overlays share (in no domain). */
-export type PortKind = 'tap' | 'memory' | 'vxlan' | 'vtep';
+/** 'vxlan': one overlay network's remote VTEPs; 'vtep': the UDP socket several overlays share (in no domain); 'packet': a macvlan/ipvlan parent (AF_PACKET). */
+export type PortKind = 'tap' | 'memory' | 'vxlan' | 'vtep' | 'packet';
 
 export interface PortOptions {
   /** Port security: the only source MAC this port may send (48-bit number). */

@@ -11,10 +11,13 @@
  * never the process.
  */
 import { Batch } from './batch.js';
+import type { CapturePoint } from './capture-point.js';
 import { MonotonicClock, type Clock } from './clock.js';
 import { DROP } from './drop-reasons.js';
 import { FramePool, type VnetFields } from './frame-pool.js';
 import { buildGraph, type StageGraph } from './graph.js';
+import type { LoadBalancer, LoadBalancerOptions } from '../lb/load-balancer.js';
+import type { ParentNetworks } from './parent-networks.js';
 import { L2Domain, type L2DomainOptions } from './l2-domain.js';
 import { DESC_STRIDE, D_LEN, D_PORT } from './layout.js';
 import type { Port } from './port.js';
@@ -29,6 +32,8 @@ export interface SwitchEngineOptions {
   /** Frames read from one port per burst. */
   portBurst?: number;
   clock?: Clock;
+  /** Load balancer sizing (connection table cap, Maglev table size). */
+  lb?: LoadBalancerOptions;
 }
 
 export interface TraceResult {
@@ -50,6 +55,16 @@ export class SwitchEngine implements ReadyListener {
   private readonly ctx: StageContext = { now: 0, dryRun: false };
   private readonly memoryPorts: MemoryPort[] = [];
   private lastAging: number;
+  /** Active packet captures (src/capture/capture-hub.ts); null when none, so capture costs nothing when off. */
+  capture: CapturePoint | null = null;
+  /** The L4 load balancer's runtime (virtual services, connection table): see src/lb/. */
+  get lb(): LoadBalancer {
+    return this.graph.lb.lb;
+  }
+  /** macvlan/ipvlan networks on parent interfaces: src/dataplane/parent-networks.ts. */
+  get parentNetworks(): ParentNetworks {
+    return this.graph.parentNetworks;
+  }
   /** Bursts run and stage exceptions caught, for stats. */
   bursts = 0;
   internalErrors = 0;
@@ -59,7 +74,7 @@ export class SwitchEngine implements ReadyListener {
     this.pool = new FramePool(opts.poolSlots ?? 256);
     this.portBurst = opts.portBurst ?? 64;
     this.clock = opts.clock ?? new MonotonicClock();
-    this.graph = buildGraph();
+    this.graph = buildGraph(opts.lb);
     this.batch = new Batch(this.pool, this.ports);
     this.lastAging = this.clock.now();
   }
@@ -87,6 +102,20 @@ export class SwitchEngine implements ReadyListener {
     if (port.ownMac !== null) domain.fdb.addStatic(port.ownMac, port, this.clock.now());
     if (port instanceof MemoryPort) this.memoryPorts.push(port);
     port.start();
+    this.capture?.portsChanged();
+  }
+
+  /**
+   * Register a port that belongs to no L2 domain and start receiving from it: a VTEP socket shared by
+   * overlay networks, whose frames the vxlan-decap stage moves into their network's domain.
+   * removePort() takes it away again.
+   */
+  addDetachedPort(port: Port): void {
+    if (port.id >= 0) throw new Error(`port ${port.name} is attached already`);
+    port.id = readinessHub.allocate(port, this);
+    this.ports[port.id] = port;
+    port.txQueue = new Int32Array(this.pool.slots);
+    port.start();
   }
 
   /** Detach a port: its FDB entries go, its descriptor closes. */
@@ -100,6 +129,7 @@ export class SwitchEngine implements ReadyListener {
     port.id = -1;
     const i = this.memoryPorts.indexOf(port as MemoryPort);
     if (i >= 0) this.memoryPorts.splice(i, 1);
+    this.capture?.portsChanged();
   }
 
   /** Frames that left by at least one port (trace dry runs excluded). */
@@ -146,7 +176,10 @@ export class SwitchEngine implements ReadyListener {
       this.batch.tracer = null;
       this.ctx.now = now;
       this.ctx.dryRun = false;
+      const cap = this.capture;
+      if (cap !== null) cap.received(this.batch, n);
       this.runStages(n);
+      if (cap !== null) cap.decided(this.batch, n, this.graph.egress.touched);
       this.flush();
       this.bursts++;
     }
@@ -161,6 +194,7 @@ export class SwitchEngine implements ReadyListener {
       // A bug in a stage: drop the batch, count it against the ingress ports, keep switching.
       this.internalErrors++;
       this.lastInternalError = err;
+      this.batch.dropReason.fill(DROP['internal-error'], 0, received);
       for (let i = 0; i < received; i++) {
         const port = this.ports[this.pool.desc[i * DESC_STRIDE + D_PORT]];
         if (port) port.counters.drops[DROP['internal-error']]++;
@@ -196,6 +230,7 @@ export class SwitchEngine implements ReadyListener {
   /** Periodic work: FDB aging. Called by bursts; the daemon also calls it from a timer when idle. */
   periodic(now = this.clock.now()): void {
     for (const d of this.domains.values()) d.fdb.age(now);
+    this.graph.lb.periodic(now);
     this.lastAging = now;
   }
 
@@ -224,7 +259,7 @@ export class SwitchEngine implements ReadyListener {
     this.graph.egress.forwarded = outputs0; // a dry run forwards nothing
     const outputs: string[] = [];
     for (const p of this.graph.egress.touched) {
-      outputs.push(p.name);
+      outputs.push(p.label);
       p.txCount = 0;
     }
     this.graph.egress.touched.length = 0;

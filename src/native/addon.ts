@@ -52,6 +52,8 @@ export interface NlLinkInfo {
   carrier: boolean;
   /** IFLA_INFO_KIND: 'tun', 'veth', 'bridge', ...; absent for loopback and most physical NICs. */
   kind?: string;
+  /** IFLA_PROMISCUITY: promiscuous-mode users, the kernel's own fallback (a unicast filter it lacks) included. */
+  promiscuity?: number;
 }
 
 export interface NlAddr {
@@ -76,6 +78,9 @@ export interface NlRouteEntry {
   ifindex?: number;
   table: number;
 }
+
+/** A compiled capture filter (an opaque native handle, freed by the garbage collector). */
+export type BpfProgram = { readonly __brand: 'BpfProgram' };
 
 /** Errors thrown by the addon for a failed syscall carry Node's usual metadata. */
 export interface NativeError extends Error {
@@ -118,8 +123,103 @@ export interface NativeAddon {
   nlRouteDel(fd: number, route: NlRoute): void;
   /** IPv4 routes of the main table. */
   nlRouteList(fd: number): NlRouteEntry[];
+  /**
+   * Capture filters (native/src/bpf.c): tcpdump syntax compiled by libpcap for Ethernet frames. A
+   * filter libpcap refuses throws code ERR_BAD_FILTER with libpcap's message.
+   */
+  bpfCompile(filter: string, snaplen: number): BpfProgram;
+  bpfMatch(program: BpfProgram, frame: Uint8Array): boolean;
+  /** mask[i] = 1 if the frame of descriptor row rows[i] of the pool matches; returns the matches. */
+  bpfFilterRows(program: BpfProgram, pool: number, rows: Int32Array, count: number, mask: Uint8Array): number;
+  /**
+   * VXLAN tunnel endpoints over UDP (native/src/udp_vtep.c). vtepOpen binds LOCAL_IP:port (0: an
+   * ephemeral port) for receive and opts.txSockets (8) transmit sockets whose ports are the outer
+   * source ports; a busy port throws EADDRINUSE, a foreign address EADDRNOTAVAIL. `status` is the
+   * VTEP's status vector (VST_* indices), written by every vtepSendBurst.
+   */
+  vtepOpen(localIp: string, port: number, status: Int32Array, opts?: VtepOpenOptions): { handle: number; fd: number; port: number; txPorts: number[] };
+  vtepClose(handle: number): void;
+  /** Datagrams into slots firstSlot..; the inner frame at the usual offset, VXLAN header and sender before it. */
+  vtepRecvBurst(pool: number, vtep: number, firstSlot: number, max: number): number;
+  /** Encapsulate and send the pool's txIdx[0..count): to dst[k], or to every peer when dst[k] is 0. Returns datagrams sent. */
+  vtepSendBurst(pool: number, vtep: number, vni: number, count: number, dst: Int32Array, peers: Int32Array, peerCount: number): number;
+  /**
+   * The receive path of vtepRecvBurst for one message that did not come from a socket (the in-memory
+   * underlay, tests): copied into slot firstSlot, described in rows firstSlot.. (a UDP GRO run of
+   * seg-byte datagrams when seg > 0, using spare slots up to firstSlot + max). Returns the rows.
+   */
+  vtepRxInject(pool: number, status: Int32Array, firstSlot: number, max: number, message: Uint8Array, seg: number, srcIp: number, srcPort: number): number;
+  vtepLayout: { VXLAN_HLEN: number; META_SRC_IP: number; META_SRC_PORT: number; STATUS_COUNT: number };
+  /**
+   * Uplinks on a parent interface (native/src/af_packet.c): an AF_PACKET socket with a virtio-net
+   * header on every frame. A missing parent throws ENODEV, a non-Ethernet one EPROTONOSUPPORT. `status`
+   * gets the PST_* counters of every burst.
+   */
+  packetOpen(ifname: string, status: Int32Array, opts?: { netns?: string }): PacketOpenResult;
+  packetClose(handle: number): void;
+  /** Add or drop a membership on the parent; `mac` (a 48-bit number) for unicast and multicast. */
+  packetMembership(handle: number, add: boolean, type: 'unicast' | 'multicast' | 'allmulti' | 'promisc', mac?: number): void;
+  /** Kernel-side filter: only frames to `macs` (and group addresses when `groups`); null reads everything. Returns its length, -1 if detached. */
+  packetSetFilter(handle: number, macs: number[] | null, groups: boolean): number;
+  /** One recvmmsg into slots firstSlot..; ENETDOWN/ENXIO/ENODEV are reported in status[PST_RX_ERRNO], not thrown. */
+  packetRecvBurst(pool: number, handle: number, firstSlot: number, max: number): number;
+  /** Send the pool's txIdx[0..count) to the parent; outcome in the status vector's TX entries. */
+  packetSendBurst(pool: number, handle: number, count: number): number;
+  /** PACKET_STATISTICS since the last call (reading resets): frames queued, and frames the kernel dropped (receive queue full). */
+  packetStats(handle: number): { packets: number; drops: number };
   layout: { HEADROOM: number; VNET_HDR_LEN: number; SLOT_SIZE: number; DESC_STRIDE: number; TX_VNET: number; TX_GSO: number };
 }
+
+export interface VtepOpenOptions {
+  /** Transmit sockets, one outer UDP source port each, chosen by a hash of the inner flow (default 8, at most 64). */
+  txSockets?: number;
+  /** Outer IPv4 TTL (default 64). */
+  ttl?: number;
+  /** Bind inside this network namespace (a path), not ours. */
+  netns?: string;
+}
+
+/** Indices into a VTEP's status vector; see native/src/udp_vtep.h. Send counters are reset by every send. */
+export const VST_DGRAMS = 0;
+export const VST_SYSCALLS = 1;
+export const VST_DROP_FULL = 2;
+export const VST_DROP_TOO_BIG = 3;
+export const VST_DROP_ERR = 4;
+export const VST_LAST_ERRNO = 5;
+export const VST_SEGMENTS = 6;
+export const VST_DROP_BAD_GSO = 7;
+/** Receive counters: cumulative (never reset). */
+export const VST_RX_GRO_DGRAMS = 8;
+export const VST_RX_SUPERFRAMES = 9;
+export const VST_RX_TUNNEL_GSO = 10;
+export const VST_RX_NO_SLOT = 11;
+export const VST_COUNT = 12;
+
+export interface PacketOpenResult {
+  handle: number;
+  fd: number;
+  ifindex: number;
+  /** The parent's MAC, a 48-bit number. */
+  mac: number;
+  mtu: number;
+  /** Bytes of virtio-net header per frame: 12 (Linux >= 6.2), else 10. */
+  vnetHdrLen: number;
+  /** PACKET_IGNORE_OUTGOING took effect (else our own transmissions are skipped by type). */
+  ignoreOutgoing: boolean;
+}
+
+/** Indices into an uplink's status vector; see native/src/af_packet.h. */
+export const PST_RX_ERRNO = 0;
+export const PST_RX_TRUNCATED = 1;
+export const PST_RX_OUTGOING = 2;
+export const PST_RX_VLAN = 3;
+export const PST_TX_SENT = 4;
+export const PST_TX_DROP_FULL = 5;
+export const PST_TX_DROP_DOWN = 6;
+export const PST_TX_DROP_ERR = 7;
+export const PST_TX_LAST_ERRNO = 8;
+export const PST_TX_SYSCALLS = 9;
+export const PST_COUNT = 12;
 
 /** Indices into a pool's status vector; see native/src/pool.h. */
 export const ST_SENT = 0;

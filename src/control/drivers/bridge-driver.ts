@@ -20,8 +20,8 @@ function errCode(err: unknown): string | undefined {
   return (err as { code?: string }).code;
 }
 
-/** Open (or adopt) a persistent TAP in `netns` and configure it; undo on failure. */
-function plumbTap(opts: {
+/** Open (or adopt) a persistent TAP in `netns` and configure it; undo on failure. (The macvlan driver uses it too.) */
+export function plumbTap(opts: {
   netns: string | null;
   ifname: string;
   mac: string;

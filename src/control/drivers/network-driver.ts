@@ -36,4 +36,13 @@ export interface NetworkDriver {
   deleteNetwork(net: NetworkRuntime): void;
   connect(net: NetworkRuntime, ep: EndpointRecord, adopt: boolean): Port | null;
   disconnect(net: NetworkRuntime, ep: EndpointRuntime): void;
+  /**
+   * The MAC of a new endpoint (`requested`: --mac, or null), when the driver has its own rule (ipvlan:
+   * every endpoint has the parent's; macvlan passthru: the parent's by default). `shared`: endpoints
+   * of the network may have the same MAC. Throws a TsnError to refuse the connect before anything is
+   * made. Without this hook the daemon's default applies (02:42 + the IPv4 address, unique).
+   */
+  endpointMac?(net: NetworkRuntime, requested: string | null, ip: string | null): { mac: string; shared: boolean };
+  /** Driver-specific state for `network inspect` (merged into its top level). */
+  inspect?(net: NetworkRuntime): Record<string, unknown>;
 }

@@ -32,7 +32,7 @@ export class EgressStage implements Stage {
         if (p.txCount === 0) touched.push(p);
         p.txQueue[p.txCount++] = row;
         this.forwarded++;
-        if (tracer) tracer.add(this.name, row, `output ${p.name}`);
+        if (tracer) tracer.add(this.name, row, `output ${p.label}`);
       } else if (out === OUT_FLOOD) {
         const inPort = ports[desc[d + D_PORT]]!;
         const domain = inPort.domain!;
@@ -46,10 +46,13 @@ export class EgressStage implements Stage {
           p.txQueue[p.txCount++] = row;
           n++;
         }
-        if (n === 0) inPort.counters.drops[DROP['flood-no-ports']]++;
+        if (n === 0) {
+          inPort.counters.drops[DROP['flood-no-ports']]++;
+          batch.dropReason[row] = DROP['flood-no-ports'];
+        }
         else this.forwarded++;
         if (tracer) {
-          const names = members.filter((p) => p !== inPort && !(isolate && p.ownMac !== null)).map((p) => p.name);
+          const names = members.filter((p) => p !== inPort && !(isolate && p.ownMac !== null)).map((p) => p.label);
           tracer.add(this.name, row, n === 0 ? 'drop flood-no-ports' : `flood to ${n} port${n === 1 ? '' : 's'}: ${names.join(', ')}`);
         }
       }

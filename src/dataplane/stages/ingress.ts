@@ -66,7 +66,7 @@ function sourceIpProblem(bytes: Uint8Array, off: number, len: number, ownIp: num
 
 export class IngressStage implements Stage {
   readonly name = 'ingress';
-  readonly next = ['lb', 'l2-learn'] as const;
+  readonly next = ['macvlan', 'arp-suppress', 'lb', 'l2-learn'] as const;
   readonly dropReasons: readonly DropReason[] = ['runt', 'bad-vnet-hdr', 'bad-src-mac', 'spoofed-src-mac', 'spoofed-src-ip', 'no-domain'];
 
   process(batch: Batch, _ctx: StageContext): void {

@@ -15,7 +15,7 @@ import type { Stage, StageContext } from '../stage.js';
 
 export class L2ForwardStage implements Stage {
   readonly name = 'l2-fwd';
-  readonly next = ['egress'] as const;
+  readonly next = ['overlay-mtu', 'egress'] as const;
   readonly dropReasons: readonly DropReason[] = ['same-port', 'icc-disabled'];
 
   process(batch: Batch, _ctx: StageContext): void {
@@ -46,13 +46,15 @@ export class L2ForwardStage implements Stage {
         rows[w++] = row;
       } else if (out === inPort) {
         inPort.counters.drops[DROP['same-port']]++;
-        if (tracer) tracer.add(this.name, row, `drop same-port: ${formatMac(dst)} is behind the ingress port ${inPort.name}`);
+        batch.dropReason[row] = DROP['same-port'];
+        if (tracer) tracer.add(this.name, row, `drop same-port: ${formatMac(dst)} is behind the ingress port ${inPort.label}`);
       } else if (!inPort.domain!.icc && inPort.ownMac !== null && out.ownMac !== null) {
         inPort.counters.drops[DROP['icc-disabled']]++;
-        if (tracer) tracer.add(this.name, row, `drop icc-disabled: ${inPort.name} -> ${out.name} is container to container`);
+        batch.dropReason[row] = DROP['icc-disabled'];
+        if (tracer) tracer.add(this.name, row, `drop icc-disabled: ${inPort.label} -> ${out.label} is container to container`);
       } else {
         desc[d + D_OUT] = out.id;
-        if (tracer) tracer.add(this.name, row, `fdb hit ${formatMac(dst)} -> ${out.name}`);
+        if (tracer) tracer.add(this.name, row, `fdb hit ${formatMac(dst)} -> ${out.label}`);
         rows[w++] = row;
       }
     }

@@ -31,7 +31,7 @@ export class L2LearnStage implements Stage {
       if (desc[d + D_OUT] !== OUT_NONE) continue;
       const port = ports[desc[d + D_PORT]]!;
       const outcome = port.domain!.fdb.learn(readMac(bytes, desc[d + D_OFF] + 6), port, now);
-      if (tracer) tracer.add(this.name, rows[i], `${outcome} ${formatMac(readMac(bytes, desc[d + D_OFF] + 6))} on ${port.name}`);
+      if (tracer) tracer.add(this.name, rows[i], `${outcome} ${formatMac(readMac(bytes, desc[d + D_OFF] + 6))} on ${port.label}`);
     }
   }
 
@@ -46,9 +46,9 @@ export class L2LearnStage implements Stage {
     const e = fdb.get(mac);
     let outcome: string;
     if (!e) outcome = fdb.size >= fdb.capacity ? 'would refuse (table full)' : 'would learn';
-    else if (e.isStatic) outcome = `static entry on ${e.port.name}`;
+    else if (e.isStatic) outcome = `static entry on ${e.port.label}`;
     else if (e.port === port) outcome = 'would refresh';
-    else outcome = `would move from ${e.port.name}`;
-    batch.tracer.add(this.name, row, `${outcome} ${formatMac(mac)} on ${port.name}`);
+    else outcome = `would move from ${e.port.label}`;
+    batch.tracer.add(this.name, row, `${outcome} ${formatMac(mac)} on ${port.label}`);
   }
 }

@@ -1,0 +1,73 @@
+/**
+ * The CPU a switch used while the traffic ran: CPU-seconds, which the runner turns into cores
+ * (1.0 = one core busy the whole time).
+ *
+ *   - `self`: the SwitchEngine runs in this process, so process.cpuUsage() (all threads, user +
+ *     system) over the measurement; the traffic tools are child processes and not counted.
+ *   - `pids`: switches in other processes (ovs-vswitchd, tsnet-switch daemons, haproxy): utime + stime
+ *     from /proc/PID/stat (fields 14 and 15, in clock ticks of USER_HZ, read once from
+ *     `getconf CLK_TCK`), all their threads included, summed.
+ *   - both: e.g. HAProxy plus the in-process switch that carries its traffic.
+ *   - neither: the kernel's own paths — their work runs in softirq on whichever CPU, billed to no
+ *     process — and the figure is null (n/a).
+ */
+import { readFileSync } from 'node:fs';
+import { run } from './host-commands.js';
+
+export interface CpuSource {
+  /** Count this process (the in-process SwitchEngine). */
+  self?: boolean;
+  /** Count these processes. */
+  pids?: number[];
+}
+
+/** The kernel's paths: nothing to count. */
+export const NO_CPU: CpuSource = {};
+
+let ticksPerSecond: number | undefined;
+
+async function clockTicks(): Promise<number> {
+  if (ticksPerSecond === undefined) {
+    const t = Number((await run('getconf', ['CLK_TCK']).catch(() => '100')).trim());
+    ticksPerSecond = Number.isFinite(t) && t > 0 ? t : 100;
+  }
+  return ticksPerSecond;
+}
+
+/** utime + stime of `pid` in clock ticks, or null if it is gone. */
+export function processTicks(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may contain spaces and parentheses: fields resume after the last ')'.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(rest[11]) + Number(rest[12]);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Start measuring; the returned function gives the CPU-seconds used since, or null for 'none'. The
+ * runner divides by the seconds of traffic, so the few idle moments of a server's start-up do not
+ * dilute the figure.
+ */
+export async function startCpuMeter(source: CpuSource): Promise<() => number | null> {
+  const pids = source.pids ?? [];
+  if (!source.self && pids.length === 0) return () => null;
+  const hz = pids.length ? await clockTicks() : 100;
+  const c0 = process.cpuUsage();
+  const k0 = pids.map(processTicks);
+  return () => {
+    let seconds = 0;
+    if (source.self) {
+      const c = process.cpuUsage(c0);
+      seconds += (c.user + c.system) / 1e6;
+    }
+    for (const [i, pid] of pids.entries()) {
+      const k1 = processTicks(pid);
+      if (k0[i] === null || k1 === null) return null; // it died: the figure would be a guess
+      seconds += (k1 - k0[i]!) / hz;
+    }
+    return seconds;
+  };
+}

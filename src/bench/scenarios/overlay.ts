@@ -1,0 +1,30 @@
+/**
+ * The overlay family: two containers on two hosts joined by VXLAN over a veth underlay (see
+ * topologies/overlay-hosts.ts), through
+ *   kernel        — Linux vxlan device + bridge + veth on both hosts (Docker's overlay driver), the baseline;
+ *   tsnet         — tsnet-switch daemons on both hosts;
+ *   tsnet-kernel  — tsnet-switch encapsulating, the kernel decapsulating;
+ *   kernel-tsnet  — the kernel encapsulating, tsnet-switch decapsulating.
+ *
+ *   overlay-tcp   one iperf3 TCP stream from host A's container to host B's, Gbit/s received
+ * (inner MTU 1450: the frames are segmented before encapsulation, so per-frame costs count here).
+ */
+import { scenario, type Scenario } from '../scenario.js';
+import type { HostPair } from '../topologies/host-pair.js';
+import { overlayPath } from '../topologies/overlay-hosts.js';
+import { runIperf, tcpReceivedBitsPerSecond, warmUp } from '../traffic.js';
+
+export const overlayScenarios: Scenario[] = [
+  scenario<HostPair>({
+    name: 'overlay-tcp',
+    description: 'VXLAN overlay between two hosts, one TCP stream (iperf3), Gbit/s',
+    tools: ['iperf3', 'ping'],
+    metrics: [{ key: 'throughput', label: 'Gbit/s', unit: 'Gbit/s', better: 'higher' }],
+    paths: [overlayPath('kernel', 'kernel'), overlayPath('tsnet', 'tsnet'), overlayPath('tsnet', 'kernel'), overlayPath('kernel', 'tsnet')],
+    async measure(p, ctx) {
+      await warmUp(p.clientNs, p.serverIp);
+      const j = await runIperf(ctx.cleanup, p.clientNs, p.serverNs, p.serverIp, ctx.durationS);
+      return { throughput: tcpReceivedBitsPerSecond(j) / 1e9 };
+    },
+  }),
+];

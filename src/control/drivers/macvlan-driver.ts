@@ -1,0 +1,342 @@
+/**
+ * The macvlan and ipvlan drivers (Docker's, in user space): a network is an L2 domain whose uplink is
+ * an AF_PACKET socket on a parent interface of the host (PacketPort) and whose containers each get a
+ * TAP made directly inside their namespace, as the bridge driver's (plumbTap). The demux stages
+ * (src/dataplane/stages/macvlan-demux.ts, ipvlan-demux.ts) apply each mode's rules.
+ *
+ *   macvlan: every container has a MAC of its own (02:42 + its IPv4 address, or --mac) and shows up
+ *            on the parent's LAN as a host of its own; modes bridge, private, vepa, passthru (one
+ *            container, which gets the parent's MAC by default, owns the parent).
+ *   ipvlan:  mode l2; every container has the parent's MAC, demux is by IPv4 address, ARP for a
+ *            container is answered with the parent's MAC; IP port security is always on.
+ *
+ * The host shim (`-o host_shim=IP`): a persistent TAP in the daemon's host namespace, holding IP/32,
+ * attached to the network like a container but local in every mode, plus one /32 route per endpoint
+ * through it. With it the host reaches its own containers, which the kernel drivers never allow; the
+ * /32 routes win over any route the host has for the LAN's subnet through the parent itself.
+ *
+ * Parent state: a parent that does not exist is ERR_NO_SUCH_PARENT at create. Down and up again:
+ * PacketPort counts it and traffic resumes by itself. Deleted and made again under the same name: a
+ * one-second watchdog notices (rtnetlink: the parent's index changed) and reopens the socket with the
+ * same memberships. Every step undoes itself on failure; devices persist across daemon restarts.
+ */
+import { constants as osConstants } from 'node:os';
+import { addParentMember, createParentNetwork, removeParentMember, removeParentNetwork } from '../../dataplane/parent-network-setup.js';
+import type { MacvlanMode, ParentNetwork } from '../../dataplane/parent-networks.js';
+import { PacketPort } from '../../dataplane/ports/packet-port.js';
+import { TapPort } from '../../dataplane/ports/tap-port.js';
+import { formatMac, parseMac } from '../../packet/mac.js';
+import { parseIpv4 } from '../cidr.js';
+import { TsnError } from '../errors.js';
+import { macFromIpv4, randomLocalMac } from '../mac-address.js';
+import type { EndpointRecord } from '../model.js';
+import { parentLink } from '../parent-network-options.js';
+import { Rtnetlink } from '../rtnetlink.js';
+import { plumbTap } from './bridge-driver.js';
+import type { DriverContext, EndpointRuntime, NetworkDriver, NetworkRuntime } from './network-driver.js';
+
+const WATCHDOG_MS = 1000;
+
+interface ParentRuntime {
+  net: ParentNetwork;
+  uplink: PacketPort;
+  shim: TapPort | null;
+  shimMac: string | null;
+  watchdog: NodeJS.Timeout;
+  /** The parent's promiscuity before our memberships: more afterwards means the kernel went promiscuous for them. */
+  basePromiscuity: number;
+  parentUp: boolean;
+  parentMissing: boolean;
+}
+
+function errCode(err: unknown): string | undefined {
+  return (err as { code?: string }).code;
+}
+
+export class MacvlanDriver implements NetworkDriver {
+  private readonly runtimes = new Map<string, ParentRuntime>(); // by network id
+
+  constructor(
+    private readonly ctx: DriverContext,
+    readonly name: 'macvlan' | 'ipvlan',
+  ) {}
+
+  private runtime(net: NetworkRuntime): ParentRuntime {
+    const r = this.runtimes.get(net.record.id);
+    if (!r) throw new TsnError('ERR_PARENT_UNAVAILABLE', 503, `network ${net.record.name} has no data plane: its parent ${net.record.options.parent} could not be opened when the daemon started`);
+    return r;
+  }
+
+  private openUplink(parent: string): PacketPort {
+    try {
+      return PacketPort.open(parent, { netns: this.ctx.hostNetns ?? undefined });
+    } catch (err) {
+      const code = errCode(err);
+      if (code === 'ENODEV') {
+        throw new TsnError('ERR_NO_SUCH_PARENT', 404, `parent interface ${JSON.stringify(parent)} does not exist in the host namespace: give -o parent= an existing interface (ip link show)`);
+      }
+      if (code === 'EPROTONOSUPPORT') {
+        throw new TsnError('ERR_BAD_OPTION', 400, `parent interface ${parent} is not an Ethernet device: macvlan and ipvlan need an Ethernet parent (a NIC, veth, bond, VLAN, bridge)`);
+      }
+      throw err;
+    }
+  }
+
+  createNetwork(rt: NetworkRuntime, adopt: boolean): void {
+    const rec = rt.record;
+    const opts = rec.options;
+    const parent = opts.parent!;
+    const link = parentLink(parent, this.ctx.hostNetns);
+    const uplink = this.openUplink(parent);
+    uplink.label = `${parent} (parent)`;
+    const engine = this.ctx.engine;
+    let net: ParentNetwork;
+    try {
+      net = createParentNetwork(engine, rec.id, uplink, { kind: this.name, mode: (this.name === 'ipvlan' ? 'bridge' : opts.mode) as MacvlanMode, parentMac: uplink.parentMac });
+    } catch (err) {
+      uplink.close();
+      throw err;
+    }
+    rt.domain = net.domain;
+    const r: ParentRuntime = { net, uplink, shim: null, shimMac: null, watchdog: setInterval(() => this.checkParent(rt), WATCHDOG_MS), basePromiscuity: link.promiscuity, parentUp: link.up, parentMissing: false };
+    r.watchdog.unref();
+    this.runtimes.set(rec.id, r);
+    if (opts.hostShim === undefined) return;
+    try {
+      this.addShim(rt, r, adopt);
+    } catch (err) {
+      this.deleteNetwork(rt);
+      throw err;
+    }
+  }
+
+  private addShim(rt: NetworkRuntime, r: ParentRuntime, adopt: boolean): void {
+    const opts = rt.record.options;
+    const ip = opts.hostShim!;
+    const ifname = opts.hostShimName!;
+    const mac = this.name === 'ipvlan' ? formatMac(r.uplink.parentMac) : macFromIpv4(ip);
+    const { port } = plumbTap({
+      netns: this.ctx.hostNetns,
+      ifname,
+      mac,
+      mtu: opts.mtu,
+      ip,
+      prefixLen: 32, // no route to the whole subnet: only the /32 routes of the endpoints go through the shim
+      ownMac: this.name === 'macvlan',
+      ownIp: this.name === 'ipvlan' ? ip : undefined,
+      adopt,
+      defaultRouteVia: null,
+    });
+    try {
+      addParentMember(this.ctx.engine, r.net, port, { mac: this.name === 'macvlan' ? parseMac(mac) : undefined, ip: parseIpv4(ip), shim: true });
+    } catch (err) {
+      port.setPersist(false);
+      port.close();
+      throw err;
+    }
+    port.label = `${ifname} (host shim)`;
+    r.shim = port;
+    r.shimMac = mac;
+  }
+
+  deleteNetwork(rt: NetworkRuntime): void {
+    const r = this.runtimes.get(rt.record.id);
+    if (r) {
+      clearInterval(r.watchdog);
+      if (r.shim?.isOpen) {
+        try {
+          r.shim.setPersist(false);
+        } catch (err) {
+          this.ctx.log(`network ${rt.record.name}: host shim: could not clear persistence: ${(err as Error).message}`);
+        }
+      }
+      removeParentNetwork(this.ctx.engine, r.net); // closes the uplink socket and the shim TAP (the device goes)
+      this.runtimes.delete(rt.record.id);
+    } else if (rt.domain) {
+      this.ctx.engine.removeDomain(rt.domain);
+    }
+    rt.domain = null;
+    rt.gatewayPort = null;
+  }
+
+  endpointMac(rt: NetworkRuntime, requested: string | null, ip: string | null): { mac: string; shared: boolean } {
+    const r = this.runtime(rt);
+    const parentMac = formatMac(r.uplink.parentMac);
+    if (this.name === 'ipvlan') {
+      if (requested !== null && requested !== parentMac) {
+        throw new TsnError('ERR_BAD_OPTION', 400, `--mac ${requested}: ipvlan endpoints share the parent's MAC ${parentMac}; drop --mac`);
+      }
+      return { mac: parentMac, shared: true };
+    }
+    if (rt.record.options.mode === 'passthru') {
+      this.checkPassthruFree(rt, r);
+      return { mac: requested ?? parentMac, shared: false };
+    }
+    const mac = requested ?? (ip ? macFromIpv4(ip) : randomLocalMac());
+    if (mac === parentMac) throw new TsnError('ERR_MAC_IN_USE', 409, `MAC ${mac} is the parent ${rt.record.options.parent}'s own (only a passthru endpoint takes it)`);
+    if (mac === r.shimMac) throw new TsnError('ERR_MAC_IN_USE', 409, `MAC ${mac} is the host shim's`);
+    return { mac, shared: false };
+  }
+
+  private checkPassthruFree(rt: NetworkRuntime, r: ParentRuntime): void {
+    if (r.net.children.length > 0) {
+      throw new TsnError('ERR_NETWORK_FULL', 409, `network ${rt.record.name} is macvlan passthru: its one endpoint owns parent ${rt.record.options.parent} already; disconnect it first, or use mode bridge`);
+    }
+  }
+
+  connect(rt: NetworkRuntime, ep: EndpointRecord, adopt: boolean): TapPort {
+    const r = this.runtime(rt);
+    const opts = rt.record.options;
+    if (opts.mode === 'passthru') this.checkPassthruFree(rt, r);
+    const { port, defaultRoute } = plumbTap({
+      netns: ep.sandboxPath,
+      ifname: ep.ifname,
+      mac: ep.mac,
+      mtu: opts.mtu,
+      ip: ep.ip,
+      prefixLen: ep.prefixLen,
+      ownMac: this.name === 'macvlan',
+      ownIp: (this.name === 'ipvlan' || opts.portSecurity === 'ip') && ep.ip ? ep.ip : undefined,
+      adopt,
+      defaultRouteVia: opts.internal || !rt.ipam ? null : rt.ipam.gateway,
+    });
+    try {
+      addParentMember(this.ctx.engine, r.net, port, { mac: this.name === 'macvlan' ? parseMac(ep.mac) : undefined, ip: ep.ip ? parseIpv4(ep.ip) : undefined });
+    } catch (err) {
+      port.setPersist(false);
+      port.close();
+      throw err;
+    }
+    try {
+      if (r.shim && ep.ip) this.shimRoute(r, ep.ip, true);
+    } catch (err) {
+      port.setPersist(false);
+      removeParentMember(this.ctx.engine, r.net, port);
+      throw err;
+    }
+    if (!adopt) ep.defaultRoute = defaultRoute;
+    return port;
+  }
+
+  disconnect(rt: NetworkRuntime, ep: EndpointRuntime): void {
+    const port = ep.port;
+    if (!port) return;
+    const r = this.runtimes.get(rt.record.id);
+    if (port instanceof TapPort && port.isOpen) {
+      try {
+        port.setPersist(false);
+      } catch (err) {
+        this.ctx.log(`endpoint ${ep.record.id}: could not clear persistence: ${(err as Error).message}`);
+      }
+    }
+    if (r) {
+      if (r.shim && ep.record.ip) {
+        try {
+          this.shimRoute(r, ep.record.ip, false);
+        } catch (err) {
+          this.ctx.log(`endpoint ${ep.record.id}: host shim route: ${(err as Error).message}`);
+        }
+      }
+      removeParentMember(this.ctx.engine, r.net, port); // closing the last descriptor of a non-persistent TAP deletes it
+    } else {
+      this.ctx.engine.removePort(port);
+    }
+    ep.port = null;
+  }
+
+  /** Add or delete the host's /32 route to an endpoint through the shim (EEXIST / ESRCH are fine). */
+  private shimRoute(r: ParentRuntime, ip: string, add: boolean): void {
+    const nl = Rtnetlink.open(this.ctx.hostNetns ?? undefined);
+    try {
+      const ifindex = nl.linkIndex(r.shim!.name);
+      if (ifindex === 0) throw new TsnError('ERR_INTERNAL', 500, `host shim ${r.shim!.name} has vanished from the host namespace`);
+      const route = { dst: ip, prefixLen: 32, ifindex };
+      try {
+        if (add) nl.routeAdd(route);
+        else nl.routeDel(route);
+      } catch (err) {
+        if (errCode(err) !== (add ? 'EEXIST' : 'ESRCH')) throw err;
+      }
+    } finally {
+      nl.close();
+    }
+  }
+
+  /** Watchdog: the parent's presence and state; a parent made again gets a new socket. */
+  private checkParent(rt: NetworkRuntime): void {
+    const r = this.runtimes.get(rt.record.id);
+    if (!r || r.uplink.id < 0) return; // gone, or the switch is shutting down
+    const parent = rt.record.options.parent!;
+    try {
+      r.uplink.collectKernelDrops();
+    } catch {
+      /* a dead socket: handled below */
+    }
+    let link: ReturnType<typeof parentLink>;
+    try {
+      link = parentLink(parent, this.ctx.hostNetns);
+    } catch (err) {
+      if (!r.parentMissing) this.ctx.log(`network ${rt.record.name}: parent ${parent} is gone (${(err as Error).message}); waiting for it to come back`);
+      r.parentMissing = true;
+      r.uplink.gone = true;
+      r.parentUp = false;
+      return;
+    }
+    if (link.up !== r.parentUp) this.ctx.log(`network ${rt.record.name}: parent ${parent} is ${link.up ? 'up' : 'down'}`);
+    r.parentUp = link.up;
+    // Reopen a socket that is dead (parent deleted), bound to an index that is no longer the parent's,
+    // or no longer read (the engine stopped it after an unexpected read error).
+    if (r.parentMissing || r.uplink.gone || link.index !== r.uplink.ifindex || !r.uplink.isWatching) {
+      try {
+        r.uplink.reopen();
+        r.parentMissing = false;
+        if (r.uplink.parentMac !== r.net.parentMac) {
+          this.ctx.log(`network ${rt.record.name}: parent ${parent} came back with another MAC (${formatMac(r.uplink.parentMac)})${this.name === 'ipvlan' ? ': the endpoints keep the old one until reconnected' : ''}`);
+          r.net.parentMac = r.uplink.parentMac;
+        }
+        this.ctx.log(`network ${rt.record.name}: parent ${parent} is back (ifindex ${r.uplink.ifindex}); uplink reopened`);
+      } catch (err) {
+        this.ctx.log(`network ${rt.record.name}: parent ${parent}: could not reopen the uplink: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  inspect(rt: NetworkRuntime): Record<string, unknown> {
+    const r = this.runtimes.get(rt.record.id);
+    const opts = rt.record.options;
+    if (!r) return { Parent: { Interface: opts.parent, Mode: opts.mode, Attached: false } };
+    let promiscuity: number | null = null;
+    try {
+      promiscuity = r.parentMissing ? null : parentLink(opts.parent!, this.ctx.hostNetns).promiscuity;
+    } catch {
+      promiscuity = null;
+    }
+    const u = r.uplink;
+    let delivery: string;
+    if (u.unicastRefused !== null) delivery = `promiscuous: the parent refused a unicast membership (${u.unicastRefused}); the socket filter keeps other hosts' frames out`;
+    else if (u.membershipMode === 'promisc') delivery = 'promiscuous (passthru: every frame to the one endpoint)';
+    else if (this.name === 'ipvlan') delivery = "the parent's own MAC (shared by every endpoint)";
+    else if (u.unicastMacSet().size === 0) delivery = 'no members yet';
+    else if (promiscuity !== null && promiscuity > r.basePromiscuity) delivery = "unicast membership per endpoint MAC; the parent's driver has no unicast filter, so the kernel made it promiscuous";
+    else delivery = "unicast membership per endpoint MAC, in the parent's unicast filter";
+    return {
+      Parent: {
+        Interface: opts.parent,
+        Index: u.ifindex,
+        MacAddress: formatMac(u.parentMac),
+        Mode: opts.mode,
+        Attached: !u.gone && u.isOpen,
+        Up: r.parentUp,
+        Membership: u.membershipMode,
+        MembershipMacs: u.unicastMacs,
+        Delivery: delivery,
+        Promiscuity: promiscuity,
+        VnetHdrLen: u.vnetHdrLen,
+        DownEvents: u.downEvents,
+        Reopens: u.reopens,
+        Errno: u.lastErrno ? (Object.entries(osConstants.errno).find(([, v]) => v === u.lastErrno)?.[0] ?? u.lastErrno) : null,
+      },
+      HostShim: r.shim ? { Interface: r.shim.name, MacAddress: r.shimMac, IPv4Address: `${opts.hostShim}/32` } : null,
+    };
+  }
+}

@@ -1,0 +1,348 @@
+/**
+ * The overlay driver (Docker's `overlay`, in user space): one L2 domain spanning hosts. Local
+ * containers attach exactly as on a bridge network (a TAP made inside the sandbox; the bridge driver
+ * does that part), but the network has no gateway port and no default route: it is the containers'
+ * own L2 segment, as Docker's overlay is without docker_gwbridge. Remote MACs are reached through a
+ * VxlanPort in the domain, which encapsulates into VXLAN over UDP.
+ *
+ * Per host, one VtepSocketPort per local VTEP address and port (198.18.0.1:4789), shared by every
+ * overlay network on it, each with its own VNI; it is opened with the first network that needs it and
+ * closed with the last. The underlay MTU is the MTU of the link that holds the VTEP address; the
+ * network's MTU (what endpoints get) defaults to it minus 50, and an explicit --mtu above that is
+ * refused, because such frames could only be dropped. `network inspect` re-reads the underlay MTU and
+ * shows the effective MTU (and a warning when the underlay shrank below what endpoints were given).
+ *
+ * Static remote entries (`fdb add NETWORK MAC --vtep IP [--ip ADDR]`) live in the network record and
+ * are reinstalled at start; local endpoints' IP -> MAC pairs are static neighbor entries, so ARP for
+ * them is answered without flooding the underlay.
+ *
+ * Multi-host state (the same VNI, subnet and non-overlapping addresses on every host) is the user's
+ * to keep consistent for now: pass -o vni, --subnet and --ip-range/--ip on each host. docs/overlay-etcd.md
+ * sketches how a cluster store would keep it.
+ */
+import { parseMac, formatMac } from '../../packet/mac.js';
+import { UdpUnderlay } from '../../dataplane/overlay/udp-underlay.js';
+import type { Underlay } from '../../dataplane/overlay/underlay.js';
+import { VtepSocketPort } from '../../dataplane/ports/vtep-socket-port.js';
+import { VxlanPort } from '../../dataplane/ports/vxlan-port.js';
+import { formatIpv4, parseCidr, parseIpv4 } from '../cidr.js';
+import { TsnError } from '../errors.js';
+import { checkUserMac } from '../mac-address.js';
+import type { EndpointRecord, NetworkRecord, OverlayRecord } from '../model.js';
+import { OVERLAY_OPTION_KEYS, checkVtepAddress, parseOverlayOptions } from '../overlay-options.js';
+import { Rtnetlink } from '../rtnetlink.js';
+import { BridgeDriver } from './bridge-driver.js';
+import type { DriverContext, EndpointRuntime, NetworkDriver, NetworkRuntime } from './network-driver.js';
+
+/** VXLAN over IPv4: outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
+export const OVERLAY_MTU_OVERHEAD = 50;
+
+export interface UnderlayLink {
+  ifindex: number;
+  name: string;
+  mtu: number;
+}
+
+export type UnderlayFactory = (localIp: string, port: number) => Underlay;
+
+interface VtepUse {
+  port: VtepSocketPort;
+  users: number;
+}
+
+export class OverlayDriver implements NetworkDriver {
+  readonly name = 'overlay' as const;
+  private readonly local: BridgeDriver;
+  private readonly vteps = new Map<string, VtepUse>();
+  private readonly vxlanPorts = new Map<string, VxlanPort>(); // by network id
+  private readonly openUnderlay: UnderlayFactory;
+
+  constructor(
+    private readonly ctx: DriverContext,
+    openUnderlay?: UnderlayFactory,
+  ) {
+    this.local = new BridgeDriver(ctx);
+    this.openUnderlay = openUnderlay ?? ((ip, port) => new UdpUnderlay(ip, port, { netns: ctx.hostNetns ?? undefined }));
+  }
+
+  /** Keys `-o` accepts for this driver, besides the common ones. */
+  static readonly optionKeys = Object.keys(OVERLAY_OPTION_KEYS);
+
+  /** IPv4 addresses of the host namespace (loopback excluded) and the link each is on. */
+  private hostAddresses(): { address: string; link: UnderlayLink; tap: boolean }[] {
+    const nl = Rtnetlink.open(this.ctx.hostNetns ?? undefined);
+    try {
+      return nl
+        .addrList()
+        .filter((a) => !a.address.startsWith('127.'))
+        .map((a) => {
+          const info = nl.linkInfo(a.index);
+          return { address: a.address, link: { ifindex: a.index, name: info.name, mtu: info.mtu }, tap: info.kind === 'tun' };
+        });
+    } finally {
+      nl.close();
+    }
+  }
+
+  /** The link holding `vtep`, or null if the host has no such address (any more). */
+  underlayLink(vtep: string): UnderlayLink | null {
+    return this.hostAddresses().find((a) => a.address === vtep)?.link ?? null;
+  }
+
+  /**
+   * Check a `network create -d overlay` request before anything is made: the overlay options, and the
+   * MTU endpoints will get (default underlay MTU - 50; an explicit one must fit).
+   */
+  prepare(options: Record<string, string>, explicitMtu: number | null, others: readonly NetworkRecord[]): { overlay: OverlayRecord; mtu: number } {
+    const addrs = this.hostAddresses();
+    const overlay = parseOverlayOptions(options, {
+      hostAddresses: addrs.map((a) => a.address),
+      // A default VTEP is never a TAP's address (bridge networks' gateway ports are TAPs on this host).
+      defaultCandidates: addrs.filter((a) => !a.tap).map((a) => a.address),
+      others: others.flatMap((r) => (r.overlay ? [r.overlay] : [])),
+    });
+    const link = addrs.find((a) => a.address === overlay.vtep)!.link;
+    const fit = link.mtu - OVERLAY_MTU_OVERHEAD;
+    if (fit < 68) {
+      throw new TsnError('ERR_BAD_OPTION', 400, `the underlay ${link.name} (${overlay.vtep}) has MTU ${link.mtu}: VXLAN adds ${OVERLAY_MTU_OVERHEAD} bytes, which leaves less than IPv4's minimum of 68; raise the underlay's MTU`);
+    }
+    if (explicitMtu !== null && explicitMtu > fit) {
+      throw new TsnError(
+        'ERR_BAD_OPTION',
+        400,
+        `MTU ${explicitMtu} does not fit the underlay: VXLAN adds ${OVERLAY_MTU_OVERHEAD} bytes and ${link.name} (${overlay.vtep}) has MTU ${link.mtu}; expected at most ${fit} (the default), or raise the underlay's MTU`,
+      );
+    }
+    return { overlay, mtu: explicitMtu ?? fit };
+  }
+
+  private vtepKey(ov: OverlayRecord): string {
+    return `${ov.vtep}:${ov.port}`;
+  }
+
+  private acquireVtep(ov: OverlayRecord): VtepSocketPort {
+    const key = this.vtepKey(ov);
+    const use = this.vteps.get(key);
+    if (use) {
+      use.users++;
+      return use.port;
+    }
+    let underlay: Underlay;
+    try {
+      underlay = this.openUnderlay(ov.vtep, ov.port);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'EADDRINUSE') {
+        throw new TsnError('ERR_VTEP_IN_USE', 409, `UDP port ${ov.port} on ${ov.vtep} is in use (EADDRINUSE): another VTEP holds it (a kernel vxlan device with this dstport, another daemon); choose another -o port=N`);
+      }
+      if (code === 'EADDRNOTAVAIL') {
+        throw new TsnError('ERR_BAD_OPTION', 400, `VTEP address ${ov.vtep} is not an address of this host (EADDRNOTAVAIL): give the underlay interface that address, or choose another -o vtep=IP`);
+      }
+      throw err;
+    }
+    const port = new VtepSocketPort(`vtep ${key}`, underlay);
+    this.ctx.engine.addDetachedPort(port);
+    this.vteps.set(key, { port, users: 1 });
+    return port;
+  }
+
+  private releaseVtep(ov: OverlayRecord): void {
+    const key = this.vtepKey(ov);
+    const use = this.vteps.get(key);
+    if (!use) return;
+    if (--use.users > 0) return;
+    this.vteps.delete(key);
+    this.ctx.engine.removePort(use.port); // closes the sockets
+  }
+
+  private vxlan(net: NetworkRuntime): VxlanPort {
+    const vx = this.vxlanPorts.get(net.record.id);
+    if (!vx) throw new TsnError('ERR_INTERNAL', 500, `overlay network ${net.record.name} has no VXLAN port (it failed to start: see the daemon log)`);
+    return vx;
+  }
+
+  createNetwork(net: NetworkRuntime, adopt: boolean): void {
+    const rec = net.record;
+    const ov = rec.overlay;
+    if (!ov) throw new TsnError('ERR_STATE_CORRUPT', 500, `overlay network ${rec.name} has no overlay settings in its record`);
+    this.local.createNetwork(net, adopt); // the L2 domain (no gateway port: the record has none)
+    let sock: VtepSocketPort | null = null;
+    let vx: VxlanPort | null = null;
+    try {
+      sock = this.acquireVtep(ov);
+      const link = this.underlayLink(ov.vtep);
+      const subnet = net.ipam ? parseCidr(net.ipam.subnet) : null;
+      vx = new VxlanPort(`vxlan${ov.vni}`, {
+        vni: ov.vni,
+        vtep: sock,
+        peers: ov.peers.map((p) => parseIpv4(p)),
+        learning: ov.learning,
+        underlayMtu: link?.mtu ?? rec.options.mtu + OVERLAY_MTU_OVERHEAD,
+        subnet: subnet ? { network: subnet.network, prefixLen: subnet.prefixLen } : undefined,
+      });
+      vx.label = `vxlan ${ov.vni} (${ov.peers.length} peer${ov.peers.length === 1 ? '' : 's'})`;
+      sock.attach(vx);
+      this.ctx.engine.addPort(vx, net.domain!);
+      const now = this.ctx.engine.clock.now();
+      for (const s of ov.staticFdb) {
+        const mac = parseMac(s.mac);
+        net.domain!.fdb.addStatic(mac, vx, now, parseIpv4(s.vtep));
+        if (s.ip) vx.neighbors.addStatic(parseIpv4(s.ip), mac, now);
+      }
+      this.vxlanPorts.set(rec.id, vx);
+    } catch (err) {
+      if (vx) {
+        this.ctx.engine.removePort(vx);
+        sock?.detach(vx);
+      }
+      if (sock) this.releaseVtep(ov);
+      this.local.deleteNetwork(net);
+      if (err instanceof Error && /VNI \d+ is used/.test(err.message)) {
+        throw new TsnError('ERR_VNI_IN_USE', 409, `VNI ${ov.vni} is used by another overlay network on VTEP ${this.vtepKey(ov)}: choose another -o vni=N`);
+      }
+      throw err;
+    }
+  }
+
+  deleteNetwork(net: NetworkRuntime): void {
+    const vx = this.vxlanPorts.get(net.record.id);
+    if (vx) {
+      this.ctx.engine.removePort(vx);
+      this.vxlanPorts.delete(net.record.id);
+      if (net.record.overlay) this.releaseVtep(net.record.overlay);
+    }
+    this.local.deleteNetwork(net);
+  }
+
+  connect(net: NetworkRuntime, ep: EndpointRecord, adopt: boolean) {
+    const port = this.local.connect(net, ep, adopt);
+    const vx = this.vxlanPorts.get(net.record.id);
+    if (vx && ep.ip) vx.neighbors.addStatic(parseIpv4(ep.ip), parseMac(ep.mac), this.ctx.engine.clock.now());
+    return port;
+  }
+
+  disconnect(net: NetworkRuntime, ep: EndpointRuntime): void {
+    const vx = this.vxlanPorts.get(net.record.id);
+    if (vx && ep.record.ip) vx.neighbors.remove(parseIpv4(ep.record.ip), parseMac(ep.record.mac));
+    this.local.disconnect(net, ep);
+  }
+
+  /** `network inspect`: an `Overlay` section, with the underlay MTU read again and the effective MTU. */
+  inspect(net: NetworkRuntime): Record<string, unknown> {
+    return { Overlay: this.overlaySection(net) };
+  }
+
+  private overlaySection(net: NetworkRuntime): Record<string, unknown> {
+    const ov = net.record.overlay!;
+    const vx = this.vxlanPorts.get(net.record.id);
+    const link = this.underlayLink(ov.vtep);
+    if (vx && link && link.mtu !== vx.underlayMtu) {
+      this.ctx.log(`network ${net.record.name}: underlay ${link.name} MTU is now ${link.mtu} (was ${vx.underlayMtu})`);
+      vx.underlayMtu = link.mtu;
+    }
+    const underlayMtu = link?.mtu ?? vx?.underlayMtu ?? null;
+    const fit = underlayMtu === null ? null : underlayMtu - OVERLAY_MTU_OVERHEAD;
+    const effective = fit === null ? net.record.options.mtu : Math.min(net.record.options.mtu, fit);
+    const out: Record<string, unknown> = {
+      VNI: ov.vni,
+      VTEP: `${ov.vtep}:${ov.port}`,
+      Peers: ov.peers,
+      Learning: ov.learning,
+      UnderlayInterface: link?.name ?? null,
+      UnderlayMTU: underlayMtu,
+      EffectiveMTU: effective,
+      SourcePorts: vx ? [...vx.vtep.underlay.sourcePorts] : [],
+      StaticFDB: ov.staticFdb.map((s) => ({ MacAddress: s.mac, VTEP: s.vtep, IPv4Address: s.ip })),
+      Neighbors: vx ? vx.neighbors.size : 0,
+      ArpSuppressed: vx ? vx.neighbors.suppressed : 0,
+      Attached: vx !== undefined,
+    };
+    if (fit !== null && net.record.options.mtu > fit) {
+      out.Warning = `endpoints have MTU ${net.record.options.mtu} but the underlay (${link?.name ?? ov.vtep}, MTU ${underlayMtu}) carries at most ${fit}: larger packets are dropped and answered with ICMP frag-needed`;
+    }
+    return out;
+  }
+
+  /** `fdb add NETWORK MAC --vtep IP [--ip ADDR]`: a static entry for a MAC behind a remote VTEP. */
+  fdbAdd(net: NetworkRuntime, macText: string, vtepText: string, ipText: string | null): { mac: string; vtep: string; ip: string | null } {
+    const ov = this.overlayOf(net);
+    const mac = checkUserMac(macText);
+    const vtep = checkVtepAddress(vtepText, '--vtep');
+    if (vtep === ov.vtep) throw new TsnError('ERR_BAD_OPTION', 400, `--vtep ${vtep} is this host's own VTEP: a static remote entry names another host's VTEP address`);
+    for (const e of net.endpoints.values()) {
+      if (e.record.mac === mac) throw new TsnError('ERR_MAC_IN_USE', 409, `MAC ${mac} is local endpoint ${e.record.id}'s on ${net.record.name}: a remote entry cannot take it`);
+    }
+    let ip: string | null = null;
+    if (ipText !== null) {
+      ip = formatIpv4(parseIpv4(ipText, '--ip'));
+      if (net.ipam && !net.ipam.contains(ip)) throw new TsnError('ERR_IP_OUT_OF_SUBNET', 400, `--ip ${ip} is not in ${net.record.name}'s subnet ${net.ipam.subnet}`);
+      for (const e of net.endpoints.values()) {
+        if (e.record.ip === ip) throw new TsnError('ERR_IP_IN_USE', 409, `--ip ${ip} is local endpoint ${e.record.id}'s on ${net.record.name}`);
+      }
+    }
+    const vx = this.vxlan(net);
+    const now = this.ctx.engine.clock.now();
+    const macNum = parseMac(mac);
+    const old = ov.staticFdb.find((s) => s.mac === mac);
+    if (old?.ip) vx.neighbors.remove(parseIpv4(old.ip), macNum);
+    net.domain!.fdb.addStatic(macNum, vx, now, parseIpv4(vtep));
+    if (ip) vx.neighbors.addStatic(parseIpv4(ip), macNum, now);
+    const entry = { mac, vtep, ip };
+    ov.staticFdb = [...ov.staticFdb.filter((s) => s.mac !== mac), entry];
+    return entry;
+  }
+
+  /** `fdb del NETWORK MAC`: a static remote entry, or a learned one. Returns what was removed. */
+  fdbDel(net: NetworkRuntime, macText: string): { mac: string; type: 'static' | 'learned' } {
+    const ov = this.overlayOf(net);
+    let macNum: number;
+    try {
+      macNum = parseMac(macText);
+    } catch {
+      throw new TsnError('ERR_BAD_MAC', 400, `MAC address ${JSON.stringify(macText)} is malformed: expected six hex bytes like 02:42:0a:00:00:02`);
+    }
+    const mac = formatMac(macNum);
+    const fdb = net.domain!.fdb;
+    const s = ov.staticFdb.find((x) => x.mac === mac);
+    const vx = this.vxlan(net);
+    if (s) {
+      fdb.remove(macNum);
+      if (s.ip) vx.neighbors.remove(parseIpv4(s.ip), macNum);
+      ov.staticFdb = ov.staticFdb.filter((x) => x !== s);
+      return { mac, type: 'static' };
+    }
+    const e = fdb.get(macNum);
+    if (e && !e.isStatic && e.port === vx) {
+      fdb.remove(macNum);
+      return { mac, type: 'learned' };
+    }
+    const known = ov.staticFdb.map((x) => x.mac);
+    throw new TsnError(
+      'ERR_NO_SUCH_FDB_ENTRY',
+      404,
+      `no remote entry for ${mac} on ${net.record.name}${e?.isStatic ? ' (it is a local endpoint\'s: disconnect the endpoint instead)' : ''}; static remote entries: ${known.length ? known.join(', ') : 'none'}`,
+    );
+  }
+
+  private overlayOf(net: NetworkRuntime): OverlayRecord {
+    if (net.record.driver !== 'overlay' || !net.record.overlay) {
+      throw new TsnError('ERR_BAD_OPTION', 400, `network ${net.record.name} uses the ${net.record.driver} driver: remote (--vtep) FDB entries are for overlay networks`);
+    }
+    return net.record.overlay;
+  }
+
+  /** The remote VTEP of an FDB entry's MAC, for `fdb show`. */
+  remoteOf(remote: number): string | null {
+    return remote ? formatIpv4(remote >>> 0) : null;
+  }
+
+  /** Per VTEP socket: what it received, and what it dropped before a VNI was known. */
+  vtepStats() {
+    return [...this.vteps.entries()].map(([key, use]) => ({
+      vtep: key,
+      networks: [...use.port.networks.keys()].sort((a, b) => a - b),
+      sourcePorts: [...use.port.underlay.sourcePorts],
+      ...use.port.counters.toJSON(),
+    }));
+  }
+}

@@ -1,0 +1,546 @@
+/**
+ * LbControl: the control plane of the load balancer (`tsnet-switch lb ...`, `/v1/lb/...`). It validates
+ * every request in full before it changes anything, drives the runtime (src/lb/load-balancer.ts), runs
+ * the health checks, and keeps the persisted records (lb-model.ts) that the daemon saves with its state.
+ *
+ * Rules it enforces:
+ * - A VIP lies in its network's subnet and is not the network's gateway, an endpoint's address or an
+ *   aux address; the first service on a VIP reserves it in the network's IPAM (no container gets it),
+ *   the last one to go releases it. Services are unique by protocol, VIP and port.
+ * - A real server is reached at L2: its MAC is the endpoint's with that address on the network (or the
+ *   gateway port's for the gateway address, or for an address beyond the subnet when the method is NAT
+ *   or TUN and the network has a gateway). DR needs the server on the network and the VIP's port.
+ *   When endpoints change, MACs are resolved again; a server whose MAC changed (its address now belongs
+ *   to another container) loses its connections, so no stale entry survives the reuse of an address.
+ * - Weights 0..65535 (0 drains); schedulers rr, wrr, lc, wlc, sh, mh; persistence 0..2678400 s.
+ * - `dryRun` on server changes answers how many tracked flows the change would move, changing nothing.
+ */
+import { SwitchEngine } from '../dataplane/switch-engine.js';
+import { STATE_NAMES, type LbTimeouts } from '../lb/conn-table.js';
+import { parseHealthCheck, TcpHealthCheck, type HealthCheckSpec } from '../lb/health-check.js';
+import { vipMac, type MovePreview } from '../lb/load-balancer.js';
+import type { ForwardMethod, RealServer } from '../lb/real-server.js';
+import { SCHEDULER_NAMES, type SchedulerName } from '../lb/schedulers/index.js';
+import type { LbProtocol, VirtualService } from '../lb/virtual-service.js';
+import { formatIpv4 } from '../packet/ipv4.js';
+import { formatMac, parseMac } from '../packet/mac.js';
+import type { NetworkRuntime } from './drivers/network-driver.js';
+import { TsnError } from './errors.js';
+import type { LbServerRecord, LbServiceRecord, LbState } from './lb-model.js';
+
+export interface LbHost {
+  engine: SwitchEngine;
+  network(name: string): NetworkRuntime;
+  networks(): Iterable<NetworkRuntime>;
+  persist(): void;
+  log(msg: string): void;
+}
+
+export interface ServiceRef {
+  protocol: LbProtocol;
+  /** VIP:PORT */
+  service: string;
+}
+
+export interface AddServiceRequest extends ServiceRef {
+  network: string;
+  scheduler?: string;
+  persistTimeout?: number;
+}
+
+export interface EditServiceRequest extends ServiceRef {
+  scheduler?: string;
+  persistTimeout?: number;
+}
+
+export interface ServerRequest extends ServiceRef {
+  /** RIP[:RPORT] */
+  server: string;
+  weight?: number;
+  method?: ForwardMethod;
+  /** `-o` values: check=tcp,interval=1s,fall=3,rise=2 */
+  options?: string[];
+  dryRun?: boolean;
+}
+
+export interface DelServerRequest extends ServiceRef {
+  server: string;
+  graceful?: boolean;
+  dryRun?: boolean;
+}
+
+export const MAX_PERSIST = 2678400;
+const METHODS: readonly ForwardMethod[] = ['nat', 'dr', 'tun'];
+const METHOD_NAMES: Record<ForwardMethod, string> = { nat: 'Masq', dr: 'Route', tun: 'Tunnel' };
+
+const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
+const ADDR_PORT = new RegExp(`^(${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET})(?::([0-9]{1,5}))?$`);
+
+function badAddress(what: string, text: string, accepted: string): TsnError {
+  return new TsnError('ERR_LB_BAD_ADDRESS', 400, `${what} ${JSON.stringify(text)}: expected ${accepted}`, { value: text });
+}
+
+function toNum(dotted: string): number {
+  return dotted.split('.').reduce((a, o) => a * 256 + Number(o), 0) >>> 0;
+}
+
+/** Parse ADDRESS[:PORT]; the port is required when `needPort`. */
+export function parseAddrPort(text: string, what: string, needPort: boolean): { ip: number; text: string; port: number | null } {
+  const m = typeof text === 'string' ? ADDR_PORT.exec(text) : null;
+  const accepted = needPort ? 'an IPv4 address and a port 1-65535, like 10.0.0.100:80' : 'an IPv4 address with an optional port 1-65535, like 10.0.0.10 or 10.0.0.10:8080';
+  if (!m) throw badAddress(what, text, accepted);
+  const portText = m[6];
+  if (portText === undefined && needPort) throw badAddress(what, text, accepted);
+  const port = portText === undefined ? null : Number(portText);
+  if (port !== null && (port < 1 || port > 65535)) throw badAddress(what, text, accepted);
+  return { ip: toNum(m[1]), text: m[1], port };
+}
+
+function checkProtocol(p: unknown): LbProtocol {
+  if (p !== 'tcp' && p !== 'udp') throw new TsnError('ERR_BAD_OPTION', 400, `protocol ${JSON.stringify(p)}: expected tcp (-t) or udp (-u)`);
+  return p;
+}
+
+function checkScheduler(s: string): SchedulerName {
+  if (!(SCHEDULER_NAMES as readonly string[]).includes(s)) {
+    throw new TsnError('ERR_LB_BAD_SCHEDULER', 400, `scheduler ${JSON.stringify(s)} is unknown: expected one of ${SCHEDULER_NAMES.join(', ')}`, { value: s });
+  }
+  return s as SchedulerName;
+}
+
+function checkPersist(p: number): number {
+  if (!Number.isInteger(p) || p < 0 || p > MAX_PERSIST) throw new TsnError('ERR_BAD_OPTION', 400, `persistence timeout ${p}: expected whole seconds from 1 to ${MAX_PERSIST} (0: no persistence)`, { value: p });
+  return p;
+}
+
+function checkWeight(w: number): number {
+  if (!Number.isInteger(w) || w < 0 || w > 65535) throw new TsnError('ERR_LB_BAD_WEIGHT', 400, `weight ${w}: expected a whole number from 0 to 65535 (0 drains the server: no new connections)`, { value: w });
+  return w;
+}
+
+function checkMethod(m: string): ForwardMethod {
+  if (!(METHODS as readonly string[]).includes(m)) throw new TsnError('ERR_BAD_OPTION', 400, `forwarding method ${JSON.stringify(m)}: expected nat (-m), dr (-g) or tun (-i)`);
+  return m as ForwardMethod;
+}
+
+function serviceName(protocol: LbProtocol, vip: number | string, port: number): string {
+  return `${protocol.toUpperCase()} ${typeof vip === 'number' ? formatIpv4(vip) : vip}:${port}`;
+}
+
+interface ServerRuntime {
+  record: LbServerRecord;
+  check: TcpHealthCheck | null;
+}
+
+export class LbControl {
+  private readonly records = new Map<VirtualService, { record: LbServiceRecord; net: NetworkRuntime }>();
+  private readonly serverRt = new Map<RealServer, ServerRuntime>();
+
+  constructor(private readonly host: LbHost) {
+    this.lb.onServerGone = (rs, svc) => {
+      this.stopCheck(rs);
+      this.host.log(`lb: real server ${rs.key} of ${serviceName(svc.protocol, svc.vip, svc.port)} drained and removed`);
+    };
+  }
+
+  private get lb() {
+    return this.host.engine.lb;
+  }
+
+  /** The persisted form, for the daemon's state. */
+  toState(): LbState {
+    return { services: [...this.records.values()].map((r) => r.record), timeouts: this.lb.timeouts };
+  }
+
+  /** Rebuild services from persisted state (daemon start). Services whose network is gone are dropped. */
+  restore(state: LbState | undefined): void {
+    if (!state) return;
+    if (state.timeouts) this.lb.setTimeouts(state.timeouts);
+    for (const rec of state.services ?? []) {
+      const net = [...this.host.networks()].find((n) => n.record.id === rec.networkId);
+      if (!net || !net.domain) {
+        this.host.log(`lb: service ${serviceName(rec.protocol, rec.vip, rec.port)} dropped at start: its network ${rec.networkId} is gone`);
+        continue;
+      }
+      try {
+        if (net.ipam && !net.ipam.isAllocated(rec.vip) && !this.vipShared(toNum(rec.vip))) net.ipam.allocate(rec.vip);
+        const svc = this.lb.addService(net.domain, { protocol: rec.protocol, vip: toNum(rec.vip), port: rec.port, scheduler: rec.scheduler, persistTimeout: rec.persistTimeout });
+        const record: LbServiceRecord = { ...rec, servers: [] };
+        this.records.set(svc, { record, net });
+        for (const s of rec.servers) {
+          const mac = this.resolveMac(net, toNum(s.ip), s.method, false);
+          const rs = this.lb.addServer(svc, { ip: toNum(s.ip), port: s.port, weight: s.weight, method: s.method, mac });
+          record.servers.push(s);
+          this.startCheck(svc, rs, s, net);
+        }
+      } catch (err) {
+        this.host.log(`lb: service ${serviceName(rec.protocol, rec.vip, rec.port)} could not be restored: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  private vipShared(vip: number): boolean {
+    for (const svc of this.records.keys()) if (svc.vip === vip) return true;
+    return false;
+  }
+
+  private service(ref: ServiceRef): { svc: VirtualService; record: LbServiceRecord; net: NetworkRuntime } {
+    const protocol = checkProtocol(ref.protocol);
+    const a = parseAddrPort(ref.service, 'service', true);
+    const svc = this.lb.findService(protocol === 'tcp' ? 6 : 17, a.ip, a.port!);
+    const r = svc && this.records.get(svc);
+    if (!svc || !r) {
+      const known = [...this.records.keys()].map((s) => serviceName(s.protocol, s.vip, s.port));
+      throw new TsnError('ERR_LB_NO_SUCH_SERVICE', 404, `no virtual service ${serviceName(protocol, a.text, a.port!)}${known.length ? `: services are ${known.join(', ')}` : ': there are none yet (tsnet-switch lb add-service)'}`);
+    }
+    return { svc, record: r.record, net: r.net };
+  }
+
+  private server(svc: VirtualService, text: string): { rs: RealServer; rt: ServerRuntime } {
+    const a = parseAddrPort(text, 'real server', false);
+    const port = a.port ?? svc.port;
+    const rs = svc.servers.find((s) => s.ip === a.ip && s.port === port && !s.removed);
+    const rt = rs && this.serverRt.get(rs);
+    if (!rs || !rt) {
+      throw new TsnError('ERR_LB_NO_SUCH_SERVER', 404, `no real server ${formatIpv4(a.ip)}:${port} in ${serviceName(svc.protocol, svc.vip, svc.port)}${svc.servers.length ? `: servers are ${svc.servers.map((s) => s.key).join(', ')}` : ''}`);
+    }
+    return { rs, rt };
+  }
+
+  /**
+   * The MAC that frames to `ip` are sent to, or 0 (unknown). With `strict`, an unreachable server is
+   * an error that says why.
+   */
+  private resolveMac(net: NetworkRuntime, ip: number, method: ForwardMethod, strict: boolean): number {
+    const ipText = formatIpv4(ip);
+    const inSubnet = net.ipam?.contains(ipText) ?? false;
+    for (const e of net.endpoints.values()) if (e.record.ip === ipText) return parseMac(e.record.mac);
+    const gw = net.record.gateway;
+    if (gw && gw.ip === ipText) return parseMac(gw.mac);
+    if (!inSubnet) {
+      if (method === 'dr') {
+        if (strict) throw new TsnError('ERR_LB_BAD_SERVER', 400, `real server ${ipText} is outside network ${net.record.name}'s subnet ${net.ipam?.subnet}: direct routing (-g) needs the server on the same L2 network; use -m (NAT) or -i (tunnel) to reach it through the gateway`);
+        return 0;
+      }
+      if (gw) return parseMac(gw.mac);
+      if (strict) throw new TsnError('ERR_LB_BAD_SERVER', 400, `real server ${ipText} is outside network ${net.record.name}'s subnet ${net.ipam?.subnet} and the network has no gateway (internal): it cannot be reached`);
+      return 0;
+    }
+    if (strict) throw new TsnError('ERR_LB_BAD_SERVER', 400, `real server ${ipText} is not an endpoint of network ${net.record.name}: connect it first (tsnet-switch connect ${net.record.name} --ip ${ipText} ...)`, { value: ipText });
+    return 0;
+  }
+
+  private checkSpec(options: string[] | undefined, net: NetworkRuntime, svc: VirtualService): HealthCheckSpec | null | undefined {
+    if (!options || options.length === 0) return undefined;
+    let spec: HealthCheckSpec | null | undefined;
+    for (const o of options) {
+      try {
+        spec = parseHealthCheck(o);
+      } catch (err) {
+        throw new TsnError('ERR_BAD_OPTION', 400, `-o ${o}: ${(err as Error).message}`, { value: o });
+      }
+    }
+    if (spec && svc.protocol === 'udp' && spec.port === undefined) {
+      throw new TsnError('ERR_BAD_OPTION', 400, `-o ${options.join(' ')}: ${serviceName(svc.protocol, svc.vip, svc.port)} is UDP: a TCP connect check needs port=N, a TCP port the server answers on`);
+    }
+    if (spec && !net.record.gateway) {
+      throw new TsnError('ERR_BAD_OPTION', 400, `-o ${options.join(' ')}: network ${net.record.name} is internal (no gateway port): the daemon cannot reach its real servers to check them`);
+    }
+    return spec;
+  }
+
+  private startCheck(svc: VirtualService, rs: RealServer, record: LbServerRecord, _net: NetworkRuntime): void {
+    const rt: ServerRuntime = { record, check: null };
+    this.serverRt.set(rs, rt);
+    if (!record.check) return;
+    const check = new TcpHealthCheck(record.check, rs.ip, record.check.port ?? rs.port, (healthy, why) => {
+      rs.healthy = healthy;
+      this.lb.serverChanged(rs);
+      this.host.log(`lb: real server ${rs.key} of ${serviceName(svc.protocol, svc.vip, svc.port)} is ${healthy ? 'up' : 'down'}: ${why}`);
+    });
+    rt.check = check;
+    check.start();
+  }
+
+  private stopCheck(rs: RealServer): void {
+    const rt = this.serverRt.get(rs);
+    rt?.check?.stop();
+    this.serverRt.delete(rs);
+  }
+
+  addService(req: AddServiceRequest) {
+    const protocol = checkProtocol(req.protocol);
+    const a = parseAddrPort(req.service, 'service', true);
+    const scheduler = checkScheduler(req.scheduler ?? 'wlc');
+    const persistTimeout = checkPersist(req.persistTimeout ?? 0);
+    const net = this.host.network(req.network);
+    if (!net.ipam || !net.domain) {
+      throw new TsnError('ERR_BAD_OPTION', 400, `network ${net.record.name} (driver ${net.record.driver}) has no subnet: a VIP needs a bridge network`);
+    }
+    const name = serviceName(protocol, a.text, a.port!);
+    if (!net.ipam.contains(a.text)) {
+      throw new TsnError('ERR_LB_BAD_ADDRESS', 400, `VIP ${a.text} is outside network ${net.record.name}'s subnet ${net.ipam.subnet}: choose an address in it`, { value: a.text, subnet: net.ipam.subnet });
+    }
+    if (this.lb.findService(protocol === 'tcp' ? 6 : 17, a.ip, a.port!)) {
+      throw new TsnError('ERR_LB_SERVICE_EXISTS', 409, `virtual service ${name} exists already: change it with lb edit-service`);
+    }
+    const shared = this.vipShared(a.ip);
+    if (shared) {
+      const other = [...this.records.entries()].find(([s]) => s.vip === a.ip)!;
+      if (other[1].net !== net) throw new TsnError('ERR_LB_VIP_IN_USE', 409, `VIP ${a.text} is in use on network ${other[1].net.record.name}`);
+    } else {
+      const why = net.ipam.reservedReason(a.text);
+      if (why) throw new TsnError('ERR_LB_VIP_IN_USE', 409, `VIP ${a.text} is ${why}: choose a free address of ${net.ipam.subnet}`, { value: a.text });
+      const owner = [...net.endpoints.values()].find((e) => e.record.ip === a.text);
+      if (owner || net.ipam.isAllocated(a.text)) {
+        throw new TsnError('ERR_LB_VIP_IN_USE', 409, `VIP ${a.text} is ${owner ? `endpoint ${owner.record.id}'s address` : 'allocated'} on ${net.record.name}: choose a free address of ${net.ipam.subnet}`, { value: a.text });
+      }
+    }
+    const record: LbServiceRecord = { networkId: net.record.id, protocol, vip: a.text, port: a.port!, scheduler, persistTimeout, servers: [] };
+    if (!shared) net.ipam.allocate(a.text);
+    const svc = this.lb.addService(net.domain, { protocol, vip: a.ip, port: a.port!, scheduler, persistTimeout });
+    this.records.set(svc, { record, net });
+    try {
+      this.host.persist();
+    } catch (err) {
+      this.lb.removeService(svc);
+      this.records.delete(svc);
+      if (!shared) net.ipam.release(a.text);
+      throw err;
+    }
+    this.host.log(`lb: service ${name} on ${net.record.name} (scheduler ${scheduler}${persistTimeout ? `, persistent ${persistTimeout}s` : ''})`);
+    return this.describe(svc);
+  }
+
+  editService(req: EditServiceRequest) {
+    const { svc, record } = this.service(req);
+    const scheduler = req.scheduler !== undefined ? checkScheduler(req.scheduler) : undefined;
+    const persistTimeout = req.persistTimeout !== undefined ? checkPersist(req.persistTimeout) : undefined;
+    this.lb.editService(svc, { scheduler, persistTimeout });
+    if (scheduler) record.scheduler = scheduler;
+    if (persistTimeout !== undefined) record.persistTimeout = persistTimeout;
+    this.host.persist();
+    return this.describe(svc);
+  }
+
+  delService(req: ServiceRef) {
+    const { svc, net, record } = this.service(req);
+    for (const rs of svc.servers) this.stopCheck(rs);
+    this.lb.removeService(svc);
+    this.records.delete(svc);
+    if (!this.vipShared(svc.vip) && net.ipam) net.ipam.release(record.vip);
+    this.host.persist();
+    this.host.log(`lb: service ${serviceName(svc.protocol, svc.vip, svc.port)} removed`);
+    return { removed: serviceName(svc.protocol, svc.vip, svc.port) };
+  }
+
+  /** Describe the servers as they would be after a change, for `previewChange`. */
+  private after(svc: VirtualService, change: { add?: { ip: number; port: number; weight: number }; edit?: { rs: RealServer; weight: number }; del?: RealServer }) {
+    const list = svc.servers
+      .filter((s) => !s.removed)
+      .map((s) => {
+        const weight = change.edit?.rs === s ? change.edit.weight : s.weight;
+        const removedNow = change.del === s;
+        return { key: s.key, weight, available: !removedNow && weight > 0 && s.healthy && s.mac !== 0 && !s.draining, removedNow, id: s.id };
+      });
+    if (change.add) list.push({ key: `${formatIpv4(change.add.ip)}:${change.add.port}`, weight: change.add.weight, available: change.add.weight > 0, removedNow: false, id: -1 });
+    return list;
+  }
+
+  private preview(svc: VirtualService, p: MovePreview) {
+    return { dryRun: true, service: serviceName(svc.protocol, svc.vip, svc.port), trackedFlows: p.tracked, movedFlows: p.moved, detail: p.detail };
+  }
+
+  addServer(req: ServerRequest) {
+    const { svc, record, net } = this.service(req);
+    const a = parseAddrPort(req.server, 'real server', false);
+    const method = checkMethod(req.method ?? 'nat');
+    const port = a.port ?? svc.port;
+    const weight = checkWeight(req.weight ?? 1);
+    if (method !== 'nat' && port !== svc.port) {
+      throw new TsnError('ERR_LB_BAD_SERVER', 400, `real server ${a.text}:${port}: ${method === 'dr' ? 'direct routing (-g)' : 'tunneling (-i)'} delivers to the VIP's own port ${svc.port}; drop :${port}, or use NAT (-m) to change the port`);
+    }
+    if (a.ip === svc.vip) throw new TsnError('ERR_LB_BAD_SERVER', 400, `real server ${a.text} is the VIP itself`);
+    if (svc.servers.some((s) => s.ip === a.ip && s.port === port && !s.removed)) {
+      throw new TsnError('ERR_LB_SERVER_EXISTS', 409, `real server ${a.text}:${port} is in ${serviceName(svc.protocol, svc.vip, svc.port)} already: change it with lb edit-server`);
+    }
+    const mac = this.resolveMac(net, a.ip, method, true);
+    const check = this.checkSpec(req.options, net, svc) ?? null;
+    if (req.dryRun) return this.preview(svc, this.lb.previewChange(svc, this.after(svc, { add: { ip: a.ip, port, weight } })));
+    const srec: LbServerRecord = { ip: a.text, port, weight, method, check };
+    const rs = this.lb.addServer(svc, { ip: a.ip, port, weight, method, mac });
+    record.servers.push(srec);
+    this.startCheck(svc, rs, srec, net);
+    try {
+      this.host.persist();
+    } catch (err) {
+      this.stopCheck(rs);
+      this.lb.removeServer(svc, rs, false);
+      record.servers = record.servers.filter((s) => s !== srec);
+      throw err;
+    }
+    this.host.log(`lb: real server ${rs.key} (${method}, weight ${weight}) added to ${serviceName(svc.protocol, svc.vip, svc.port)}`);
+    return this.describe(svc);
+  }
+
+  editServer(req: ServerRequest) {
+    const { svc, net } = this.service(req);
+    const { rs, rt } = this.server(svc, req.server);
+    const weight = req.weight !== undefined ? checkWeight(req.weight) : undefined;
+    const method = req.method !== undefined ? checkMethod(req.method) : undefined;
+    if (method && method !== 'nat' && rs.port !== svc.port) {
+      throw new TsnError('ERR_LB_BAD_SERVER', 400, `real server ${rs.key}: ${method === 'dr' ? 'direct routing (-g)' : 'tunneling (-i)'} delivers to the VIP's own port ${svc.port}; delete and re-add it without a port`);
+    }
+    const mac = method ? this.resolveMac(net, rs.ip, method, true) : rs.mac;
+    const check = this.checkSpec(req.options, net, svc);
+    if (req.dryRun) return this.preview(svc, this.lb.previewChange(svc, this.after(svc, { edit: { rs, weight: weight ?? rs.weight } })));
+    rs.mac = mac;
+    this.lb.editServer(svc, rs, { weight, method });
+    if (weight !== undefined) rt.record.weight = weight;
+    if (method !== undefined) rt.record.method = method;
+    if (check !== undefined) {
+      rt.record.check = check;
+      const record = rt.record;
+      this.stopCheck(rs);
+      rs.healthy = true;
+      this.startCheck(svc, rs, record, net);
+      this.lb.serverChanged(rs);
+    }
+    this.host.persist();
+    return this.describe(svc);
+  }
+
+  delServer(req: DelServerRequest) {
+    const { svc, record } = this.service(req);
+    const { rs, rt } = this.server(svc, req.server);
+    if (req.dryRun) {
+      const p = this.lb.previewChange(svc, this.after(svc, req.graceful ? { edit: { rs, weight: 0 } } : { del: rs }));
+      return this.preview(svc, p);
+    }
+    const connections = rs.connections;
+    const gone = this.lb.removeServer(svc, rs, req.graceful === true);
+    record.servers = record.servers.filter((s) => s !== rt.record);
+    if (gone) this.stopCheck(rs);
+    this.host.persist();
+    this.host.log(`lb: real server ${rs.key} ${gone ? 'removed' : `draining (${connections} connections)`} from ${serviceName(svc.protocol, svc.vip, svc.port)}`);
+    return { service: serviceName(svc.protocol, svc.vip, svc.port), server: rs.key, removed: gone, draining: !gone, connections: rs.connections, flushed: gone ? connections : 0 };
+  }
+
+  zero(ref?: Partial<ServiceRef>) {
+    if (ref && ref.service) this.lb.zero(this.service(ref as ServiceRef).svc);
+    else this.lb.zero();
+    return { zeroed: ref?.service ? serviceName(checkProtocol(ref.protocol), ref.service.split(':')[0], Number(ref.service.split(':')[1])) : 'all' };
+  }
+
+  setTimeouts(req: Partial<LbTimeouts>): LbTimeouts {
+    const cur = this.lb.timeouts;
+    for (const k of ['tcp', 'tcpfin', 'udp'] as const) {
+      const v = req[k];
+      if (v === undefined || v === 0) continue;
+      if (!Number.isInteger(v) || v < 1 || v > 31 * 86400) throw new TsnError('ERR_BAD_OPTION', 400, `${k} timeout ${v}: expected whole seconds from 1 to ${31 * 86400} (0 keeps the current value)`, { value: v });
+      cur[k] = v;
+    }
+    this.lb.setTimeouts(cur);
+    this.host.persist();
+    return cur;
+  }
+
+  /** A network is going: its services go with it. */
+  networkRemoved(net: NetworkRuntime): void {
+    for (const [svc, r] of [...this.records.entries()]) {
+      if (r.net !== net) continue;
+      for (const rs of svc.servers) this.stopCheck(rs);
+      this.lb.removeService(svc);
+      this.records.delete(svc);
+      this.host.log(`lb: service ${serviceName(svc.protocol, svc.vip, svc.port)} removed with network ${net.record.name}`);
+    }
+  }
+
+  /** Endpoints of `net` changed: resolve real servers' MACs again. */
+  endpointsChanged(net: NetworkRuntime): void {
+    for (const [svc, r] of this.records) {
+      if (r.net !== net) continue;
+      for (const rs of svc.servers) {
+        const mac = this.resolveMac(net, rs.ip, rs.method, false);
+        if (mac === rs.mac) continue;
+        this.host.log(`lb: real server ${rs.key}: MAC ${rs.mac ? formatMac(rs.mac) : 'unknown'} -> ${mac ? formatMac(mac) : 'unknown'}; its connections are flushed`);
+        this.lb.conns.removeWhere((e) => this.lb.conns.rs[e] === rs.id);
+        rs.mac = mac;
+        this.lb.serverChanged(rs);
+      }
+    }
+  }
+
+  private describe(svc: VirtualService) {
+    const r = this.records.get(svc);
+    return {
+      protocol: svc.protocol,
+      vip: formatIpv4(svc.vip),
+      port: svc.port,
+      network: r?.net.record.name ?? null,
+      vipMac: formatMac(vipMac(svc.vip)),
+      scheduler: svc.schedulerName,
+      persistTimeout: svc.persistTimeout,
+      noServer: svc.noServer,
+      stats: svc.stats.toJSON(),
+      servers: svc.servers.map((rs) => {
+        const rt = this.serverRt.get(rs);
+        return {
+          ip: formatIpv4(rs.ip),
+          port: rs.port,
+          method: rs.method,
+          forward: METHOD_NAMES[rs.method],
+          weight: rs.weight,
+          activeConns: rs.activeConns,
+          inactConns: rs.inactConns,
+          persistConns: rs.persistConns,
+          healthy: rs.healthy,
+          draining: rs.draining,
+          mac: rs.mac ? formatMac(rs.mac) : null,
+          check: rt?.check ? { ...rt.record.check, ...rt.check.state } : null,
+          stats: rs.stats.toJSON(),
+        };
+      }),
+    };
+  }
+
+  /** `lb ls`: services, servers, counters; with `connections`, the connection table (capped at `limit` rows). */
+  list(opts: { connections?: boolean; limit?: number } = {}) {
+    const lb = this.lb;
+    const t = lb.hasConnTable ? lb.conns : null;
+    const out: Record<string, unknown> = {
+      timeouts: lb.timeouts,
+      table: t
+        ? { connections: t.count, capacity: t.capacity, bytesPerEntry: Math.round(t.bytesPerEntry * 10) / 10, created: t.created, expired: t.expired, refusedFull: t.refusedFull }
+        : { connections: 0, capacity: lb.connCapacity, bytesPerEntry: null, created: 0, expired: 0, refusedFull: 0 },
+      services: [...this.records.keys()].map((s) => this.describe(s)),
+    };
+    if (opts.connections) {
+      const rows: unknown[] = [];
+      const limit = opts.limit ?? 10000;
+      const now = this.host.engine.clock.now();
+      if (t) {
+        for (const e of t.entries()) {
+          if (rows.length >= limit) break;
+          if (t.expires[e] <= now) continue;
+          const p = t.ports[e];
+          rows.push({
+            protocol: t.proto[e] === 6 ? 'tcp' : 'udp',
+            state: STATE_NAMES[t.state[e]],
+            expiresIn: Math.max(0, Math.round(t.expires[e] - now)),
+            client: `${formatIpv4(t.cip[e])}:${p >>> 16}`,
+            virtual: `${formatIpv4(t.vip[e])}:${p & 0xffff}`,
+            server: `${formatIpv4(t.rip[e])}:${t.rport[e]}`,
+          });
+        }
+      }
+      out.connections = rows;
+    }
+    return out;
+  }
+
+  /** Stop every health check (daemon stop). */
+  close(): void {
+    for (const rs of [...this.serverRt.keys()]) this.stopCheck(rs);
+  }
+}

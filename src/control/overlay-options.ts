@@ -1,0 +1,118 @@
+/**
+ * `network create -d overlay -o KEY=VALUE` options, checked before anything is made:
+ *
+ *   vni=N          1..16777215 (alias com.docker.network.driver.overlay.vxlanid_list); default: the
+ *                  lowest VNI from 4097 up that no other overlay on the same VTEP uses. Hosts sharing a
+ *                  network must agree on it: pass it explicitly for multi-host networks.
+ *   vtep=IP        the local VTEP: an IPv4 address of this host; default: the host's only non-loopback
+ *                  IPv4 address (with several, it must be given).
+ *   peers=IP,IP…   remote VTEPs for broadcast, multicast and unknown unicast; each a unicast address,
+ *                  not the local VTEP; may be empty (then only static `fdb add` entries reach out).
+ *   port=N         UDP port, 1..65535, default 4789 (IANA; Linux's vxlan default is 8472 without
+ *                  `dstport`): ours to bind, and every peer's destination.
+ *   learning=B     true|false, default true: flood-and-learn of remote MACs and IP -> MAC pairs.
+ *
+ * Errors are TsnErrors naming the value and what is accepted (ERR_BAD_OPTION; ERR_VNI_IN_USE when
+ * another overlay network has the VNI on the same VTEP address and port).
+ */
+import { formatIpv4, parseIpv4 } from './cidr.js';
+import { TsnError } from './errors.js';
+import type { OverlayRecord } from './model.js';
+
+export const OVERLAY_OPTION_KEYS: Record<string, 'vni' | 'vtep' | 'peers' | 'port' | 'learning'> = {
+  vni: 'vni',
+  'com.docker.network.driver.overlay.vxlanid_list': 'vni',
+  vtep: 'vtep',
+  peers: 'peers',
+  port: 'port',
+  learning: 'learning',
+};
+
+export const DEFAULT_VXLAN_PORT = 4789;
+export const FIRST_DEFAULT_VNI = 4097;
+export const VNI_MAX = 0xffffff;
+
+function bad(message: string): TsnError {
+  return new TsnError('ERR_BAD_OPTION', 400, message);
+}
+
+/** A unicast IPv4 address usable as a VTEP (not 0/8, 127/8, 224/4 or 255.255.255.255). */
+export function checkVtepAddress(text: string, what: string): string {
+  let n: number;
+  try {
+    n = parseIpv4(text, what);
+  } catch (err) {
+    throw bad((err as Error).message);
+  }
+  const first = n >>> 24;
+  if (first === 0 || first === 127 || first >= 224) {
+    throw bad(`${what} ${text} is not a unicast address a VTEP can use: expected an address of a host on the underlay, e.g. 198.18.0.2`);
+  }
+  return formatIpv4(n);
+}
+
+export interface OverlayOptionContext {
+  /** This host's IPv4 addresses (non-loopback), for the check of vtep=. */
+  hostAddresses: readonly string[];
+  /** The addresses a default vtep may be (default: hostAddresses). */
+  defaultCandidates?: readonly string[];
+  /** Overlay settings of the other networks, for VNI conflicts and the default VNI. */
+  others: readonly OverlayRecord[];
+}
+
+/** Parse the overlay keys of `options` (other keys are ignored here). */
+export function parseOverlayOptions(options: Record<string, string>, ctx: OverlayOptionContext): OverlayRecord {
+  const o: Partial<Record<'vni' | 'vtep' | 'peers' | 'port' | 'learning', string>> = {};
+  for (const [key, value] of Object.entries(options)) {
+    const field = OVERLAY_OPTION_KEYS[key];
+    if (field) o[field] = value;
+  }
+  let port = DEFAULT_VXLAN_PORT;
+  if (o.port !== undefined) {
+    if (!/^\d{1,5}$/.test(o.port) || Number(o.port) < 1 || Number(o.port) > 65535) throw bad(`-o port=${o.port}: expected a UDP port 1..65535 (VXLAN's is 4789)`);
+    port = Number(o.port);
+  }
+  let vtep: string;
+  if (o.vtep !== undefined) {
+    vtep = checkVtepAddress(o.vtep, '-o vtep=');
+    if (!ctx.hostAddresses.includes(vtep)) {
+      throw bad(`-o vtep=${o.vtep}: not an address of this host; expected one of: ${ctx.hostAddresses.join(', ') || '(none: give the underlay interface an IPv4 address first)'}`);
+    }
+  } else {
+    const candidates = ctx.defaultCandidates ?? ctx.hostAddresses;
+    if (candidates.length === 1) vtep = candidates[0];
+    else {
+      throw bad(
+        candidates.length === 0
+          ? 'the overlay driver needs a local VTEP address, and this host has no IPv4 address besides loopback (and TAPs): give the underlay interface one, then -o vtep=IP'
+          : `this host has several IPv4 addresses (${candidates.join(', ')}): choose the underlay one with -o vtep=IP`,
+      );
+    }
+  }
+  const peers: string[] = [];
+  if (o.peers !== undefined && o.peers.trim() !== '') {
+    for (const part of o.peers.split(',')) {
+      const p = checkVtepAddress(part.trim(), '-o peers=');
+      if (p === vtep) throw bad(`-o peers=${o.peers}: ${p} is the local VTEP itself; list the other hosts' VTEP addresses`);
+      if (!peers.includes(p)) peers.push(p);
+    }
+  }
+  let learning = true;
+  if (o.learning !== undefined) {
+    if (o.learning !== 'true' && o.learning !== 'false') throw bad(`-o learning=${o.learning}: expected true or false`);
+    learning = o.learning === 'true';
+  }
+  const sameVtep = ctx.others.filter((r) => r.vtep === vtep && r.port === port);
+  let vni: number;
+  if (o.vni !== undefined) {
+    if (!/^\d{1,8}$/.test(o.vni) || Number(o.vni) < 1 || Number(o.vni) > VNI_MAX) throw bad(`-o vni=${o.vni}: expected a VXLAN network identifier 1..${VNI_MAX}`);
+    vni = Number(o.vni);
+    if (sameVtep.some((r) => r.vni === vni)) {
+      throw new TsnError('ERR_VNI_IN_USE', 409, `VNI ${vni} is used by another overlay network on VTEP ${vtep}:${port}: choose another -o vni=N (one network per VNI)`);
+    }
+  } else {
+    vni = FIRST_DEFAULT_VNI;
+    while (sameVtep.some((r) => r.vni === vni)) vni++;
+  }
+  return { vni, vtep, port, peers, learning, staticFdb: [] };
+}

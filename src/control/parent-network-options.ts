@@ -1,0 +1,125 @@
+/**
+ * The options of networks on a parent interface (drivers macvlan and ipvlan), checked at
+ * `network create` before anything is made:
+ *
+ *   -o parent=IFACE        required; must exist in the daemon's host namespace (ERR_NO_SUCH_PARENT) and
+ *                          carry no other tsnet network (ERR_PARENT_IN_USE)
+ *   -o mode=M              macvlan: bridge (default) | private | vepa | passthru; ipvlan: l2 (default).
+ *                          Docker's spellings macvlan_mode / ipvlan_mode are accepted too.
+ *   -o host_shim=IP        the host's own port on the network, so the host reaches its containers: an
+ *                          address of the subnet, reserved in IPAM (aux address `host_shim`); not with
+ *                          passthru (one child owns the parent)
+ *   -o host_shim.name=IF   the shim's interface name (default tsm- + the network id)
+ *   --subnet               required: the LAN's subnet; --gateway is the LAN's router (the containers'
+ *                          default route unless internal=true)
+ *   --mtu                  default: the parent's MTU; more than the parent's is refused
+ *   port_security=ip       macvlan: also check the IPv4 source; ipvlan checks it always (demux by address)
+ *   icc, bridge.name       bridge options: refused here (sibling rules come from the mode)
+ */
+import { checkIfname, type CreateNetworkRequest } from './daemon.js';
+import { TsnError } from './errors.js';
+import { checkNoOverlap, NetworkIpam } from './ipam.js';
+import type { DriverName, NetworkOptions } from './model.js';
+import { Rtnetlink } from './rtnetlink.js';
+import { MACVLAN_MODES } from '../dataplane/parent-networks.js';
+
+export const PARENT_DRIVERS: readonly DriverName[] = ['macvlan', 'ipvlan'];
+export const IPVLAN_MODES = ['l2'] as const;
+
+export function isParentDriver(driver: DriverName): driver is 'macvlan' | 'ipvlan' {
+  return driver === 'macvlan' || driver === 'ipvlan';
+}
+
+export interface ParentPlanContext {
+  /** The new network's id (the shim's default name comes from it). */
+  id: string;
+  /** The other networks: subnet overlaps and parents in use. */
+  others: readonly { name: string; subnet: string | null; parent: string | null; shimName: string | null }[];
+  hostNetns: string | null;
+}
+
+const MTU_KEYS = ['mtu', 'com.docker.network.driver.mtu'];
+
+/**
+ * Check and complete `options` for a macvlan/ipvlan network and return its IPAM; for other drivers,
+ * refuse the parent-only options and return null. Nothing is made.
+ */
+export function planParentNetwork(driver: DriverName, req: CreateNetworkRequest, options: NetworkOptions, ctx: ParentPlanContext): NetworkIpam | null {
+  if (!isParentDriver(driver)) {
+    const given = (['parent', 'mode', 'hostShim', 'hostShimName'] as const).filter((k) => options[k] !== undefined);
+    if (given.length) {
+      throw new TsnError('ERR_BAD_OPTION', 400, `-o ${given.map(optionName).join(', -o ')}: option${given.length > 1 ? 's' : ''} of the macvlan and ipvlan drivers, not of ${driver}`);
+    }
+    return null;
+  }
+  if (options.parent === undefined) {
+    throw new TsnError('ERR_BAD_OPTION', 400, `the ${driver} driver needs -o parent=IFACE: the interface whose LAN the containers join (e.g. -o parent=eth0)`);
+  }
+  const parent = checkIfname(options.parent, '-o parent');
+  const mode = options.mode ?? (driver === 'macvlan' ? 'bridge' : 'l2');
+  if (driver === 'macvlan' && !(MACVLAN_MODES as readonly string[]).includes(mode)) {
+    throw new TsnError('ERR_BAD_OPTION', 400, `-o mode=${mode}: expected one of ${MACVLAN_MODES.join(', ')} for macvlan`);
+  }
+  if (driver === 'ipvlan' && !(IPVLAN_MODES as readonly string[]).includes(mode)) {
+    throw new TsnError('ERR_BAD_OPTION', 400, `-o mode=${mode}: the ipvlan driver implements l2 only (l3 and l3s are not implemented)`);
+  }
+  options.mode = mode;
+  if (options.icc === false || (req.options && ('icc' in req.options || 'com.docker.network.bridge.enable_icc' in req.options))) {
+    throw new TsnError('ERR_BAD_OPTION', 400, `-o icc is a bridge option: ${driver} sibling rules come from -o mode (private: no container-to-container traffic)`);
+  }
+  if (options.bridgeName !== null) {
+    throw new TsnError('ERR_BAD_OPTION', 400, `-o bridge.name is a bridge option; the ${driver} driver has no gateway port (the shim's name is -o host_shim.name=IFACE)`);
+  }
+  if (req.subnet === undefined) {
+    throw new TsnError('ERR_BAD_OPTION', 400, `the ${driver} driver needs --subnet: the subnet of the LAN behind ${parent} (and --gateway, its router, unless that is the first host)`);
+  }
+  for (const o of ctx.others) {
+    if (o.parent === parent) throw new TsnError('ERR_PARENT_IN_USE', 409, `parent ${parent} carries network ${o.name} already: one macvlan/ipvlan network per parent interface`);
+  }
+  checkNoOverlap(req.subnet, ctx.others.filter((o) => o.subnet !== null).map((o) => ({ name: o.name, subnet: o.subnet! })));
+
+  const link = parentLink(parent, ctx.hostNetns);
+  const mtuGiven = req.mtu !== undefined || MTU_KEYS.some((k) => req.options?.[k] !== undefined);
+  if (!mtuGiven) options.mtu = link.mtu;
+  else if (options.mtu > link.mtu) {
+    throw new TsnError('ERR_BAD_OPTION', 400, `MTU ${options.mtu} is more than parent ${parent}'s ${link.mtu}: give --mtu ${link.mtu} or less (or none: the parent's)`);
+  }
+
+  const aux = { ...(req.auxAddresses ?? {}) };
+  if (options.hostShim !== undefined) {
+    if (mode === 'passthru') {
+      throw new TsnError('ERR_BAD_OPTION', 400, `-o host_shim does not go with mode passthru: the one container owns the parent (use mode bridge for a host shim)`);
+    }
+    if ('host_shim' in aux) throw new TsnError('ERR_BAD_OPTION', 400, `--aux-address host_shim=... is taken by -o host_shim: give the aux address another name`);
+    aux.host_shim = options.hostShim;
+    options.hostShimName = checkIfname(options.hostShimName ?? `tsm-${ctx.id.slice(0, 8)}`, '-o host_shim.name');
+    for (const o of ctx.others) {
+      if (o.shimName === options.hostShimName) throw new TsnError('ERR_IFNAME_IN_USE', 409, `host shim name ${options.hostShimName} is used by network ${o.name}: choose another -o host_shim.name`);
+    }
+  } else if (options.hostShimName !== undefined) {
+    throw new TsnError('ERR_BAD_OPTION', 400, `-o host_shim.name=${options.hostShimName} without -o host_shim=IP`);
+  }
+  // The shim's address is an aux address: IPAM checks it is a host of the subnet and not the gateway.
+  const ipam = new NetworkIpam({ subnet: req.subnet, gateway: req.gateway, ipRange: req.ipRange, auxAddresses: Object.keys(aux).length ? aux : undefined });
+  if (options.hostShim !== undefined) options.hostShim = ipam.auxAddresses.host_shim;
+  return ipam;
+}
+
+function optionName(k: 'parent' | 'mode' | 'hostShim' | 'hostShimName'): string {
+  return { parent: 'parent', mode: 'mode', hostShim: 'host_shim', hostShimName: 'host_shim.name' }[k];
+}
+
+/** The parent's link in the host namespace; ERR_NO_SUCH_PARENT naming it when there is none. */
+export function parentLink(parent: string, hostNetns: string | null): { index: number; mtu: number; mac: string; up: boolean; promiscuity: number } {
+  const nl = Rtnetlink.open(hostNetns ?? undefined);
+  try {
+    const index = nl.linkIndex(parent);
+    if (index === 0) {
+      throw new TsnError('ERR_NO_SUCH_PARENT', 404, `parent interface ${JSON.stringify(parent)} does not exist${hostNetns ? ` in ${hostNetns}` : ' in the host namespace'}: give -o parent= an existing interface (ip link show)`);
+    }
+    const info = nl.linkInfo(index);
+    return { index, mtu: info.mtu, mac: info.mac, up: info.up, promiscuity: info.promiscuity ?? 0 };
+  } finally {
+    nl.close();
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * arp-suppress: on overlay networks, answer ARP requests from local ports in place when the switch
+ * knows the answer, so that broadcasts for known pairs never cross the underlay (head-end replication
+ * would copy every one of them to every peer). What the kernel's vxlan does with `proxy` and Docker
+ * overlay with its static neighbour entries.
+ *
+ * Per frame, reading two bytes unless it is ARP, or IPv4 from a remote VTEP:
+ * - ARP request from a local port, not a probe (sender 0.0.0.0) nor gratuitous (sender == target):
+ *   if the overlay's neighbor table knows the target IP (static: local endpoints, `fdb add --ip`;
+ *   learned: not aged) and the FDB knows where that MAC lives (not behind the asking port; with
+ *   icc=false not another container), the request is rewritten into the reply (ARP op 2, sender and
+ *   target swapped, Ethernet addresses too) and sent back out of the ingress port (D_OUT = ingress):
+ *   l2-learn and l2-fwd leave decided frames alone. Otherwise it goes on and floods as usual.
+ * - Learning (with the network's learning on, never in a dry run), from frames decapsulated from
+ *   remote VTEPs only: the sender fields of ARP requests and replies, and the source of IPv4 packets
+ *   inside the network's subnet (refreshing entries while traffic flows).
+ * Frames of networks without an overlay port pass untouched. Nothing is dropped here.
+ */
+import { ArpView, ARP_REPLY, ARP_REQUEST } from '../../packet/arp.js';
+import { read32 } from '../../packet/bytes.js';
+import { formatIpv4 } from '../../packet/ipv4.js';
+import { formatMac, readMac, writeMac } from '../../packet/mac.js';
+import type { Batch } from '../batch.js';
+import type { DropReason } from '../drop-reasons.js';
+import { DESC_STRIDE, D_LEN, D_OFF, D_OUT, D_PORT, OUT_NONE } from '../layout.js';
+import { VxlanPort } from '../ports/vxlan-port.js';
+import type { Stage, StageContext } from '../stage.js';
+
+const ETHERTYPE_IPV4 = 0x0800;
+const ETHERTYPE_ARP = 0x0806;
+
+export class ArpSuppressStage implements Stage {
+  readonly name = 'arp-suppress';
+  readonly next = ['lb', 'l2-learn'] as const;
+  readonly dropReasons: readonly DropReason[] = [];
+  private readonly arp = new ArpView();
+
+  process(batch: Batch, ctx: StageContext): void {
+    const { rows, ports, tracer } = batch;
+    const desc = batch.pool.desc;
+    const bytes = batch.pool.bytes;
+    const learn = !ctx.dryRun;
+    for (let i = 0; i < batch.count; i++) {
+      const row = rows[i];
+      const d = row * DESC_STRIDE;
+      if (desc[d + D_OUT] !== OUT_NONE) continue;
+      const off = desc[d + D_OFF];
+      const et = (bytes[off + 12] << 8) | bytes[off + 13];
+      if (et === ETHERTYPE_IPV4) {
+        const port = ports[desc[d + D_PORT]]!;
+        if (port.kind !== 'vxlan' || !learn) continue;
+        const vx = port as VxlanPort;
+        if (!vx.learning || desc[d + D_LEN] < 34) continue;
+        const src = read32(bytes, off + 26);
+        if (vx.inSubnet(src)) vx.neighbors.learn(src, readMac(bytes, off + 6), ctx.now);
+        continue;
+      }
+      if (et !== ETHERTYPE_ARP) continue;
+      const port = ports[desc[d + D_PORT]]!;
+      const domain = port.domain;
+      if (domain === null) continue;
+      const vx = port.kind === 'vxlan' ? (port as VxlanPort) : VxlanPort.of(domain);
+      if (vx === null) continue;
+      const arp = this.arp;
+      if (arp.bind(bytes, off + 14, desc[d + D_LEN] - 14) !== 'ok') continue;
+      const senderIp = arp.senderIp;
+      if (port === vx) {
+        const op = arp.operation;
+        if ((op === ARP_REQUEST || op === ARP_REPLY) && senderIp !== 0 && vx.learning && (bytes[off + 14 + 8] & 1) === 0) {
+          if (learn) vx.neighbors.learn(senderIp, arp.senderMac, ctx.now);
+          if (tracer) tracer.add(this.name, row, `${learn ? 'learn' : 'would learn'} ${formatIpv4(senderIp)} is-at ${formatMac(arp.senderMac)} (from a remote VTEP)`);
+        }
+        continue;
+      }
+      if (arp.operation !== ARP_REQUEST) continue;
+      const targetIp = arp.targetIp;
+      if (senderIp === 0 || senderIp === targetIp) continue;
+      const mac = vx.neighbors.lookup(targetIp, ctx.now);
+      if (mac === undefined) {
+        if (tracer) tracer.add(this.name, row, `who-has ${formatIpv4(targetIp)}: not known, goes on`);
+        continue;
+      }
+      const e = domain.fdb.get(mac);
+      if (e === undefined || e.port === port || (!domain.icc && port.ownMac !== null && e.port.ownMac !== null)) {
+        if (tracer) tracer.add(this.name, row, `who-has ${formatIpv4(targetIp)}: ${formatMac(mac)} ${e === undefined ? 'not in the FDB' : 'not answerable from here'}, goes on`);
+        continue;
+      }
+      const requesterMac = arp.senderMac;
+      writeMac(bytes, off, requesterMac);
+      writeMac(bytes, off + 6, mac);
+      arp.operation = ARP_REPLY;
+      arp.targetMac = requesterMac;
+      arp.targetIp = senderIp;
+      arp.senderMac = mac;
+      arp.senderIp = targetIp;
+      desc[d + D_OUT] = port.id;
+      if (learn) vx.neighbors.suppressed++;
+      if (batch.notes !== null) batch.notes[row] = `arp-suppress ${formatIpv4(targetIp)} is-at ${formatMac(mac)}`;
+      if (tracer) tracer.add(this.name, row, `answer ${formatIpv4(targetIp)} is-at ${formatMac(mac)} back to ${port.name} (suppressed)`);
+    }
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * ipvlan: L2 mode of Docker's ipvlan driver, in user space. Every member (container TAP, host shim)
+ * carries the parent's MAC, so the LAN sees one MAC for all of them, and frames are demultiplexed by
+ * destination IPv4 address. It decides every frame of an ipvlan network (D_OUT), so l2-learn and l2-fwd
+ * leave those frames alone; frames of other networks pass after one array load.
+ *
+ * From the parent (the uplink port):
+ *   ARP request for a child's address -> answered in place with the parent's MAC, back out the parent
+ *                                        (gratuitous ARPs, sender = target, are not answered)
+ *   other broadcast / multicast       -> every child (OUT_FLOOD; not the shim, when there is one: the
+ *                                        host sees the parent's traffic itself, it would get it twice)
+ *   unicast to the parent's MAC       -> the child whose address is the IPv4 destination (ARP: the
+ *                                        target address); anything else is the host's own traffic
+ *                                        (`uplink-no-member`)
+ *   unicast to another MAC            -> dropped (`uplink-no-member`)
+ * From a member (child or shim), first the source MAC is made the parent's (Ethernet source and ARP
+ * sender), in case a container changed its interface's address:
+ *   ARP request for another member    -> answered in place with the parent's MAC, back to the sender
+ *   other broadcast / multicast       -> the other members and the parent (OUT_FLOOD)
+ *   unicast to the parent's MAC       -> the member with that IPv4 destination; none: it was for the
+ *                                        host itself, which only the shim reaches (`ipvlan-to-host`)
+ *   unicast to another MAC            -> the parent (a host on the LAN)
+ *
+ * Members cannot claim each other's addresses: their ports run with IP port security (ingress checks
+ * the IPv4 and ARP source), which is what makes demux by address safe. Performance: no allocation; one
+ * array load per frame to find the network, one Map lookup by address per unicast frame.
+ */
+import type { Batch } from '../batch.js';
+import { DROP, type DropReason } from '../drop-reasons.js';
+import { DESC_STRIDE, D_CSUM_OFF, D_CSUM_START, D_GSO_SIZE, D_GSO_TYPE, D_HDR_LEN, D_LEN, D_OFF, D_OUT, D_PORT, D_VFLAGS, OUT_FLOOD, OUT_NONE } from '../layout.js';
+import type { ParentNetwork, ParentNetworks } from '../parent-networks.js';
+import type { Port } from '../port.js';
+import { replicateToPorts } from '../replicate.js';
+import type { Stage, StageContext } from '../stage.js';
+import type { EgressStage } from './egress.js';
+import { read16, read32, write16, write32 } from '../../packet/bytes.js';
+import { formatIpv4 } from '../../packet/ipv4.js';
+import { formatMac, readMac, writeMac } from '../../packet/mac.js';
+
+const KEEP = -1;
+const ETH_HLEN = 14;
+const ETHERTYPE_IPV4 = 0x0800;
+const ETHERTYPE_ARP = 0x0806;
+/** An Ethernet/IPv4 ARP message: 28 bytes after the Ethernet header. */
+const ARP_FRAME_LEN = ETH_HLEN + 28;
+
+/** True if the frame at `off` is an Ethernet/IPv4 ARP message (htype 1, ptype IPv4, hlen 6, plen 4). */
+function isArp(bytes: Uint8Array, off: number, len: number): boolean {
+  if (len < ARP_FRAME_LEN || read16(bytes, off + 12) !== ETHERTYPE_ARP) return false;
+  const a = off + ETH_HLEN;
+  return read16(bytes, a) === 1 && read16(bytes, a + 2) === ETHERTYPE_IPV4 && bytes[a + 4] === 6 && bytes[a + 5] === 4;
+}
+
+/** The IPv4 address a unicast frame is for: the IPv4 destination, or an ARP message's target; -1 if neither. */
+function destinationIp(bytes: Uint8Array, off: number, len: number): number {
+  const et = read16(bytes, off + 12);
+  if (et === ETHERTYPE_IPV4 && len >= ETH_HLEN + 20) return read32(bytes, off + ETH_HLEN + 16);
+  if (et === ETHERTYPE_ARP && isArp(bytes, off, len)) return read32(bytes, off + ETH_HLEN + 24);
+  return -1;
+}
+
+export class IpvlanDemuxStage implements Stage {
+  readonly name = 'ipvlan';
+  readonly next = ['arp-suppress', 'lb', 'l2-learn'] as const;
+  readonly dropReasons: readonly DropReason[] = ['uplink-no-member', 'uplink-down', 'ipvlan-to-host', 'same-port'];
+  private why = '';
+
+  constructor(
+    private readonly nets: ParentNetworks,
+    private readonly egress: EgressStage,
+  ) {}
+
+  process(batch: Batch, _ctx: StageContext): void {
+    if (this.nets.size === 0) return;
+    const { rows, ports, tracer } = batch;
+    const desc = batch.pool.desc;
+    let w = 0;
+    for (let i = 0; i < batch.count; i++) {
+      const row = rows[i];
+      const d = row * DESC_STRIDE;
+      const portId = desc[d + D_PORT];
+      const net = this.nets.of(portId);
+      const port = ports[portId]!;
+      if (net === undefined || net.kind !== 'ipvlan' || port.domain !== net.domain || desc[d + D_OUT] !== OUT_NONE) {
+        rows[w++] = row;
+        continue;
+      }
+      const reason = port === net.uplink ? this.fromParent(batch, row, net, port) : this.fromMember(batch, row, net, port);
+      if (reason === KEEP) {
+        rows[w++] = row;
+      } else {
+        port.counters.drops[reason]++;
+        batch.dropReason[row] = reason;
+        if (tracer) tracer.add(this.name, row, `drop ${this.dropReasons.find((r) => DROP[r] === reason) ?? reason}: ${this.why}`);
+      }
+    }
+    batch.count = w;
+  }
+
+  private fromParent(batch: Batch, row: number, net: ParentNetwork, uplink: Port): number {
+    const bytes = batch.pool.bytes;
+    const desc = batch.pool.desc;
+    const d = row * DESC_STRIDE;
+    const off = desc[d + D_OFF];
+    const len = desc[d + D_LEN];
+    const tracer = batch.tracer;
+    if (bytes[off] & 1) {
+      if (isArp(bytes, off, len) && read16(bytes, off + ETH_HLEN + 6) === 1) {
+        const target = read32(bytes, off + ETH_HLEN + 24);
+        const member = net.byIp.get(target);
+        if (member !== undefined && member !== net.shim && read32(bytes, off + ETH_HLEN + 14) !== target) {
+          this.answerArp(batch, row, net, uplink, target);
+          if (tracer) tracer.add(this.name, row, `arp reply: ${formatIpv4(target)} (${member.label}) is-at ${formatMac(net.parentMac)}, back out the parent`);
+          return KEEP;
+        }
+      }
+      if (net.shim === null) {
+        desc[d + D_OUT] = OUT_FLOOD;
+        if (tracer) tracer.add(this.name, row, `group ${formatMac(readMac(bytes, off))} from the LAN -> every member`);
+        return KEEP;
+      }
+      const n = replicateToPorts(this.egress, batch, row, net.children, null);
+      if (n === 0) {
+        this.why = 'a group frame from the LAN and no container to take it';
+        return DROP['uplink-no-member'];
+      }
+      if (batch.notes !== null) batch.notes[row] = `ipvlan: group frame from the LAN -> ${n} children`;
+      if (tracer) tracer.add(this.name, row, `group ${formatMac(readMac(bytes, off))} from the LAN -> ${n} children (not the host shim)`);
+      return KEEP;
+    }
+    const dst = readMac(bytes, off);
+    if (dst !== net.parentMac) {
+      this.why = `${formatMac(dst)} is not the parent's MAC ${formatMac(net.parentMac)}`;
+      return DROP['uplink-no-member'];
+    }
+    const ip = destinationIp(bytes, off, len);
+    const member = ip >= 0 ? net.byIp.get(ip) : undefined;
+    if (member === undefined || member === net.shim) {
+      this.why = ip >= 0 ? `${formatIpv4(ip)} is no container of this network (the host's own traffic)` : `ethertype 0x${read16(bytes, off + 12).toString(16)} carries no IPv4 destination`;
+      return DROP['uplink-no-member'];
+    }
+    desc[d + D_OUT] = member.id;
+    if (tracer) tracer.add(this.name, row, `parent -> ${member.label} (${formatIpv4(ip)})`);
+    return KEEP;
+  }
+
+  private fromMember(batch: Batch, row: number, net: ParentNetwork, port: Port): number {
+    const bytes = batch.pool.bytes;
+    const desc = batch.pool.desc;
+    const d = row * DESC_STRIDE;
+    const off = desc[d + D_OFF];
+    const len = desc[d + D_LEN];
+    const tracer = batch.tracer;
+    const parentMac = net.parentMac;
+    if (readMac(bytes, off + 6) !== parentMac) writeMac(bytes, off + 6, parentMac);
+    const arp = isArp(bytes, off, len);
+    if (arp && readMac(bytes, off + ETH_HLEN + 8) !== parentMac) writeMac(bytes, off + ETH_HLEN + 8, parentMac);
+    if (bytes[off] & 1) {
+      if (arp && read16(bytes, off + ETH_HLEN + 6) === 1) {
+        const target = read32(bytes, off + ETH_HLEN + 24);
+        const member = net.byIp.get(target);
+        if (member !== undefined && member !== port && read32(bytes, off + ETH_HLEN + 14) !== target) {
+          this.answerArp(batch, row, net, port, target);
+          if (tracer) tracer.add(this.name, row, `arp reply: ${formatIpv4(target)} (${member.label}) is-at ${formatMac(parentMac)}, back to ${port.label}`);
+          return KEEP;
+        }
+      }
+      desc[d + D_OUT] = OUT_FLOOD;
+      if (tracer) tracer.add(this.name, row, `group ${formatMac(readMac(bytes, off))}: other members and the parent`);
+      return KEEP;
+    }
+    const dst = readMac(bytes, off);
+    if (dst === parentMac) {
+      const ip = destinationIp(bytes, off, len);
+      const member = ip >= 0 ? net.byIp.get(ip) : undefined;
+      if (member === undefined) {
+        this.why = ip >= 0 ? `${formatIpv4(ip)} is the host's (only the host shim reaches the host)` : `ethertype 0x${read16(bytes, off + 12).toString(16)} to the parent's MAC`;
+        return DROP['ipvlan-to-host'];
+      }
+      if (member === port) {
+        this.why = `${formatIpv4(ip)} is the sender's own address`;
+        return DROP['same-port'];
+      }
+      desc[d + D_OUT] = member.id;
+      if (tracer) tracer.add(this.name, row, `${port.label} -> ${member.label} (${formatIpv4(ip)})`);
+      return KEEP;
+    }
+    const uplink = net.uplink;
+    if (uplink === null) {
+      this.why = 'the network has no parent';
+      return DROP['uplink-down'];
+    }
+    desc[d + D_OUT] = uplink.id;
+    if (tracer) tracer.add(this.name, row, `${formatMac(dst)} is on the LAN -> parent ${uplink.name} (source MAC ${formatMac(parentMac)})`);
+    return KEEP;
+  }
+
+  /** Turn the ARP request in `row` into the reply "target is-at the parent's MAC", sent back out `to`. */
+  private answerArp(batch: Batch, row: number, net: ParentNetwork, to: Port, target: number): void {
+    const bytes = batch.pool.bytes;
+    const desc = batch.pool.desc;
+    const d = row * DESC_STRIDE;
+    const off = desc[d + D_OFF];
+    const a = off + ETH_HLEN;
+    const senderMac = readMac(bytes, a + 8);
+    const senderIp = read32(bytes, a + 14);
+    writeMac(bytes, off, readMac(bytes, off + 6));
+    writeMac(bytes, off + 6, net.parentMac);
+    write16(bytes, a + 6, 2);
+    writeMac(bytes, a + 8, net.parentMac);
+    write32(bytes, a + 14, target);
+    writeMac(bytes, a + 18, senderMac);
+    write32(bytes, a + 24, senderIp);
+    desc[d + D_VFLAGS] = desc[d + D_GSO_TYPE] = desc[d + D_HDR_LEN] = desc[d + D_GSO_SIZE] = desc[d + D_CSUM_START] = desc[d + D_CSUM_OFF] = 0;
+    desc[d + D_OUT] = to.id;
+    if (batch.notes !== null) batch.notes[row] = `ipvlan arp reply for ${formatIpv4(target)}`;
+  }
+}

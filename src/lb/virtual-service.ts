@@ -1,0 +1,90 @@
+/**
+ * VirtualService: one VIP:port/protocol on a network (IPVS's ip_vs_service): its scheduler, its real
+ * servers (in the order they were added), optional persistence by client address, and its counters.
+ *
+ * Persistence (`-p TIMEOUT`, IPVS's persistence templates): the first connection of a client picks a
+ * server with the scheduler and leaves a template client -> server; later connections of that client
+ * within TIMEOUT seconds (counted from its last new connection, and held while its connections live) go
+ * to the same server. A template whose server is no longer available (weight 0, unhealthy, removed) is
+ * not followed: the client is scheduled afresh, so persistence never pins a client to a dead backend.
+ */
+import type { RealServer } from './real-server.js';
+import { TrafficStats } from './real-server.js';
+import type { Scheduler, SchedulerName } from './schedulers/index.js';
+
+export type LbProtocol = 'tcp' | 'udp';
+
+export interface PersistTemplate {
+  rs: RealServer;
+  expires: number;
+  /** Live connections created under this template. */
+  conns: number;
+}
+
+export class VirtualService {
+  /** Real servers, draining ones included, in the order they were added. */
+  servers: RealServer[] = [];
+  readonly stats = new TrafficStats();
+  readonly templates = new Map<number, PersistTemplate>();
+  /** New connections refused because no server was available. */
+  noServer = 0;
+
+  constructor(
+    readonly id: number,
+    readonly protocol: LbProtocol,
+    /** IP protocol number (6, 17). */
+    readonly proto: number,
+    readonly vip: number,
+    readonly port: number,
+    public scheduler: Scheduler,
+    /** Persistence timeout in seconds; 0: none. */
+    public persistTimeout: number,
+  ) {}
+
+  get schedulerName(): SchedulerName {
+    return this.scheduler.name;
+  }
+
+  /** Hand the scheduler the servers that may take new connections now. */
+  refresh(): void {
+    this.scheduler.update(this.servers.filter((s) => s.available));
+  }
+
+  /** The server for a new connection from cip:cport (persistence first), or null. */
+  schedule(cip: number, cport: number, now: number): RealServer | null {
+    if (this.persistTimeout > 0) {
+      const t = this.templates.get(cip);
+      if (t !== undefined && t.rs.available && (t.expires > now || t.conns > 0)) {
+        t.expires = now + this.persistTimeout;
+        return t.rs;
+      }
+      const rs = this.scheduler.pick(cip, cport);
+      if (rs === null) return null;
+      if (t !== undefined) t.rs.persistConns--;
+      this.templates.set(cip, { rs, expires: now + this.persistTimeout, conns: t?.conns ?? 0 });
+      rs.persistConns++;
+      return rs;
+    }
+    return this.scheduler.pick(cip, cport);
+  }
+
+  /** Drop templates that expired and hold no connection. */
+  expireTemplates(now: number): void {
+    for (const [cip, t] of this.templates) {
+      if (t.expires <= now && t.conns <= 0) {
+        t.rs.persistConns--;
+        this.templates.delete(cip);
+      }
+    }
+  }
+
+  /** Forget every template that points at `rs`. */
+  dropTemplatesOf(rs: RealServer): void {
+    for (const [cip, t] of this.templates) {
+      if (t.rs === rs) {
+        rs.persistConns--;
+        this.templates.delete(cip);
+      }
+    }
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * NAT rewrites and IP-in-IP on hand-built frames: checksums verify after the rewrite, for complete
+ * checksums and for partial (virtio-net NEEDS_CSUM) ones completed afterwards as the kernel would.
+ */
+import { describe, expect, it } from 'vitest';
+import { encapsulateIpip, rewriteDestination, rewriteSource } from '../../../src/lb/nat-rewrite.js';
+import { fold, tcpChecksumsValid, tcpFrame } from '../../helpers/frames.js';
+
+const ip = (s: string) => s.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+
+function sum16(b: Uint8Array, off: number, len: number): number {
+  let s = 0;
+  for (let i = 0; i + 1 < len; i += 2) s += (b[off + i] << 8) | b[off + i + 1];
+  if (len & 1) s += b[off + len - 1] << 8;
+  return s;
+}
+
+/** What a NIC/kernel does to a NEEDS_CSUM frame: sum from csum_start to the end, store the complement. */
+function completePartial(f: Uint8Array, csumStart: number, csumOffset: number): void {
+  const c = fold(sum16(f, csumStart, f.length - csumStart));
+  f[csumStart + csumOffset] = c >> 8;
+  f[csumStart + csumOffset + 1] = c & 0xff;
+}
+
+function udpFrame(srcIp: string, dstIp: string, sport: number, dport: number, payload: number, withCsum: boolean): Uint8Array {
+  const f = new Uint8Array(14 + 28 + payload);
+  f[12] = 8;
+  f[14] = 0x45;
+  const total = 28 + payload;
+  f[16] = total >> 8;
+  f[17] = total & 0xff;
+  f[22] = 64;
+  f[23] = 17;
+  const dv = new DataView(f.buffer);
+  dv.setUint32(26, ip(srcIp));
+  dv.setUint32(30, ip(dstIp));
+  dv.setUint16(24, fold(sum16(f, 14, 20)));
+  dv.setUint16(34, sport);
+  dv.setUint16(36, dport);
+  dv.setUint16(38, 8 + payload);
+  for (let i = 0; i < payload; i++) f[42 + i] = (i * 13) & 0xff;
+  if (withCsum) {
+    const pseudo = sum16(f, 26, 8) + 17 + 8 + payload;
+    dv.setUint16(40, fold(pseudo + sum16(f, 34, 8 + payload)));
+  }
+  return f;
+}
+
+function udpValid(f: Uint8Array): boolean {
+  const len = (f[38] << 8) | f[39];
+  return fold(sum16(f, 14, 20)) === 0 && fold(sum16(f, 26, 8) + 17 + len + sum16(f, 34, len)) === 0;
+}
+
+describe('NAT rewrite', () => {
+  it('rewrites destination and source of a TCP frame with a complete checksum; both verify', () => {
+    const { frame } = tcpFrame({ dst: 1, src: 2, srcIp: '10.1.0.2', dstIp: '10.1.0.100', sport: 40000, dport: 80, payloadLen: 101 });
+    rewriteDestination(frame, 14, 34, 6, ip('10.1.0.11'), 8080, false);
+    expect(Array.from(frame.subarray(30, 34))).toEqual([10, 1, 0, 11]);
+    expect((frame[36] << 8) | frame[37]).toBe(8080);
+    expect(tcpChecksumsValid(frame)).toBe(true);
+    rewriteSource(frame, 14, 34, 6, ip('10.1.0.100'), 80, false);
+    expect(Array.from(frame.subarray(26, 30))).toEqual([10, 1, 0, 100]);
+    expect((frame[34] << 8) | frame[35]).toBe(80);
+    expect(tcpChecksumsValid(frame)).toBe(true);
+  });
+
+  it('NEEDS_CSUM: only the pseudo-header part changes; completing afterwards gives a valid checksum', () => {
+    const { frame, csumStart, csumOffset } = tcpFrame({ dst: 1, src: 2, srcIp: '10.1.0.2', dstIp: '10.1.0.100', sport: 40000, dport: 80, payloadLen: 1400, partialCsum: true });
+    rewriteDestination(frame, 14, 34, 6, ip('10.1.0.12'), 9090, true);
+    const copy = frame.slice();
+    completePartial(copy, csumStart, csumOffset);
+    expect(tcpChecksumsValid(copy)).toBe(true);
+    // Updating the port in the partial sum too (the classic mistake) would not verify:
+    const wrong = frame.slice();
+    rewriteDestination(wrong, 14, 34, 6, ip('10.1.0.12'), 9091, false);
+    completePartial(wrong, csumStart, csumOffset);
+    expect(tcpChecksumsValid(wrong)).toBe(false);
+    rewriteSource(frame, 14, 34, 6, ip('10.1.0.100'), 80, true);
+    completePartial(frame, csumStart, csumOffset);
+    expect(tcpChecksumsValid(frame)).toBe(true);
+  });
+
+  it('UDP: a checksum stays valid, a zero checksum (none) stays zero', () => {
+    const f = udpFrame('10.1.0.2', '10.1.0.100', 5353, 53, 33, true);
+    expect(udpValid(f)).toBe(true);
+    rewriteDestination(f, 14, 34, 17, ip('10.1.0.13'), 5300, false);
+    expect(udpValid(f)).toBe(true);
+    const z = udpFrame('10.1.0.2', '10.1.0.100', 5353, 53, 10, false);
+    rewriteDestination(z, 14, 34, 17, ip('10.1.0.13'), 5300, false);
+    expect((z[40] << 8) | z[41]).toBe(0);
+    expect(fold(sum16(z, 14, 20))).toBe(0);
+  });
+
+  it('IP-in-IP: the Ethernet header moves into the headroom, the outer header verifies, the inner is untouched', () => {
+    const { frame } = tcpFrame({ dst: 0x0242aabbccdd, src: 2, srcIp: '10.1.0.2', dstIp: '10.1.0.100', sport: 40000, dport: 80, payloadLen: 50 });
+    const buf = new Uint8Array(64 + frame.length + 20);
+    buf.set(frame, 64);
+    const n = encapsulateIpip(buf, 64, ip('10.1.0.100'), ip('10.1.0.11'));
+    expect(n).toBe(44);
+    const out = buf.subarray(n, n + frame.length + 20);
+    expect(Array.from(out.subarray(0, 14))).toEqual(Array.from(frame.subarray(0, 14)));
+    expect(out[14]).toBe(0x45);
+    expect(out[23]).toBe(4);
+    expect((out[16] << 8) | out[17]).toBe(frame.length - 14 + 20);
+    expect(fold(sum16(out, 14, 20))).toBe(0);
+    expect(Array.from(out.subarray(26, 34))).toEqual([10, 1, 0, 100, 10, 1, 0, 11]);
+    expect(Array.from(out.subarray(34))).toEqual(Array.from(frame.subarray(14)));
+  });
+});
