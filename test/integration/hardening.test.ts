@@ -172,8 +172,9 @@ describe.skipIf(skip !== null)('hardening', () => {
     const fdsAfter = fdCount(pid);
     const rssAfter = rssKiB(pid);
     console.log(`soak ${SECONDS}s: ${cycles} connect/disconnect cycles, ${bulk} iperf3 runs; fds ${fdsBefore} -> ${fdsAfter}; RSS ${(rssBefore / 1024).toFixed(1)} -> ${(rssAfter / 1024).toFixed(1)} MiB`);
-    expect(cycles).toBeGreaterThan(10);
-    expect(bulk).toBeGreaterThan(3);
+    // Each loop really ran (minimums scale with the soak's length; a loaded 2-core box is slow).
+    expect(cycles).toBeGreaterThanOrEqual(Math.max(3, Math.floor(SECONDS / 5)));
+    expect(bulk).toBeGreaterThanOrEqual(Math.max(1, Math.floor(SECONDS / 10)));
     expect(fdsAfter - fdsBefore).toBeLessThanOrEqual(2);
     expect(rssAfter - rssBefore).toBeLessThan(48 * 1024);
     expect(await sh('ip', ['-n', d.hostNs, '-o', 'link'])).toBe(hostLinksBefore);
