@@ -60,7 +60,8 @@
 #define TSN_VTEP_MAX_TX 64
 #define TSN_VTEP_MAX_MSGS 256          /* messages per sendmmsg (UIO_MAXIOV is 1024) */
 #define TSN_VTEP_MAX_RX 256            /* datagrams per recvmmsg */
-#define TSN_VTEP_ARENA (2u << 20)      /* staging for segmented GSO frames */
+#define TSN_VTEP_ARENA (2u << 20)      /* staging for segment headers (and segments gso.c cuts) */
+#define TSN_VTEP_IOVS 16384            /* iovecs of the pending messages (a run of 64 segments takes 128) */
 #define TSN_VTEP_GSO_MAX_BYTES 65507u  /* UDP payload limit of one UDP_SEGMENT message: 65535 - IPv4 - UDP */
 #define TSN_VTEP_GSO_MAX_SEGS 64       /* UDP_MAX_SEGMENTS of older kernels (128 since 5.19) */
 #define TSN_VTEP_SOCKBUF (4 << 20)
@@ -68,7 +69,6 @@
 
 typedef struct {
   struct mmsghdr msgs[TSN_VTEP_MAX_MSGS];
-  struct iovec iovs[TSN_VTEP_MAX_MSGS];
   struct sockaddr_in names[TSN_VTEP_MAX_MSGS];
   union {
     char buf[CMSG_SPACE(sizeof(uint16_t))];
@@ -88,8 +88,10 @@ typedef struct {
   int32_t *status;
   napi_ref status_ref;
   msg_batch tx;
-  uint8_t *arena;
+  uint8_t *arena;      /* staged bytes: segment headers (and whole segments gso.c cut) */
   size_t arena_pos;
+  struct iovec *iov;   /* the pending messages' iovecs: arena pieces and frame bytes in the pool */
+  size_t iov_n;
   uint8_t *sock_of; /* per row of a send burst: transmit socket index */
   size_t sock_of_len;
   struct mmsghdr rmsgs[TSN_VTEP_MAX_RX];
@@ -284,6 +286,7 @@ static void vtep_free(tsn_vtep *v) {
   for (int i = 0; i < v->n_tx; i++)
     if (v->tx_fd[i] >= 0) close(v->tx_fd[i]);
   free(v->arena);
+  free(v->iov);
   free(v->sock_of);
   free(v);
 }
@@ -365,7 +368,8 @@ static napi_value vtep_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
   tsn_vtep *v = calloc(1, sizeof *v);
-  if (!v || !(v->arena = malloc(TSN_VTEP_ARENA))) {
+  if (!v || !(v->arena = malloc(TSN_VTEP_ARENA)) || !(v->iov = malloc(sizeof(struct iovec) * TSN_VTEP_IOVS))) {
+    if (v) free(v->arena);
     free(v);
     tsn_throw_code(env, "ENOMEM", "vtepOpen: out of memory");
     return NULL;
@@ -618,7 +622,10 @@ static int32_t spare_slot(struct rx_state *s) {
  * Datagrams of one TCP flow in sequence, as a tsnet-switch peer's UDP_SEGMENT sends them, become one
  * GSO super-frame built in place in the message's slot (payloads moved left over the repeated
  * headers), handed on whole; anything else is one frame per datagram, in spare slots of the burst.
- * No syscalls.
+ * A super-frame goes on with a partial checksum (NEEDS_CSUM), so the receiving stack does not verify
+ * the datagrams' inner checksums one by one: their integrity rests on the outer UDP checksum, which
+ * the kernel verified before queueing them (a tsnet-switch sender always sets it: UDP_SEGMENT
+ * requires it). This is the trust the kernel's own GRO places in CHECKSUM_COMPLETE. No syscalls.
  */
 static void rx_chunks(struct rx_state *s, int32_t slot, uint8_t *base, size_t total, size_t seg) {
   struct gro_run r = {0};
@@ -840,21 +847,22 @@ static void batch_flush(tsn_vtep *v, int fd) {
   b->n = 0;
 }
 
-/* Queue one message: @len bytes at @base to @dst:port; @seg > 0 asks the kernel to cut it into @seg-byte datagrams. */
-static void batch_add(tsn_vtep *v, int fd, uint8_t *base, size_t len, uint32_t dst, uint16_t seg, uint16_t dgrams) {
+/*
+ * Queue one message to @dst:port gathering @iovcnt iovecs at @iov (pending iovecs, arena and pool bytes
+ * stay valid until the batch is flushed); @seg > 0 asks the kernel to cut it into @seg-byte datagrams.
+ */
+static void batch_add(tsn_vtep *v, int fd, struct iovec *iov, size_t iovcnt, uint32_t dst, uint16_t seg, uint16_t dgrams) {
   msg_batch *b = &v->tx;
   if (b->n == TSN_VTEP_MAX_MSGS) batch_flush(v, fd);
   int i = b->n++;
-  b->iovs[i].iov_base = base;
-  b->iovs[i].iov_len = len;
   b->names[i].sin_family = AF_INET;
   b->names[i].sin_port = htons(v->port);
   b->names[i].sin_addr.s_addr = htonl(dst);
   struct msghdr *m = &b->msgs[i].msg_hdr;
   m->msg_name = &b->names[i];
   m->msg_namelen = sizeof b->names[i];
-  m->msg_iov = &b->iovs[i];
-  m->msg_iovlen = 1;
+  m->msg_iov = iov;
+  m->msg_iovlen = iovcnt;
   m->msg_flags = 0;
   if (seg) {
     m->msg_control = b->ctrl[i].buf;
@@ -871,14 +879,19 @@ static void batch_add(tsn_vtep *v, int fd, uint8_t *base, size_t len, uint32_t d
   b->dgrams[i] = dgrams;
 }
 
-/* A run of segments of one GSO frame, contiguous in the arena, sent as one UDP_SEGMENT message per destination. */
+/*
+ * A run of segments of one GSO frame, sent as one UDP_SEGMENT message per destination: consecutive
+ * pending iovecs, per segment its VXLAN + L2-L4 headers (arena) and its payload (in the pool, never
+ * copied), or one arena piece holding a whole segment gso.c cut.
+ */
 struct seg_run {
   tsn_vtep *v;
   int fd;
   uint32_t vni;
   const uint32_t *dsts;
   int ndst;
-  uint8_t *start;
+  size_t iov_start;
+  size_t iov_count;
   size_t len;
   size_t stride; /* VXLAN header + segment: the UDP_SEGMENT size */
   int segs;
@@ -887,89 +900,100 @@ struct seg_run {
 
 static void run_close(struct seg_run *r) {
   if (r->segs == 0) return;
-  for (int i = 0; i < r->ndst; i++) batch_add(r->v, r->fd, r->start, r->len, r->dsts[i], r->segs > 1 ? (uint16_t)r->stride : 0, (uint16_t)r->segs);
+  for (int i = 0; i < r->ndst; i++)
+    batch_add(r->v, r->fd, r->v->iov + r->iov_start, r->iov_count, r->dsts[i], r->segs > 1 ? (uint16_t)r->stride : 0, (uint16_t)r->segs);
   r->segs = 0;
   r->len = 0;
+  r->iov_count = 0;
   r->short_tail = false;
 }
 
-/*
- * run_reserve() - Room in the arena for the next datagram of @r (VXLAN header + @len bytes of frame),
- * contiguous with the run when it can extend it (same size, or one shorter last one; within 64 KB and
- * 64 segments), else after closing it. The VXLAN header is written; the caller writes the frame at
- * the returned pointer + 8 and then calls run_commit(). NULL if a datagram cannot be that large.
- */
-static uint8_t *run_reserve(struct seg_run *r, size_t len) {
-  tsn_vtep *v = r->v;
-  size_t need = TSN_VXLAN_HLEN + len;
-  if (need > TSN_VTEP_GSO_MAX_BYTES) return NULL;
-  if (r->segs > 0 && (r->short_tail || need > r->stride || r->len + need > TSN_VTEP_GSO_MAX_BYTES || r->segs >= TSN_VTEP_GSO_MAX_SEGS)) run_close(r);
-  if (v->arena_pos + need > TSN_VTEP_ARENA) {
-    run_close(r);
-    batch_flush(v, r->fd); /* every pending message pointing into the arena leaves before it is reused */
-    v->arena_pos = 0;
-  }
-  uint8_t *dst = v->arena + v->arena_pos;
-  vxlan_write(dst, r->vni);
-  return dst;
+/* Make room for @nbytes of arena and @niov iovecs: when either is short, close @r, send everything pending, start over. */
+static void pending_room(tsn_vtep *v, struct seg_run *r, int fd, size_t nbytes, size_t niov) {
+  if (v->arena_pos + nbytes <= TSN_VTEP_ARENA && v->iov_n + niov <= TSN_VTEP_IOVS) return;
+  if (r) run_close(r);
+  batch_flush(v, fd); /* every pending message pointing into the arena and the iovecs leaves before they are reused */
+  v->arena_pos = 0;
+  v->iov_n = 0;
 }
 
-static void run_commit(struct seg_run *r, uint8_t *dst, size_t len) {
-  size_t need = TSN_VXLAN_HLEN + len;
-  r->v->arena_pos += need;
+/*
+ * run_next() - Prepare @r to take one more datagram of @dglen bytes (VXLAN header included) made of
+ * @niov iovecs with @nbytes of arena: the run goes on when the datagram can extend it (same size, or
+ * one shorter last one; within 64 KB and 64 segments), else it is closed and a new one starts. Returns
+ * the arena bytes to fill, or NULL if a datagram cannot be that large.
+ */
+static uint8_t *run_next(struct seg_run *r, size_t dglen, size_t nbytes, size_t niov) {
+  tsn_vtep *v = r->v;
+  if (dglen > TSN_VTEP_GSO_MAX_BYTES) return NULL;
+  if (r->segs > 0 && (r->short_tail || dglen > r->stride || r->len + dglen > TSN_VTEP_GSO_MAX_BYTES || r->segs >= TSN_VTEP_GSO_MAX_SEGS)) run_close(r);
+  pending_room(v, r, r->fd, nbytes, niov);
   if (r->segs == 0) {
-    r->start = dst;
-    r->stride = need;
-  } else if (need < r->stride) {
+    r->iov_start = v->iov_n;
+    r->stride = dglen;
+  } else if (dglen < r->stride) {
     r->short_tail = true;
   }
-  r->len += need;
+  r->len += dglen;
   r->segs++;
-  r->v->status[TSN_VST_SEGMENTS]++;
+  r->iov_count += niov;
+  v->status[TSN_VST_SEGMENTS]++;
+  uint8_t *a = v->arena + v->arena_pos;
+  v->arena_pos += nbytes;
+  return a;
+}
+
+static inline void iov_push(tsn_vtep *v, void *base, size_t len) {
+  v->iov[v->iov_n].iov_base = base;
+  v->iov[v->iov_n].iov_len = len;
+  v->iov_n++;
 }
 
 /* tsn_emit_fn for tsn_gso_segment(): copy the segment behind a VXLAN header into the arena, extend the run. */
 static int emit_segment(void *ctx, const uint8_t *seg, size_t len) {
   struct seg_run *r = ctx;
-  uint8_t *dst = run_reserve(r, len);
+  uint8_t *dst = run_next(r, TSN_VXLAN_HLEN + len, TSN_VXLAN_HLEN + len, 1);
   if (!dst) return -EMSGSIZE;
+  vxlan_write(dst, r->vni);
   memcpy(dst + TSN_VXLAN_HLEN, seg, len);
-  run_commit(r, dst, len);
+  iov_push(r->v, dst, TSN_VXLAN_HLEN + len);
   return 0;
 }
 
 /*
- * segment_direct() - Cut a TCP super-frame straight into the arena, each segment behind its VXLAN header
+ * segment_direct() - Cut a TCP super-frame into datagrams without copying its payload
  * @r:		The run the segments extend
- * @frame:	Super-frame (Ethernet [+ one tag] + IPv4 or IPv6 without extension headers + TCP)
+ * @frame:	Super-frame in the pool (Ethernet [+ one tag] + IPv4 or IPv6 without extension headers + TCP)
  * @len:	Its length: the IP length must match it exactly, as a TAP's TSO frames do
  * @mss:	gso_size
  *
- * One copy per byte instead of gso.c's two (scratch, then arena): headers and payload are written
- * where the datagram will leave from, then fixed up exactly as gso.c does (IPv4 total length, id + i
- * and header checksum; IPv6 payload length; sequence number; CWR on the first segment only, FIN and
- * PSH on the last only; a full TCP checksum). Anything else returns -ENOTSUP before writing anything,
- * and gso.c handles it. No syscalls.
+ * Each segment is two iovecs: its VXLAN header and fixed-up Ethernet/IP/TCP headers in the arena, and
+ * its payload where it lies in the pool; the kernel gathers them while copying the message in, so the
+ * payload is read twice (our checksum, the kernel's copy) and written once. Fix-ups are gso.c's (IPv4
+ * total length, id + i and header checksum; IPv6 payload length; sequence number; CWR on the first
+ * segment only, FIN and PSH on the last only; a full TCP checksum: header sum + payload sum + pseudo
+ * header). Anything else returns -ENOTSUP before queueing anything, and gso.c handles it. No syscalls.
  *
  * Return: segments made, -ENOTSUP, -EINVAL (no MSS) or -EMSGSIZE (a segment larger than a datagram)
  */
-static int segment_direct(struct seg_run *r, const uint8_t *frame, size_t len, size_t mss) {
+static int segment_direct(struct seg_run *r, uint8_t *frame, size_t len, size_t mss) {
   struct tcp_hdrs h;
   if (tcp_parse(frame, len, &h) != 0) return -ENOTSUP;
   if (mss == 0) return -EINVAL;
-  size_t hdrs = h.hdrs, paylen = len - hdrs, ipfix = h.v6 ? h.l4 - h.l3 - 40 : h.l4 - h.l3;
+  size_t hdrs = h.hdrs, thl = hdrs - h.l4, paylen = len - hdrs, ipfix = h.v6 ? h.l4 - h.l3 - 40 : h.l4 - h.l3;
+  if (TSN_VXLAN_HLEN + hdrs + mss > TSN_VTEP_GSO_MAX_BYTES && paylen > 0) return -EMSGSIZE;
   int nsegs = paylen ? (int)((paylen + mss - 1) / mss) : 1;
   uint64_t pseudo = h.v6 ? tsn_csum_partial(frame + h.l3 + 8, 32, 0) : tsn_csum_partial(frame + h.l3 + 12, 8, 0);
   uint16_t id = h.v6 ? 0 : rd16(frame + h.l3 + 4);
   uint32_t seq = rd32(frame + h.l4 + 4);
   uint8_t flags = frame[h.l4 + 13];
   for (int i = 0; i < nsegs; i++) {
-    size_t off = hdrs + (size_t)i * mss, n = len - off < mss ? len - off : mss, seglen = hdrs + n, l4len = seglen - h.l4;
-    uint8_t *dst = run_reserve(r, seglen);
-    if (!dst) return -EMSGSIZE;
-    uint8_t *f = dst + TSN_VXLAN_HLEN, *ip = f + h.l3, *th = f + h.l4;
+    size_t off = hdrs + (size_t)i * mss, n = len - off < mss ? len - off : mss, l4len = thl + n;
+    uint8_t *a = run_next(r, TSN_VXLAN_HLEN + hdrs + n, TSN_VXLAN_HLEN + hdrs, n ? 2 : 1);
+    if (!a) return -EMSGSIZE;
+    vxlan_write(a, r->vni);
+    uint8_t *f = a + TSN_VXLAN_HLEN, *ip = f + h.l3, *th = f + h.l4;
     memcpy(f, frame, hdrs);
-    memcpy(f + hdrs, frame + off, n);
     if (h.v6) {
       wr16(ip + 4, (uint16_t)(ipfix + l4len));
     } else {
@@ -986,9 +1010,12 @@ static int segment_direct(struct seg_run *r, const uint8_t *frame, size_t len, s
     th[13] = fl;
     th[16] = th[17] = 0;
     uint8_t tail[4] = {0, 6, (uint8_t)(l4len >> 8), (uint8_t)l4len};
-    uint16_t c = (uint16_t)~tsn_csum_fold(tsn_csum_partial(th, l4len, tsn_csum_partial(tail, 4, pseudo)));
+    /* The TCP header is a multiple of 4 bytes: the payload's sum chains on at an even offset. */
+    uint64_t sum = tsn_csum_partial(frame + off, n, tsn_csum_partial(th, thl, tsn_csum_partial(tail, 4, pseudo)));
+    uint16_t c = (uint16_t)~tsn_csum_fold(sum);
     memcpy(th + 16, &c, 2);
-    run_commit(r, dst, seglen);
+    iov_push(r->v, a, TSN_VXLAN_HLEN + hdrs);
+    if (n) iov_push(r->v, frame + off, n);
   }
   return nsegs;
 }
@@ -1055,6 +1082,7 @@ static napi_value vtep_send_burst(napi_env env, napi_callback_info info) {
 
   /* Pass 2: per transmit socket, build its messages and send them. */
   v->arena_pos = 0;
+  v->iov_n = 0;
   v->tx.n = 0;
   for (int s = 0; s < v->n_tx; s++) {
     if (!(used & ((uint64_t)1 << s))) continue;
@@ -1090,7 +1118,10 @@ static napi_value vtep_send_burst(napi_env env, napi_callback_info info) {
         d[TSN_D_CSUM_START] = d[TSN_D_CSUM_OFF] = 0;
       }
       vxlan_write(frame - TSN_VXLAN_HLEN, (uint32_t)vni);
-      for (int i = 0; i < ndst; i++) batch_add(v, fd, frame - TSN_VXLAN_HLEN, len + TSN_VXLAN_HLEN, dsts[i], 0, 1);
+      pending_room(v, NULL, fd, 0, 1);
+      struct iovec *iov = v->iov + v->iov_n;
+      iov_push(v, frame - TSN_VXLAN_HLEN, len + TSN_VXLAN_HLEN);
+      for (int i = 0; i < ndst; i++) batch_add(v, fd, iov, 1, dsts[i], 0, 1);
     }
     batch_flush(v, fd);
   }

@@ -7,13 +7,14 @@
  * is the one the verdict reads: "better"/"worse" when the ratio moved the metric's good/bad way and
  * the two runs' min–max ranges (as ratios) do not overlap, "within noise" when they do. Baseline rows
  * have ratio 1 by definition: their verdict reads the medians' ranges instead, which says whether the
- * machine itself changed between the runs.
+ * machine itself changed between the runs. With a single repeat on either side there is no range, and
+ * the verdict says so instead of guessing.
  */
 import { table } from '../cli/format.js';
 import type { BenchResult, PathResult, ScenarioResult } from './results.js';
 import { formatChange, formatRatio, formatValue } from './units.js';
 
-export type Verdict = 'better' | 'worse' | 'within noise' | 'only in old' | 'only in new';
+export type Verdict = 'better' | 'worse' | 'within noise' | 'no range (1 repeat)' | 'only in old' | 'only in new';
 
 export interface ComparisonRow {
   scenario: string;
@@ -22,6 +23,8 @@ export interface ComparisonRow {
   title: string;
   unit: string;
   path: string;
+  /** The scenario's baseline path (its ratio is 1 by definition). */
+  isBaseline: boolean;
   oldMedian: number | null;
   newMedian: number | null;
   /** new ÷ old − 1 of the medians. */
@@ -63,6 +66,7 @@ export function compareResults(old: BenchResult, now: BenchResult): ComparisonRo
           title: metrics.length > 1 ? `${name} ${m.key}` : name,
           unit: m.unit,
           path: (np ?? op)!.label,
+          isBaseline,
           oldMedian: op?.summary[m.key].median ?? null,
           newMedian: np?.summary[m.key].median ?? null,
           change: null,
@@ -76,7 +80,9 @@ export function compareResults(old: BenchResult, now: BenchResult): ComparisonRo
           const nr = range(np, m.key, baseMedian(n!, m.key), !isBaseline);
           const oldC = isBaseline ? row.oldMedian : row.oldRatio;
           const newC = isBaseline ? row.newMedian : row.newRatio;
-          if (or && nr && oldC !== null && newC !== null) {
+          if (op.samples.length < 2 || np.samples.length < 2) {
+            row.verdict = 'no range (1 repeat)'; // one sample says nothing about the noise
+          } else if (or && nr && oldC !== null && newC !== null) {
             const overlap = or[0] <= nr[1] && nr[0] <= or[1];
             const up = newC > oldC;
             if (!overlap) row.verdict = up === (m.better === 'higher') ? 'better' : 'worse';
@@ -99,7 +105,7 @@ export function formatComparison(old: BenchResult, rows: ComparisonRow[]): strin
       v(r.unit, r.oldMedian),
       v(r.unit, r.newMedian),
       r.change === null ? '-' : formatChange(r.change),
-      `${formatRatio(r.oldRatio)} → ${formatRatio(r.newRatio)}`,
+      r.isBaseline ? 'baseline' : `${formatRatio(r.oldRatio)} → ${formatRatio(r.newRatio)}`,
       r.verdict,
     ]),
   );
@@ -108,6 +114,6 @@ export function formatComparison(old: BenchResult, rows: ComparisonRow[]): strin
     '',
     body,
     '',
-    'verdict: from the ratio to the baseline (for the baseline itself, from its own median); "within noise" when the two runs\' min–max ranges overlap.',
+    'verdict: from the ratio to the baseline (for the baseline itself, from its own median); "within noise" when the two runs\' min–max ranges overlap; it needs 2 repeats or more on both sides.',
   ].join('\n');
 }

@@ -91,6 +91,6 @@ export class CaptureHub implements CapturePoint {
   }
 
   portsChanged(): void {
-    for (const s of this.sessions) s.refreshPorts();
+    for (const s of this.sessions) s.refreshPorts(this.engine.domains);
   }
 }

@@ -5,9 +5,9 @@
  * Algorithm, per burst:
  *   inbound   rows whose ingress port is watched -> the BPF filter over that run of rows (one native
  *             call) -> the queue check -> the records. Without --annotate they are encoded at once into
- *             one buffer and handed to the sink; with it, the matched frames are first copied into a
- *             reused staging buffer (later stages may rewrite frames in place) and encoded once the
- *             stages have decided, with the decision as the packet comment.
+ *             one buffer and handed to the sink; with it, the matched frames' first 256 bytes (every
+ *             header a later stage may rewrite in place, as NAT does) are set aside, and the records
+ *             are encoded once the stages have decided, with the decision as the packet comment.
  *   outbound  for each touched port that is watched, its transmit queue as it stands just before
  *             transmit -> the filter over those rows -> the queue check -> encoded, `from web1` noted.
  *
@@ -43,6 +43,8 @@ export type CaptureFormatName = 'pcapng' | 'pcap';
 export const CAPTURE_FORMATS: readonly CaptureFormatName[] = ['pcapng', 'pcap'];
 export const MAX_SNAPLEN = 262144;
 export const DEFAULT_MAX_QUEUE_BYTES = 16 << 20;
+/** Bytes of each inbound frame set aside until the stages decide (annotate): every header a stage may rewrite. */
+const STAGED_HEADER_BYTES = 256;
 
 /** Where a capture's bytes go: an HTTP response, a file, memory. */
 export interface CaptureSink {
@@ -74,7 +76,7 @@ export interface CaptureOptions {
   describePort?: (port: Port) => string;
 }
 
-export type CaptureEndReason = 'count' | 'stopped' | 'port-gone' | 'sink-closed' | 'error';
+export type CaptureEndReason = 'count' | 'stopped' | 'target-gone' | 'sink-closed' | 'error';
 
 export interface CaptureCounters {
   /** Frames the capture looked at on its ports (before the filter). */
@@ -196,9 +198,17 @@ export class CaptureSession {
     return this.interfaces.map((i) => i.port.label);
   }
 
-  /** Re-read the watched ports (a port joined or left). An endpoint capture whose port left ends. */
-  refreshPorts(): void {
+  /**
+   * Re-read the watched ports (a port joined or left). A capture whose endpoint left, or whose network
+   * is gone from the switch (`domains`, when given), ends.
+   */
+  refreshPorts(domains?: ReadonlyMap<string, L2Domain>): void {
     if (this.ended) return;
+    const t = this.target;
+    if (t.kind === 'domain' && domains && domains.get(t.domain.name) !== t.domain) {
+      this.end('target-gone');
+      return;
+    }
     this.watch.fill(0);
     const list = this.watchedPorts();
     for (const p of list) if (p.id >= 0) this.watch[p.id] = 1;
@@ -206,7 +216,7 @@ export class CaptureSession {
       const ifId = this.ifIdByPortId[id];
       if (ifId >= 0 && this.interfaces[ifId].port !== this.ports[id]) this.ifIdByPortId[id] = -1;
     }
-    if (this.target.kind === 'port' && list.length === 0) this.end('port-gone');
+    if (this.target.kind === 'port' && list.length === 0) this.end('target-gone');
   }
 
   private interfaceOf(portId: number): number {
@@ -237,17 +247,16 @@ export class CaptureSession {
       this.emit(this.viewOf(batch), DIR_INBOUND, nowMicros);
       return;
     }
-    // Copy the matched frames aside: the stages may rewrite them before we know the decision.
-    let need = 0;
-    for (let i = 0; i < this.recCount; i++) need += this.recCap[i];
-    if (this.staging.length < need) this.staging = Buffer.allocUnsafe(Math.max(need, this.staging.length * 2, 1 << 16));
+    // Set the headers aside: stages may rewrite them (NAT) before we know the decision. Stages never
+    // touch the bytes past the headers in place (encap writes into the headroom, decap moves the
+    // start), so the rest is taken from the pool when the record is written.
+    const need = this.recCount * STAGED_HEADER_BYTES;
+    if (this.staging.length < need) this.staging = Buffer.allocUnsafe(need);
     const bytes = this.viewOf(batch);
-    let o = 0;
     for (let i = 0; i < this.recCount; i++) {
       const src = this.recOff[i];
-      bytes.copy(this.staging, o, src, src + this.recCap[i]);
-      this.recOff[i] = o;
-      o += this.recCap[i];
+      const n = Math.min(this.recCap[i], STAGED_HEADER_BYTES);
+      bytes.copy(this.staging, i * STAGED_HEADER_BYTES, src, src + n);
     }
     this.stagedCount = this.recCount;
   }
@@ -259,7 +268,7 @@ export class CaptureSession {
       this.recCount = this.stagedCount;
       this.stagedCount = 0;
       for (let i = 0; i < this.recCount; i++) this.recComment[i] = this.comment(inboundDecision(batch, this.recRow[i]));
-      this.emit(this.staging, DIR_INBOUND, nowMicros);
+      this.emit(this.viewOf(batch), DIR_INBOUND, nowMicros, this.staging);
       if (this.ended) return;
     }
     this.recCount = 0;
@@ -343,8 +352,11 @@ export class CaptureSession {
     return b;
   }
 
-  /** Encode the current records from `src` into one chunk of the ring and hand it to the sink. */
-  private emit(src: Buffer, direction: number, nowMicros: number): void {
+  /**
+   * Encode the current records from `src` into one chunk of the ring and hand it to the sink; with
+   * `headers`, record i's first bytes come from its staged copy there (pcapng only).
+   */
+  private emit(src: Buffer, direction: number, nowMicros: number, headers: Buffer | null = null): void {
     const n = this.recCount;
     const pcapng = this.format === 'pcapng';
     let size = 0;
@@ -364,9 +376,11 @@ export class CaptureSession {
     const buf = this.ring.bytes.subarray(at, at + size);
     let o = 0;
     for (let i = 0; i < n; i++) {
+      const start = o;
       o = pcapng
         ? writeEnhancedPacket(buf, o, this.recIf[i], nowMicros, src, this.recOff[i], this.recCap[i], this.recLen[i], direction, this.recComment[i])
         : writePcapRecord(buf, o, nowMicros, src, this.recOff[i], this.recCap[i], this.recLen[i]);
+      if (headers !== null) headers.copy(buf, start + 28, i * STAGED_HEADER_BYTES, i * STAGED_HEADER_BYTES + Math.min(this.recCap[i], STAGED_HEADER_BYTES));
       this.interfaces[this.recIf[i]].delivered++;
       this.recComment[i] = null;
     }

@@ -6,7 +6,7 @@
  *
  *   frame     02:42:0a:00:00:02 > 02:42:0a:00:00:03, IPv4 10.0.0.2 > 10.0.0.3, ICMP echo request, 98 bytes
  *   ingress   accept from c1:eth0 (98 bytes)
- *   l2-learn  static entry on c1:eth0 02:42:0a:00:00:02 on c1:eth0
+ *   l2-learn  static entry, not learned: 02:42:0a:00:00:02 on c1:eth0
  *   l2-fwd    fdb hit 02:42:0a:00:00:03 -> c2:eth0
  *   egress    output c2:eth0
  *   result    output c2:eth0

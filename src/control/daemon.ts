@@ -8,6 +8,7 @@
  * keep their interfaces across a restart (also after kill -9) and traffic resumes.
  */
 import { randomBytes } from 'node:crypto';
+import { CaptureHub } from '../capture/capture-hub.js';
 import { formatMac } from '../packet/mac.js';
 import type { SwitchEngine } from '../dataplane/switch-engine.js';
 import { parseCidr } from './cidr.js';
@@ -491,7 +492,9 @@ export class Daemon {
       }
       return { network: rt.record.name, ...sum, fdb: rt.domain?.fdb.counters() ?? null };
     });
-    return { ports, networks, vteps: this.overlay.vtepStats(), engine: { bursts: this.engine.bursts, internalErrors: this.engine.internalErrors } };
+    // Running captures: frames they wrote and dropped (capture-dropped: the writer was behind).
+    const captures = CaptureHub.for(this.engine).list().map((c) => c.summary());
+    return { ports, networks, vteps: this.overlay.vtepStats(), engine: { bursts: this.engine.bursts, internalErrors: this.engine.internalErrors }, captures };
   }
 
   /** `fdb add NETWORK MAC --vtep IP [--ip ADDR]`: a static entry for a MAC behind a remote VTEP (overlay). */

@@ -89,6 +89,7 @@ export class SwitchEngine implements ReadyListener {
   removeDomain(domain: L2Domain): void {
     for (const p of domain.ports) this.removePort(p);
     this.domains.delete(domain.name);
+    this.capture?.portsChanged();
   }
 
   /** Attach a port to a domain and start receiving from it. The port's own MAC gets a static FDB entry. */

@@ -114,6 +114,11 @@ describe.skipIf(skip !== null)('capture and trace through the daemon', () => {
     const open = await startCapture(d, [`${c1}:eth0`, '--capture-dir', dir]);
     await ping(c1, `${SUBNET}.3`, 3);
     await new Promise((res) => setTimeout(res, 200));
+    // A running capture shows in stats with its counters.
+    const st = JSON.parse(await d.ok(['stats', '--json'])) as { captures: { format: string; captured: number; dropped: number; interfaces: { name: string }[] }[] };
+    expect(st.captures).toHaveLength(1);
+    expect(st.captures[0]).toMatchObject({ format: 'pcapng', dropped: 0, interfaces: [{ name: l1 }] });
+    expect(st.captures[0].captured).toBeGreaterThanOrEqual(6);
     open.child.kill('SIGINT');
     const or = await open.done;
     expect(or.code).toBe(0);

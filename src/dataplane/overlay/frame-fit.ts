@@ -15,17 +15,6 @@ export const VXLAN_IPV4_MTU_OVERHEAD = 36;
 /** Underlay MTU minus the overlay MTU: the above plus the inner Ethernet header. */
 export const VXLAN_OVERLAY_MTU_OVERHEAD = 50;
 
-/** Offset of the L3 header (14, or 18 behind one 802.1Q/802.1ad tag) and the ethertype after it. */
-export function l3OffsetOf(bytes: Uint8Array, off: number, len: number): { l3: number; ethertype: number } {
-  let l3 = 14;
-  let et = read16(bytes, off + 12);
-  if ((et === 0x8100 || et === 0x88a8) && len >= 18) {
-    et = read16(bytes, off + 16);
-    l3 = 18;
-  }
-  return { l3, ethertype: et };
-}
-
 /**
  * Length of the largest inner Ethernet frame this row puts on the wire: `len`, or for a GSO
  * super-frame the length of one full segment (headers + gso_size), never more than `len`.

@@ -46,7 +46,7 @@ export class L2LearnStage implements Stage {
     const e = fdb.get(mac);
     let outcome: string;
     if (!e) outcome = fdb.size >= fdb.capacity ? 'would refuse (table full)' : 'would learn';
-    else if (e.isStatic) outcome = `static entry on ${e.port.label}`;
+    else if (e.isStatic) outcome = e.port === port ? 'static entry, not learned:' : `static entry on ${e.port.label}, not learned:`;
     else if (e.port === port) outcome = 'would refresh';
     else outcome = `would move from ${e.port.label}`;
     batch.tracer.add(this.name, row, `${outcome} ${formatMac(mac)} on ${port.label}`);

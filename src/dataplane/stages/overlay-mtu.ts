@@ -14,6 +14,7 @@
  * Everything else passes at the cost of one comparison per frame (frame length against the limit).
  */
 import { formatIpv4 } from '../../packet/ipv4.js';
+import { readMac } from '../../packet/mac.js';
 import type { Batch } from '../batch.js';
 import { DROP, type DropReason } from '../drop-reasons.js';
 import { DESC_STRIDE, D_GSO_SIZE, D_GSO_TYPE, D_LEN, D_OFF, D_OUT, D_PORT, D_SLOT, OUT_FLOOD } from '../layout.js';
@@ -52,12 +53,14 @@ export class OverlayMtuStage implements Stage {
       }
       const len = desc[d + D_LEN];
       if (vx === null || len <= vx.maxInnerFrame) {
+        if (tracer && vx !== null) tracer.add(this.name, row, this.encapDecision(vx, bytes, desc[d + D_OFF]));
         rows[w++] = row;
         continue;
       }
       const off = desc[d + D_OFF];
       const wire = wireFrameLength(bytes, off, len, desc[d + D_GSO_TYPE], desc[d + D_GSO_SIZE]);
       if (wire <= vx.maxInnerFrame) {
+        if (tracer) tracer.add(this.name, row, `${this.encapDecision(vx, bytes, off)} (GSO: segments of ${wire} bytes fit)`);
         rows[w++] = row;
         continue;
       }
@@ -101,6 +104,18 @@ export class OverlayMtuStage implements Stage {
     batch.count = w;
     for (let k = 0; k < this.pendingIcmp.length; k += 2) rows[batch.count++] = this.pendingIcmp[k];
     this.pendingIcmp.length = 0;
+  }
+
+  /** For trace: where the overlay copy of a frame will go. */
+  private encapDecision(vx: VxlanPort, bytes: Uint8Array, off: number): string {
+    const e = (bytes[off] & 1) === 0 ? vx.domain?.fdb.get(readMac(bytes, off)) : undefined;
+    const to =
+      e !== undefined && e.port === vx && e.remote !== 0
+        ? `VTEP ${formatIpv4(e.remote >>> 0)}`
+        : vx.peers.length
+          ? `head-end to ${vx.peers.length} peer${vx.peers.length === 1 ? '' : 's'} (${vx.peers.map(formatIpv4).join(', ')})`
+          : 'nowhere (no peer, VTEP unknown: vxlan-no-remote)';
+    return `fits; encapsulate VNI ${vx.vni} from ${formatIpv4(vx.vtep.underlay.localIp)}:${vx.vtep.underlay.port} -> ${to}`;
   }
 
   /**

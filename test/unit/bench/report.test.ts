@@ -4,10 +4,10 @@
  * the metric's good direction, on a log axis), --compare's verdicts, and the loader that refuses files
  * that are not results. Hand-built results, no root.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { compareResults, formatComparison } from '../../../src/bench/compare.js';
 import { formatMarkdown, formatTable } from '../../../src/bench/report.js';
 import { BenchResultSchema, RESULT_SCHEMA_ID, loadResult, type BenchResult, type PathResult, type ScenarioResult } from '../../../src/bench/results.js';
@@ -165,6 +165,13 @@ describe('--compare', () => {
     expect(text).toMatch(/bridge-tcp +tsnet-switch, TAP +9\.00 Gbit\/s +12\.50 Gbit\/s +\+38\.9% +0\.69x → 0\.96x +better/);
   });
 
+  it('one repeat on either side gives no verdict; the baseline row says baseline', () => {
+    const one = makeResult([9]);
+    const rows = compareResults(one, makeResult([20, 21, 22]));
+    expect(rows.find((r) => r.scenario === 'bridge-tcp' && r.path === 'tsnet-switch, TAP')!.verdict).toBe('no range (1 repeat)');
+    expect(formatComparison(one, rows)).toMatch(/bridge-tcp +Linux bridge \+ veth +13\.00 Gbit\/s +13\.00 Gbit\/s +\+0\.0% +baseline +within noise/);
+  });
+
   it('a lower-is-better metric that went down is better', () => {
     const old = makeResult();
     const now = makeResult();
@@ -178,6 +185,7 @@ describe('--compare', () => {
 
 describe('loading a result file', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tsnet-bench-unit-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const write = (name: string, text: string) => {
     const f = join(dir, name);
     writeFileSync(f, text);

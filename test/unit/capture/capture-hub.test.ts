@@ -12,6 +12,8 @@ import { CaptureHub } from '../../../src/capture/capture-hub.js';
 import { readCapture } from '../../../src/capture/capture-reader.js';
 import { MemorySink } from '../../../src/capture/capture-sinks.js';
 import { VirtualClock } from '../../../src/dataplane/clock.js';
+import { DESC_STRIDE, D_OFF } from '../../../src/dataplane/layout.js';
+import type { Stage } from '../../../src/dataplane/stage.js';
 import { MemoryPort } from '../../../src/dataplane/ports/memory-port.js';
 import { SwitchEngine } from '../../../src/dataplane/switch-engine.js';
 import { BROADCAST, ethFrame, tcpFrame } from '../../helpers/frames.js';
@@ -108,7 +110,7 @@ describe('capture hub', () => {
     expect(f.records).toHaveLength(2);
     expect(Buffer.from(f.records[0].data).equals(Buffer.from(icmpish(B, A)))).toBe(true);
     sw.removePort(pb);
-    expect(s.ended).toBe('port-gone');
+    expect(s.ended).toBe('target-gone');
     expect(sink.ended).toBe(true);
     expect(sw.capture).toBeNull();
   });
@@ -160,6 +162,48 @@ describe('capture hub', () => {
     expect(s.interfaceNames()).toEqual(['web1:eth0', 'web2:eth0', 'gw', 'late:eth0']);
     const f = readCapture(sink.bytes());
     expect(f.records.map((r) => r.interfaceName)).toEqual(['web1:eth0', 'late:eth0']);
+  });
+
+  it('records inbound frames as they arrived even when a later stage rewrites them, with its note', () => {
+    const { sw, pa, pb, hub } = topology();
+    // A stage that rewrites headers in place (as NAT does) and leaves a note for annotations.
+    const rewriter: Stage = {
+      name: 'rewriter',
+      next: [],
+      dropReasons: [],
+      process(batch) {
+        for (let i = 0; i < batch.count; i++) {
+          const row = batch.rows[i];
+          batch.pool.bytes[batch.pool.desc[row * DESC_STRIDE + D_OFF] + 14 + 8] = 7; // IPv4 TTL
+          if (batch.notes !== null) batch.notes[row] = 'rewriter ttl 7';
+        }
+      },
+    };
+    const graph = (sw as unknown as { graph: { stages: Stage[] } }).graph;
+    graph.stages.splice(graph.stages.length - 1, 0, rewriter);
+    const sink = new MemorySink();
+    const s = hub.start({ target: { kind: 'domain', domain: pa.domain! }, annotate: true }, sink);
+    const big = tcpFrame({ dst: B, src: A, srcIp: '10.0.0.2', dstIp: '10.0.0.3', sport: 1, dport: 2, payloadLen: 3000 }).frame;
+    pa.inject(big);
+    sw.drain();
+    s.end('stopped');
+    const [inbound, outbound] = readCapture(sink.bytes()).records;
+    expect(Buffer.from(inbound.data).equals(Buffer.from(big))).toBe(true); // TTL 64 as sent, payload whole
+    expect(inbound.comments).toEqual(['rewriter ttl 7; fdb hit -> web2:eth0']);
+    expect(outbound.data[22]).toBe(7);
+    expect(Buffer.from(outbound.data.subarray(23)).equals(Buffer.from(big.subarray(23)))).toBe(true);
+    expect(pb.take()[0].frame[22]).toBe(7);
+  });
+
+  it('ends a network capture when the network goes, with its statistics written', () => {
+    const { sw, net, hub } = topology();
+    const sink = new MemorySink();
+    const s = hub.start({ target: { kind: 'domain', domain: net } }, sink);
+    sw.removeDomain(net);
+    expect(s.ended).toBe('target-gone');
+    expect(sink.ended).toBe(true);
+    expect(readCapture(sink.bytes()).interfaces).toHaveLength(3);
+    expect(sw.capture).toBeNull();
   });
 
   it('refuses bad options before writing anything', () => {

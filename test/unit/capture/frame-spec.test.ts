@@ -105,7 +105,7 @@ describe('frame specs', () => {
     const known = run('icmp 10.0.0.2 > 10.0.0.3');
     expect(known.records.map((r) => `${r.stage}: ${r.decision}`)).toEqual([
       'ingress: accept from c1:eth0 (98 bytes)',
-      'l2-learn: static entry on c1:eth0 02:42:0a:00:00:02 on c1:eth0',
+      'l2-learn: static entry, not learned: 02:42:0a:00:00:02 on c1:eth0',
       'l2-fwd: fdb hit 02:42:0a:00:00:03 -> c2:eth0',
       'egress: output c2:eth0',
     ]);

@@ -532,13 +532,20 @@ describe('VXLAN overlay data plane', () => {
     expect(a1.take()).toHaveLength(1);
   });
 
-  it('traces a decapsulated frame and an encapsulation without learning or sending', () => {
+  it('traces an encapsulation (VNI, VTEP or head-end) and a decapsulated frame, without learning or sending', () => {
     const a = host(VTEP_A);
     const net = a.net(4097);
     const a1 = net.port('a1', A1);
     const r = a.sw.trace(a1, ethFrame(BROADCAST, A1, 0x0806));
     expect(r.outputs).toContain('vxlan4097');
+    expect(r.records.find((x) => x.stage === 'overlay-mtu')?.decision).toBe('fits; encapsulate VNI 4097 from 198.18.0.1:4789 -> head-end to 2 peers (198.18.0.2, 198.18.0.3)');
+    a.sw.domains.get('vni4097')!.fdb.addStatic(X, net.vx, 0, VTEP_C);
+    expect(a.sw.trace(a1, ethFrame(X, A1)).records.find((x) => x.stage === 'overlay-mtu')?.decision).toMatch(/-> VTEP 198\.18\.0\.3$/);
+    // A frame as decapsulated (entering by the overlay port): delivered locally, nothing learned.
+    const fromRemote = a.sw.trace(net.vx, ethFrame(A1, 0x02420a140077));
+    expect(fromRemote.outputs).toEqual(['a1']);
+    expect(a.sw.domains.get('vni4097')!.fdb.get(0x02420a140077)).toBeUndefined();
     expect(a.underlay.take()).toHaveLength(0);
-    void net;
+    expect(a1.take()).toHaveLength(0);
   });
 });

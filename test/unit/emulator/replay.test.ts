@@ -1,5 +1,5 @@
 /**
- * The emulator end to end through the built CLI, with no root: captures in (one classic pcap, one
+ * The emulator, with no root (in-process, and through the built CLI): captures in (one classic pcap, one
  * pcapng with an outbound frame to skip), a YAML topology, one capture per port out. The outputs must
  * equal the expected files in test/fixtures/emulate/expected byte for byte, on every run: time comes
  * from the input timestamps, so the learned MAC ages out at the same frame each time. The expected
@@ -14,6 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readCapture } from '../../../src/capture/capture-reader.js';
 import { pcapGlobalHeader, pcapRecordSize, writePcapRecord } from '../../../src/capture/pcap-format.js';
 import { enhancedPacketSize, interfaceDescriptionBlock, sectionHeaderBlock, writeEnhancedPacket } from '../../../src/capture/pcapng-format.js';
+import { replay } from '../../../src/emulator/replay.js';
 import { parseTopology } from '../../../src/emulator/topology.js';
 import { CLI } from '../../helpers/daemon.js';
 import { BROADCAST, ethFrame, tcpFrame } from '../../helpers/frames.js';
@@ -71,16 +72,23 @@ function emulate(outDir: string, inputs: { web1: string; gw: string }, extra: st
 }
 
 const noTshark = tsharkSkipReason();
+/** The CLI cases run the built CLI (`npm run build`; `npm test` builds first). */
+const BUILT = existsSync(resolve(import.meta.dirname, '../../../dist/cli/main.js'));
+if (!BUILT && process.env.CI) throw new Error('CI=true but dist/ is not built');
 
 describe('emulate', () => {
   it('replays captures through a topology into per-port captures equal to the expected ones, every run', async () => {
     const inputs = writeInputs();
     const out1 = join(dir, 'out1');
-    const r = emulate(out1, inputs);
-    expect(r.stderr).toBe("");
-    expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/replayed 7 frames \(skipped 1 outbound\), 70\.000000 s of capture time/);
-    expect(r.stdout).toMatch(/web1\s+net1\s+6\s+1\s+spoofed-src-mac=1/);
+    const run = (out: string) =>
+      replay({ topology: parseTopology(readFileSync(join(FIXTURES, 'topology.yaml'), 'utf8')), inputs: [{ port: 'web1', file: inputs.web1 }, { port: 'gw', file: inputs.gw }], outDir: out, annotate: true });
+    const summary = run(out1);
+    expect(summary).toMatchObject({ frames: 7, skippedOutbound: 1, startMicros: T0, endMicros: T0 + 70e6 });
+    expect(summary.ports.map((p) => [p.port, p.rxPackets, p.txPackets, p.drops])).toEqual([
+      ['web1', 6, 1, { 'spoofed-src-mac': 1 }],
+      ['web2', 0, 4, {}],
+      ['gw', 1, 4, {}],
+    ]);
     const expectedDir = join(FIXTURES, 'expected');
     if (process.env.UPDATE_GOLDEN) {
       mkdirSync(expectedDir, { recursive: true });
@@ -91,7 +99,7 @@ describe('emulate', () => {
     }
     // A second run is the same, byte for byte.
     const out2 = join(dir, 'out2');
-    expect(emulate(out2, inputs).status).toBe(0);
+    run(out2);
     for (const p of ['web1', 'web2', 'gw']) expect(readFileSync(join(out2, `${p}.pcapng`)).equals(readFileSync(join(out1, `${p}.pcapng`)))).toBe(true);
   });
 
@@ -117,8 +125,14 @@ describe('emulate', () => {
     }
   });
 
-  it('writes classic pcap too, and refuses bad topologies and inputs with clear errors', () => {
+  it.skipIf(!BUILT)('runs from the CLI: a summary, classic pcap too, and clear errors for bad topologies and inputs', () => {
     const inputs = writeInputs();
+    const cli = emulate(join(dir, 'out-cli'), inputs);
+    expect(cli.stderr).toBe('');
+    expect(cli.status).toBe(0);
+    expect(cli.stdout).toMatch(/replayed 7 frames \(skipped 1 outbound\), 70\.000000 s of capture time/);
+    expect(cli.stdout).toMatch(/web1\s+net1\s+6\s+1\s+spoofed-src-mac=1/);
+    expect(readFileSync(join(dir, 'out-cli', 'gw.pcapng')).equals(readFileSync(join(FIXTURES, 'expected', 'gw.pcapng')))).toBe(true);
     const out = join(dir, 'out-pcap');
     const r = spawnSync(process.execPath, [CLI, 'emulate', join(FIXTURES, 'topology.yaml'), '--in', `web1=${inputs.web1}`, '--out', out, '--format', 'pcap'], { encoding: 'utf8' });
     expect(r.status).toBe(0);
