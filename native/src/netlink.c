@@ -647,11 +647,13 @@ static napi_value nl_link_index(napi_env env, napi_callback_info info) {
 }
 
 /*
- * nlLinkSet(fd, ifindex, { name?, mac?, mtu?, up? })
+ * nlLinkSet(fd, ifindex, { name?, mac?, mtu?, gsoMaxSegs?, up? })
  * Renames, sets the MAC address and the MTU, and brings the link up or down, in one request. The
  * kernel applies the address, the MTU and the name before the up/down flag, so a link can be renamed
  * and brought up at once (older kernels refuse to rename a link that is already up: EBUSY).
- * Syscalls: sendto, recvmsg (RTM_NEWLINK: IFLA_IFNAME, IFLA_ADDRESS, IFLA_MTU, ifi_flags/ifi_change IFF_UP)
+ * gsoMaxSegs caps the segments of the link's GSO super-frames (IFLA_GSO_MAX_SEGS; the overlay driver
+ * sizes a container's TSO frames to one UDP_SEGMENT message).
+ * Syscalls: sendto, recvmsg (RTM_NEWLINK: IFLA_IFNAME, IFLA_ADDRESS, IFLA_MTU, IFLA_GSO_MAX_SEGS, ifi_flags/ifi_change IFF_UP)
  */
 static napi_value nl_link_set(napi_env env, napi_callback_info info) {
   const char *fn = "nlLinkSet";
@@ -691,6 +693,12 @@ static napi_value nl_link_set(napi_env env, napi_callback_info info) {
     if (!int_arg(env, v, fn, "mtu", 1, UINT32_MAX, &mtu)) return NULL;
     nl_put_u32(&m, IFLA_MTU, (uint32_t)mtu);
     WHAT("%smtu %lld", w == what ? "" : " ", (long long)mtu);
+  }
+  if ((v = opt_prop(env, argv[2], "gsoMaxSegs"))) {
+    int64_t segs;
+    if (!int_arg(env, v, fn, "gsoMaxSegs", 1, 65535, &segs)) return NULL;
+    nl_put_u32(&m, IFLA_GSO_MAX_SEGS, (uint32_t)segs);
+    WHAT("%sgso_max_segs %lld", w == what ? "" : " ", (long long)segs);
   }
   if ((v = opt_prop(env, argv[2], "up"))) {
     bool up;

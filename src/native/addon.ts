@@ -38,6 +38,8 @@ export interface NlLinkAttrs {
   /** 'aa:bb:cc:dd:ee:ff'. */
   mac?: string;
   mtu?: number;
+  /** IFLA_GSO_MAX_SEGS: at most this many segments in one GSO super-frame the link hands over. */
+  gsoMaxSegs?: number;
   /** IFF_UP on or off. */
   up?: boolean;
 }

@@ -128,8 +128,9 @@ describe.skipIf(skip !== null)('overlay networks (VXLAN) across hosts', () => {
     await dA.ok(['network', 'create', '-d', 'overlay', '--subnet', '10.81.0.0/24', '-o', 'vni=4242', '-o', `vtep=${VTEP_A}`, '-o', `peers=${VTEP_B}`, 'ov1']);
     const ep = json(await dA.ok(['connect', 'ov1', '--netns', c1, '--ip', '10.81.0.2', '--json']));
     expect(ep.mac).toBe('02:42:0a:51:00:02');
-    const link = json(await sh('ip', ['-n', c1, '-j', 'link', 'show', 'dev', 'eth0']))[0];
+    const link = json(await sh('ip', ['-n', c1, '-d', '-j', 'link', 'show', 'dev', 'eth0']))[0];
     expect(link.mtu).toBe(1450);
+    expect(link.gso_max_segs).toBe(44); // one TSO super-frame fits one UDP_SEGMENT message
 
     expect(await ping(c1, '10.81.0.3')).toBe(true);
     expect(await ping(c2, '10.81.0.2')).toBe(true);

@@ -30,12 +30,20 @@ import { TsnError } from '../errors.js';
 import { checkUserMac } from '../mac-address.js';
 import type { EndpointRecord, NetworkRecord, OverlayRecord } from '../model.js';
 import { OVERLAY_OPTION_KEYS, checkVtepAddress, parseOverlayOptions } from '../overlay-options.js';
-import { Rtnetlink } from '../rtnetlink.js';
+import { Rtnetlink, withRtnetlink } from '../rtnetlink.js';
 import { BridgeDriver } from './bridge-driver.js';
 import type { DriverContext, EndpointRuntime, NetworkDriver, NetworkRuntime } from './network-driver.js';
 
 /** VXLAN over IPv4: outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
 export const OVERLAY_MTU_OVERHEAD = 50;
+
+/**
+ * Segments of an endpoint's GSO super-frames so that one fits one UDP_SEGMENT message: a datagram is
+ * at most VXLAN 8 + Ethernet 14 + MTU bytes, a message at most 65507 (and 64 datagrams). 44 at MTU 1450.
+ */
+export function gsoSegmentsPerMessage(mtu: number): number {
+  return Math.max(1, Math.min(64, Math.floor(65507 / (8 + 14 + mtu))));
+}
 
 export interface UnderlayLink {
   ifindex: number;
@@ -216,6 +224,14 @@ export class OverlayDriver implements NetworkDriver {
 
   connect(net: NetworkRuntime, ep: EndpointRecord, adopt: boolean) {
     const port = this.local.connect(net, ep, adopt);
+    try {
+      // One TSO super-frame from the container = one UDP_SEGMENT message (<= 64 KB of datagrams): the
+      // sender makes one send and the receiver one super-frame per super-frame, instead of a second,
+      // tiny one for the last few segments.
+      withRtnetlink(ep.sandboxPath, (nl) => nl.linkSet(nl.linkIndex(ep.ifname), { gsoMaxSegs: gsoSegmentsPerMessage(net.record.options.mtu) }));
+    } catch (err) {
+      this.ctx.log(`endpoint ${ep.id}: could not cap gso_max_segs (${(err as Error).message}); frames still go, in more datagram runs`);
+    }
     const vx = this.vxlanPorts.get(net.record.id);
     if (vx && ep.ip) vx.neighbors.addStatic(parseIpv4(ep.ip), parseMac(ep.mac), this.ctx.engine.clock.now());
     return port;
