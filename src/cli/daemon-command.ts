@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import { SwitchEngine } from '../dataplane/switch-engine.js';
 import { ApiServer } from '../control/api-server.js';
 import { Daemon } from '../control/daemon.js';
+import { StateLock } from '../control/state-lock.js';
 import { TsnError } from '../control/errors.js';
 
 export interface DaemonCommandOptions {
@@ -32,18 +33,24 @@ export async function runDaemon(opts: DaemonCommandOptions): Promise<void> {
     stateDir: opts.stateDir,
     defaultPools: opts.defaultAddressPool.length ? opts.defaultAddressPool.map(parsePool) : undefined,
   });
-  const adopted = daemon.start();
+  // Nothing is adopted or written until this daemon is known to be the only one on this state and
+  // socket: a second daemon must not take devices from (and rewrite the state of) a running one.
+  const lock = StateLock.acquire(opts.stateDir);
   mkdirSync(dirname(opts.socket), { recursive: true, mode: 0o755 });
   const api = new ApiServer(daemon, opts.socket);
+  let adopted;
   try {
     await api.listen();
+    adopted = daemon.start(); // synchronous: no request is served before it returns
   } catch (err) {
+    await api.close().catch(() => undefined);
     daemon.stop();
+    lock.release();
     throw err;
   }
   // Aging and other periodic work also run when no frame arrives.
   const timer = setInterval(() => engine.periodic(), 1000);
-  daemon.log(`listening on ${opts.socket}; state in ${opts.stateDir}; ${adopted.networks} network(s), ${adopted.endpoints} endpoint(s) adopted${adopted.dropped ? `, ${adopted.dropped} released` : ''}`);
+  daemon.log(`listening on ${opts.socket}; state in ${opts.stateDir}; ${adopted.networks} network(s), ${adopted.endpoints} endpoint(s) adopted${adopted.dropped ? `, ${adopted.dropped} released` : ''}${adopted.kept ? `, ${adopted.kept} kept unattached` : ''}`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -55,6 +62,7 @@ export async function runDaemon(opts: DaemonCommandOptions): Promise<void> {
       .catch(() => undefined)
       .finally(() => {
         daemon.stop();
+        lock.release();
         process.exit(0);
       });
   };

@@ -76,8 +76,8 @@ const OPTION_KEYS: Record<string, keyof NetworkOptions> = {
 };
 
 export function checkIfname(name: string, what: string): string {
-  if (Buffer.byteLength(name) < 1 || Buffer.byteLength(name) > 15 || name === '.' || name === '..' || /[/:\s]/.test(name)) {
-    throw new TsnError('ERR_BAD_NAME', 400, `${what} ${JSON.stringify(name)} is not a valid interface name: 1 to 15 bytes, no '/', ':' or spaces`);
+  if (Buffer.byteLength(name) < 1 || Buffer.byteLength(name) > 15 || name === '.' || name === '..' || /[/:%\s]/.test(name)) {
+    throw new TsnError('ERR_BAD_NAME', 400, `${what} ${JSON.stringify(name)} is not a valid interface name: 1 to 15 bytes, no '/', ':', '%' or spaces`);
   }
   return name;
 }
@@ -125,10 +125,11 @@ export class Daemon {
   }
 
   /** Reload persisted state and re-adopt devices. Endpoints whose sandbox is gone are released. */
-  start(): { networks: number; endpoints: number; dropped: number } {
+  start(): { networks: number; endpoints: number; dropped: number; kept: number } {
     const state = this.store.load() ?? EMPTY_STATE;
     let dropped = 0;
     let endpoints = 0;
+    let kept = 0;
     for (const rec of state.networks) {
       const rt: NetworkRuntime = {
         record: rec,
@@ -156,9 +157,19 @@ export class Daemon {
         resolveSandbox(ep.sandbox);
         port = this.drivers[rt.record.driver].connect(rt, ep, true);
       } catch (err) {
-        this.log(`endpoint ${ep.id} (${describeSandbox(ep.sandbox)}): released at start: ${(err as Error).message}`);
-        if (ep.ip && rt.ipam) rt.ipam.release(ep.ip);
-        dropped++;
+        const code = (err as { code?: string }).code;
+        if (code === 'ERR_NO_SUCH_SANDBOX' || code === 'ERR_DEVICE_GONE') {
+          // Definitely gone (the container's namespace, or its interface): release the address.
+          this.log(`endpoint ${ep.id} (${describeSandbox(ep.sandbox)}): released at start: ${(err as Error).message}`);
+          if (ep.ip && rt.ipam) rt.ipam.release(ep.ip);
+          dropped++;
+          continue;
+        }
+        // Anything else (the parent NIC is missing, the device is busy…) may pass: keep the endpoint
+        // and its address, unattached (`Attached: false` in inspect), rather than hand the address out.
+        this.log(`endpoint ${ep.id} (${describeSandbox(ep.sandbox)}): not re-adopted, kept: ${(err as Error).message}`);
+        rt.endpoints.set(ep.id, { record: ep, port: null });
+        kept++;
         continue;
       }
       rt.endpoints.set(ep.id, { record: ep, port });
@@ -166,8 +177,8 @@ export class Daemon {
       endpoints++;
     }
     this.lb.restore(state.lb);
-    this.persist();
-    return { networks: this.networks.size, endpoints, dropped };
+    if (dropped > 0) this.persist(); // otherwise the file already says exactly this
+    return { networks: this.networks.size, endpoints, dropped, kept };
   }
 
   /** Stop switching; devices stay (persistent) for the next start to adopt. */
@@ -301,11 +312,14 @@ export class Daemon {
       const eps = [...rt.endpoints.values()].map((e) => `${e.record.id} (${describeSandbox(e.record.sandbox)})`);
       throw new TsnError('ERR_NETWORK_IN_USE', 409, `network ${rt.record.name} has ${eps.length} connected endpoint(s): ${eps.join(', ')}; disconnect them or use --force`);
     }
-    for (const ep of [...rt.endpoints.values()]) this.detach(rt, ep);
-    this.lb.networkRemoved(rt);
-    this.drivers[rt.record.driver].deleteNetwork(rt);
-    this.networks.delete(rt.record.name);
-    this.persist();
+    try {
+      for (const ep of [...rt.endpoints.values()]) this.detach(rt, ep);
+      this.lb.networkRemoved(rt);
+      this.drivers[rt.record.driver].deleteNetwork(rt);
+      this.networks.delete(rt.record.name);
+    } finally {
+      this.persist(); // what was detached stays detached in the file too, even if a later step failed
+    }
     this.log(`network ${rt.record.name} removed`);
   }
 
@@ -382,10 +396,16 @@ export class Daemon {
     throw new TsnError('ERR_NO_SUCH_ENDPOINT', 404, `no endpoint ${JSON.stringify(ref)} on ${rt.record.name}: expected an endpoint id, a netns name or an interface name${eps.length ? ` (endpoints: ${eps.map((e) => `${e.record.id} ${describeSandbox(e.record.sandbox)}`).join(', ')})` : ''}`);
   }
 
+  /** Take an endpoint off its network. The record and address go even if the driver's teardown fails. */
   private detach(rt: NetworkRuntime, ep: EndpointRuntime): void {
-    this.drivers[rt.record.driver].disconnect(rt, ep);
-    if (ep.record.ip && rt.ipam) rt.ipam.release(ep.record.ip);
-    rt.endpoints.delete(ep.record.id);
+    try {
+      this.drivers[rt.record.driver].disconnect(rt, ep);
+    } catch (err) {
+      this.log(`endpoint ${ep.record.id}: teardown incomplete: ${(err as Error).message}`);
+    } finally {
+      if (ep.record.ip && rt.ipam) rt.ipam.release(ep.record.ip);
+      rt.endpoints.delete(ep.record.id);
+    }
   }
 
   disconnect(networkName: string, ref: string): EndpointRecord {

@@ -96,13 +96,26 @@ export class SwitchEngine implements ReadyListener {
   addPort(port: Port, domain: L2Domain): void {
     if (port.id >= 0) throw new Error(`port ${port.name} is attached already`);
     port.id = readinessHub.allocate(port, this);
-    this.ports[port.id] = port;
-    port.txQueue = new Int32Array(this.pool.slots);
-    port.domain = domain;
-    domain.join(port);
-    if (port.ownMac !== null) domain.fdb.addStatic(port.ownMac, port, this.clock.now());
-    if (port instanceof MemoryPort) this.memoryPorts.push(port);
-    port.start();
+    try {
+      this.ports[port.id] = port;
+      port.txQueue = new Int32Array(this.pool.slots);
+      port.domain = domain;
+      domain.join(port);
+      if (port.ownMac !== null) domain.fdb.addStatic(port.ownMac, port, this.clock.now());
+      if (port instanceof MemoryPort) this.memoryPorts.push(port);
+      port.start();
+    } catch (err) {
+      // Leave nothing half-registered: the caller still owns (and closes) the port.
+      port.stop();
+      domain.leave(port);
+      port.domain = null;
+      const i = this.memoryPorts.indexOf(port as MemoryPort);
+      if (i >= 0) this.memoryPorts.splice(i, 1);
+      this.ports[port.id] = undefined;
+      readinessHub.release(port.id);
+      port.id = -1;
+      throw err;
+    }
     this.capture?.portsChanged();
   }
 

@@ -20,7 +20,21 @@ function errCode(err: unknown): string | undefined {
   return (err as { code?: string }).code;
 }
 
-/** Open (or adopt) a persistent TAP in `netns` and configure it; undo on failure. (The macvlan driver uses it too.) */
+/**
+ * How plumbTap treats an existing device: `create` refuses one (a new endpoint); `adopt` requires one
+ * and only attaches (a restarted daemon re-adopting an endpoint: a device that is gone is never
+ * recreated, since the sandbox may now be someone else's); `adopt-or-create` attaches or makes it
+ * again (the host-side gateway port, which lives in the daemon's own namespace).
+ */
+export type PlumbMode = 'create' | 'adopt' | 'adopt-or-create';
+
+/**
+ * Open a TAP in `netns` and configure it (MAC, MTU, up, address, default route), or attach to the
+ * existing one. A TAP this call creates is NOT persistent yet: until the caller has finished (port
+ * added to the engine, memberships made) any failure is undone by closing the port, which deletes
+ * the device with its address and routes. Call `commitPersistent` as the last step. An adopted
+ * device is persistent already and closing it leaves it in place. (The macvlan driver uses it too.)
+ */
 export function plumbTap(opts: {
   netns: string | null;
   ifname: string;
@@ -31,19 +45,23 @@ export function plumbTap(opts: {
   ownMac: boolean;
   /** IP port security: the only IPv4 source the container may use. */
   ownIp?: string;
-  adopt: boolean;
+  mode: PlumbMode;
   defaultRouteVia: string | null;
-}): { port: TapPort; defaultRoute: boolean } {
+}): { port: TapPort; defaultRoute: boolean; created: boolean } {
   const nl = Rtnetlink.open(opts.netns ?? undefined);
   let port: TapPort | null = null;
   try {
     const existed = nl.linkIndex(opts.ifname) !== 0;
-    if (existed && !opts.adopt) {
-      throw new TsnError('ERR_IFNAME_IN_USE', 409, `interface ${opts.ifname} exists already in ${opts.netns ?? 'the host namespace'}: choose another name (--ifname / -o bridge.name)`);
+    const where = opts.netns ?? 'the host namespace';
+    if (existed && opts.mode === 'create') {
+      throw new TsnError('ERR_IFNAME_IN_USE', 409, `interface ${opts.ifname} exists already in ${where}: choose another name (--ifname / -o bridge.name)`);
+    }
+    if (!existed && opts.mode === 'adopt') {
+      throw new TsnError('ERR_DEVICE_GONE', 410, `interface ${opts.ifname} is no longer in ${where}`);
     }
     port = TapPort.open(opts.ifname, {
       netns: opts.netns ?? undefined,
-      persist: true,
+      persist: existed, // an adopted device stays persistent; a new one becomes so only on commit
       ownMac: opts.ownMac ? parseMac(opts.mac) : undefined,
       ownIp: opts.ownIp !== undefined ? parseIpv4(opts.ownIp) : undefined,
     });
@@ -61,20 +79,24 @@ export function plumbTap(opts: {
         }
       }
     }
-    return { port, defaultRoute };
+    return { port, defaultRoute, created: !existed };
   } catch (err) {
-    if (port) {
-      try {
-        port.setPersist(false);
-      } catch {
-        /* closing below removes it anyway if it was never persistent */
-      }
-      port.close();
-    }
+    port?.close(); // a device this call created was never persistent: closing deletes it
     throw err;
   } finally {
     nl.close();
   }
+}
+
+/** The last step of a successful connect: the device now outlives the daemon, for the next start to adopt. */
+export function commitPersistent(port: TapPort): void {
+  port.setPersist(true);
+}
+
+/** Undo a port that may or may not have been added to the engine yet. */
+function discard(engine: DriverContext['engine'], port: TapPort): void {
+  if (port.id >= 0) engine.removePort(port);
+  else port.close();
 }
 
 export class BridgeDriver implements NetworkDriver {
@@ -86,8 +108,9 @@ export class BridgeDriver implements NetworkDriver {
     const domain = this.ctx.engine.createDomain(rec.id, { icc: rec.options.icc });
     net.domain = domain;
     if (!rec.gateway) return;
+    let port: TapPort | null = null;
     try {
-      const { port } = plumbTap({
+      port = plumbTap({
         netns: this.ctx.hostNetns,
         ifname: rec.gateway.ifname,
         mac: rec.gateway.mac,
@@ -95,13 +118,15 @@ export class BridgeDriver implements NetworkDriver {
         ip: rec.gateway.ip,
         prefixLen: rec.gateway.prefixLen,
         ownMac: false, // the host's port is trusted: it routes for everything beyond the network
-        adopt,
+        mode: adopt ? 'adopt-or-create' : 'create',
         defaultRouteVia: null,
-      });
+      }).port;
       this.ctx.engine.addPort(port, domain);
       domain.fdb.addStatic(parseMac(rec.gateway.mac), port);
+      commitPersistent(port);
       net.gatewayPort = port;
     } catch (err) {
+      if (port) discard(this.ctx.engine, port);
       this.ctx.engine.removeDomain(domain);
       net.domain = null;
       throw err;
@@ -110,7 +135,14 @@ export class BridgeDriver implements NetworkDriver {
 
   deleteNetwork(net: NetworkRuntime): void {
     const port = net.gatewayPort;
-    if (port instanceof TapPort && port.isOpen) port.setPersist(false);
+    if (port instanceof TapPort && port.isOpen) {
+      try {
+        port.setPersist(false);
+      } catch (err) {
+        // Deleted from outside (EBADFD): nothing left to remove, and the network must still go.
+        this.ctx.log(`network ${net.record.name}: gateway port ${port.name}: ${(err as Error).message}`);
+      }
+    }
     if (net.domain) this.ctx.engine.removeDomain(net.domain); // closes the gateway port: the device goes
     net.domain = null;
     net.gatewayPort = null;
@@ -118,6 +150,9 @@ export class BridgeDriver implements NetworkDriver {
 
   connect(net: NetworkRuntime, ep: EndpointRecord, adopt: boolean): TapPort {
     const rec = net.record;
+    if (!net.domain) {
+      throw new TsnError('ERR_NETWORK_DOWN', 503, `network ${rec.name} is not attached to the switch (its re-adoption failed; see the daemon log)`);
+    }
     const { port, defaultRoute } = plumbTap({
       netns: ep.sandboxPath,
       ifname: ep.ifname,
@@ -127,11 +162,17 @@ export class BridgeDriver implements NetworkDriver {
       prefixLen: ep.prefixLen,
       ownMac: true,
       ownIp: rec.options.portSecurity === 'ip' && ep.ip ? ep.ip : undefined,
-      adopt,
+      mode: adopt ? 'adopt' : 'create',
       defaultRouteVia: rec.options.internal || !rec.gateway ? null : rec.gateway.ip,
     });
+    try {
+      this.ctx.engine.addPort(port, net.domain);
+      commitPersistent(port);
+    } catch (err) {
+      discard(this.ctx.engine, port);
+      throw err;
+    }
     if (!adopt) ep.defaultRoute = defaultRoute;
-    this.ctx.engine.addPort(port, net.domain!);
     return port;
   }
 

@@ -124,7 +124,7 @@ export class MacvlanDriver implements NetworkDriver {
       prefixLen: 32, // no route to the whole subnet: only the /32 routes of the endpoints go through the shim
       ownMac: this.name === 'macvlan',
       ownIp: this.name === 'ipvlan' ? ip : undefined,
-      adopt,
+      mode: adopt ? 'adopt-or-create' : 'create',
       defaultRouteVia: null,
     });
     try {
@@ -197,7 +197,7 @@ export class MacvlanDriver implements NetworkDriver {
       prefixLen: ep.prefixLen,
       ownMac: this.name === 'macvlan',
       ownIp: (this.name === 'ipvlan' || opts.portSecurity === 'ip') && ep.ip ? ep.ip : undefined,
-      adopt,
+      mode: adopt ? 'adopt' : 'create',
       defaultRouteVia: opts.internal || !rt.ipam ? null : rt.ipam.gateway,
     });
     try {
