@@ -77,7 +77,6 @@
 #define TSN_PKT_MAX_BURST 256
 #define TSN_PKT_RCVBUF (8 << 20)
 #define TSN_PKT_SNDBUF (4 << 20)
-#define TSN_PKT_FILTER_MAX_MACS 800 /* 5 instructions each, within BPF_MAXINSNS (4096) */
 #define TSN_PKT_ACCEPT 0x40000u     /* BPF return: keep up to 256 KiB, i.e. the whole frame */
 
 typedef struct {
@@ -369,13 +368,159 @@ static napi_value packet_membership(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* A member MAC as its two halves as the filter loads them: the first two bytes, the last four. */
+typedef struct {
+  uint16_t hi;
+  uint32_t lo;
+} tsn_mac_key;
+
+static int mac_key_cmp(const void *a, const void *b) {
+  const tsn_mac_key *x = a, *y = b;
+  if (x->hi != y->hi) return x->hi < y->hi ? -1 : 1;
+  return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/*
+ * filter_build() - The classic BPF program accepting frames to @keys (and group addresses)
+ * @keys:	Member MACs, sorted and without duplicates
+ * @n:		How many
+ * @groups:	Accept every group (multicast/broadcast) destination too
+ * @prog:	Filled with the program; NULL only counts
+ *
+ * MACs are grouped by their first two bytes (a network's are nearly all 02:42): one 16-bit load, one
+ * compare per distinct prefix, and then one 32-bit load and two instructions per member:
+ *   [groups]  ldb [0]; jset #1, 0, 1; ret #accept
+ *             ldh [0]
+ *   prefix P: jeq #P, 0, <past the block>        (jeq #P, 1, 0; ja <past> when that is > 255 away)
+ *             ld [2]
+ *             jeq #lo, 0, 1; ret #accept          one pair per member with prefix P
+ *             ret #0                              P matched and no member did: no other prefix can
+ *             ret #0
+ * That is 2 * N + 6 instructions for N members under one prefix (+3 with groups), against 5 * N + 4
+ * for one compare chain per MAC; the kernel charges the program (converted to eBPF, where each load
+ * from the packet grows into several instructions) against the socket's optmem_max.
+ * Returns: the program's length in instructions.
+ */
+static size_t filter_build(const tsn_mac_key *keys, size_t n, bool groups, struct sock_filter *prog) {
+  size_t k = 0;
+#define EMIT(insn)                                   \
+  do {                                               \
+    if (prog) prog[k] = (struct sock_filter)insn;    \
+    k++;                                             \
+  } while (0)
+  if (groups) {
+    EMIT(BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0));
+    EMIT(BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 1, 0, 1));
+    EMIT(BPF_STMT(BPF_RET | BPF_K, TSN_PKT_ACCEPT));
+  }
+  if (n > 0) EMIT(BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 0));
+  for (size_t i = 0; i < n;) {
+    size_t j = i;
+    while (j < n && keys[j].hi == keys[i].hi) j++;
+    size_t body = 1 + 2 * (j - i) + 1; /* ld [2], the pairs, ret #0 */
+    if (body <= 255) {
+      EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, keys[i].hi, 0, (uint8_t)body));
+    } else {
+      EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, keys[i].hi, 1, 0));
+      EMIT(BPF_JUMP(BPF_JMP | BPF_JA, (uint32_t)body, 0, 0));
+    }
+    EMIT(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 2));
+    for (size_t m = i; m < j; m++) {
+      EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, keys[m].lo, 0, 1));
+      EMIT(BPF_STMT(BPF_RET | BPF_K, TSN_PKT_ACCEPT));
+    }
+    EMIT(BPF_STMT(BPF_RET | BPF_K, 0));
+    i = j;
+  }
+  EMIT(BPF_STMT(BPF_RET | BPF_K, 0));
+#undef EMIT
+  return k;
+}
+
+/*
+ * filter_keys_arg() - The MACs of a JS array as sorted, de-duplicated keys
+ * @n:		In: the array's length; out: the number of distinct MACs
+ * Returns: a malloc'd array (the caller frees it), or NULL with an exception pending.
+ */
+static tsn_mac_key *filter_keys_arg(napi_env env, napi_value arr, const char *fn, size_t *n) {
+  tsn_mac_key *keys = malloc((*n ? *n : 1) * sizeof *keys);
+  if (!keys) {
+    tsn_throw_code(env, "ENOMEM", "out of memory for the filter's MACs");
+    return NULL;
+  }
+  for (uint32_t i = 0; i < *n; i++) {
+    napi_value v;
+    uint8_t m[6];
+    if (napi_get_element(env, arr, i, &v) != napi_ok || !mac_arg(env, v, m)) {
+      free(keys);
+      char msg[96];
+      snprintf(msg, sizeof msg, "%s: every MAC must be a 48-bit number", fn);
+      tsn_throw_code(env, "ERR_INVALID_ARG_VALUE", msg);
+      return NULL;
+    }
+    keys[i].hi = (uint16_t)(((uint32_t)m[0] << 8) | m[1]);
+    keys[i].lo = ((uint32_t)m[2] << 24) | ((uint32_t)m[3] << 16) | ((uint32_t)m[4] << 8) | m[5];
+  }
+  qsort(keys, *n, sizeof *keys, mac_key_cmp);
+  size_t w = 0;
+  for (size_t i = 0; i < *n; i++)
+    if (w == 0 || mac_key_cmp(&keys[w - 1], &keys[i]) != 0) keys[w++] = keys[i];
+  *n = w;
+  return keys;
+}
+
+/* The macs argument: false (exception pending) unless an array or null; *is_array and *n say which. */
+static bool filter_macs_arg(napi_env env, napi_value v, const char *fn, bool *is_array, uint32_t *n) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  *is_array = false;
+  *n = 0;
+  if (t == napi_null || t == napi_undefined) return true;
+  if (napi_is_array(env, v, is_array) != napi_ok || !*is_array) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "%s: macs must be an array of numbers or null", fn);
+    tsn_throw_code(env, "ERR_INVALID_ARG_TYPE", msg);
+    return false;
+  }
+  napi_get_array_length(env, v, n);
+  return true;
+}
+
+/* Remove the socket's filter, if any. Syscall: setsockopt(SO_DETACH_FILTER). Returns 0 or an errno. */
+static int filter_detach(int fd) {
+  int dummy = 0;
+  return setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, &dummy, sizeof dummy) < 0 && errno != ENOENT ? errno : 0;
+}
+
+/*
+ * filter_attach() - Attach @fp to @fd, making room for it if the kernel will not hold two programs
+ * Replacing a filter charges the new program against optmem_max while the old one is still charged,
+ * so a program that fits alone can fail with ENOMEM next to its predecessor: then the old one is
+ * detached and the attach tried once more. If the new program alone does not fit, the socket is left
+ * without a filter (it reads everything: correct, only slower).
+ * Syscalls: setsockopt(SO_ATTACH_FILTER, SO_DETACH_FILTER).
+ * Returns: 0 attached, 1 attached after detaching the old program, 2 left unfiltered (ENOMEM), or
+ * -errno for any other failure.
+ */
+static int filter_attach(int fd, const struct sock_fprog *fp) {
+  if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, fp, sizeof *fp) == 0) return 0;
+  if (errno != ENOMEM) return -errno;
+  int e = filter_detach(fd);
+  if (e) return -e;
+  if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, fp, sizeof *fp) == 0) return 1;
+  return errno == ENOMEM ? 2 : -errno;
+}
+
 /*
  * packetSetFilter(handle, macs: number[] | null, groups: boolean) -> instructions
- * Attaches a classic BPF filter that accepts frames whose destination is one of macs, or any group
- * (multicast/broadcast) address when groups is true, and drops the rest in the kernel before they are
- * queued. null detaches the filter (everything is read). More than 800 MACs: the filter is detached
- * and -1 returned (reading everything is correct, only slower). Per MAC the program is
- *   ldh [0]; jeq #hi16, 0, 3; ld [2]; jeq #lo32, 0, 1; ret #accept
+ * Attaches a classic BPF filter (filter_build) that accepts frames whose destination is one of macs,
+ * or any group (multicast/broadcast) address when groups is true, and drops the rest in the kernel
+ * before they are queued. Returns the program's length in instructions, or, with no filter attached
+ * (the socket then reads everything: correct, only slower):
+ *   -1  macs is null, or the program would be longer than BPF_MAXINSNS (about 2000 MACs);
+ *   -2  the kernel would not charge the program to the socket (ENOMEM even with the old one detached:
+ *       optmem_max is too small for it).
+ * Other failures throw with their errno; the old filter may then be detached already.
  * Syscall: setsockopt(SO_ATTACH_FILTER / SO_DETACH_FILTER).
  */
 static napi_value packet_set_filter(napi_env env, napi_callback_info info) {
@@ -388,67 +533,83 @@ static napi_value packet_set_filter(napi_env env, napi_callback_info info) {
   }
   tsn_uplink *u = uplink_get(env, argv[0]);
   if (!u) return NULL;
-  napi_valuetype t;
-  napi_typeof(env, argv[1], &t);
   bool groups = false;
   napi_get_value_bool(env, argv[2], &groups);
-  uint32_t n = 0;
-  bool is_array = false;
-  if (t != napi_null && t != napi_undefined) {
-    if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array) {
-      tsn_throw_code(env, "ERR_INVALID_ARG_TYPE", "packetSetFilter: macs must be an array of numbers or null");
-      return NULL;
-    }
-    napi_get_array_length(env, argv[1], &n);
-  }
+  bool is_array;
+  uint32_t len;
+  if (!filter_macs_arg(env, argv[1], "packetSetFilter", &is_array, &len)) return NULL;
   napi_value res;
-  if (!is_array || n > TSN_PKT_FILTER_MAX_MACS) {
-    int dummy = 0;
-    if (setsockopt(u->fd, SOL_SOCKET, SO_DETACH_FILTER, &dummy, sizeof dummy) < 0 && errno != ENOENT) {
-      tsn_throw_errno(env, "setsockopt", "SO_DETACH_FILTER", errno);
+  size_t n = len, k = 0;
+  tsn_mac_key *keys = NULL;
+  if (is_array) {
+    keys = filter_keys_arg(env, argv[1], "packetSetFilter", &n);
+    if (!keys) return NULL;
+    k = filter_build(keys, n, groups, NULL);
+  }
+  if (!is_array || k > BPF_MAXINSNS) {
+    free(keys);
+    int e = filter_detach(u->fd);
+    if (e) {
+      tsn_throw_errno(env, "setsockopt", "SO_DETACH_FILTER", e);
       return NULL;
     }
     napi_create_int32(env, -1, &res);
     return res;
   }
-  size_t cap = 3 + 5 * (size_t)n + 1;
-  struct sock_filter *prog = calloc(cap, sizeof *prog);
+  struct sock_filter *prog = calloc(k, sizeof *prog);
   if (!prog) {
+    free(keys);
     tsn_throw_code(env, "ENOMEM", "packetSetFilter: out of memory");
     return NULL;
   }
-  size_t k = 0;
-  if (groups) {
-    prog[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0);
-    prog[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 1, 0, 1);
-    prog[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, TSN_PKT_ACCEPT);
-  }
-  for (uint32_t i = 0; i < n; i++) {
-    napi_value v;
-    uint8_t m[6];
-    if (napi_get_element(env, argv[1], i, &v) != napi_ok || !mac_arg(env, v, m)) {
-      free(prog);
-      tsn_throw_code(env, "ERR_INVALID_ARG_VALUE", "packetSetFilter: every MAC must be a 48-bit number");
-      return NULL;
-    }
-    uint32_t hi = ((uint32_t)m[0] << 8) | m[1];
-    uint32_t lo = ((uint32_t)m[2] << 24) | ((uint32_t)m[3] << 16) | ((uint32_t)m[4] << 8) | m[5];
-    prog[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 0);
-    prog[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, hi, 0, 3);
-    prog[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 2);
-    prog[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, lo, 0, 1);
-    prog[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, TSN_PKT_ACCEPT);
-  }
-  prog[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
+  filter_build(keys, n, groups, prog);
+  free(keys);
   struct sock_fprog fprog = {.len = (unsigned short)k, .filter = prog};
-  int rc = setsockopt(u->fd, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof fprog);
-  int e = errno;
+  int rc = filter_attach(u->fd, &fprog);
   free(prog);
   if (rc < 0) {
-    tsn_throw_errno(env, "setsockopt", "SO_ATTACH_FILTER", e);
+    tsn_throw_errno(env, "setsockopt", "SO_ATTACH_FILTER", -rc);
     return NULL;
   }
-  napi_create_int32(env, (int32_t)k, &res);
+  napi_create_int32(env, rc == 2 ? -2 : (int32_t)k, &res);
+  return res;
+}
+
+/*
+ * packetFilterProgram(macs: number[], groups: boolean) -> Buffer
+ * The program packetSetFilter would attach for these MACs, as the kernel's struct sock_filter array
+ * (8 bytes each: u16 code, u8 jt, u8 jf, u32 k, host byte order), so it can be checked without a
+ * socket. No syscall.
+ */
+static napi_value packet_filter_program(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  TSN_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  bool is_array = false, groups = false;
+  uint32_t len = 0;
+  if (argc < 2) {
+    tsn_throw_code(env, "ERR_MISSING_ARGS", "packetFilterProgram(macs: number[], groups: boolean)");
+    return NULL;
+  }
+  if (!filter_macs_arg(env, argv[0], "packetFilterProgram", &is_array, &len)) return NULL;
+  if (!is_array) {
+    tsn_throw_code(env, "ERR_INVALID_ARG_TYPE", "packetFilterProgram: macs must be an array of numbers");
+    return NULL;
+  }
+  napi_get_value_bool(env, argv[1], &groups);
+  size_t n = len;
+  tsn_mac_key *keys = filter_keys_arg(env, argv[0], "packetFilterProgram", &n);
+  if (!keys) return NULL;
+  size_t k = filter_build(keys, n, groups, NULL);
+  void *data;
+  napi_value res;
+  if (napi_create_buffer(env, k * sizeof(struct sock_filter), &data, &res) != napi_ok) {
+    free(keys);
+    tsn_throw_code(env, "ENOMEM", "packetFilterProgram: out of memory");
+    return NULL;
+  }
+  filter_build(keys, n, groups, data);
+  free(keys);
   return res;
 }
 
@@ -712,6 +873,7 @@ napi_value tsn_af_packet_init(napi_env env, napi_value exports) {
       {"packetClose", NULL, packet_close, NULL, NULL, NULL, napi_default, NULL},
       {"packetMembership", NULL, packet_membership, NULL, NULL, NULL, napi_default, NULL},
       {"packetSetFilter", NULL, packet_set_filter, NULL, NULL, NULL, napi_default, NULL},
+      {"packetFilterProgram", NULL, packet_filter_program, NULL, NULL, NULL, napi_default, NULL},
       {"packetRecvBurst", NULL, packet_recv_burst, NULL, NULL, NULL, napi_default, NULL},
       {"packetSendBurst", NULL, packet_send_burst, NULL, NULL, NULL, napi_default, NULL},
       {"packetStats", NULL, packet_stats, NULL, NULL, NULL, napi_default, NULL},

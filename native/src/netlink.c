@@ -403,14 +403,18 @@ static bool str_arg(napi_env env, napi_value v, const char *fn, const char *what
   return true;
 }
 
-/* An interface name: 1 to IFNAMSIZ - 1 bytes, no '/', ':' or whitespace (dev_valid_name()). */
+/*
+ * An interface name: 1 to IFNAMSIZ - 1 bytes, no '/', ':' or whitespace (dev_valid_name()), and no
+ * '%': the kernel reads "name%d" as a pattern when making a device (TUNSETIFF, RTM_NEWLINK) and picks
+ * a free name of its own, so a user's name with '%' would never name the device it meant.
+ */
 static bool ifname_arg(napi_env env, napi_value v, const char *fn, const char *what, char *buf) {
   char tmp[64];
   if (!str_arg(env, v, fn, what, tmp, sizeof tmp)) return false;
   size_t n = strlen(tmp);
-  if (n == 0 || n >= IFNAMSIZ || strpbrk(tmp, "/: \t\n") || !strcmp(tmp, ".") || !strcmp(tmp, "..")) {
+  if (n == 0 || n >= IFNAMSIZ || strpbrk(tmp, "/:% \t\n\v\f\r") || !strcmp(tmp, ".") || !strcmp(tmp, "..")) {
     throw_arg(env, "ERR_INVALID_ARG_VALUE",
-              "%s: %s \"%s\" is not an interface name (1 to 15 bytes, no '/', ':' or whitespace)", fn, what, tmp);
+              "%s: %s \"%s\" is not an interface name (1 to 15 bytes, no '/', ':', '%%' or whitespace)", fn, what, tmp);
     return false;
   }
   memcpy(buf, tmp, n + 1);

@@ -114,6 +114,11 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
     tsn_throw_code(env, "ERR_INVALID_ARG_VALUE", "tapOpen: interface name longer than 15 bytes");
     return NULL;
   }
+  if (strchr(name, '%')) {
+    /* TUNSETIFF reads "name%d" as a pattern and makes a new device under a name of its own choosing. */
+    tsn_throw_code(env, "ERR_INVALID_ARG_VALUE", "tapOpen: interface name must not contain '%' (the kernel reads it as a name pattern)");
+    return NULL;
+  }
   bool vnet = true, offload = true, persist = false;
   char netns[PATH_MAX] = "";
   if (argc >= 2) {

@@ -48,9 +48,18 @@ export function createParentNetwork(engine: SwitchEngine, name: string, uplink: 
   }
 }
 
-/** Attach a member's port (a container's TAP, or the host shim) and ask the parent for its frames. */
+/**
+ * Attach a member's port (a container's TAP, or the host shim) and ask the parent for its frames.
+ * On failure nothing of the member is left: it is out of the network and the engine, and the port is
+ * closed (a TAP that is not persistent yet goes with it); the error is rethrown.
+ */
 export function addParentMember(engine: SwitchEngine, net: ParentNetwork, port: Port, opts: MemberOptions): void {
-  engine.addPort(port, net.domain);
+  try {
+    engine.addPort(port, net.domain);
+  } catch (err) {
+    port.close();
+    throw err;
+  }
   try {
     engine.parentNetworks.addMember(net, port, opts);
     syncUplink(net);
@@ -60,17 +69,28 @@ export function addParentMember(engine: SwitchEngine, net: ParentNetwork, port: 
     try {
       syncUplink(net);
     } catch {
-      /* the uplink keeps a membership too many: harmless, and the next change syncs it */
+      net.uplinkSyncFailures++; // the uplink keeps a membership too many: harmless, and the next change syncs it
     }
     throw err;
   }
 }
 
-/** Detach a member's port (closing it) and stop asking the parent for its frames. */
-export function removeParentMember(engine: SwitchEngine, net: ParentNetwork, port: Port): void {
+/**
+ * Detach a member's port (closing it) and stop asking the parent for its frames. Never throws: once the
+ * port is closed the member is gone whatever the uplink says, so a failure to bring the uplink's
+ * memberships and filter up to date is counted (`net.uplinkSyncFailures`) and returned for the caller
+ * to log; the uplink then asks for a MAC too many (harmless) until the next change syncs it.
+ */
+export function removeParentMember(engine: SwitchEngine, net: ParentNetwork, port: Port): Error | null {
   engine.parentNetworks.removeMember(net, port);
   engine.removePort(port);
-  syncUplink(net);
+  try {
+    syncUplink(net);
+    return null;
+  } catch (err) {
+    net.uplinkSyncFailures++;
+    return err instanceof Error ? err : new Error(String(err));
+  }
 }
 
 /** Remove the whole network: members, uplink (its socket closes), domain. */

@@ -35,6 +35,8 @@ export class ParentNetwork {
   readonly byMac = new Map<number, Port>();
   /** Member (child or shim) by IPv4 address (uint32): ipvlan demux and ARP answers. */
   readonly byIp = new Map<number, Port>();
+  /** Times the uplink's memberships and filter could not be brought up to date after a member left (or failed to join). */
+  uplinkSyncFailures = 0;
 
   constructor(
     readonly kind: ParentNetworkKind,

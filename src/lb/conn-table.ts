@@ -163,8 +163,11 @@ export class ConnTable {
     return this.revHash(this.proto[e], this.rip[e], this.rport[e], this.cip[e], this.ports[e] >>> 16);
   }
 
-  /** The entry for a client's packet to a VIP, or -1. Expired entries are removed and not returned. */
-  lookup(proto: number, cip: number, cport: number, vip: number, vport: number, now: number): number {
+  /**
+   * The entry for a client's packet to a VIP, or -1. Expired entries are not returned; with `reap` (the
+   * default) they are removed on the way (onRemove fires), without it (a trace dry run) nothing changes.
+   */
+  lookup(proto: number, cip: number, cport: number, vip: number, vport: number, now: number, reap = true): number {
     const idx = this.fwd;
     const mask = this.mask;
     const pv = ((cport << 16) | vport) >>> 0;
@@ -173,8 +176,10 @@ export class ConnTable {
       if (e < 0) return -1;
       if (this.cip[e] === cip && this.ports[e] === pv && this.vip[e] === vip && this.proto[e] === proto) {
         if (this.expires[e] <= now) {
-          this.remove(e);
-          this.expired++;
+          if (reap) {
+            this.remove(e);
+            this.expired++;
+          }
           return -1;
         }
         return e;
@@ -182,8 +187,8 @@ export class ConnTable {
     }
   }
 
-  /** The NAT entry for a real server's reply to a client, or -1. */
-  lookupReply(proto: number, rip: number, rport: number, cip: number, cport: number, now: number): number {
+  /** The NAT entry for a real server's reply to a client, or -1. Expired entries as for lookup(). */
+  lookupReply(proto: number, rip: number, rport: number, cip: number, cport: number, now: number, reap = true): number {
     const idx = this.rev;
     const mask = this.mask;
     for (let s = this.revHash(proto, rip, rport, cip, cport); ; s = (s + 1) & mask) {
@@ -191,8 +196,10 @@ export class ConnTable {
       if (e < 0) return -1;
       if (this.rip[e] === rip && this.cip[e] === cip && this.rport[e] === rport && this.ports[e] >>> 16 === cport && this.proto[e] === proto) {
         if (this.expires[e] <= now) {
-          this.remove(e);
-          this.expired++;
+          if (reap) {
+            this.remove(e);
+            this.expired++;
+          }
           return -1;
         }
         return e;

@@ -52,6 +52,8 @@ export function rewriteSource(buf: Uint8Array, ip: number, l4: number, proto: nu
 
 export const IPIP_OVERHEAD = 20;
 export const IPPROTO_IPIP = 4;
+/** The longest inner IPv4 packet an outer header can carry: its total length field is 16 bits. */
+export const IPIP_MAX_INNER = 0xffff - IPIP_OVERHEAD;
 
 /**
  * Wrap the IPv4 packet of an untagged Ethernet frame at `off` in an outer IPv4 header (protocol 4,
@@ -59,15 +61,19 @@ export const IPPROTO_IPIP = 4;
  * and the outer header goes between it and the inner packet. TOS and DF are copied from the inner
  * header; TTL 64. Returns the new frame offset (`off - 20`); the caller grows the length by 20 and moves
  * the virtio-net checksum start. The caller has checked there are 20 bytes of headroom.
+ * An inner packet longer than IPIP_MAX_INNER (65515) bytes cannot be wrapped (the outer total length
+ * would wrap around): returns -1 and changes nothing.
  */
 export function encapsulateIpip(buf: Uint8Array, off: number, outerSrc: number, outerDst: number): number {
+  const inner = off + 14;
+  const innerTotal = read16(buf, inner + 2);
+  if (innerTotal > IPIP_MAX_INNER) return -1;
   const n = off - IPIP_OVERHEAD;
   buf.copyWithin(n, off, off + 14);
-  const inner = off + 14;
   const o = n + 14;
   buf[o] = 0x45;
   buf[o + 1] = buf[inner + 1];
-  write16(buf, o + 2, read16(buf, inner + 2) + IPIP_OVERHEAD);
+  write16(buf, o + 2, innerTotal + IPIP_OVERHEAD);
   write16(buf, o + 4, 0);
   write16(buf, o + 6, read16(buf, inner + 6) & 0x4000);
   buf[o + 8] = 64;

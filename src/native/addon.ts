@@ -161,8 +161,14 @@ export interface NativeAddon {
   packetClose(handle: number): void;
   /** Add or drop a membership on the parent; `mac` (a 48-bit number) for unicast and multicast. */
   packetMembership(handle: number, add: boolean, type: 'unicast' | 'multicast' | 'allmulti' | 'promisc', mac?: number): void;
-  /** Kernel-side filter: only frames to `macs` (and group addresses when `groups`); null reads everything. Returns its length, -1 if detached. */
+  /**
+   * Kernel-side filter: only frames to `macs` (and group addresses when `groups`); null reads everything.
+   * Returns its length in instructions; with no filter attached -1 (null, or a program longer than
+   * BPF_MAXINSNS) or -2 (the kernel would not charge it to the socket: ENOMEM within optmem_max).
+   */
   packetSetFilter(handle: number, macs: number[] | null, groups: boolean): number;
+  /** The classic BPF program packetSetFilter would attach, as struct sock_filter[] bytes (host order). No syscall. */
+  packetFilterProgram(macs: number[], groups: boolean): Buffer;
   /** One recvmmsg into slots firstSlot..; ENETDOWN/ENXIO/ENODEV are reported in status[PST_RX_ERRNO], not thrown. */
   packetRecvBurst(pool: number, handle: number, firstSlot: number, max: number): number;
   /** Send the pool's txIdx[0..count) to the parent; outcome in the status vector's TX entries. */

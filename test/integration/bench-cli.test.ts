@@ -143,7 +143,7 @@ describe.skipIf(skip)(`tsnet-switch bench (${skip ?? 'root'})`, () => {
     expect(md).toContain('| SCENARIO | PATH | MEDIAN | MIN–MAX | RATIO | SWITCH CPU |');
     const svg = readFileSync(join(tmp, 'all.svg'), 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
-    expect(svg).toContain('bridge-tcp · tsnet-switch, TAP');
+    expect(svg).toContain('bridge-tcp · tsnet-switch daemon, TAP');
   });
 
   it('leaves no namespace and no process behind', async () => {
@@ -168,7 +168,7 @@ describe.skipIf(skip)(`tsnet-switch bench (${skip ?? 'root'})`, () => {
     const r = await bench(['bridge-tcp', '--duration', '20', '--repeat', '1', '--paths', 'tsnet'], {
       onStderr: (text, pid) => {
         // Interrupt while tsnet's iperf3 is running: servers, the switch's TAPs and namespaces are all live.
-        if (!sent && /bridge-tcp: tsnet-switch, TAP, repeat 1\/1/.test(text)) {
+        if (!sent && /bridge-tcp: tsnet-switch daemon, TAP, repeat 1\/1/.test(text)) {
           sent = true;
           setTimeout(() => process.kill(pid, 'SIGINT'), 1500);
         }

@@ -2,14 +2,16 @@
  * The AF_PACKET uplink (native/src/af_packet.c through PacketPort) on a real veth pair, one packet
  * socket on each end, each in its own namespace: bursts both ways, GSO super-frames and partial
  * checksums crossing whole (virtio-net header), an 802.1Q tag the kernel strips put back, the kernel
- * socket filter, unicast membership on a parent without a unicast filter, parent down and up, errors.
+ * socket filter (hundreds of members; a program the socket's optmem_max cannot hold), unicast
+ * membership on a parent without a unicast filter, parent down and up, errors.
  */
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FramePool } from '../../src/dataplane/frame-pool.js';
 import { DESC_STRIDE, D_GSO_SIZE, D_GSO_TYPE, D_VFLAGS, GSO_TCPV4, VNET_F_NEEDS_CSUM } from '../../src/dataplane/layout.js';
 import { PacketPort } from '../../src/dataplane/ports/packet-port.js';
 import { Rtnetlink } from '../../src/control/rtnetlink.js';
-import { addNetns, delNetns, privilegedSkipReason, sh, uniqueTag } from '../helpers/netns.js';
+import { addNetns, delNetns, nsExec, privilegedSkipReason, sh, uniqueTag } from '../helpers/netns.js';
 import { ethFrame, macBytes, tcpFrame } from '../helpers/frames.js';
 
 const skip = privilegedSkipReason();
@@ -127,6 +129,65 @@ describe.skipIf(skip !== null)('PacketPort (AF_PACKET uplink)', () => {
     send(pool, a, [{ frame: ethFrame(MAC_B, MAC_A, 0x88b5) }, { frame: ethFrame(0xffffffffffff, MAC_A, 0x88b5) }]);
     got = (await receive(pool, b, 2, 500)).filter((g) => g.frame[12] === 0x88 && g.frame[13] === 0xb5); // not the namespaces' IPv6 chatter
     expect(got.map((g) => hex(g.frame.subarray(0, 6)))).toEqual(['ffffffffffff']);
+  });
+
+  it('keeps filtering with 400 members, the filter replaced at every join and leave as connects and disconnects do', async () => {
+    const { a, b, pool } = await pair();
+    const macs = Array.from({ length: 400 }, (_, i) => 0x02420a000002 + i);
+    let len = 0;
+    // The old program (5 instructions per MAC) hit ENOMEM near 270 members: replacing a filter charges
+    // the new program while the old one is still charged against optmem_max (131072 by default).
+    for (let n = 1; n <= macs.length; n++) len = b.setFilter(macs.slice(0, n), true);
+    expect(b.filterState).toBe('attached');
+    expect(b.filterFallbacks).toBe(0);
+    expect(len).toBeLessThanOrEqual(2 * macs.length + 10);
+    const stranger = 0x02420affffff;
+    send(pool, a, [macs[399], stranger, macs[0]].map((dst) => ({ frame: ethFrame(dst, MAC_A, 0x88b5) })));
+    const got = (await receive(pool, b, 2, 500)).filter((g) => g.frame[12] === 0x88 && g.frame[13] === 0xb5);
+    expect(got.map((g) => hex(g.frame.subarray(0, 6)))).toEqual([macs[399], macs[0]].map((m) => hex(Uint8Array.from(macBytes(m)))));
+    for (let n = macs.length - 1; n >= 0; n--) b.setFilter(macs.slice(0, n), true);
+    expect(b.filterState).toBe('attached');
+  });
+
+  it("replaces a filter optmem_max cannot hold twice; one it cannot hold at all leaves the socket unfiltered, counted", async (ctx) => {
+    const { nsB, a, b, pool } = await pair();
+    // optmem_max is per network namespace since Linux 6.9 (a child namespace then has its own copy of
+    // the file): lower only the test namespace's. Where it is global, skip: never touch the host's.
+    const SYSCTL = '/proc/sys/net/core/optmem_max';
+    const perNamespace = (await nsExec(nsB, 'sh', ['-c', `test -w ${SYSCTL} && echo yes || echo no`])).trim() === 'yes';
+    if (!perNamespace) ctx.skip();
+    const hostValue = readFileSync(SYSCTL, 'utf8');
+    /** What the kernel charges to b's socket (ss: skmem o = sk_omem_alloc); b's is the only packet socket in nsB. */
+    const omem = async () => {
+      const m = /skmem:\([^)]*\bo(\d+)/.exec(await nsExec(nsB, 'ss', ['-0', '-m', '-n']));
+      if (!m) throw new Error('ss shows no skmem for the packet socket');
+      return Number(m[1]);
+    };
+    const macs = Array.from({ length: 60 }, (_, i) => 0x02420a000002 + i); // ss shows no skmem beside a filter of many hundred instructions
+    const base = await omem();
+    expect(b.setFilter(macs, true)).toBeGreaterThan(0);
+    const charge = (await omem()) - base;
+    expect(charge).toBeGreaterThan(0);
+
+    // Room for one program but not two: the replacement detaches the old one first, then fits.
+    await nsExec(nsB, 'sh', ['-c', `echo ${base + Math.floor(charge * 1.5)} > ${SYSCTL}`]);
+    expect(readFileSync(SYSCTL, 'utf8')).toBe(hostValue);
+    expect(b.setFilter(macs.slice(1), true)).toBeGreaterThan(0);
+    expect(b.filterState).toBe('attached');
+    expect(b.filterFallbacks).toBe(0);
+    expect(await omem()).toBeLessThanOrEqual(base + charge);
+
+    // Room for half a program: no filter (everything is read; correct, only slower), said and counted.
+    await nsExec(nsB, 'sh', ['-c', `echo ${base + Math.floor(charge / 2)} > ${SYSCTL}`]);
+    expect(b.setFilter(macs, true)).toBe(-1);
+    expect(b.filterState).toBe('unfiltered-optmem');
+    expect(b.filterFallbacks).toBe(1);
+    expect(b.filterInstructions).toBe(0);
+    expect(await omem()).toBe(base);
+    const stranger = 0x02420affffff;
+    send(pool, a, [{ frame: ethFrame(stranger, MAC_A, 0x88b5) }]);
+    const got = (await receive(pool, b, 1, 500)).filter((g) => g.frame[12] === 0x88 && g.frame[13] === 0xb5);
+    expect(got.map((g) => hex(g.frame.subarray(0, 6)))).toEqual([hex(Uint8Array.from(macBytes(stranger)))]);
   });
 
   it('asks the parent for member MACs; a veth has no unicast filter, so the kernel makes it promiscuous', async () => {

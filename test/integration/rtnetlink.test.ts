@@ -300,6 +300,8 @@ describe.skipIf(skip !== null)('rtnetlink and TAPs in network namespaces', () =>
         [() => nl.linkSet(idx, { mac: '02-42-0a-00-00-07' }), '02-42-0a-00-00-07'],
         [() => nl.linkSet(idx, { name: 'a-name-that-is-too-long' }), 'a-name-that-is-too-long'],
         [() => nl.linkIndex('bad/name'), 'bad/name'],
+        [() => nl.linkIndex('eth%d'), 'eth%d'], // '%' is a name pattern to the kernel
+        [() => nl.linkSet(idx, { name: 'tn%d' }), 'tn%d'],
         [() => nl.linkInfo(-1), '-1'],
       ];
       for (const [fn, value] of cases) {
@@ -312,6 +314,15 @@ describe.skipIf(skip !== null)('rtnetlink and TAPs in network namespaces', () =>
       const e = thrown(() => nl.routeAdd({ dst: '10.7.1.0', prefixLen: 16, ifindex: idx }));
       expect(e.code).toBe('EINVAL');
       expect(e.message).toMatch(/10\.7\.1\.0\/16/);
+    });
+
+    it("refuses a TAP name with '%' (TUNSETIFF would pick a name of its own) and makes no device", async () => {
+      const { path, ns } = await netns();
+      const before = await sh('ip', ['-n', ns, '-o', 'link', 'show']);
+      const e = thrown(() => tapIn(path, 'tn%d'));
+      expect(e.code, e.message).toBe('ERR_INVALID_ARG_VALUE');
+      expect(e.message).toContain("'%'");
+      expect(await sh('ip', ['-n', ns, '-o', 'link', 'show'])).toBe(before);
     });
 
     it('a closed socket refuses politely; withRtnetlink always closes', async () => {

@@ -1,35 +1,28 @@
 /**
- * Path "tsnet": the same two hosts on a tsnet-switch L2 domain, as the bridge driver plumbs them. Each
- * host's eth0 is a TAP that the switch owns, made directly inside the host's namespace (TapPort.open
- * with netns), with the virtio-net header and TSO/checksum offloads, and port security on its MAC.
- * The switch is the run's SwitchEngine on this process's event loop, so its CPU is this process's.
+ * Path "tsnet": the same two hosts on a tsnet-switch bridge network, built the way a user builds one:
+ * a `tsnet-switch daemon` of its own (in a namespace that plays the host), `network create` and two
+ * `connect`s through its API. The switch therefore runs in its own process, as Open vSwitch does on
+ * its path — not on this harness's event loop, whose own work (reading iperf3/ping output, progress)
+ * would otherwise sit in the switch's latency — and its CPU is read from /proc/PID/stat.
  */
-import { parseMac } from '../../packet/mac.js';
-import { TapPort } from '../../dataplane/ports/tap-port.js';
 import type { BenchPath } from '../scenario.js';
-import { netnsPath } from '../host-commands.js';
-import { CLIENT, SERVER, configureLink, type HostPair } from './host-pair.js';
+import { CLIENT, PAIR_PREFIX_LEN, SERVER, type HostPair } from './host-pair.js';
+import { startDaemon } from './tsnet-daemon.js';
 
 export const tsnetBridgePath: BenchPath<HostPair> = {
   id: 'tsnet',
-  label: 'tsnet-switch, TAP',
+  label: 'tsnet-switch daemon, TAP',
   async build(ctx) {
+    const hostNs = await ctx.cleanup.netns(`tsnb-${ctx.tag}-th`);
     const clientNs = await ctx.cleanup.netns(`tsnb-${ctx.tag}-tc`);
     const serverNs = await ctx.cleanup.netns(`tsnb-${ctx.tag}-ts`);
-    const engine = ctx.engine();
-    const domain = engine.createDomain(`bench-${ctx.tag}`);
-    ctx.cleanup.defer(`switch domain bench-${ctx.tag}`, () => engine.removeDomain(domain));
+    const daemon = await startDaemon(ctx.cleanup, hostNs);
+    const subnet = `${CLIENT.ip.split('.').slice(0, 3).join('.')}.0/${PAIR_PREFIX_LEN}`;
+    // internal: no gateway port is needed between two hosts on one segment.
+    await daemon.api.call('POST', '/v1/networks', { name: 'bench', subnet, options: { internal: 'true' } });
     for (const [ns, host] of [[clientNs, CLIENT], [serverNs, SERVER]] as const) {
-      const port = TapPort.open('eth0', { netns: netnsPath(ns), ownMac: parseMac(host.mac) });
-      ctx.cleanup.defer(`TAP eth0 in ${ns}`, () => engine.removePort(port)); // no-op once the domain took it away
-      try {
-        engine.addPort(port, domain);
-      } catch (err) {
-        port.close();
-        throw err;
-      }
-      await configureLink(ns, 'eth0', host.mac, host.ip);
+      await daemon.api.call('POST', '/v1/networks/bench/connect', { netns: ns, ip: host.ip, mac: host.mac });
     }
-    return { clientNs, serverNs, clientIp: CLIENT.ip, serverIp: SERVER.ip, cpu: { self: true } };
+    return { clientNs, serverNs, clientIp: CLIENT.ip, serverIp: SERVER.ip, cpu: { pids: [daemon.pid] } };
   },
 };

@@ -19,6 +19,11 @@
  * PacketPort counts it and traffic resumes by itself. Deleted and made again under the same name: a
  * one-second watchdog notices (rtnetlink: the parent's index changed) and reopens the socket with the
  * same memberships. Every step undoes itself on failure; devices persist across daemon restarts.
+ *
+ * Connect order: plumbTap makes the TAP NOT persistent; the port joins the network (memberships and
+ * socket filter), the shim route goes in, and only then commitPersistent. Until that last step any
+ * failure just closes the port, which deletes a new device with its address and routes. Disconnect
+ * never throws once the port is closed: an uplink that cannot be synced is logged and counted.
  */
 import { constants as osConstants } from 'node:os';
 import { addParentMember, createParentNetwork, removeParentMember, removeParentNetwork } from '../../dataplane/parent-network-setup.js';
@@ -32,7 +37,7 @@ import { macFromIpv4, randomLocalMac } from '../mac-address.js';
 import type { EndpointRecord } from '../model.js';
 import { parentLink } from '../parent-network-options.js';
 import { Rtnetlink } from '../rtnetlink.js';
-import { plumbTap } from './bridge-driver.js';
+import { commitPersistent, plumbTap } from './bridge-driver.js';
 import type { DriverContext, EndpointRuntime, NetworkDriver, NetworkRuntime } from './network-driver.js';
 
 const WATCHDOG_MS = 1000;
@@ -127,11 +132,12 @@ export class MacvlanDriver implements NetworkDriver {
       mode: adopt ? 'adopt-or-create' : 'create',
       defaultRouteVia: null,
     });
+    // On failure addParentMember closes the port: a shim made just now (not yet persistent) goes with it.
+    addParentMember(this.ctx.engine, r.net, port, { mac: this.name === 'macvlan' ? parseMac(mac) : undefined, ip: parseIpv4(ip), shim: true });
     try {
-      addParentMember(this.ctx.engine, r.net, port, { mac: this.name === 'macvlan' ? parseMac(mac) : undefined, ip: parseIpv4(ip), shim: true });
+      commitPersistent(port);
     } catch (err) {
-      port.setPersist(false);
-      port.close();
+      this.logSyncError(`network ${rt.record.name}: host shim`, removeParentMember(this.ctx.engine, r.net, port));
       throw err;
     }
     port.label = `${ifname} (host shim)`;
@@ -200,18 +206,25 @@ export class MacvlanDriver implements NetworkDriver {
       mode: adopt ? 'adopt' : 'create',
       defaultRouteVia: opts.internal || !rt.ipam ? null : rt.ipam.gateway,
     });
+    // The TAP is not persistent yet (unless adopted): closing the port undoes it. On failure
+    // addParentMember has closed it already.
+    addParentMember(this.ctx.engine, r.net, port, { mac: this.name === 'macvlan' ? parseMac(ep.mac) : undefined, ip: ep.ip ? parseIpv4(ep.ip) : undefined });
+    let routed = false;
     try {
-      addParentMember(this.ctx.engine, r.net, port, { mac: this.name === 'macvlan' ? parseMac(ep.mac) : undefined, ip: ep.ip ? parseIpv4(ep.ip) : undefined });
+      if (r.shim && ep.ip) {
+        this.shimRoute(r, ep.ip, true);
+        routed = true;
+      }
+      commitPersistent(port); // the last step: from here on the device outlives the daemon
     } catch (err) {
-      port.setPersist(false);
-      port.close();
-      throw err;
-    }
-    try {
-      if (r.shim && ep.ip) this.shimRoute(r, ep.ip, true);
-    } catch (err) {
-      port.setPersist(false);
-      removeParentMember(this.ctx.engine, r.net, port);
+      if (routed) {
+        try {
+          this.shimRoute(r, ep.ip!, false);
+        } catch (e) {
+          this.ctx.log(`endpoint ${ep.id}: undoing the host shim route: ${(e as Error).message}`);
+        }
+      }
+      this.logSyncError(`endpoint ${ep.id}`, removeParentMember(this.ctx.engine, r.net, port));
       throw err;
     }
     if (!adopt) ep.defaultRoute = defaultRoute;
@@ -237,11 +250,17 @@ export class MacvlanDriver implements NetworkDriver {
           this.ctx.log(`endpoint ${ep.record.id}: host shim route: ${(err as Error).message}`);
         }
       }
-      removeParentMember(this.ctx.engine, r.net, port); // closing the last descriptor of a non-persistent TAP deletes it
+      // Closing the last descriptor of a non-persistent TAP deletes it; never throws.
+      this.logSyncError(`endpoint ${ep.record.id}`, removeParentMember(this.ctx.engine, r.net, port));
     } else {
       this.ctx.engine.removePort(port);
     }
     ep.port = null;
+  }
+
+  /** A member left but the uplink could not be synced (removeParentMember's error): say so, the next change syncs it. */
+  private logSyncError(who: string, err: Error | null): void {
+    if (err) this.ctx.log(`${who}: left the network, but the parent's memberships and filter could not be updated (the next change retries): ${err.message}`);
   }
 
   /** Add or delete the host's /32 route to an endpoint through the shim (EEXIST / ESRCH are fine). */
@@ -334,6 +353,10 @@ export class MacvlanDriver implements NetworkDriver {
         VnetHdrLen: u.vnetHdrLen,
         DownEvents: u.downEvents,
         Reopens: u.reopens,
+        // The kernel socket filter: 'attached', or wanted but left off (too long / over optmem_max: the
+        // socket reads everything, the demux drops what is for nobody).
+        Filter: { State: u.filterState, Instructions: u.filterInstructions, Fallbacks: u.filterFallbacks },
+        SyncFailures: r.net.uplinkSyncFailures,
         Errno: u.lastErrno ? (Object.entries(osConstants.errno).find(([, v]) => v === u.lastErrno)?.[0] ?? u.lastErrno) : null,
       },
       HostShim: r.shim ? { Interface: r.shim.name, MacAddress: r.shimMac, IPv4Address: `${opts.hostShim}/32` } : null,

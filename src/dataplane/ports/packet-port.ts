@@ -170,12 +170,34 @@ export class PacketPort extends Port {
 
   /**
    * Only frames to `macs` (and group addresses when `groups`) get past the kernel; null: everything.
-   * Returns the filter's length in BPF instructions, -1 when none is attached.
+   * Returns the filter's length in BPF instructions, -1 when none is attached. A program the kernel
+   * will not hold (too long, or more than the socket's optmem_max) leaves the socket unfiltered, which
+   * is correct (the demux drops what is for nobody) but slower: counted in `filterFallbacks`, and
+   * `filterState` says which.
    */
   setFilter(macs: number[] | null, groups: boolean): number {
     this.filter = { macs: macs ? [...macs] : null, groups };
-    return this.handle >= 0 ? native().packetSetFilter(this.handle, this.filter.macs, groups) : -1;
+    if (this.handle < 0) return -1;
+    const n = native().packetSetFilter(this.handle, this.filter.macs, groups);
+    this.filterInstructions = Math.max(n, 0);
+    if (macs === null) this.filterState = 'none';
+    else if (n >= 0) this.filterState = 'attached';
+    else {
+      this.filterState = n === -2 ? 'unfiltered-optmem' : 'unfiltered-too-long';
+      this.filterFallbacks++;
+    }
+    return n >= 0 ? n : -1;
   }
+
+  /**
+   * The kernel filter now: attached; none asked for; or wanted but not attached because its program
+   * was longer than BPF_MAXINSNS (about 2000 MACs) or than the socket's optmem_max allows.
+   */
+  filterState: 'none' | 'attached' | 'unfiltered-too-long' | 'unfiltered-optmem' = 'none';
+  /** Length of the attached filter in BPF instructions (0 when none). */
+  filterInstructions = 0;
+  /** Times a filter was wanted but the socket had to read everything instead. */
+  filterFallbacks = 0;
 
   receive(pool: FramePool, firstSlot: number, max: number): number {
     if (this.handle < 0) return 0;

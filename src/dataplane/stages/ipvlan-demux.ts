@@ -63,6 +63,7 @@ export class IpvlanDemuxStage implements Stage {
   readonly name = 'ipvlan';
   readonly next = ['arp-suppress', 'lb', 'l2-learn'] as const;
   readonly dropReasons: readonly DropReason[] = ['uplink-no-member', 'uplink-down', 'ipvlan-to-host', 'same-port'];
+  /** The explanation of the last drop, for the tracer (set only on drop paths, and formatted only while tracing). */
   private why = '';
 
   constructor(
@@ -130,13 +131,13 @@ export class IpvlanDemuxStage implements Stage {
     }
     const dst = readMac(bytes, off);
     if (dst !== net.parentMac) {
-      this.why = `${formatMac(dst)} is not the parent's MAC ${formatMac(net.parentMac)}`;
+      if (tracer) this.why = `${formatMac(dst)} is not the parent's MAC ${formatMac(net.parentMac)}`;
       return DROP['uplink-no-member'];
     }
     const ip = destinationIp(bytes, off, len);
     const member = ip >= 0 ? net.byIp.get(ip) : undefined;
     if (member === undefined || member === net.shim) {
-      this.why = ip >= 0 ? `${formatIpv4(ip)} is no container of this network (the host's own traffic)` : `ethertype 0x${read16(bytes, off + 12).toString(16)} carries no IPv4 destination`;
+      if (tracer) this.why = ip >= 0 ? `${formatIpv4(ip)} is no container of this network (the host's own traffic)` : `ethertype 0x${read16(bytes, off + 12).toString(16)} carries no IPv4 destination`;
       return DROP['uplink-no-member'];
     }
     desc[d + D_OUT] = member.id;
@@ -174,11 +175,11 @@ export class IpvlanDemuxStage implements Stage {
       const ip = destinationIp(bytes, off, len);
       const member = ip >= 0 ? net.byIp.get(ip) : undefined;
       if (member === undefined) {
-        this.why = ip >= 0 ? `${formatIpv4(ip)} is the host's (only the host shim reaches the host)` : `ethertype 0x${read16(bytes, off + 12).toString(16)} to the parent's MAC`;
+        if (tracer) this.why = ip >= 0 ? `${formatIpv4(ip)} is the host's (only the host shim reaches the host)` : `ethertype 0x${read16(bytes, off + 12).toString(16)} to the parent's MAC`;
         return DROP['ipvlan-to-host'];
       }
       if (member === port) {
-        this.why = `${formatIpv4(ip)} is the sender's own address`;
+        if (tracer) this.why = `${formatIpv4(ip)} is the sender's own address`;
         return DROP['same-port'];
       }
       desc[d + D_OUT] = member.id;

@@ -21,8 +21,10 @@
  * dropped with a named reason.
  *
  * Performance: no allocation per frame; one Map lookup per frame for the domain, one for the VIP, one
- * open-addressing probe in typed arrays for the connection. A trace dry run changes no state: it says
- * what would be scheduled without making the connection.
+ * open-addressing probe in typed arrays for the connection. Explanations (drop reasons, decisions) are
+ * formatted only while a trace is running. A trace dry run changes no state: it says what would be
+ * scheduled without making the connection, and its lookups leave expired entries for the periodic sweep
+ * (or the next real frame) to remove.
  */
 import type { Batch } from '../batch.js';
 import { DROP, type DropReason } from '../drop-reasons.js';
@@ -33,7 +35,7 @@ import { formatIpv4 } from '../../packet/ipv4.js';
 import { formatMac, readMac, writeMac } from '../../packet/mac.js';
 import { IPPROTO_TCP, IPPROTO_UDP, STATE_CLOSE, STATE_FIN_WAIT, STATE_NAMES, STATE_TIME_WAIT } from '../../lb/conn-table.js';
 import { LoadBalancer, vipMac } from '../../lb/load-balancer.js';
-import { encapsulateIpip, IPIP_OVERHEAD, rewriteDestination, rewriteSource } from '../../lb/nat-rewrite.js';
+import { encapsulateIpip, IPIP_MAX_INNER, IPIP_OVERHEAD, rewriteDestination, rewriteSource } from '../../lb/nat-rewrite.js';
 
 const ETH_HLEN = 14;
 const ETHERTYPE_IPV4 = 0x0800;
@@ -125,26 +127,26 @@ export class LbStage implements Stage {
         // ---- towards a VIP ----
         if (proto !== IPPROTO_TCP && proto !== IPPROTO_UDP) {
           drop = DROP['lb-no-service'];
-          why = `protocol ${proto} to VIP ${formatIpv4(dst)}`;
+          if (tracer) why = `protocol ${proto} to VIP ${formatIpv4(dst)}`;
         } else if ((read16(bytes, ip + 6) & 0x3fff) !== 0) {
           drop = DROP['lb-fragment'];
-          why = `fragment to VIP ${formatIpv4(dst)}`;
+          if (tracer) why = `fragment to VIP ${formatIpv4(dst)}`;
         } else if (!l4ok) {
           drop = DROP['lb-malformed'];
-          why = `bad IPv4/${proto === IPPROTO_TCP ? 'TCP' : 'UDP'} header to VIP ${formatIpv4(dst)}`;
+          if (tracer) why = `bad IPv4/${proto === IPPROTO_TCP ? 'TCP' : 'UDP'} header to VIP ${formatIpv4(dst)}`;
         } else {
           const dport = read16(bytes, l4 + 2);
           const svc = vip.services.get((proto << 16) | dport);
           if (svc === undefined) {
             drop = DROP['lb-no-service'];
-            why = `no ${proto === IPPROTO_TCP ? 'TCP' : 'UDP'} service on ${formatIpv4(dst)}:${dport}`;
+            if (tracer) why = `no ${proto === IPPROTO_TCP ? 'TCP' : 'UDP'} service on ${formatIpv4(dst)}:${dport}`;
           } else {
             const cip = read32(bytes, ip + 12);
             const sport = read16(bytes, l4);
             const flags = proto === IPPROTO_TCP ? bytes[l4 + 13] : 0;
             const isSyn = proto === IPPROTO_TCP && (flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN;
             const conns = lb.conns;
-            let e = conns.lookup(proto, cip, sport, dst, dport, now);
+            let e = conns.lookup(proto, cip, sport, dst, dport, now, !ctx.dryRun);
             let rs = e >= 0 ? lb.servers[conns.rs[e]] : undefined;
             let fresh = false;
             if (e >= 0 && (rs === undefined || rs.removed)) {
@@ -162,17 +164,17 @@ export class LbStage implements Stage {
             if (e < 0) {
               if (proto === IPPROTO_TCP && !isSyn) {
                 drop = DROP['lb-no-conn'];
-                why = `${tcpFlagNames(flags)} from ${formatIpv4(cip)}:${sport} to ${formatIpv4(dst)}:${dport} matches no connection`;
+                if (tracer) why = `${tcpFlagNames(flags)} from ${formatIpv4(cip)}:${sport} to ${formatIpv4(dst)}:${dport} matches no connection`;
               } else if (ctx.dryRun) {
-                const t = svc.scheduler.isHash ? svc.scheduler.target(cip, sport) : null;
                 drop = DRY_RUN_STOP;
-                why = `new connection: scheduler ${svc.schedulerName} would pick ${t ? t.key : 'a server'} (dry run: no connection made)`;
+                const t = tracer && svc.scheduler.isHash ? svc.scheduler.target(cip, sport) : null;
+                if (tracer) why = `new connection: scheduler ${svc.schedulerName} would pick ${t ? t.key : 'a server'} (dry run: no connection made)`;
               } else {
                 const refused = conns.refusedFull;
                 e = lb.connect(svc, cip, sport, now);
                 if (e < 0) {
                   drop = conns.refusedFull !== refused ? DROP['lb-table-full'] : DROP['lb-no-server'];
-                  why = drop === DROP['lb-table-full'] ? `connection table full (${conns.capacity})` : `no available real server for ${svc.protocol} ${formatIpv4(dst)}:${dport}`;
+                  if (tracer) why = drop === DROP['lb-table-full'] ? `connection table full (${conns.capacity})` : `no available real server for ${svc.protocol} ${formatIpv4(dst)}:${dport}`;
                 } else {
                   rs = lb.servers[conns.rs[e]];
                   fresh = true;
@@ -206,6 +208,10 @@ export class LbStage implements Stage {
                 if (off - IPIP_OVERHEAD < slotStart || HEADROOM < IPIP_OVERHEAD) {
                   drop = DROP['lb-no-headroom'];
                   why = 'no headroom for the IP-in-IP header';
+                } else if (total > IPIP_MAX_INNER) {
+                  // A 64 KB GSO packet: the outer total length (inner + 20) would not fit 16 bits.
+                  drop = DROP['lb-malformed'];
+                  if (tracer) why = `${total}-byte IPv4 packet is too long for IP-in-IP (at most ${IPIP_MAX_INNER} inside a 16-bit total length)`;
                 } else {
                   writeMac(bytes, off, rs.mac);
                   desc[d + D_OFF] = encapsulateIpip(bytes, off, dst, rs.ip);
@@ -227,7 +233,7 @@ export class LbStage implements Stage {
         const sip = read32(bytes, ip + 12);
         const sport = read16(bytes, l4);
         const dport = read16(bytes, l4 + 2);
-        const e = conns.lookupReply(proto, sip, sport, dst, dport, now);
+        const e = conns.lookupReply(proto, sip, sport, dst, dport, now, !ctx.dryRun);
         if (e >= 0) {
           const rs = lb.servers[conns.rs[e]];
           const svc = lb.services[conns.svc[e]];
@@ -261,10 +267,10 @@ export class LbStage implements Stage {
             if (out === undefined) desc[d + D_OUT] = OUT_FLOOD;
             else if (out === port) {
               drop = DROP['same-port'];
-              why = `${formatMac(dmac)} is behind the ingress port`;
+              if (tracer) why = `${formatMac(dmac)} is behind the ingress port`;
             } else if (!port.domain!.icc && port.ownMac !== null && out.ownMac !== null) {
               drop = DROP['icc-disabled'];
-              why = `${port.name} -> ${out.name} is container to container`;
+              if (tracer) why = `${port.name} -> ${out.name} is container to container`;
             } else desc[d + D_OUT] = out.id;
             if (drop < 0 && batch.notes !== null) batch.notes[row] = `lb reply ${rs.key} -> VIP ${formatIpv4(vipAddr)}:${vport}`;
             if (drop < 0 && tracer) {

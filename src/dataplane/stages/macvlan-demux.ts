@@ -82,7 +82,7 @@ export class MacvlanDemuxStage implements Stage {
     batch.count = w;
   }
 
-  /** The explanation of the last drop, for the tracer (set only on drop paths). */
+  /** The explanation of the last drop, for the tracer (set only on drop paths, and formatted only while tracing). */
   private why = '';
 
   private fromParent(batch: Batch, row: number, net: ParentNetwork, uplink: Port): number {
@@ -116,26 +116,26 @@ export class MacvlanDemuxStage implements Stage {
           if (tracer) tracer.add(this.name, row, `vepa: ${sender.label}'s group frame came back from the LAN -> ${n} other children`);
           return KEEP;
         }
-        this.why = `${sender.label}'s group frame came back and it has no siblings`;
+        if (tracer) this.why = `${sender.label}'s group frame came back and it has no siblings`;
         return DROP['macvlan-reflected'];
       }
       if (sender !== net.shim && net.mode === 'private') {
-        this.why = `${sender.label}'s group frame came back through the parent (mode private)`;
+        if (tracer) this.why = `${sender.label}'s group frame came back through the parent (mode private)`;
         return DROP['macvlan-private'];
       }
-      this.why = `${sender.label}'s group frame came back from the LAN; it was delivered locally already`;
+      if (tracer) this.why = `${sender.label}'s group frame came back from the LAN; it was delivered locally already`;
       return DROP['macvlan-reflected'];
     }
     const dst = readMac(bytes, off);
     const target = net.byMac.get(dst);
     if (target === undefined) {
-      this.why = `${formatMac(dst)} is no member of this network`;
+      if (tracer) this.why = `${formatMac(dst)} is no member of this network`;
       return DROP['uplink-no-member'];
     }
     if (net.mode === 'private' && target !== net.shim) {
       const sender = net.byMac.get(readMac(bytes, off + 6));
       if (sender !== undefined && sender !== net.shim) {
-        this.why = `${sender.label} -> ${target.label} hairpinned back through the parent (mode private)`;
+        if (tracer) this.why = `${sender.label} -> ${target.label} hairpinned back through the parent (mode private)`;
         return DROP['macvlan-private'];
       }
     }
@@ -188,7 +188,7 @@ export class MacvlanDemuxStage implements Stage {
       return KEEP;
     }
     if (target === port) {
-      this.why = `${formatMac(dst)} is the sender's own MAC`;
+      if (tracer) this.why = `${formatMac(dst)} is the sender's own MAC`;
       return DROP['same-port'];
     }
     if (isShim || target === net.shim || net.mode === 'bridge') {
@@ -197,7 +197,7 @@ export class MacvlanDemuxStage implements Stage {
       return KEEP;
     }
     if (net.mode === 'private') {
-      this.why = `${port.label} -> ${target.label} is container to container (mode private)`;
+      if (tracer) this.why = `${port.label} -> ${target.label} is container to container (mode private)`;
       return DROP['macvlan-private'];
     }
     desc[d + D_OUT] = uplink.id; // vepa: siblings meet at the adjacent switch

@@ -67,11 +67,12 @@ export class OverlayMtuStage implements Stage {
       const inPort = ports[desc[d + D_PORT]]!;
       const l3 = ipv4DfOffset(bytes, off, len);
       const mtu = vx.overlayMtu - (l3 === 18 ? 4 : 0);
-      const what = `${wire}-byte frame does not fit ${vx.name} (underlay MTU ${vx.underlayMtu}: at most ${vx.maxInnerFrame})`;
+      // Explanations are formatted only while a trace runs: this is the path of every oversized frame.
+      const what = tracer ? `${wire}-byte frame does not fit ${vx.name} (underlay MTU ${vx.underlayMtu}: at most ${vx.maxInnerFrame})` : '';
       if (out >= 0) {
         inPort.counters.drops[DROP['overlay-mtu-exceeded']]++;
         if (l3 >= 0) {
-          const src = formatIpv4(((bytes[off + l3 + 12] << 24) | (bytes[off + l3 + 13] << 16) | (bytes[off + l3 + 14] << 8) | bytes[off + l3 + 15]) >>> 0);
+          const src = tracer ? formatIpv4(((bytes[off + l3 + 12] << 24) | (bytes[off + l3 + 13] << 16) | (bytes[off + l3 + 14] << 8) | bytes[off + l3 + 15]) >>> 0) : '';
           if (rewriteAsFragNeeded(pool, row, l3, mtu)) {
             if (batch.notes !== null) batch.notes[row] = `overlay-mtu ${wire} > ${vx.maxInnerFrame}: icmp frag-needed mtu ${mtu}`;
             if (tracer) tracer.add(this.name, row, `drop overlay-mtu-exceeded: ${what}; ICMP frag-needed (mtu ${mtu}) back to ${src} via ${inPort.name}`);

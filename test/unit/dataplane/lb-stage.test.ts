@@ -195,6 +195,50 @@ describe('lb stage', () => {
     expect(f.vnet.csumStart).toBe(csumStart + 20);
   });
 
+  it('TUN drops a packet too long for IP-in-IP (inner over 65515 bytes) as lb-malformed; 65515 still goes', () => {
+    const { sw, client, servers } = topology('tun');
+    // 20 IPv4 + 20 TCP + payload: total length 65516, then 65515.
+    const tooLong = toVip(46100, SYN, 65516 - 40).frame;
+    expect((tooLong[16] << 8) | tooLong[17]).toBe(65516);
+    client.inject(tooLong);
+    sw.drain();
+    for (const s of servers) expect(s.take()).toHaveLength(0);
+    expect(client.counters.dropsByReason()).toEqual({ 'lb-malformed': 1 });
+    client.inject(toVip(46102, SYN, 65515 - 40).frame);
+    sw.drain();
+    const got = servers.flatMap((s) => s.take());
+    expect(got).toHaveLength(1);
+    expect((got[0].frame[16] << 8) | got[0].frame[17]).toBe(65535);
+    expect((got[0].frame[36] << 8) | got[0].frame[37]).toBe(65515);
+  });
+
+  it('a trace after a connection expired changes nothing: the entry stays for the sweep, no onRemove', () => {
+    const { sw, client, servers, lb, rs, clock } = topology();
+    client.inject(toVip(47100, SYN).frame);
+    sw.drain();
+    const first = servers.findIndex((s) => s.take().length === 1);
+    expect(lb.conns.count).toBe(1);
+    clock.advance(61); // SYN_RECV times out after 60 s
+    const removed: number[] = [];
+    const hook = lb.conns.onRemove;
+    lb.conns.onRemove = (e) => {
+      removed.push(e);
+      hook?.(e);
+    };
+    const r = sw.trace(client, toVip(47100, SYN).frame);
+    expect(r.records.find((x) => x.stage === 'lb')!.decision).toMatch(/would pick/);
+    // The server's reply, traced: the reply index finds the expired entry and leaves it too.
+    sw.trace(servers[first], tcpFrame({ dst: CLIENT, src: SERVERS[first], srcIp: `10.1.0.${10 + first}`, dstIp: '10.1.0.2', sport: 8080, dport: 47100, flags: SYN | ACK, payloadLen: 0 }).frame);
+    expect(removed).toEqual([]);
+    expect(lb.conns.count).toBe(1);
+    expect(lb.conns.expired).toBe(0);
+    expect(rs[first].connections).toBe(1);
+    sw.periodic();
+    expect(lb.conns.count).toBe(0);
+    expect(removed).toHaveLength(1);
+    expect(rs[first].connections).toBe(0);
+  });
+
   it('trace explains the decision without making a connection', () => {
     const { sw, client, lb } = topology('nat', 'mh');
     const r = sw.trace(client, toVip(47000, SYN).frame);

@@ -3,7 +3,7 @@
  * checksums and for partial (virtio-net NEEDS_CSUM) ones completed afterwards as the kernel would.
  */
 import { describe, expect, it } from 'vitest';
-import { encapsulateIpip, rewriteDestination, rewriteSource } from '../../../src/lb/nat-rewrite.js';
+import { encapsulateIpip, IPIP_MAX_INNER, rewriteDestination, rewriteSource } from '../../../src/lb/nat-rewrite.js';
 import { fold, tcpChecksumsValid, tcpFrame } from '../../helpers/frames.js';
 
 const ip = (s: string) => s.split('.').reduce((a, o) => a * 256 + Number(o), 0);
@@ -105,5 +105,39 @@ describe('NAT rewrite', () => {
     expect(fold(sum16(out, 14, 20))).toBe(0);
     expect(Array.from(out.subarray(26, 34))).toEqual([10, 1, 0, 100, 10, 1, 0, 11]);
     expect(Array.from(out.subarray(34))).toEqual(Array.from(frame.subarray(14)));
+  });
+});
+
+describe('IP-in-IP limits', () => {
+  /** 20 bytes of headroom, an Ethernet header and an IPv4 header whose total length says `total`. */
+  function bigInner(total: number): Uint8Array {
+    const f = new Uint8Array(20 + 14 + 20);
+    f.set([2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 8, 0], 20);
+    const h = 34;
+    f[h] = 0x45;
+    f[h + 2] = total >> 8;
+    f[h + 3] = total & 0xff;
+    f[h + 6] = 0x40; // DF
+    f[h + 8] = 64;
+    f[h + 9] = 6;
+    f.set([10, 1, 0, 2, 10, 1, 0, 100], h + 12);
+    return f;
+  }
+
+  it('wraps an inner packet of 65515 bytes, the outer total length then 65535', () => {
+    const f = bigInner(IPIP_MAX_INNER);
+    expect(IPIP_MAX_INNER).toBe(65515);
+    expect(encapsulateIpip(f, 20, ip('10.1.0.100'), ip('10.1.0.10'))).toBe(0);
+    expect((f[16] << 8) | f[17]).toBe(65535);
+    expect(fold(sum16(f, 14, 20))).toBe(0);
+  });
+
+  it('refuses an inner packet of 65516 bytes or more (the outer total length would wrap): -1, nothing written', () => {
+    for (const total of [IPIP_MAX_INNER + 1, 65535]) {
+      const f = bigInner(total);
+      const before = f.slice();
+      expect(encapsulateIpip(f, 20, ip('10.1.0.100'), ip('10.1.0.10'))).toBe(-1);
+      expect(f).toEqual(before);
+    }
   });
 });
