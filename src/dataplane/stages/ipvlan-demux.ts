@@ -27,17 +27,15 @@
  */
 import type { Batch } from '../batch.js';
 import { DROP, type DropReason } from '../drop-reasons.js';
-import { DESC_STRIDE, D_CSUM_OFF, D_CSUM_START, D_GSO_SIZE, D_GSO_TYPE, D_HDR_LEN, D_LEN, D_OFF, D_OUT, D_PORT, D_VFLAGS, OUT_FLOOD, OUT_NONE } from '../layout.js';
-import type { ParentNetwork, ParentNetworks } from '../parent-networks.js';
+import { DESC_STRIDE, D_CSUM_OFF, D_CSUM_START, D_GSO_SIZE, D_GSO_TYPE, D_HDR_LEN, D_LEN, D_OFF, D_OUT, D_VFLAGS, OUT_FLOOD } from '../layout.js';
+import type { ParentNetwork } from '../parent-networks.js';
 import type { Port } from '../port.js';
 import { replicateToPorts } from '../replicate.js';
-import type { Stage, StageContext } from '../stage.js';
-import type { EgressStage } from './egress.js';
+import { KEEP, ParentDemuxStage } from './parent-demux.js';
 import { read16, read32, write16, write32 } from '../../packet/bytes.js';
 import { formatIpv4 } from '../../packet/ipv4.js';
 import { formatMac, readMac, writeMac } from '../../packet/mac.js';
 
-const KEEP = -1;
 const ETH_HLEN = 14;
 const ETHERTYPE_IPV4 = 0x0800;
 const ETHERTYPE_ARP = 0x0806;
@@ -59,46 +57,15 @@ function destinationIp(bytes: Uint8Array, off: number, len: number): number {
   return -1;
 }
 
-export class IpvlanDemuxStage implements Stage {
+export class IpvlanDemuxStage extends ParentDemuxStage {
+  protected readonly kind = 'ipvlan' as const;
   readonly name = 'ipvlan';
   readonly next = ['arp-suppress', 'lb', 'l2-learn'] as const;
   readonly dropReasons: readonly DropReason[] = ['uplink-no-member', 'uplink-down', 'ipvlan-to-host', 'same-port'];
-  /** The explanation of the last drop, for the tracer (set only on drop paths, and formatted only while tracing). */
-  private why = '';
 
-  constructor(
-    private readonly nets: ParentNetworks,
-    private readonly egress: EgressStage,
-  ) {}
 
-  process(batch: Batch, _ctx: StageContext): void {
-    if (this.nets.size === 0) return;
-    const { rows, ports, tracer } = batch;
-    const desc = batch.pool.desc;
-    let w = 0;
-    for (let i = 0; i < batch.count; i++) {
-      const row = rows[i];
-      const d = row * DESC_STRIDE;
-      const portId = desc[d + D_PORT];
-      const net = this.nets.of(portId);
-      const port = ports[portId]!;
-      if (net === undefined || net.kind !== 'ipvlan' || port.domain !== net.domain || desc[d + D_OUT] !== OUT_NONE) {
-        rows[w++] = row;
-        continue;
-      }
-      const reason = port === net.uplink ? this.fromParent(batch, row, net, port) : this.fromMember(batch, row, net, port);
-      if (reason === KEEP) {
-        rows[w++] = row;
-      } else {
-        port.counters.drops[reason]++;
-        batch.dropReason[row] = reason;
-        if (tracer) tracer.add(this.name, row, `drop ${this.dropReasons.find((r) => DROP[r] === reason) ?? reason}: ${this.why}`);
-      }
-    }
-    batch.count = w;
-  }
 
-  private fromParent(batch: Batch, row: number, net: ParentNetwork, uplink: Port): number {
+  protected fromParent(batch: Batch, row: number, net: ParentNetwork, uplink: Port): number {
     const bytes = batch.pool.bytes;
     const desc = batch.pool.desc;
     const d = row * DESC_STRIDE;
@@ -145,7 +112,7 @@ export class IpvlanDemuxStage implements Stage {
     return KEEP;
   }
 
-  private fromMember(batch: Batch, row: number, net: ParentNetwork, port: Port): number {
+  protected fromMember(batch: Batch, row: number, net: ParentNetwork, port: Port): number {
     const bytes = batch.pool.bytes;
     const desc = batch.pool.desc;
     const d = row * DESC_STRIDE;

@@ -32,60 +32,26 @@
  */
 import type { Batch } from '../batch.js';
 import { DROP, type DropReason } from '../drop-reasons.js';
-import { DESC_STRIDE, D_OFF, D_OUT, D_PORT, OUT_FLOOD, OUT_NONE } from '../layout.js';
-import type { ParentNetwork, ParentNetworks } from '../parent-networks.js';
+import { DESC_STRIDE, D_OFF, D_OUT, OUT_FLOOD } from '../layout.js';
+import type { ParentNetwork } from '../parent-networks.js';
 import type { Port } from '../port.js';
 import { replicateToPorts } from '../replicate.js';
-import type { Stage, StageContext } from '../stage.js';
-import type { EgressStage } from './egress.js';
+import { KEEP, ParentDemuxStage } from './parent-demux.js';
 import { formatMac, readMac } from '../../packet/mac.js';
 
-/** What the stage made of one frame: a port id / OUT_FLOOD / OUT_QUEUED in D_OUT, or a drop reason. */
-const KEEP = -1;
 
-export class MacvlanDemuxStage implements Stage {
+export class MacvlanDemuxStage extends ParentDemuxStage {
+  protected readonly kind = 'macvlan' as const;
   readonly name = 'macvlan';
   readonly next = ['ipvlan'] as const;
   readonly dropReasons: readonly DropReason[] = ['uplink-no-member', 'uplink-down', 'macvlan-private', 'macvlan-reflected', 'same-port'];
   /** Scratch list for the private/vepa child broadcast target set (parent + shim). */
   private readonly pair: Port[] = [];
 
-  constructor(
-    private readonly nets: ParentNetworks,
-    private readonly egress: EgressStage,
-  ) {}
 
-  process(batch: Batch, _ctx: StageContext): void {
-    if (this.nets.size === 0) return;
-    const { rows, ports, tracer } = batch;
-    const desc = batch.pool.desc;
-    let w = 0;
-    for (let i = 0; i < batch.count; i++) {
-      const row = rows[i];
-      const d = row * DESC_STRIDE;
-      const portId = desc[d + D_PORT];
-      const net = this.nets.of(portId);
-      const port = ports[portId]!;
-      if (net === undefined || net.kind !== 'macvlan' || port.domain !== net.domain || desc[d + D_OUT] !== OUT_NONE) {
-        rows[w++] = row;
-        continue;
-      }
-      const reason = port === net.uplink ? this.fromParent(batch, row, net, port) : this.fromMember(batch, row, net, port);
-      if (reason === KEEP) {
-        rows[w++] = row;
-      } else {
-        port.counters.drops[reason]++;
-        batch.dropReason[row] = reason;
-        if (tracer) tracer.add(this.name, row, `drop ${dropName(reason)}: ${this.why}`);
-      }
-    }
-    batch.count = w;
-  }
 
-  /** The explanation of the last drop, for the tracer (set only on drop paths, and formatted only while tracing). */
-  private why = '';
 
-  private fromParent(batch: Batch, row: number, net: ParentNetwork, uplink: Port): number {
+  protected fromParent(batch: Batch, row: number, net: ParentNetwork, uplink: Port): number {
     const bytes = batch.pool.bytes;
     const desc = batch.pool.desc;
     const d = row * DESC_STRIDE;
@@ -144,7 +110,7 @@ export class MacvlanDemuxStage implements Stage {
     return KEEP;
   }
 
-  private fromMember(batch: Batch, row: number, net: ParentNetwork, port: Port): number {
+  protected fromMember(batch: Batch, row: number, net: ParentNetwork, port: Port): number {
     const bytes = batch.pool.bytes;
     const desc = batch.pool.desc;
     const d = row * DESC_STRIDE;
@@ -206,7 +172,3 @@ export class MacvlanDemuxStage implements Stage {
   }
 }
 
-function dropName(reason: number): string {
-  for (const [name, i] of Object.entries(DROP)) if (i === reason) return name;
-  return String(reason);
-}
