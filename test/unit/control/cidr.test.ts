@@ -15,21 +15,8 @@ import {
   prefixMask,
 } from '../../../src/control/cidr.js';
 import { TsnError } from '../../../src/control/errors.js';
+import { expectTsnError } from '../../helpers/tsn-error.js';
 
-/** Run fn, expect a TsnError with `code`, status, and every fragment in its message. */
-function expectTsnError(fn: () => unknown, code: string, ...fragments: string[]): TsnError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, `expected ${code}`).toBeInstanceOf(TsnError);
-  const err = caught as TsnError;
-  expect(err.code).toBe(code);
-  for (const f of fragments) expect(err.message).toContain(f);
-  return err;
-}
 
 const ip = (s: string) => parseIpv4(s);
 

@@ -1,21 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { TsnError } from '../../../src/control/errors.js';
 import { checkNoOverlap, chooseDefaultSubnet, DOCKER_DEFAULT_POOLS, NetworkIpam } from '../../../src/control/ipam.js';
+import { expectTsnError } from '../../helpers/tsn-error.js';
 
-/** Run fn, expect a TsnError with `code` and every fragment in its message. */
-function expectTsnError(fn: () => unknown, code: string, ...fragments: string[]): TsnError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, `expected ${code}`).toBeInstanceOf(TsnError);
-  const err = caught as TsnError;
-  expect(err.code).toBe(code);
-  for (const f of fragments) expect(err.message).toContain(f);
-  return err;
-}
 
 describe('NetworkIpam: configuration', () => {
   it('defaults the gateway to the first host and hands out from the next address', () => {

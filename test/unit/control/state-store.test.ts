@@ -6,6 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TsnError } from '../../../src/control/errors.js';
 import { StateStore } from '../../../src/control/state-store.js';
+import { expectTsnError } from '../../helpers/tsn-error.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const STORE_MODULE = pathToFileURL(path.join(REPO, 'src/control/state-store.ts')).href;
@@ -32,19 +33,6 @@ function expectWhole(doc: Doc | null, n: number): Doc {
   return d;
 }
 
-function expectTsnError(fn: () => unknown, code: string, ...fragments: string[]): TsnError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, `expected ${code}`).toBeInstanceOf(TsnError);
-  const err = caught as TsnError;
-  expect(err.code).toBe(code);
-  for (const f of fragments) expect(err.message).toContain(f);
-  return err;
-}
 
 let tmp: string;
 let dir: string;
