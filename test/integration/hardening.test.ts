@@ -12,6 +12,7 @@ import { kill, nsExec, nsSpawn, privilegedSkipReason, sh } from '../helpers/netn
 const skip = privilegedSkipReason();
 if (skip) console.warn(`skipping hardening tests: ${skip}`);
 const FLOOD = resolve(import.meta.dirname, '../fixtures/mac-flood.py');
+const MALFORMED = resolve(import.meta.dirname, '../fixtures/malformed-frames.py');
 
 let cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -53,6 +54,29 @@ describe.skipIf(skip !== null)('hardening', () => {
     expect(drops['spoofed-src-mac']).toBeGreaterThan(0);
     // c2 is unaffected.
     expect(await ping(c2, '10.81.0.1')).toBe(true);
+  });
+
+  it('malformed traffic from inside a container: the daemon stays up, counts the drops, keeps forwarding', async () => {
+    const { d, ns } = await world(2);
+    const [c1, c2] = ns;
+    await d.ok(['network', 'create', '--subnet', '10.85.0.0/24', '-o', 'port_security=ip', 'bad']);
+    const ep1 = JSON.parse(await d.ok(['connect', 'bad', '--netns', c1, '--json']));
+    const ep2 = JSON.parse(await d.ok(['connect', 'bad', '--netns', c2, '--json']));
+    expect(await ping(c1, '10.85.0.3')).toBe(true);
+    // Oversized frames too: the container may send up to 9000 bytes; its peer keeps 1500.
+    await sh('ip', ['-n', c1, 'link', 'set', 'eth0', 'mtu', '9000']);
+    const out = await nsExec(c1, 'python3', [MALFORMED, 'eth0', ep1.mac, ep2.mac, '9000', '7'], { timeoutMs: 60_000 });
+    const [sent] = out.trim().split(' ').map(Number);
+    expect(sent).toBeGreaterThan(7000);
+    await sh('ip', ['-n', c1, 'link', 'set', 'eth0', 'mtu', '1500']);
+    // Still up, still forwarding, every bad frame dropped by a named reason, no stage error.
+    expect(await ping(c1, '10.85.0.3')).toBe(true);
+    expect(await ping(c2, '10.85.0.2')).toBe(true);
+    const stats = JSON.parse(await d.ok(['stats', '--json']));
+    expect(stats.engine.internalErrors).toBe(0);
+    const drops = stats.ports.find((p: { endpoint: string }) => p.endpoint === ep1.id).drops;
+    for (const reason of ['spoofed-src-mac', 'bad-src-mac', 'spoofed-src-ip']) expect(drops[reason], reason).toBeGreaterThan(0);
+    console.log(`malformed from a container: ${sent} frames sent; drops at its port ${JSON.stringify(drops)}`);
   });
 
   it('a 100k-MAC flood leaves the FDB at its cap, memory bounded, known flows forwarding', async () => {
