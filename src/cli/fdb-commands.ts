@@ -25,9 +25,10 @@ export function registerOverlayFdbCommands(fdb: Command, socketOption: () => Opt
     .description('overlay: remove a static (or learned) remote entry')
     .argument('<network>')
     .argument('<mac>')
+    .option('--json', 'print JSON')
     .addOption(socketOption())
     .action(async (network: string, mac: string, o) => {
       const r = await client(o).call<{ mac: string; type: string }>('DELETE', `/v1/fdb?network=${encodeURIComponent(network)}&mac=${encodeURIComponent(mac)}`);
-      console.log(`${r.mac} (${r.type})`);
+      console.log(o.json ? JSON.stringify(r, null, 2) : `${r.mac} (${r.type})`);
     });
 }

@@ -188,10 +188,11 @@ export function registerLbCommands(program: Command): void {
 
   withService(lb.command('del-service'))
     .description('remove a service, its real servers and its connections')
+    .option('--json', 'print JSON')
     .addOption(socketOption())
     .action(async (o) => {
       const r = await client(o).call<{ removed: string }>('POST', '/v1/lb/services/delete', serviceRef(o));
-      console.log(r.removed);
+      console.log(o.json ? JSON.stringify(r, null, 2) : r.removed);
     });
 
   const serverBody = (o: Record<string, unknown>) => ({
@@ -271,11 +272,12 @@ export function registerLbCommands(program: Command): void {
 
   withService(lb.command('zero'))
     .description('zero the counters of one service, or of all')
+    .option('--json', 'print JSON')
     .addOption(socketOption())
     .action(async (o) => {
       const ref = o.tcpService !== undefined || o.udpService !== undefined ? serviceRef(o) : {};
       const r = await client(o).call<{ zeroed: string }>('POST', '/v1/lb/zero', ref);
-      console.log(`zeroed ${r.zeroed}`);
+      console.log(o.json ? JSON.stringify(r, null, 2) : `zeroed ${r.zeroed}`);
     });
 
   lb.command('timeout')

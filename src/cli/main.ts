@@ -13,6 +13,9 @@ import { registerEmulateCommand } from './emulate-command.js';
 import { registerOverlayFdbCommands } from './fdb-commands.js';
 import { registerTraceCommand } from './trace-command.js';
 import { bytes, table } from './format.js';
+import { installGlobalOptions } from './global-options.js';
+import { renderTemplate } from './go-template.js';
+import { COMPLETION_SHELLS, completionScript, type CompletionShell } from './completion-script.js';
 import { registerLbCommands } from './lb-commands.js';
 
 const program = new Command();
@@ -20,11 +23,13 @@ program
   .name('tsnet-switch')
   .description('A userspace virtual switch for containers: bridge networks over TAP devices, switched in user space')
   .showHelpAfterError();
+installGlobalOptions(program);
 
 const socketOption = () => new Option('--socket <path>', `the daemon's API socket (env TSNET_SWITCH_SOCKET; default ${DEFAULT_SOCKET})`);
 const client = (o: { socket?: string }) => new ApiClient(socketPathFrom(o.socket));
 const collect = (v: string, prev: string[]) => [...prev, v];
 const print = (json: boolean, data: unknown, text: () => string) => console.log(json ? JSON.stringify(data, null, 2) : text());
+const formatOption = () => new Option('-f, --format <template>', "Go-template-like output, as docker's: '{{.Name}}', '{{.IPAM.Config}}', '{{json .}}', '{{range .Endpoints}}…{{end}}'");
 
 function keyValues(list: string[], flag: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -88,9 +93,15 @@ network
   .command('ls')
   .description('list networks')
   .option('--json', 'print JSON')
+  .addOption(formatOption())
   .addOption(socketOption())
   .action(async (o) => {
-    const r = await client(o).call<{ id: string; name: string; driver: string; subnet: string | null; gateway: string | null; endpoints: number }[]>('GET', '/v1/networks');
+    const r = await client(o).call<{ id: string; name: string; driver: string; subnet: string | null; gateway: string | null; endpoints: number; internal: boolean }[]>('GET', '/v1/networks');
+    // docker network ls --format names its fields ID, Name, Driver…; one line per network.
+    if (o.format !== undefined) {
+      const rows = r.map((n) => ({ ID: n.id, Name: n.name, Driver: n.driver, Subnet: n.subnet, Gateway: n.gateway, Endpoints: n.endpoints, Internal: n.internal }));
+      return void process.stdout.write(rows.map((n) => `${renderTemplate(o.format, n)}\n`).join(''));
+    }
     print(o.json, r, () => table(['NETWORK ID', 'NAME', 'DRIVER', 'SUBNET', 'GATEWAY', 'ENDPOINTS'], r.map((n) => [n.id, n.name, n.driver, n.subnet, n.gateway, n.endpoints])));
   });
 
@@ -98,9 +109,13 @@ network
   .command('inspect')
   .description('show a network as JSON: IPAM, options, endpoints with MAC and IP')
   .argument('<name>')
+  .option('--json', 'print JSON (the default: a no-op, accepted for scripts)')
+  .addOption(formatOption())
   .addOption(socketOption())
   .action(async (name: string, o) => {
-    console.log(JSON.stringify([await client(o).call('GET', `/v1/networks/${encodeURIComponent(name)}`)], null, 2));
+    const r = await client(o).call('GET', `/v1/networks/${encodeURIComponent(name)}`);
+    if (o.format !== undefined) return void process.stdout.write(`${renderTemplate(o.format, r)}\n`);
+    console.log(JSON.stringify([r], null, 2));
   });
 
 network
@@ -108,10 +123,11 @@ network
   .description('remove a network (refused while endpoints are connected, unless --force)')
   .argument('<name>')
   .option('-f, --force', 'disconnect its endpoints first')
+  .option('--json', 'print JSON')
   .addOption(socketOption())
   .action(async (name: string, o) => {
     await client(o).call('DELETE', `/v1/networks/${encodeURIComponent(name)}${o.force ? '?force=1' : ''}`);
-    console.log(name);
+    print(o.json, { name, removed: true }, () => name);
   });
 
 program
@@ -136,10 +152,11 @@ program
   .description('disconnect an endpoint (its id, netns name or interface name): the device goes, the address is released')
   .argument('<network>')
   .argument('<endpoint>')
+  .option('--json', 'print JSON')
   .addOption(socketOption())
   .action(async (net: string, endpoint: string, o) => {
     const r = await client(o).call<{ id: string }>('POST', `/v1/networks/${encodeURIComponent(net)}/disconnect`, { endpoint });
-    console.log(r.id);
+    print(o.json, r, () => r.id);
   });
 
 const fdb = program.command('fdb').description('forwarding database');
@@ -181,6 +198,16 @@ registerCaptureCommand(program);
 registerTraceCommand(program);
 registerEmulateCommand(program);
 registerBenchCommand(program);
+
+// The script is written when the command runs, so it knows every command registered anywhere.
+program
+  .command('completion')
+  .description('print a shell completion script: source <(tsnet-switch completion bash)')
+  .argument('<shell>', COMPLETION_SHELLS.join('|'))
+  .action((shell: string) => {
+    if (!(COMPLETION_SHELLS as readonly string[]).includes(shell)) throw new TsnError('ERR_BAD_OPTION', 400, `completion ${JSON.stringify(shell)}: expected ${COMPLETION_SHELLS.join(' or ')}`);
+    process.stdout.write(completionScript(program, shell as CompletionShell));
+  });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = err as { message?: string };
