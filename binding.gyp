@@ -15,7 +15,10 @@
         "native/src/netlink.c",
         "native/src/udp_vtep.c",
         "native/src/bpf.c",
-        "native/src/af_packet.c"
+        "native/src/af_packet.c",
+        "native/src/napi_args.c",
+        "native/src/vtep_rx.c",
+        "native/src/vtep_tx.c"
       ],
       "libraries": ["-lpcap"],
       "defines": ["NAPI_VERSION=8"],

@@ -45,6 +45,8 @@
 #include "errors.h"
 #include "gso.h"
 #include "layout.h"
+#include "napi_args.h"
+#include "wire.h"
 #include "netns.h"
 #include "pool.h"
 #include <arpa/inet.h>
@@ -97,12 +99,10 @@ typedef struct {
 
 static tsn_uplink *uplinks[TSN_MAX_UPLINKS];
 
-static int get_i32(napi_env env, napi_value v, int32_t *out) { return napi_get_value_int32(env, v, out) == napi_ok ? 0 : -1; }
-static inline void wr16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
 
 static tsn_uplink *uplink_get(napi_env env, napi_value v) {
   int32_t h;
-  if (get_i32(env, v, &h) || h < 0 || h >= TSN_MAX_UPLINKS || !uplinks[h]) {
+  if (tsn_arg_i32(env, v, &h) || h < 0 || h >= TSN_MAX_UPLINKS || !uplinks[h]) {
     tsn_throw_code(env, "ERR_INVALID_ARG_VALUE", "not an open uplink handle");
     return NULL;
   }
@@ -312,7 +312,7 @@ static napi_value packet_close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   TSN_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int32_t h;
-  if (argc < 1 || get_i32(env, argv[0], &h) || h < 0 || h >= TSN_MAX_UPLINKS || !uplinks[h]) return NULL;
+  if (argc < 1 || tsn_arg_i32(env, argv[0], &h) || h < 0 || h >= TSN_MAX_UPLINKS || !uplinks[h]) return NULL;
   tsn_uplink *u = uplinks[h];
   uplinks[h] = NULL;
   napi_delete_reference(env, u->status_ref);
@@ -642,7 +642,7 @@ static napi_value packet_recv_burst(napi_env env, napi_callback_info info) {
   if (!p) return NULL;
   tsn_uplink *u = uplink_get(env, argv[1]);
   if (!u) return NULL;
-  if (get_i32(env, argv[2], &first) || get_i32(env, argv[3], &max) || first < 0 || max < 0 || (uint32_t)first + (uint32_t)max > p->slots) {
+  if (tsn_arg_i32(env, argv[2], &first) || tsn_arg_i32(env, argv[3], &max) || first < 0 || max < 0 || (uint32_t)first + (uint32_t)max > p->slots) {
     tsn_throw_code(env, "ERR_INVALID_ARG_VALUE", "packetRecvBurst(pool, handle, firstSlot, max): slots out of range");
     return NULL;
   }
@@ -719,8 +719,8 @@ static napi_value packet_recv_burst(napi_env env, napi_callback_info info) {
       /* Put the tag the kernel stripped back between the MACs and the ethertype: 4 bytes of headroom. */
       uint16_t tpid = (aux->tp_status & TP_STATUS_VLAN_TPID_VALID) && aux->tp_vlan_tpid ? aux->tp_vlan_tpid : ETH_P_8021Q;
       memmove(frame - 4, frame, 12);
-      wr16(frame + 8, tpid);
-      wr16(frame + 10, aux->tp_vlan_tci);
+      tsn_wr16(frame + 8, tpid);
+      tsn_wr16(frame + 10, aux->tp_vlan_tci);
       d[TSN_D_OFF] -= 4;
       d[TSN_D_LEN] += 4;
       if (vh.flags & TSN_VNET_F_NEEDS_CSUM) vh.csum_start += 4;
@@ -768,7 +768,7 @@ static napi_value packet_send_burst(napi_env env, napi_callback_info info) {
   if (!p) return NULL;
   tsn_uplink *u = uplink_get(env, argv[1]);
   if (!u) return NULL;
-  if (get_i32(env, argv[2], &count) || count < 0 || (uint32_t)count > p->tx_idx_len) {
+  if (tsn_arg_i32(env, argv[2], &count) || count < 0 || (uint32_t)count > p->tx_idx_len) {
     tsn_throw_code(env, "ERR_INVALID_ARG_VALUE", "packetSendBurst(pool, handle, count): count out of range");
     return NULL;
   }

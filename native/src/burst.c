@@ -17,13 +17,13 @@
 #include "errors.h"
 #include "gso.h"
 #include "layout.h"
+#include "napi_args.h"
 #include "pool.h"
 #include <errno.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
-static int get_i32(napi_env env, napi_value v, int32_t *out) { return napi_get_value_int32(env, v, out) == napi_ok ? 0 : -1; }
 
 /*
  * rxBurst(pool, fd, vnet: 0|1, firstSlot, max) -> count
@@ -39,8 +39,8 @@ static napi_value rx_burst(napi_env env, napi_callback_info info) {
   TSN_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   tsn_pool *p = tsn_pool_get(env, argv[0]);
   if (!p) return NULL;
-  if (argc < 5 || get_i32(env, argv[1], &fd) || get_i32(env, argv[2], &vnet) || get_i32(env, argv[3], &first) ||
-      get_i32(env, argv[4], &max) || first < 0 || max < 0 || (uint32_t)first + (uint32_t)max > p->slots) {
+  if (argc < 5 || tsn_arg_i32(env, argv[1], &fd) || tsn_arg_i32(env, argv[2], &vnet) || tsn_arg_i32(env, argv[3], &first) ||
+      tsn_arg_i32(env, argv[4], &max) || first < 0 || max < 0 || (uint32_t)first + (uint32_t)max > p->slots) {
     tsn_throw_code(env, "ERR_INVALID_ARG_VALUE", "rxBurst(pool, fd, vnet, firstSlot, max): slots out of range");
     return NULL;
   }
@@ -129,8 +129,8 @@ static napi_value tx_burst(napi_env env, napi_callback_info info) {
   TSN_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   tsn_pool *p = tsn_pool_get(env, argv[0]);
   if (!p) return NULL;
-  if (argc < 5 || get_i32(env, argv[1], &fd) || get_i32(env, argv[2], &mode) || get_i32(env, argv[3], &start) ||
-      get_i32(env, argv[4], &count) || start < 0 || count < 0 || (uint32_t)start + (uint32_t)count > p->tx_idx_len) {
+  if (argc < 5 || tsn_arg_i32(env, argv[1], &fd) || tsn_arg_i32(env, argv[2], &mode) || tsn_arg_i32(env, argv[3], &start) ||
+      tsn_arg_i32(env, argv[4], &count) || start < 0 || count < 0 || (uint32_t)start + (uint32_t)count > p->tx_idx_len) {
     tsn_throw_code(env, "ERR_INVALID_ARG_VALUE", "txBurst(pool, fd, mode, start, count): indices out of range");
     return NULL;
   }

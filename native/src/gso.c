@@ -36,6 +36,8 @@
 
 #include "gso.h"
 #include "layout.h"
+#include "wire.h"
+
 
 #define ETH_HLEN 14
 #define VLAN_HLEN 4
@@ -57,27 +59,6 @@
 /* Accumulators are folded at least this often so that they cannot overflow
  * (each 32-byte step adds < 2^33 to each of them). */
 #define CSUM_CHUNK ((size_t)1 << 20)
-
-static inline uint16_t rd16(const uint8_t *p) {
-  return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static inline uint32_t rd32(const uint8_t *p) {
-  return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-         ((uint32_t)p[2] << 8) | p[3];
-}
-
-static inline void wr16(uint8_t *p, uint16_t v) {
-  p[0] = (uint8_t)(v >> 8);
-  p[1] = (uint8_t)v;
-}
-
-static inline void wr32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 24);
-  p[1] = (uint8_t)(v >> 16);
-  p[2] = (uint8_t)(v >> 8);
-  p[3] = (uint8_t)v;
-}
 
 static inline uint16_t rd16le(const uint8_t *p) {
   return (uint16_t)(p[0] | (p[1] << 8));
@@ -188,7 +169,7 @@ static inline uint64_t csum_be16(uint16_t v) {
   uint8_t b[2];
   uint16_t w;
 
-  wr16(b, v);
+  tsn_wr16(b, v);
   memcpy(&w, b, 2);
   return w;
 }
@@ -235,15 +216,6 @@ int tsn_csum_complete(uint8_t *frame, size_t len, uint16_t csum_start, uint16_t 
   return 0;
 }
 
-/* Where the headers of a TCP frame are, as found by gso_parse(). */
-struct gso_hdrs {
-  size_t l3;  /* IP header offset */
-  size_t l4;  /* TCP header offset */
-  size_t thl; /* TCP header length, options included */
-  size_t end; /* end of the IP packet (trailing padding excluded) */
-  int v6;
-};
-
 /**
  * gso_parse_ipv6_exthdrs() - Skip IPv6 hop-by-hop and destination options
  * @frame:	Frame
@@ -279,6 +251,87 @@ static int gso_parse_ipv6_exthdrs(const uint8_t *frame, size_t end, size_t *off,
 }
 
 /**
+ * tsn_tcp_parse() - Find the headers of a TCP/IP frame
+ * @frame:	Ethernet frame: zero or one 802.1Q/802.1ad tag, then IPv4 (options allowed) or IPv6
+ * @len:	Frame length
+ * @flags:	TSN_TCP_EXACT: the IP datagram must end exactly at @len (no Ethernet padding), as in a
+ *		TAP's TSO frame or one VXLAN datagram; TSN_TCP_EXTHDRS: IPv6 hop-by-hop and destination
+ *		options may stand before TCP (else TCP must follow the fixed header)
+ * @h:		Filled with the offsets: IP header, TCP header, payload, end of the IP datagram
+ *
+ * Checks: the IP version matches the EtherType, the packet is not a fragment and carries TCP, the IP
+ * length fields fit in the frame (IPv4 total length 0 and IPv6 jumbograms, i.e. BIG TCP, are
+ * refused), the TCP header and its options lie inside the datagram. One parser for the addon: the
+ * segmenters here and in vtep_tx.c and the VXLAN receive code (vtep_rx.c) all use it. No syscalls.
+ *
+ * Return: 0, or -EINVAL
+ */
+int tsn_tcp_parse(const uint8_t *frame, size_t len, unsigned flags, struct tsn_tcp_hdrs *h) {
+  size_t l3 = ETH_HLEN, thl;
+  uint16_t ethertype;
+
+  if (!frame || len < ETH_HLEN)
+    return -EINVAL;
+  ethertype = tsn_rd16(frame + 12);
+  if (ethertype == ETHERTYPE_VLAN || ethertype == ETHERTYPE_QINQ) {
+    if (len < ETH_HLEN + VLAN_HLEN)
+      return -EINVAL;
+    ethertype = tsn_rd16(frame + 16);
+    l3 += VLAN_HLEN;
+  }
+  h->l3 = l3;
+
+  if (ethertype == ETHERTYPE_IPV4) {
+    const uint8_t *ip = frame + l3;
+    size_t ihl, tot;
+
+    if (len < l3 + 20 || (ip[0] >> 4) != 4)
+      return -EINVAL;
+    ihl = (size_t)(ip[0] & 0x0f) * 4;
+    tot = tsn_rd16(ip + 2);
+    if (ihl < 20 || tot < ihl || l3 + tot > len)
+      return -EINVAL;
+    if (tsn_rd16(ip + 6) & 0x3fff)	/* MF or a fragment offset */
+      return -EINVAL;
+    if (ip[9] != IPPROTO_TCP_)
+      return -EINVAL;
+    h->end = l3 + tot;
+    h->l4 = l3 + ihl;
+    h->v6 = 0;
+  } else if (ethertype == ETHERTYPE_IPV6) {
+    const uint8_t *ip = frame + l3;
+    size_t plen, off = l3 + 40;
+
+    if (len < l3 + 40 || (ip[0] >> 4) != 6)
+      return -EINVAL;
+    plen = tsn_rd16(ip + 4);
+    if (!plen || l3 + 40 + plen > len)
+      return -EINVAL;
+    h->end = l3 + 40 + plen;
+    if (flags & TSN_TCP_EXTHDRS) {
+      if (gso_parse_ipv6_exthdrs(frame, h->end, &off, ip[6]))
+        return -EINVAL;
+    } else if (ip[6] != IPPROTO_TCP_) {
+      return -EINVAL;
+    }
+    h->l4 = off;
+    h->v6 = 1;
+  } else {
+    return -EINVAL;
+  }
+
+  if ((flags & TSN_TCP_EXACT) && h->end != len)
+    return -EINVAL;
+  if (h->l4 + TCP_HLEN_MIN > h->end)
+    return -EINVAL;
+  thl = (size_t)(frame[h->l4 + 12] >> 4) * 4;
+  if (thl < TCP_HLEN_MIN || h->l4 + thl > h->end)
+    return -EINVAL;
+  h->hdrs = h->l4 + thl;
+  return 0;
+}
+
+/**
  * gso_parse() - Find and check the headers of a TCP/IP frame for segmentation
  * @frame:	Ethernet frame
  * @len:	Frame length
@@ -287,81 +340,25 @@ static int gso_parse_ipv6_exthdrs(const uint8_t *frame, size_t end, size_t *off,
  *
  * Checks, as virtio_net_hdr_to_skb() and tcp_gso_segment() do: the gso_type
  * names TCPV4 or TCPV6 (optionally with ECN) and matches the EtherType;
- * gso_size is not 0; the IP packet is not a fragment and carries TCP; every
- * header lies inside the frame and the IP length fields agree with it; with
+ * gso_size is not 0; the frame parses as TCP/IP (tsn_tcp_parse(), Ethernet
+ * padding and IPv6 options allowed); the headers fit in TSN_GSO_MAX_HDR; with
  * NEEDS_CSUM, csum_start is the TCP header and csum_offset the TCP checksum.
  *
  * Return: 0, or -EINVAL
  */
-static int gso_parse(const uint8_t *frame, size_t len, const struct tsn_vnet *vh, struct gso_hdrs *h) {
+static int gso_parse(const uint8_t *frame, size_t len, const struct tsn_vnet *vh, struct tsn_tcp_hdrs *h) {
   uint8_t type = vh->gso_type & (uint8_t)~TSN_GSO_ECN;
-  size_t l3 = ETH_HLEN;
-  uint16_t ethertype;
 
-  if (type == TSN_GSO_TCPV4)
-    h->v6 = 0;
-  else if (type == TSN_GSO_TCPV6)
-    h->v6 = 1;
-  else
+  if (type != TSN_GSO_TCPV4 && type != TSN_GSO_TCPV6)
     return -EINVAL;
-  if (!vh->gso_size || len < ETH_HLEN)
+  if (!vh->gso_size || tsn_tcp_parse(frame, len, TSN_TCP_EXTHDRS, h))
     return -EINVAL;
-
-  ethertype = rd16(frame + 12);
-  if (ethertype == ETHERTYPE_VLAN || ethertype == ETHERTYPE_QINQ) {
-    if (len < ETH_HLEN + VLAN_HLEN)
-      return -EINVAL;
-    ethertype = rd16(frame + 16);
-    l3 += VLAN_HLEN;
-  }
-  if (ethertype != (h->v6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4))
+  if (h->v6 != (type == TSN_GSO_TCPV6))
     return -EINVAL;
-  h->l3 = l3;
-
-  if (!h->v6) {
-    const uint8_t *ip = frame + l3;
-    size_t ihl, tot;
-
-    if (len < l3 + 20 || (ip[0] >> 4) != 4)
-      return -EINVAL;
-    ihl = (size_t)(ip[0] & 0x0f) * 4;
-    tot = rd16(ip + 2);
-    /* tot == 0 is IPv4 BIG TCP; it cannot come from a TAP. */
-    if (ihl < 20 || tot < ihl || l3 + tot > len)
-      return -EINVAL;
-    if (rd16(ip + 6) & 0x3fff)	/* MF or a fragment offset */
-      return -EINVAL;
-    if (ip[9] != IPPROTO_TCP_)
-      return -EINVAL;
-    h->end = l3 + tot;
-    h->l4 = l3 + ihl;
-  } else {
-    const uint8_t *ip = frame + l3;
-    size_t plen, off = l3 + 40;
-
-    if (len < l3 + 40 || (ip[0] >> 4) != 6)
-      return -EINVAL;
-    plen = rd16(ip + 4);
-    /* plen == 0 is a jumbogram (BIG TCP); not from a TAP. */
-    if (!plen || l3 + 40 + plen > len)
-      return -EINVAL;
-    h->end = l3 + 40 + plen;
-    if (gso_parse_ipv6_exthdrs(frame, h->end, &off, ip[6]))
-      return -EINVAL;
-    h->l4 = off;
-  }
-
-  if (h->l4 + TCP_HLEN_MIN > h->end)
+  if (h->hdrs > TSN_GSO_MAX_HDR)
     return -EINVAL;
-  h->thl = (size_t)(frame[h->l4 + 12] >> 4) * 4;
-  if (h->thl < TCP_HLEN_MIN || h->l4 + h->thl > h->end)
-    return -EINVAL;
-  if (h->l4 + h->thl > TSN_GSO_MAX_HDR)
-    return -EINVAL;
-
   if ((vh->flags & TSN_VNET_F_NEEDS_CSUM) && (vh->csum_start != h->l4 || vh->csum_offset != TCP_CSUM_OFF))
     return -EINVAL;
-
   return 0;
 }
 
@@ -393,12 +390,12 @@ static int gso_parse(const uint8_t *frame, size_t len, const struct tsn_vnet *vh
  */
 int tsn_gso_segment(const uint8_t *frame, size_t len, const struct tsn_vnet *vh, uint8_t *scratch,
                     size_t scratch_len, tsn_emit_fn emit, void *ctx) {
-  size_t hdrs, paylen, mss, off, ip_fixed;
+  size_t hdrs, thl, paylen, mss, off, ip_fixed;
   uint64_t pseudo;
   uint32_t seq;
   uint16_t id = 0;
   uint8_t tflags;
-  struct gso_hdrs h;
+  struct tsn_tcp_hdrs h;
   int i, nsegs;
 
   if (!frame || !vh || !emit)
@@ -406,7 +403,8 @@ int tsn_gso_segment(const uint8_t *frame, size_t len, const struct tsn_vnet *vh,
   if (gso_parse(frame, len, vh, &h))
     return -EINVAL;
 
-  hdrs = h.l4 + h.thl;
+  hdrs = h.hdrs;
+  thl = hdrs - h.l4;
   paylen = h.end - hdrs;
   mss = vh->gso_size;
   nsegs = paylen ? (int)((paylen + mss - 1) / mss) : 1;
@@ -424,14 +422,14 @@ int tsn_gso_segment(const uint8_t *frame, size_t len, const struct tsn_vnet *vh,
    * count in the IP length field. */
   ip_fixed = h.v6 ? h.l4 - h.l3 - 40 : h.l4 - h.l3;
   if (!h.v6)
-    id = rd16(frame + h.l3 + 4);
-  seq = rd32(frame + h.l4 + 4);
+    id = tsn_rd16(frame + h.l3 + 4);
+  seq = tsn_rd32(frame + h.l4 + 4);
   tflags = frame[h.l4 + 13];
 
   memcpy(scratch, frame, hdrs);
   for (i = 0, off = hdrs; i < nsegs; i++, off += mss) {
     size_t n = h.end - off < mss ? h.end - off : mss;
-    size_t l4len = h.thl + n;
+    size_t l4len = thl + n;
     uint8_t *ip = scratch + h.l3, *th = scratch + h.l4;
     uint8_t f = tflags;
     uint64_t sum;
@@ -445,15 +443,15 @@ int tsn_gso_segment(const uint8_t *frame, size_t len, const struct tsn_vnet *vh,
     memcpy(scratch + hdrs, frame + off, n);
 
     if (h.v6) {
-      wr16(ip + 4, (uint16_t)(ip_fixed + l4len));
+      tsn_wr16(ip + 4, (uint16_t)(ip_fixed + l4len));
     } else {
-      wr16(ip + 2, (uint16_t)(ip_fixed + l4len));
-      wr16(ip + 4, (uint16_t)(id + i));
+      tsn_wr16(ip + 2, (uint16_t)(ip_fixed + l4len));
+      tsn_wr16(ip + 4, (uint16_t)(id + i));
       ip[10] = ip[11] = 0;
       csum_store(ip + 10, tsn_csum_partial(ip, ip_fixed, 0), 0);
     }
 
-    wr32(th + 4, seq + (uint32_t)((size_t)i * mss));
+    tsn_wr32(th + 4, seq + (uint32_t)((size_t)i * mss));
     th[13] = f;
     th[16] = th[17] = 0;
     sum = pseudo + csum_be16((uint16_t)l4len);

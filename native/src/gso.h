@@ -28,6 +28,19 @@ struct tsn_vnet {
   uint16_t csum_offset; /* from csum_start to the checksum field */
 };
 
+/* Where the headers of a TCP/IP frame are (tsn_tcp_parse), offsets from the frame's first byte. */
+struct tsn_tcp_hdrs {
+  size_t l3;   /* IP header */
+  size_t l4;   /* TCP header */
+  size_t hdrs; /* payload: the end of the TCP header, options included */
+  size_t end;  /* end of the IP datagram (Ethernet padding after it excluded) */
+  int v6;
+};
+#define TSN_TCP_EXACT 1u   /* the IP datagram must end exactly where the frame ends */
+#define TSN_TCP_EXTHDRS 2u /* IPv6 hop-by-hop / destination options may precede TCP */
+
+int tsn_tcp_parse(const uint8_t *frame, size_t len, unsigned flags, struct tsn_tcp_hdrs *h);
+
 int tsn_csum_complete(uint8_t *frame, size_t len, uint16_t csum_start, uint16_t csum_offset);
 
 /* Called once per segment; seg is valid only during the call. Return < 0 to

@@ -1,0 +1,36 @@
+/* napi_args.c - reading JavaScript arguments (see napi_args.h). No syscalls. */
+#include "napi_args.h"
+#include "errors.h"
+#include <stdbool.h>
+#include <stdio.h>
+
+int tsn_arg_i32(napi_env env, napi_value v, int32_t *out) { return napi_get_value_int32(env, v, out) == napi_ok ? 0 : -1; }
+
+int tsn_arg_opt_int(napi_env env, napi_value obj, const char *fn, const char *key, int dflt, int lo, int hi, int *out) {
+  bool has = false;
+  napi_value val;
+  napi_valuetype t;
+  *out = dflt;
+  if (napi_has_named_property(env, obj, key, &has) != napi_ok || !has) return 0;
+  if (napi_get_named_property(env, obj, key, &val) != napi_ok || napi_typeof(env, val, &t) != napi_ok) t = napi_null; /* thrown below */
+  if (t == napi_undefined) return 0;
+  int32_t v;
+  if (t != napi_number || napi_get_value_int32(env, val, &v) != napi_ok || v < lo || v > hi) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s: opts.%s must be an integer from %d to %d", fn, key, lo, hi);
+    tsn_throw_code(env, "ERR_INVALID_ARG_VALUE", msg);
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+int tsn_arg_typed(napi_env env, napi_value v, napi_typedarray_type type, size_t min_len, void **data, size_t *len) {
+  napi_typedarray_type t;
+  size_t n;
+  void *p;
+  if (napi_get_typedarray_info(env, v, &t, &n, &p, NULL, NULL) != napi_ok || t != type || n < min_len) return -1;
+  *data = p;
+  if (len) *len = n;
+  return 0;
+}

@@ -1,0 +1,23 @@
+/*
+ * napi_args.h - reading JavaScript arguments in the addon's Node-API functions: one copy of each
+ * check, shared by every file that exports functions (instead of a private get_i32 per file).
+ */
+#ifndef TSN_NAPI_ARGS_H
+#define TSN_NAPI_ARGS_H
+#include <node_api.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* @v as a 32-bit integer (a JS number, truncated as napi_get_value_int32 does): 0, or -1 if not a number. Throws nothing. */
+int tsn_arg_i32(napi_env env, napi_value v, int32_t *out);
+
+/*
+ * Optional integer property @key of @obj: @dflt when absent or undefined, else an integer in
+ * @lo..@hi. Return: 0, or -1 with a pending ERR_INVALID_ARG_VALUE naming "@fn: opts.@key" and the range.
+ */
+int tsn_arg_opt_int(napi_env env, napi_value obj, const char *fn, const char *key, int dflt, int lo, int hi, int *out);
+
+/* @v as a typed array of @type with at least @min_len elements: 0 with *@data and *@len set, or -1. Throws nothing. */
+int tsn_arg_typed(napi_env env, napi_value v, napi_typedarray_type type, size_t min_len, void **data, size_t *len);
+
+#endif

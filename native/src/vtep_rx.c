@@ -1,0 +1,305 @@
+/*
+ * vtep_rx.c - what a message received on a VTEP's socket is, and its descriptor rows.
+ *
+ * Each datagram is read so that its VXLAN header fills the 8 headroom bytes just before the slot's
+ * usual frame offset and the inner frame starts exactly there: decapsulation costs a length check.
+ * The sender's address and port are written into the headroom in front of the VXLAN header
+ * (TSN_VTEP_META_*), for remote-MAC learning. With UDP_GRO on, the kernel hands over a peer's
+ * UDP_SEGMENT run (or a NIC's GRO batch) as one message, and a kernel VTEP's UDP tunnel GSO packet
+ * whole: the datagrams of one TCP flow in sequence are coalesced here into one GSO super-frame (the
+ * kernel's TCP GRO rules), so a TAP takes 64 KB in one write instead of 45 - receive is where a
+ * userspace VTEP spends its time. Inner checksums a kernel sender left partial are handed on as
+ * partial (mark_partial_csum).
+ *
+ * No Node-API and no syscalls here (recvmmsg is udp_vtep.c's), so the C tests and fuzzers under
+ * native/test drive exactly this code.
+ */
+#include "vtep_rx.h"
+#include "gso.h"
+#include "layout.h"
+#include "vtep_layout.h"
+#include "wire.h"
+#include <string.h>
+
+/*
+ * mark_partial_csum() - Hand on an inner TCP/UDP checksum the sender left partial, as partial
+ * @f:		Inner frame
+ * @len:	Its length
+ * @d:		Its descriptor row: virtio-net fields set to NEEDS_CSUM when the checksum is partial
+ *
+ * A kernel VTEP sending through a veth (or any device with checksum offload and no NIC behind it)
+ * leaves the inner checksum CHECKSUM_PARTIAL: the field holds the folded pseudo-header sum and nobody
+ * ever completes it, because the kernel's own receiver keeps trusting the skb's metadata. A userspace
+ * receiver gets only the bytes. So a TCP or UDP checksum field equal to that signature is marked
+ * NEEDS_CSUM (csum_start/offset of the L4 checksum), exactly the trust the kernel's vxlan gives it: a
+ * TAP with offloads takes it as is, any other egress completes it (burst.c, this file's send path).
+ * Completing a checksum that was in fact complete yields the same value, so a coincidence is harmless.
+ * IPv4 (not fragments) and IPv6 without extension headers, behind at most one VLAN tag. No syscalls.
+ */
+static void mark_partial_csum(const uint8_t *f, size_t len, int32_t *d) {
+  size_t l3 = 14;
+  if (len < 14 + 20) return;
+  uint16_t et = tsn_rd16(f + 12);
+  if ((et == 0x8100 || et == 0x88a8) && len >= 18 + 20) {
+    et = tsn_rd16(f + 16);
+    l3 = 18;
+  }
+  uint8_t proto;
+  size_t l4, l4len;
+  uint64_t sum;
+  if (et == 0x0800) {
+    const uint8_t *ip = f + l3;
+    size_t ihl = (size_t)(ip[0] & 0x0f) * 4, tot = tsn_rd16(ip + 2);
+    if ((ip[0] >> 4) != 4 || ihl < 20 || tot < ihl || l3 + tot > len || (tsn_rd16(ip + 6) & 0x3fff)) return;
+    proto = ip[9];
+    l4 = l3 + ihl;
+    l4len = tot - ihl;
+    sum = tsn_csum_partial(ip + 12, 8, 0);
+  } else if (et == 0x86dd && len >= l3 + 40) {
+    const uint8_t *ip = f + l3;
+    proto = ip[6];
+    l4 = l3 + 40;
+    l4len = tsn_rd16(ip + 4);
+    if (l4 + l4len > len) return;
+    sum = tsn_csum_partial(ip + 8, 32, 0);
+  } else {
+    return;
+  }
+  size_t off;
+  if (proto == 6 && l4len >= 20) off = 16;
+  else if (proto == 17 && l4len >= 8) off = 6;
+  else return;
+  uint8_t field[2];
+  memcpy(field, f + l4 + off, 2);
+  if (proto == 17 && field[0] == 0 && field[1] == 0) return; /* UDP without a checksum */
+  uint8_t tail[4] = {0, proto, (uint8_t)(l4len >> 8), (uint8_t)l4len};
+  uint16_t folded = tsn_csum_fold(tsn_csum_partial(tail, 4, sum));
+  uint16_t stored;
+  memcpy(&stored, field, 2);
+  if (stored != folded) return;
+  d[TSN_D_VFLAGS] = TSN_VNET_F_NEEDS_CSUM;
+  d[TSN_D_CSUM_START] = (int32_t)l4;
+  d[TSN_D_CSUM_OFF] = (int32_t)off;
+}
+
+static inline uint8_t *slot_frame(const struct tsn_vtep_rx *s, int32_t slot) { return tsn_vtep_slot_frame(s->base, slot); }
+
+/* Describe the next frame (in arrival order): @frame in @slot, @len bytes, no virtio-net fields; write the sender in front. */
+static int32_t *rx_row(struct tsn_vtep_rx *s, int32_t slot, uint8_t *frame, int32_t len) {
+  int32_t *d = s->desc + (size_t)(s->first + s->nrow++) * TSN_DESC_STRIDE;
+  d[TSN_D_OFF] = (int32_t)(frame - s->base);
+  d[TSN_D_LEN] = len;
+  d[TSN_D_SLOT] = slot;
+  d[TSN_D_OUT] = -1;
+  d[TSN_D_VFLAGS] = d[TSN_D_GSO_TYPE] = d[TSN_D_HDR_LEN] = d[TSN_D_GSO_SIZE] = d[TSN_D_CSUM_START] = d[TSN_D_CSUM_OFF] = 0;
+  tsn_wr32(frame - TSN_VTEP_META_SRC_IP, s->src_ip);
+  tsn_wr16(frame - TSN_VTEP_META_SRC_PORT, s->src_port);
+  return d;
+}
+
+/* A plain inner frame: describe it, hand on a partial checksum as partial. */
+static void rx_single(struct tsn_vtep_rx *s, int32_t slot, uint8_t *frame, int32_t len) {
+  int32_t *d = rx_row(s, slot, frame, len);
+  if (len > 0) mark_partial_csum(frame, (size_t)len, d);
+}
+
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_PSH 0x08
+#define TCP_URG 0x20
+#define TCP_CWR 0x80
+
+/* Parse an inner frame as IPv4/IPv6 (no extension headers) + TCP whose IP length matches @len exactly; 0 if it is one. */
+static inline int tcp_parse(const uint8_t *f, size_t len, struct tsn_tcp_hdrs *h) { return tsn_tcp_parse(f, len, TSN_TCP_EXACT, h); }
+
+/* Store the TCP checksum field as partial (folded pseudo-header sum for @l4len bytes), as a TSO stack leaves it. */
+static void tcp_partial_csum(uint8_t *f, const struct tsn_tcp_hdrs *h, size_t l4len) {
+  const uint8_t *ip = f + h->l3;
+  uint64_t sum = h->v6 ? tsn_csum_partial(ip + 8, 32, 0) : tsn_csum_partial(ip + 12, 8, 0);
+  uint8_t tail[4] = {0, 6, (uint8_t)(l4len >> 8), (uint8_t)l4len};
+  uint16_t folded = tsn_csum_fold(tsn_csum_partial(tail, 4, sum));
+  memcpy(f + h->l4 + 16, &folded, 2);
+}
+
+/* A run of chunks of one GRO message being coalesced into one TCP super-frame at @dst. */
+struct gro_run {
+  int active;
+  int32_t slot;
+  uint8_t *dst;   /* the frame being built; its VXLAN header is at dst - 8 */
+  size_t len;     /* bytes of it so far */
+  struct tsn_tcp_hdrs h;
+  size_t mss;     /* payload of the first chunk: every chunk but the last carries exactly this */
+  uint32_t next_seq;
+  int chunks;
+};
+
+/* Close a run: fix lengths and checksums and describe it (a GSO super-frame if more than one chunk). */
+static void run_finish(struct tsn_vtep_rx *s, struct gro_run *r) {
+  if (!r->active) return;
+  r->active = 0;
+  if (r->chunks == 1) {
+    rx_single(s, r->slot, r->dst, (int32_t)r->len);
+    return;
+  }
+  uint8_t *f = r->dst, *ip = f + r->h.l3;
+  if (r->h.v6) {
+    tsn_wr16(ip + 4, (uint16_t)(r->len - r->h.l3 - 40));
+  } else {
+    size_t ihl = (size_t)(ip[0] & 0x0f) * 4;
+    tsn_wr16(ip + 2, (uint16_t)(r->len - r->h.l3));
+    ip[10] = ip[11] = 0;
+    uint16_t c = (uint16_t)~tsn_csum_fold(tsn_csum_partial(ip, ihl, 0));
+    memcpy(ip + 10, &c, 2);
+  }
+  tcp_partial_csum(f, &r->h, r->len - r->h.l4);
+  int32_t *d = rx_row(s, r->slot, f, (int32_t)r->len);
+  d[TSN_D_VFLAGS] = TSN_VNET_F_NEEDS_CSUM;
+  d[TSN_D_GSO_TYPE] = r->h.v6 ? TSN_GSO_TCPV6 : TSN_GSO_TCPV4;
+  d[TSN_D_GSO_SIZE] = (int32_t)r->mss;
+  d[TSN_D_HDR_LEN] = (int32_t)r->h.hdrs;
+  d[TSN_D_CSUM_START] = (int32_t)r->h.l4;
+  d[TSN_D_CSUM_OFF] = 16;
+  s->status[TSN_VST_RX_SUPERFRAMES]++;
+}
+
+/*
+ * Can chunk @f (inner frame of @len bytes, VXLAN header at f - 8) continue run @r? The rules of the
+ * kernel's TCP GRO (tcp_gro_receive): same VXLAN header, same Ethernet and IP headers but for the
+ * length/id/checksum, same ports, ack, window and options, the next sequence number, no SYN, RST, URG
+ * or CWR, payload no larger than the first chunk's.
+ */
+static int run_accepts(const struct gro_run *r, const uint8_t *f, size_t len) {
+  const struct tsn_tcp_hdrs *h = &r->h;
+  const uint8_t *g = r->dst;
+  if (len <= h->hdrs || len - h->hdrs > r->mss || r->len + (len - h->hdrs) > 65535 + h->l3) return 0;
+  if (memcmp(f - TSN_VXLAN_HLEN, g - TSN_VXLAN_HLEN, TSN_VXLAN_HLEN) || memcmp(f, g, h->l3)) return 0;
+  const uint8_t *ip = f + h->l3, *gip = g + h->l3;
+  if (h->v6) {
+    if (memcmp(ip, gip, 4) || ip[6] != gip[6] || ip[7] != gip[7] || memcmp(ip + 8, gip + 8, 32) || h->l3 + 40 + tsn_rd16(ip + 4) != len) return 0;
+  } else {
+    size_t ihl = (size_t)(gip[0] & 0x0f) * 4;
+    if (ip[0] != gip[0] || ip[1] != gip[1] || tsn_rd16(ip + 6) != tsn_rd16(gip + 6) || ip[8] != gip[8] || ip[9] != gip[9] || memcmp(ip + 12, gip + 12, ihl - 12) ||
+        h->l3 + tsn_rd16(ip + 2) != len)
+      return 0;
+  }
+  const uint8_t *th = f + h->l4, *gth = g + h->l4;
+  size_t thl = h->hdrs - h->l4;
+  uint8_t flags = th[13];
+  if (memcmp(th, gth, 4) || tsn_rd32(th + 4) != r->next_seq || memcmp(th + 8, gth + 8, 4) || th[12] != gth[12] || (flags & (TCP_SYN | TCP_RST | TCP_URG | TCP_CWR)) ||
+      (flags & ~(TCP_FIN | TCP_PSH)) != (gth[13] & ~(TCP_FIN | TCP_PSH | TCP_CWR)) || memcmp(th + 14, gth + 14, 2) || memcmp(th + 20, gth + 20, thl - 20))
+    return 0;
+  return 1;
+}
+
+/* Take a free slot for an extra frame of a coalesced message, or -1 (then the frame is dropped and counted). */
+static int32_t spare_slot(struct tsn_vtep_rx *s) {
+  if (s->spare >= s->end) {
+    s->status[TSN_VST_RX_NO_SLOT]++;
+    return -1;
+  }
+  return s->spare++;
+}
+
+/*
+ * rx_chunks() - Split a UDP GRO message into its datagrams and coalesce TCP runs into super-frames
+ * @slot:	The slot the message landed in (its first datagram's inner frame at the usual offset)
+ * @base:	The message's first byte (a VXLAN header)
+ * @total:	Message length
+ * @seg:	Datagram size (the UDP_GRO cmsg): every datagram but the last has exactly this many bytes
+ *
+ * Datagrams of one TCP flow in sequence, as a tsnet-switch peer's UDP_SEGMENT sends them, become one
+ * GSO super-frame built in place in the message's slot (payloads moved left over the repeated
+ * headers), handed on whole; anything else is one frame per datagram, in spare slots of the burst.
+ * A super-frame goes on with a partial checksum (NEEDS_CSUM), so the receiving stack does not verify
+ * the datagrams' inner checksums one by one: their integrity rests on the outer UDP checksum, which
+ * the kernel verified before queueing them (a tsnet-switch sender always sets it: UDP_SEGMENT
+ * requires it). This is the trust the kernel's own GRO places in CHECKSUM_COMPLETE. No syscalls.
+ */
+static void rx_chunks(struct tsn_vtep_rx *s, int32_t slot, uint8_t *base, size_t total, size_t seg) {
+  struct gro_run r = {0};
+  for (size_t off = 0; off < total; off += seg) {
+    size_t clen = total - off < seg ? total - off : seg;
+    uint8_t *p = base + off, *f = p + TSN_VXLAN_HLEN;
+    size_t flen = clen >= TSN_VXLAN_HLEN ? clen - TSN_VXLAN_HLEN : 0;
+    s->status[TSN_VST_RX_GRO_DGRAMS]++;
+    if (r.active && run_accepts(&r, f, flen)) {
+      size_t plen = flen - r.h.hdrs;
+      uint8_t fl = f[r.h.l4 + 13]; /* before the move: the payload lands over this datagram's own headers */
+      memmove(r.dst + r.len, f + r.h.hdrs, plen);
+      r.len += plen;
+      r.next_seq += (uint32_t)plen;
+      r.chunks++;
+      if (fl & (TCP_FIN | TCP_PSH)) r.dst[r.h.l4 + 13] |= fl & (TCP_FIN | TCP_PSH);
+      if (plen < r.mss || (fl & (TCP_FIN | TCP_PSH))) run_finish(s, &r);
+      continue;
+    }
+    run_finish(s, &r);
+    /* This datagram starts a frame: in place if it is the message's first, else in a spare slot. */
+    int32_t fslot = slot;
+    uint8_t *frame = f;
+    if (off > 0) {
+      fslot = spare_slot(s);
+      if (fslot < 0) continue;
+      frame = slot_frame(s, fslot);
+      memcpy(frame - TSN_VXLAN_HLEN, p, clen);
+    }
+    if (clen < TSN_VXLAN_HLEN + 14) {
+      rx_row(s, fslot, frame, (int32_t)clen - TSN_VXLAN_HLEN); /* the decap stage counts it truncated */
+      continue;
+    }
+    struct tsn_tcp_hdrs h;
+    uint8_t fl = 0;
+    if (tcp_parse(frame, flen, &h) == 0) fl = frame[h.l4 + 13];
+    if (tcp_parse(frame, flen, &h) != 0 || flen <= h.hdrs || (fl & (TCP_SYN | TCP_RST | TCP_URG | TCP_CWR | TCP_FIN | TCP_PSH))) {
+      rx_single(s, fslot, frame, (int32_t)flen);
+      continue;
+    }
+    r.active = 1;
+    r.slot = fslot;
+    r.dst = frame;
+    r.len = flen;
+    r.h = h;
+    r.mss = flen - h.hdrs;
+    r.next_seq = tsn_rd32(frame + h.l4 + 4) + (uint32_t)r.mss;
+    r.chunks = 1;
+  }
+  run_finish(s, &r);
+}
+
+/*
+ * rx_tunnel_gso() - A kernel VTEP's UDP tunnel GSO packet: one VXLAN header, one inner TCP super-frame
+ * @seg:	Its gso_size (the UDP_GRO cmsg): the inner MSS
+ *
+ * Over a veth (or any path that keeps GSO packets whole) a kernel VXLAN sender's 64 KB packet reaches
+ * our socket unsegmented. It is handed on as the GSO super-frame it is. Returns 0 if that is what the
+ * message is. No syscalls.
+ */
+static int rx_tunnel_gso(struct tsn_vtep_rx *s, int32_t slot, uint8_t *frame, size_t len, size_t seg) {
+  struct tsn_tcp_hdrs h;
+  if (tcp_parse(frame, len, &h) != 0 || len - h.hdrs <= seg) return -1;
+  int32_t *d = rx_row(s, slot, frame, (int32_t)len);
+  d[TSN_D_VFLAGS] = TSN_VNET_F_NEEDS_CSUM;
+  d[TSN_D_GSO_TYPE] = h.v6 ? TSN_GSO_TCPV6 : TSN_GSO_TCPV4;
+  d[TSN_D_GSO_SIZE] = (int32_t)seg;
+  d[TSN_D_HDR_LEN] = (int32_t)h.hdrs;
+  d[TSN_D_CSUM_START] = (int32_t)h.l4;
+  d[TSN_D_CSUM_OFF] = 16;
+  s->status[TSN_VST_RX_TUNNEL_GSO]++;
+  return 0;
+}
+
+/*
+ * tsn_vtep_rx_message() - Describe one received message that landed in @slot (VXLAN header just before the
+ * slot's usual frame offset): a single datagram (@seg 0, or not larger than @seg), a kernel VTEP's
+ * tunnel GSO packet, or a UDP GRO run of datagrams of @seg bytes each. No syscalls.
+ */
+void tsn_vtep_rx_message(struct tsn_vtep_rx *s, int32_t slot, size_t total, int seg) {
+  uint8_t *frame = slot_frame(s, slot);
+  if (seg <= 0 || total <= (size_t)seg) {
+    rx_single(s, slot, frame, (int32_t)total - TSN_VXLAN_HLEN);
+    return;
+  }
+  if (total > TSN_VXLAN_HLEN && rx_tunnel_gso(s, slot, frame, total - TSN_VXLAN_HLEN, (size_t)seg) == 0) return;
+  rx_chunks(s, slot, frame - TSN_VXLAN_HLEN, total, (size_t)seg);
+}
