@@ -11,32 +11,21 @@ import { randomBytes } from 'node:crypto';
 import { CaptureHub } from '../capture/capture-hub.js';
 import { formatMac } from '../packet/mac.js';
 import type { SwitchEngine } from '../dataplane/switch-engine.js';
-import { parseCidr } from './cidr.js';
-import { BridgeDriver } from './drivers/bridge-driver.js';
-import type { DriverContext, EndpointRuntime, NetworkDriver, NetworkRuntime } from './drivers/network-driver.js';
-import { NullDriver } from './drivers/null-driver.js';
-import { OverlayDriver } from './drivers/overlay-driver.js';
-import { MacvlanDriver } from './drivers/macvlan-driver.js';
-import { planParentNetwork } from './parent-network-options.js';
+import { createDrivers } from './drivers/driver-registry.js';
+import type { DriverContext, EndpointRuntime, NetworkDriver, NetworkPlanContext, NetworkRuntime } from './drivers/network-driver.js';
+import type { OverlayDriver } from './drivers/overlay-driver.js';
 import { TsnError } from './errors.js';
-import { checkNoOverlap, chooseDefaultSubnet, DOCKER_DEFAULT_POOLS, NetworkIpam, type AddressPool } from './ipam.js';
+import { DOCKER_DEFAULT_POOLS, NetworkIpam, planPoolIpam, type AddressPool } from './ipam.js';
 import { checkUserMac, macFromIpv4, randomLocalMac } from './mac-address.js';
-import { DRIVERS, EMPTY_STATE, type DaemonState, type DriverName, type EndpointRecord, type NetworkOptions, type NetworkRecord } from './model.js';
+import { DRIVERS, EMPTY_STATE, type DaemonState, type DriverName, type EndpointRecord, type NetworkRecord } from './model.js';
+import { checkIfname, parseNetworkOptions, type CreateNetworkRequest } from './network-options.js';
 import { Rtnetlink } from './rtnetlink.js';
 import { describeSandbox, resolveSandbox, sandboxFrom } from './sandbox.js';
 import { StateStore } from './state-store.js';
 import { LbControl } from './lb-control.js';
 
-export interface CreateNetworkRequest {
-  name: string;
-  driver?: DriverName;
-  subnet?: string;
-  gateway?: string;
-  ipRange?: string;
-  auxAddresses?: Record<string, string>;
-  mtu?: number;
-  options?: Record<string, string>;
-}
+// Moved to network-options.ts; re-exported for code written against the daemon.
+export { checkIfname, type CreateNetworkRequest };
 
 export interface ConnectRequest {
   netns?: string;
@@ -56,43 +45,6 @@ export interface DaemonOptions {
 }
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
-/** Keys accepted by `-o KEY=VALUE` and their Docker long forms. */
-const OPTION_KEYS: Record<string, keyof NetworkOptions> = {
-  icc: 'icc',
-  'com.docker.network.bridge.enable_icc': 'icc',
-  internal: 'internal',
-  'bridge.name': 'bridgeName',
-  'com.docker.network.bridge.name': 'bridgeName',
-  mtu: 'mtu',
-  'com.docker.network.driver.mtu': 'mtu',
-  port_security: 'portSecurity',
-  // macvlan / ipvlan (src/control/parent-network-options.ts)
-  parent: 'parent',
-  mode: 'mode',
-  macvlan_mode: 'mode',
-  ipvlan_mode: 'mode',
-  host_shim: 'hostShim',
-  'host_shim.name': 'hostShimName',
-};
-
-export function checkIfname(name: string, what: string): string {
-  if (Buffer.byteLength(name) < 1 || Buffer.byteLength(name) > 15 || name === '.' || name === '..' || /[/:%\s]/.test(name)) {
-    throw new TsnError('ERR_BAD_NAME', 400, `${what} ${JSON.stringify(name)} is not a valid interface name: 1 to 15 bytes, no '/', ':', '%' or spaces`);
-  }
-  return name;
-}
-
-function parseBool(key: string, v: string): boolean {
-  if (v === 'true') return true;
-  if (v === 'false') return false;
-  throw new TsnError('ERR_BAD_OPTION', 400, `-o ${key}=${v}: expected true or false`);
-}
-
-function parseMtu(v: number | string, what: string): number {
-  const n = typeof v === 'number' ? v : /^\d+$/.test(v) ? Number(v) : NaN;
-  if (!Number.isInteger(n) || n < 68 || n > 65535) throw new TsnError('ERR_BAD_OPTION', 400, `${what} ${v}: expected an integer from 68 to 65535`);
-  return n;
-}
 
 /** How capture, trace and annotations name an endpoint's port: `sandbox:ifname`, as fdb show does. */
 export function endpointLabel(ep: EndpointRecord): string {
@@ -119,8 +71,9 @@ export class Daemon {
     this.hostNetns = opts.hostNetns ?? null;
     this.log = opts.log ?? ((m) => process.stderr.write(`tsnet-switch: ${m}\n`));
     const ctx: DriverContext = { engine: this.engine, hostNetns: this.hostNetns, log: this.log };
-    this.overlay = new OverlayDriver(ctx);
-    this.drivers = { bridge: new BridgeDriver(ctx), null: new NullDriver(), overlay: this.overlay, macvlan: new MacvlanDriver(ctx, 'macvlan'), ipvlan: new MacvlanDriver(ctx, 'ipvlan') };
+    const drivers = createDrivers(ctx);
+    this.drivers = drivers.byName;
+    this.overlay = drivers.overlay;
     this.lb = new LbControl({ engine: this.engine, network: (n) => this.network(n), networks: () => this.networks.values(), persist: () => this.persist(), log: (m) => this.log(m) });
   }
 
@@ -231,61 +184,17 @@ export class Daemon {
     const driver = req.driver ?? 'bridge';
     if (!DRIVERS.includes(driver)) throw new TsnError('ERR_BAD_OPTION', 400, `driver ${JSON.stringify(driver)} is not available: expected one of ${DRIVERS.join(', ')}`);
     const id = randomBytes(6).toString('hex');
-    const options: NetworkOptions = { mtu: req.mtu !== undefined ? parseMtu(req.mtu, '--mtu') : 1500, icc: true, internal: false, bridgeName: null };
-    for (const [key, value] of Object.entries(req.options ?? {})) {
-      const field = OPTION_KEYS[key];
-      if (!field && driver === 'overlay' && OverlayDriver.optionKeys.includes(key)) continue; // parsed by the overlay driver below
-      if (!field) throw new TsnError('ERR_BAD_OPTION', 400, `-o ${key}=${value}: unknown option; accepted: ${Object.keys(OPTION_KEYS).join(', ')}`);
-      if (field === 'icc' || field === 'internal') options[field] = parseBool(key, value);
-      else if (field === 'mtu') options.mtu = parseMtu(value, `-o ${key}`);
-      else if (field === 'portSecurity') {
-        if (value !== 'mac' && value !== 'ip') throw new TsnError('ERR_BAD_OPTION', 400, `-o ${key}=${value}: expected mac or ip`);
-        options.portSecurity = value;
-      }
-      else if (field === 'parent' || field === 'mode' || field === 'hostShim' || field === 'hostShimName') options[field] = value; // checked by planParentNetwork
-      else options.bridgeName = checkIfname(value, `-o ${key}`);
-    }
-    let ipam: NetworkIpam | null = null;
-    let gateway: NetworkRecord['gateway'] = null;
-    let overlay: NetworkRecord['overlay'];
-    // macvlan / ipvlan: parent, mode, host shim, MTU and IPAM checked before anything is made (null for other drivers).
-    const parentIpam = planParentNetwork(driver, req, options, {
+    // Checked before anything is made: the common options, then the driver's own, its IPAM and gateway.
+    const parsed = parseNetworkOptions(req, driver, Object.values(this.drivers));
+    const others = [...this.networks.values()];
+    const planCtx: NetworkPlanContext = {
       id,
-      others: [...this.networks.values()].map((n) => ({ name: n.record.name, subnet: n.ipam?.subnet ?? null, parent: n.record.options.parent ?? null, shimName: n.record.options.hostShimName ?? null })),
+      others,
       hostNetns: this.hostNetns,
-    });
-    if (parentIpam) {
-      ipam = parentIpam;
-    } else if (driver === 'bridge') {
-      const others = [...this.networks.values()].filter((n) => n.ipam).map((n) => ({ name: n.record.name, subnet: n.ipam!.subnet }));
-      let subnet = req.subnet;
-      if (subnet !== undefined) {
-        checkNoOverlap(parseCidr(subnet).text, others);
-      } else {
-        subnet = chooseDefaultSubnet(this.defaultPools, [...others.map((o) => o.subnet), ...this.hostRoutes()]);
-      }
-      ipam = new NetworkIpam({ subnet, gateway: req.gateway, ipRange: req.ipRange, auxAddresses: req.auxAddresses });
-      const bridgeName = options.bridgeName ?? `tsn-${id.slice(0, 8)}`;
-      options.bridgeName = bridgeName;
-      if ([...this.networks.values()].some((n) => n.record.options.bridgeName === bridgeName)) {
-        throw new TsnError('ERR_IFNAME_IN_USE', 409, `bridge name ${bridgeName} is used by another network: choose another -o bridge.name`);
-      }
-      if (!options.internal) gateway = { ifname: bridgeName, mac: macFromIpv4(ipam.gateway), ip: ipam.gateway, prefixLen: ipam.prefixLen };
-    } else if (driver === 'overlay') {
-      // Checked before anything is made: VNI, VTEP, peers, port, and the MTU the underlay can carry.
-      if (options.bridgeName !== null) throw new TsnError('ERR_BAD_OPTION', 400, '-o bridge.name: the overlay driver makes no gateway port; drop the option');
-      const explicitMtu = req.mtu !== undefined || Object.keys(req.options ?? {}).some((k) => OPTION_KEYS[k] === 'mtu') ? options.mtu : null;
-      const prepared = this.overlay.prepare(req.options ?? {}, explicitMtu, [...this.networks.values()].map((n) => n.record));
-      overlay = prepared.overlay;
-      options.mtu = prepared.mtu;
-      const others = [...this.networks.values()].filter((n) => n.ipam).map((n) => ({ name: n.record.name, subnet: n.ipam!.subnet }));
-      let subnet = req.subnet;
-      if (subnet !== undefined) checkNoOverlap(parseCidr(subnet).text, others);
-      else subnet = chooseDefaultSubnet(this.defaultPools, [...others.map((o) => o.subnet), ...this.hostRoutes()]);
-      ipam = new NetworkIpam({ subnet, gateway: req.gateway, ipRange: req.ipRange, auxAddresses: req.auxAddresses });
-    } else if (req.subnet || req.gateway || req.ipRange || req.auxAddresses) {
-      throw new TsnError('ERR_BAD_OPTION', 400, `the ${driver} driver takes no IPAM options (--subnet, --gateway, --ip-range, --aux-address)`);
-    }
+      poolIpam: (r) => planPoolIpam(r, others.filter((n) => n.ipam).map((n) => ({ name: n.record.name, subnet: n.ipam!.subnet })), this.defaultPools, () => this.hostRoutes()),
+    };
+    const { ipam, gateway, overlay } = this.drivers[driver].plan(req, parsed, planCtx);
+    const options = parsed.options;
     const record: NetworkRecord = { id, name, driver, created: new Date().toISOString(), options, ipam: null, gateway, ...(overlay ? { overlay } : {}) };
     const rt: NetworkRuntime = { record, ipam, domain: null, gatewayPort: null, endpoints: new Map() };
     this.drivers[driver].createNetwork(rt, false);
@@ -334,7 +243,7 @@ export class Daemon {
       }
     }
     const mac0 = req.mac !== undefined ? checkUserMac(req.mac) : null;
-    if (rt.record.driver === 'null' && req.ip !== undefined) throw new TsnError('ERR_BAD_OPTION', 400, 'the null driver assigns no addresses: drop --ip');
+    if (!rt.ipam && req.ip !== undefined) throw new TsnError('ERR_BAD_OPTION', 400, `the ${rt.record.driver} driver assigns no addresses: drop --ip`);
     // A failed connect must leave IPAM exactly as it was, allocation cursor included.
     const ipamBefore = rt.ipam ? rt.ipam.toJSON() : null;
     const ip = rt.ipam ? rt.ipam.allocate(req.ip) : null;

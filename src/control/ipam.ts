@@ -443,3 +443,20 @@ export function checkNoOverlap(subnet: string | Cidr, existing: readonly { name:
     }
   }
 }
+
+/**
+ * The IPAM of a network that takes its subnet from --subnet or else from the default pools (bridge,
+ * overlay): a given subnet must overlap no other network's; without one, the first free pool subnet
+ * that overlaps neither another network nor a host route (`hostRoutes` is asked only then).
+ */
+export function planPoolIpam(
+  req: { subnet?: string; gateway?: string; ipRange?: string; auxAddresses?: Record<string, string> },
+  others: readonly { name: string; subnet: string }[],
+  pools: readonly AddressPool[],
+  hostRoutes: () => string[],
+): NetworkIpam {
+  let subnet = req.subnet;
+  if (subnet !== undefined) checkNoOverlap(parseCidr(subnet).text, others);
+  else subnet = chooseDefaultSubnet(pools, [...others.map((o) => o.subnet), ...hostRoutes()]);
+  return new NetworkIpam({ subnet, gateway: req.gateway, ipRange: req.ipRange, auxAddresses: req.auxAddresses });
+}

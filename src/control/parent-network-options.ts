@@ -16,19 +16,24 @@
  *   port_security=ip       macvlan: also check the IPv4 source; ipvlan checks it always (demux by address)
  *   icc, bridge.name       bridge options: refused here (sibling rules come from the mode)
  */
-import { checkIfname, type CreateNetworkRequest } from './daemon.js';
 import { TsnError } from './errors.js';
 import { checkNoOverlap, NetworkIpam } from './ipam.js';
-import type { DriverName, NetworkOptions } from './model.js';
+import type { NetworkOptions } from './model.js';
+import { checkIfname, type CreateNetworkRequest, type ParsedNetworkOptions } from './network-options.js';
 import { Rtnetlink } from './rtnetlink.js';
 import { MACVLAN_MODES } from '../dataplane/parent-networks.js';
 
-export const PARENT_DRIVERS: readonly DriverName[] = ['macvlan', 'ipvlan'];
 export const IPVLAN_MODES = ['l2'] as const;
 
-export function isParentDriver(driver: DriverName): driver is 'macvlan' | 'ipvlan' {
-  return driver === 'macvlan' || driver === 'ipvlan';
-}
+/** The `-o` keys of macvlan/ipvlan networks and the NetworkOptions field each one sets (network-options.ts). */
+export const PARENT_OPTION_KEYS: Readonly<Record<string, keyof NetworkOptions>> = {
+  parent: 'parent',
+  mode: 'mode',
+  macvlan_mode: 'mode',
+  ipvlan_mode: 'mode',
+  host_shim: 'hostShim',
+  'host_shim.name': 'hostShimName',
+};
 
 export interface ParentPlanContext {
   /** The new network's id (the shim's default name comes from it). */
@@ -38,20 +43,8 @@ export interface ParentPlanContext {
   hostNetns: string | null;
 }
 
-const MTU_KEYS = ['mtu', 'com.docker.network.driver.mtu'];
-
-/**
- * Check and complete `options` for a macvlan/ipvlan network and return its IPAM; for other drivers,
- * refuse the parent-only options and return null. Nothing is made.
- */
-export function planParentNetwork(driver: DriverName, req: CreateNetworkRequest, options: NetworkOptions, ctx: ParentPlanContext): NetworkIpam | null {
-  if (!isParentDriver(driver)) {
-    const given = (['parent', 'mode', 'hostShim', 'hostShimName'] as const).filter((k) => options[k] !== undefined);
-    if (given.length) {
-      throw new TsnError('ERR_BAD_OPTION', 400, `-o ${given.map(optionName).join(', -o ')}: option${given.length > 1 ? 's' : ''} of the macvlan and ipvlan drivers, not of ${driver}`);
-    }
-    return null;
-  }
+/** Check and complete the options of a macvlan/ipvlan network and return its IPAM. Nothing is made. */
+export function planParentNetwork(driver: 'macvlan' | 'ipvlan', req: CreateNetworkRequest, { options, given }: ParsedNetworkOptions, ctx: ParentPlanContext): NetworkIpam {
   if (options.parent === undefined) {
     throw new TsnError('ERR_BAD_OPTION', 400, `the ${driver} driver needs -o parent=IFACE: the interface whose LAN the containers join (e.g. -o parent=eth0)`);
   }
@@ -64,7 +57,7 @@ export function planParentNetwork(driver: DriverName, req: CreateNetworkRequest,
     throw new TsnError('ERR_BAD_OPTION', 400, `-o mode=${mode}: the ipvlan driver implements l2 only (l3 and l3s are not implemented)`);
   }
   options.mode = mode;
-  if (options.icc === false || (req.options && ('icc' in req.options || 'com.docker.network.bridge.enable_icc' in req.options))) {
+  if (given.has('icc')) {
     throw new TsnError('ERR_BAD_OPTION', 400, `-o icc is a bridge option: ${driver} sibling rules come from -o mode (private: no container-to-container traffic)`);
   }
   if (options.bridgeName !== null) {
@@ -79,8 +72,7 @@ export function planParentNetwork(driver: DriverName, req: CreateNetworkRequest,
   checkNoOverlap(req.subnet, ctx.others.filter((o) => o.subnet !== null).map((o) => ({ name: o.name, subnet: o.subnet! })));
 
   const link = parentLink(parent, ctx.hostNetns);
-  const mtuGiven = req.mtu !== undefined || MTU_KEYS.some((k) => req.options?.[k] !== undefined);
-  if (!mtuGiven) options.mtu = link.mtu;
+  if (!given.has('mtu')) options.mtu = link.mtu;
   else if (options.mtu > link.mtu) {
     throw new TsnError('ERR_BAD_OPTION', 400, `MTU ${options.mtu} is more than parent ${parent}'s ${link.mtu}: give --mtu ${link.mtu} or less (or none: the parent's)`);
   }
@@ -103,10 +95,6 @@ export function planParentNetwork(driver: DriverName, req: CreateNetworkRequest,
   const ipam = new NetworkIpam({ subnet: req.subnet, gateway: req.gateway, ipRange: req.ipRange, auxAddresses: Object.keys(aux).length ? aux : undefined });
   if (options.hostShim !== undefined) options.hostShim = ipam.auxAddresses.host_shim;
   return ipam;
-}
-
-function optionName(k: 'parent' | 'mode' | 'hostShim' | 'hostShimName'): string {
-  return { parent: 'parent', mode: 'mode', hostShim: 'host_shim', hostShimName: 'host_shim.name' }[k];
 }
 
 /** The parent's link in the host namespace; ERR_NO_SUCH_PARENT naming it when there is none. */

@@ -12,9 +12,11 @@ import { parseMac } from '../../packet/mac.js';
 import { parseIpv4 } from '../cidr.js';
 import { TapPort } from '../../dataplane/ports/tap-port.js';
 import { TsnError } from '../errors.js';
+import { macFromIpv4 } from '../mac-address.js';
 import type { EndpointRecord } from '../model.js';
+import type { CreateNetworkRequest, ParsedNetworkOptions } from '../network-options.js';
 import { Rtnetlink } from '../rtnetlink.js';
-import type { DriverContext, EndpointRuntime, NetworkDriver, NetworkRuntime } from './network-driver.js';
+import type { DriverContext, EndpointRuntime, NetworkDriver, NetworkPlan, NetworkPlanContext, NetworkRuntime } from './network-driver.js';
 
 function errCode(err: unknown): string | undefined {
   return (err as { code?: string }).code;
@@ -102,6 +104,18 @@ function discard(engine: DriverContext['engine'], port: TapPort): void {
 export class BridgeDriver implements NetworkDriver {
   readonly name = 'bridge' as const;
   constructor(private readonly ctx: DriverContext) {}
+
+  /** IPAM from --subnet or the default pools; the gateway TAP's name (default tsn- + id), unique; no gateway if internal. */
+  plan(req: CreateNetworkRequest, { options }: ParsedNetworkOptions, ctx: NetworkPlanContext): NetworkPlan {
+    const ipam = ctx.poolIpam(req);
+    const bridgeName = options.bridgeName ?? `tsn-${ctx.id.slice(0, 8)}`;
+    options.bridgeName = bridgeName;
+    if (ctx.others.some((n) => n.record.options.bridgeName === bridgeName)) {
+      throw new TsnError('ERR_IFNAME_IN_USE', 409, `bridge name ${bridgeName} is used by another network: choose another -o bridge.name`);
+    }
+    const gateway = options.internal ? null : { ifname: bridgeName, mac: macFromIpv4(ipam.gateway), ip: ipam.gateway, prefixLen: ipam.prefixLen };
+    return { ipam, gateway };
+  }
 
   createNetwork(net: NetworkRuntime, adopt: boolean): void {
     const rec = net.record;

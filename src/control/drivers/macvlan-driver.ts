@@ -35,10 +35,11 @@ import { parseIpv4 } from '../cidr.js';
 import { TsnError } from '../errors.js';
 import { macFromIpv4, randomLocalMac } from '../mac-address.js';
 import type { EndpointRecord } from '../model.js';
-import { parentLink } from '../parent-network-options.js';
+import type { CreateNetworkRequest, ParsedNetworkOptions } from '../network-options.js';
+import { PARENT_OPTION_KEYS, parentLink, planParentNetwork } from '../parent-network-options.js';
 import { Rtnetlink } from '../rtnetlink.js';
 import { commitPersistent, plumbTap } from './bridge-driver.js';
-import type { DriverContext, EndpointRuntime, NetworkDriver, NetworkRuntime } from './network-driver.js';
+import type { DriverContext, EndpointRuntime, NetworkDriver, NetworkPlan, NetworkPlanContext, NetworkRuntime } from './network-driver.js';
 
 const WATCHDOG_MS = 1000;
 
@@ -65,6 +66,18 @@ export class MacvlanDriver implements NetworkDriver {
     private readonly ctx: DriverContext,
     readonly name: 'macvlan' | 'ipvlan',
   ) {}
+
+  readonly optionKeys = PARENT_OPTION_KEYS;
+
+  /** Parent, mode, host shim, MTU and IPAM (parent-network-options.ts); no gateway port. */
+  plan(req: CreateNetworkRequest, parsed: ParsedNetworkOptions, ctx: NetworkPlanContext): NetworkPlan {
+    const ipam = planParentNetwork(this.name, req, parsed, {
+      id: ctx.id,
+      others: ctx.others.map((n) => ({ name: n.record.name, subnet: n.ipam?.subnet ?? null, parent: n.record.options.parent ?? null, shimName: n.record.options.hostShimName ?? null })),
+      hostNetns: ctx.hostNetns,
+    });
+    return { ipam, gateway: null };
+  }
 
   private runtime(net: NetworkRuntime): ParentRuntime {
     const r = this.runtimes.get(net.record.id);

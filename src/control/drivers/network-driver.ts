@@ -8,7 +8,8 @@ import type { L2Domain } from '../../dataplane/l2-domain.js';
 import type { Port } from '../../dataplane/port.js';
 import type { SwitchEngine } from '../../dataplane/switch-engine.js';
 import type { NetworkIpam } from '../ipam.js';
-import type { DriverName, EndpointRecord, NetworkRecord } from '../model.js';
+import type { DriverName, EndpointRecord, NetworkRecord, OverlayRecord } from '../model.js';
+import type { CreateNetworkRequest, DriverOptionKeys, ParsedNetworkOptions } from '../network-options.js';
 
 export interface NetworkRuntime {
   record: NetworkRecord;
@@ -30,8 +31,35 @@ export interface DriverContext {
   log(msg: string): void;
 }
 
-export interface NetworkDriver {
+/** What a driver's `plan` sees of the daemon: nothing it could change. */
+export interface NetworkPlanContext {
+  /** The new network's id (default device names come from it). */
+  id: string;
+  /** The other networks (names, subnets, devices and parents in use). */
+  others: readonly NetworkRuntime[];
+  hostNetns: string | null;
+  /** IPAM from --subnet (refused if it overlaps another network's), else the first free default pool. */
+  poolIpam(req: CreateNetworkRequest): NetworkIpam;
+}
+
+/** A checked `network create`: what the record gets besides the (completed) options. */
+export interface NetworkPlan {
+  ipam: NetworkIpam | null;
+  gateway: NetworkRecord['gateway'];
+  overlay?: OverlayRecord;
+}
+
+/**
+ * One driver: a file. The daemon calls these hooks and never asks which driver it has; its `-o` keys
+ * (optionKeys, ownOptionKeys: DriverOptionKeys in network-options.ts) are parsed there.
+ */
+export interface NetworkDriver extends DriverOptionKeys {
   readonly name: DriverName;
+  /**
+   * Check a `network create` of this driver before anything is made: its options (completing
+   * `parsed.options` with its defaults), its IPAM and its gateway. Throws a TsnError to refuse it.
+   */
+  plan(req: CreateNetworkRequest, parsed: ParsedNetworkOptions, ctx: NetworkPlanContext): NetworkPlan;
   createNetwork(net: NetworkRuntime, adopt: boolean): void;
   deleteNetwork(net: NetworkRuntime): void;
   connect(net: NetworkRuntime, ep: EndpointRecord, adopt: boolean): Port | null;

@@ -29,10 +29,11 @@ import { formatIpv4, parseCidr, parseIpv4 } from '../cidr.js';
 import { TsnError } from '../errors.js';
 import { checkUserMac } from '../mac-address.js';
 import type { EndpointRecord, NetworkRecord, OverlayRecord } from '../model.js';
+import type { CreateNetworkRequest, ParsedNetworkOptions } from '../network-options.js';
 import { OVERLAY_OPTION_KEYS, checkVtepAddress, parseOverlayOptions } from '../overlay-options.js';
 import { Rtnetlink, withRtnetlink } from '../rtnetlink.js';
 import { BridgeDriver } from './bridge-driver.js';
-import type { DriverContext, EndpointRuntime, NetworkDriver, NetworkRuntime } from './network-driver.js';
+import type { DriverContext, EndpointRuntime, NetworkDriver, NetworkPlan, NetworkPlanContext, NetworkRuntime } from './network-driver.js';
 
 /** VXLAN over IPv4: outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
 export const OVERLAY_MTU_OVERHEAD = 50;
@@ -73,8 +74,8 @@ export class OverlayDriver implements NetworkDriver {
     this.openUnderlay = openUnderlay ?? ((ip, port) => new UdpUnderlay(ip, port, { netns: ctx.hostNetns ?? undefined }));
   }
 
-  /** Keys `-o` accepts for this driver, besides the common ones. */
-  static readonly optionKeys = Object.keys(OVERLAY_OPTION_KEYS);
+  /** Keys `-o` accepts for this driver, besides the common ones (overlay-options.ts parses them). */
+  readonly ownOptionKeys = Object.keys(OVERLAY_OPTION_KEYS);
 
   /** IPv4 addresses of the host namespace (loopback excluded) and the link each is on. */
   private hostAddresses(): { address: string; link: UnderlayLink; tap: boolean }[] {
@@ -98,10 +99,21 @@ export class OverlayDriver implements NetworkDriver {
   }
 
   /**
-   * Check a `network create -d overlay` request before anything is made: the overlay options, and the
-   * MTU endpoints will get (default underlay MTU - 50; an explicit one must fit).
+   * Check a `network create -d overlay` request before anything is made: no gateway port, the overlay
+   * options and the MTU (prepare), then IPAM from --subnet or the default pools.
    */
-  prepare(options: Record<string, string>, explicitMtu: number | null, others: readonly NetworkRecord[]): { overlay: OverlayRecord; mtu: number } {
+  plan(req: CreateNetworkRequest, { options, given }: ParsedNetworkOptions, ctx: NetworkPlanContext): NetworkPlan {
+    if (options.bridgeName !== null) throw new TsnError('ERR_BAD_OPTION', 400, '-o bridge.name: the overlay driver makes no gateway port; drop the option');
+    const prepared = this.prepare(req.options ?? {}, given.has('mtu') ? options.mtu : null, ctx.others.map((n) => n.record));
+    options.mtu = prepared.mtu;
+    return { ipam: ctx.poolIpam(req), gateway: null, overlay: prepared.overlay };
+  }
+
+  /**
+   * The overlay options, and the MTU endpoints will get (default underlay MTU - 50; an explicit one
+   * must fit). Nothing is made.
+   */
+  private prepare(options: Record<string, string>, explicitMtu: number | null, others: readonly NetworkRecord[]): { overlay: OverlayRecord; mtu: number } {
     const addrs = this.hostAddresses();
     const overlay = parseOverlayOptions(options, {
       hostAddresses: addrs.map((a) => a.address),
