@@ -8,6 +8,7 @@ import { ApiClient, DEFAULT_SOCKET, socketPathFrom } from '../control/api-client
 import { TsnError } from '../control/errors.js';
 import { registerBenchCommand } from './bench-command.js';
 import { registerCaptureCommand } from './capture-command.js';
+import { registerCniCommand } from './cni-command.js';
 import { runDaemon } from './daemon-command.js';
 import { registerEmulateCommand } from './emulate-command.js';
 import { registerOverlayFdbCommands } from './fdb-commands.js';
@@ -198,6 +199,7 @@ registerCaptureCommand(program);
 registerTraceCommand(program);
 registerEmulateCommand(program);
 registerBenchCommand(program);
+registerCniCommand(program);
 
 // The script is written when the command runs, so it knows every command registered anywhere.
 program

@@ -18,6 +18,7 @@
  *   DELETE /v1/captures/ID                    stop a capture (its stream ends cleanly)
  *   POST   /v1/networks/NAME/trace            trace one frame through the pipeline (trace-service.ts)
  *   GET    /v1/lb, POST /v1/lb/...            lb (virtual services): see lb-api.ts
+ *   POST   /v1/attachments[/check|delete|gc]  CNI / netavark attachments: see attachment-api.ts
  *
  * Errors are `{ error: { code, message } }` with a 4xx/5xx status; bodies over 64 KiB get 413.
  */
@@ -31,6 +32,8 @@ import { CaptureService } from './capture-service.js';
 import { traceFrame } from './trace-service.js';
 import type { Daemon } from './daemon.js';
 import { handleLbRoute } from './lb-api.js';
+import { handleAttachmentRoute } from './attachment-api.js';
+import { RuntimeAttachments } from './runtime-attachments.js';
 import { TsnError } from './errors.js';
 
 const MAX_BODY = 64 * 1024;
@@ -78,6 +81,7 @@ function socketAlive(path: string): Promise<boolean> {
 export class ApiServer {
   private server: Server | null = null;
   private captureService: CaptureService | null = null;
+  private runtimeAttachments: RuntimeAttachments | null = null;
 
   private get captures(): CaptureService {
     return (this.captureService ??= new CaptureService(this.daemon));
@@ -176,6 +180,8 @@ export class ApiServer {
     if (resource === 'captures' && name && method === 'DELETE') return send(res, 200, this.captures.stop(name));
     const lbAnswer = handleLbRoute(d.lb, method, parts, url.searchParams, body, parse);
     if (lbAnswer) return send(res, lbAnswer[0], lbAnswer[1]);
+    const attachAnswer = handleAttachmentRoute((this.runtimeAttachments ??= new RuntimeAttachments(d)), method, parts, body, parse);
+    if (attachAnswer) return send(res, attachAnswer[0], attachAnswer[1]);
     throw new TsnError('ERR_NOT_FOUND', 404, `no such API endpoint: ${method} ${url.pathname}`);
   }
 }

@@ -33,6 +33,8 @@ export interface ConnectRequest {
   ip?: string;
   mac?: string;
   ifname?: string;
+  /** A runtime's container id (CNI, netavark): with ifname, how the runtime names the attachment (runtime-attachments.ts). */
+  containerId?: string;
 }
 
 export interface DaemonOptions {
@@ -265,6 +267,7 @@ export class Daemon {
         prefixLen: rt.ipam ? rt.ipam.prefixLen : null,
         defaultRoute: false,
         created: new Date().toISOString(),
+        ...(req.containerId !== undefined ? { containerId: req.containerId } : {}),
       };
       const port = this.drivers[rt.record.driver].connect(rt, ep, false);
       const ert: EndpointRuntime = { record: ep, port };

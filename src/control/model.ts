@@ -72,6 +72,8 @@ export interface EndpointRecord {
   /** Whether connect installed the sandbox's default route via this network's gateway. */
   defaultRoute: boolean;
   created: string;
+  /** The runtime's container id when a CNI or netavark plugin made it (runtime-attachments.ts); absent for `connect`. */
+  containerId?: string;
 }
 
 export interface DaemonState {
