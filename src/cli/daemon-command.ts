@@ -10,6 +10,8 @@ import { ApiServer } from '../control/api-server.js';
 import { Daemon } from '../control/daemon.js';
 import { StateLock } from '../control/state-lock.js';
 import { TsnError } from '../control/errors.js';
+import { createCluster } from '../cluster/cluster-start.js';
+import type { ClusterFlags } from '../cluster/cluster-options.js';
 
 export interface DaemonCommandOptions {
   stateDir: string;
@@ -17,6 +19,8 @@ export interface DaemonCommandOptions {
   defaultAddressPool: string[];
   /** Connections the load balancer tracks at most (`--lb-max-connections`). */
   lbMaxConnections?: number;
+  /** --cluster-store and its companions (src/cluster/cluster-options.ts). */
+  cluster?: ClusterFlags;
 }
 
 /** `base=CIDR,size=N`, as dockerd's --default-address-pool. */
@@ -37,13 +41,20 @@ export async function runDaemon(opts: DaemonCommandOptions): Promise<void> {
   // socket: a second daemon must not take devices from (and rewrite the state of) a running one.
   const lock = StateLock.acquire(opts.stateDir);
   mkdirSync(dirname(opts.socket), { recursive: true, mode: 0o755 });
-  const api = new ApiServer(daemon, opts.socket);
+  // The cluster agent is made before the socket opens (requests on overlay networks go through it
+  // from the first one; until it has read the store they fail with ERR_STORE_UNAVAILABLE).
+  const cluster = opts.cluster ? createCluster(daemon, opts.cluster, opts.stateDir) : null;
+  const api = new ApiServer(daemon, opts.socket, cluster);
   let adopted;
   try {
     await api.listen();
     adopted = daemon.start(); // synchronous: no request is served before it returns
+    // Register and follow the store; if it is away the daemon still runs (its data plane forwards)
+    // and the agent keeps trying.
+    await cluster?.agent.start();
   } catch (err) {
     await api.close().catch(() => undefined);
+    await cluster?.agent.stop().catch(() => undefined);
     daemon.stop();
     lock.release();
     throw err;
@@ -59,6 +70,8 @@ export async function runDaemon(opts: DaemonCommandOptions): Promise<void> {
     clearInterval(timer);
     api
       .close()
+      .catch(() => undefined)
+      .then(() => cluster?.agent.stop())
       .catch(() => undefined)
       .finally(() => {
         daemon.stop();

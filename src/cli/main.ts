@@ -18,6 +18,7 @@ import { installGlobalOptions } from './global-options.js';
 import { renderTemplate } from './go-template.js';
 import { COMPLETION_SHELLS, completionScript, type CompletionShell } from './completion-script.js';
 import { registerLbCommands } from './lb-commands.js';
+import { registerClusterCommands } from './cluster-commands.js';
 
 const program = new Command();
 program
@@ -54,10 +55,21 @@ program
   .addOption(socketOption())
   .option('--default-address-pool <base=CIDR,size=N>', 'pool for networks created without --subnet (repeatable; default: Docker\'s)', collect, [])
   .option('--lb-max-connections <n>', 'connections the load balancer tracks at most (default 1048576, about 57 bytes each)')
+  .option('--cluster-store <etcd://HOST:PORT[,...]>', 'share overlay networks, addresses, endpoints and hosts through etcd (docs/overlay-etcd.md)')
+  .option('--cluster-prefix <prefix>', 'key prefix in the store (default /tsnet)')
+  .option('--host-id <id>', "this host's id in the cluster (default: made once, kept in the state dir)")
+  .option('--advertise-addr <ip>', "this host's VTEP address (default: its only non-loopback IPv4 address)")
+  .option('--cluster-ttl <seconds>', "the host's lease: its endpoints vanish from the others this long after it dies (default 15)")
+  .option('--cluster-ca <file>', 'CA bundle to verify etcd with (TLS)')
+  .option('--cluster-cert <file>', 'client certificate for etcd (TLS)')
+  .option('--cluster-key <file>', 'client key for etcd (TLS)')
   .action(async (o) => {
     const lbMax = o.lbMaxConnections !== undefined ? intArg(o.lbMaxConnections, '--lb-max-connections') : undefined;
     if (lbMax !== undefined && (lbMax < 1 || lbMax > 1 << 24)) throw new TsnError('ERR_BAD_OPTION', 400, `--lb-max-connections ${lbMax}: expected 1 to ${1 << 24}`);
-    await runDaemon({ stateDir: o.stateDir, socket: socketPathFrom(o.socket), defaultAddressPool: o.defaultAddressPool, lbMaxConnections: lbMax });
+    const clusterFlags = ['clusterPrefix', 'hostId', 'advertiseAddr', 'clusterTtl', 'clusterCa', 'clusterCert', 'clusterKey'].filter((k) => o[k] !== undefined);
+    if (o.clusterStore === undefined && clusterFlags.length) throw new TsnError('ERR_BAD_OPTION', 400, `${clusterFlags.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} need --cluster-store etcd://HOST:PORT`);
+    const cluster = o.clusterStore !== undefined ? { clusterStore: o.clusterStore, clusterPrefix: o.clusterPrefix, hostId: o.hostId, advertiseAddr: o.advertiseAddr, clusterTtl: o.clusterTtl, clusterCa: o.clusterCa, clusterCert: o.clusterCert, clusterKey: o.clusterKey } : undefined;
+    await runDaemon({ stateDir: o.stateDir, socket: socketPathFrom(o.socket), defaultAddressPool: o.defaultAddressPool, lbMaxConnections: lbMax, cluster });
   });
 
 const network = program.command('network').description('manage networks');
@@ -169,8 +181,9 @@ fdb
   .addOption(socketOption())
   .action(async (net: string | undefined, o) => {
     const q = net ? `?network=${encodeURIComponent(net)}` : '';
-    const r = await client(o).call<{ network: string; mac: string; port: string; type: string; ageSeconds: number | null; vtep?: string | null }[]>('GET', `/v1/fdb${q}`);
-    print(o.json, r, () => table(['NETWORK', 'MAC', 'PORT', 'TYPE', 'AGE', 'VTEP'], r.map((e) => [e.network, e.mac, e.port, e.type, e.ageSeconds === null ? null : `${e.ageSeconds}s`, e.vtep ?? null])));
+    const r = await client(o).call<{ network: string; mac: string; port: string; type: string; ageSeconds: number | null; vtep?: string | null; host?: string | null }[]>('GET', `/v1/fdb${q}`);
+    // type `store`: installed from the cluster store, with the host the MAC lives on.
+    print(o.json, r, () => table(['NETWORK', 'MAC', 'PORT', 'TYPE', 'AGE', 'VTEP'], r.map((e) => [e.network, e.mac, e.port, e.host ? `${e.type} (${e.host})` : e.type, e.ageSeconds === null ? null : `${e.ageSeconds}s`, e.vtep ?? null])));
   });
 registerOverlayFdbCommands(fdb, socketOption, client);
 
@@ -194,6 +207,7 @@ program
   });
 
 registerLbCommands(program);
+registerClusterCommands(program, socketOption, client);
 
 registerCaptureCommand(program);
 registerTraceCommand(program);

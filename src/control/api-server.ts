@@ -19,6 +19,7 @@
  *   POST   /v1/networks/NAME/trace            trace one frame through the pipeline (trace-service.ts)
  *   GET    /v1/lb, POST /v1/lb/...            lb (virtual services): see lb-api.ts
  *   POST   /v1/attachments[/check|delete|gc]  CNI / netavark attachments: see attachment-api.ts
+ *   GET    /v1/cluster, POST /v1/cluster/gc   cluster ls / gc (with --cluster-store): cluster-routes.ts
  *
  * Errors are `{ error: { code, message } }` with a 4xx/5xx status; bodies over 64 KiB get 413.
  */
@@ -35,6 +36,7 @@ import { handleLbRoute } from './lb-api.js';
 import { handleAttachmentRoute } from './attachment-api.js';
 import { RuntimeAttachments } from './runtime-attachments.js';
 import { TsnError } from './errors.js';
+import { handleClusterRoute, type ClusterApi } from '../cluster/cluster-routes.js';
 
 const MAX_BODY = 64 * 1024;
 
@@ -90,6 +92,8 @@ export class ApiServer {
   constructor(
     private readonly daemon: Daemon,
     readonly socketPath: string,
+    /** With --cluster-store: overlay requests go through the store (src/cluster/cluster-routes.ts). */
+    private readonly cluster: ClusterApi | null = null,
   ) {}
 
   async listen(): Promise<void> {
@@ -151,6 +155,8 @@ export class ApiServer {
     if (parts[0] !== 'v1') throw new TsnError('ERR_NOT_FOUND', 404, `no such API path ${url.pathname}: paths start with /v1/`);
     const [, resource, name, action] = parts;
     if (resource === 'ping' && method === 'GET') return send(res, 200, { ok: true });
+    const clusterAnswer = await handleClusterRoute(this.cluster, d, method, parts, url.searchParams, body, parse);
+    if (clusterAnswer) return send(res, clusterAnswer[0], clusterAnswer[1]);
     if (resource === 'networks') {
       if (!name && method === 'GET') return send(res, 200, d.listNetworks());
       if (!name && method === 'POST') return send(res, 201, d.createNetwork(parse(CreateNetworkBody, body)));

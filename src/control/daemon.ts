@@ -58,8 +58,8 @@ export class Daemon {
   private readonly store: StateStore<DaemonState>;
   private readonly networks = new Map<string, NetworkRuntime>(); // by name
   private readonly drivers: Record<DriverName, NetworkDriver>;
-  /** The overlay driver, for its own requests (fdb add/del, inspect, VTEP stats). */
-  private readonly overlay: OverlayDriver;
+  /** The overlay driver, for its own requests (fdb add/del, inspect, VTEP stats) and the cluster store's. */
+  readonly overlay: OverlayDriver;
   private readonly defaultPools: readonly AddressPool[];
   private readonly hostNetns: string | null;
   readonly log: (msg: string) => void;
@@ -185,7 +185,7 @@ export class Daemon {
     if (this.networks.has(name)) throw new TsnError('ERR_NETWORK_EXISTS', 409, `network ${name} exists already`);
     const driver = req.driver ?? 'bridge';
     if (!DRIVERS.includes(driver)) throw new TsnError('ERR_BAD_OPTION', 400, `driver ${JSON.stringify(driver)} is not available: expected one of ${DRIVERS.join(', ')}`);
-    const id = randomBytes(6).toString('hex');
+    const id = req.id ?? randomBytes(6).toString('hex');
     // Checked before anything is made: the common options, then the driver's own, its IPAM and gateway.
     const parsed = parseNetworkOptions(req, driver, Object.values(this.drivers));
     const others = [...this.networks.values()];

@@ -19,6 +19,8 @@ import type { DriverName, NetworkOptions } from './model.js';
 /** What `network create` asks for (the API's body; the CLI builds it from its flags). */
 export interface CreateNetworkRequest {
   name: string;
+  /** A network id chosen by the caller (the cluster store: the same network on every host); default random. */
+  id?: string;
   driver?: DriverName;
   subnet?: string;
   gateway?: string;

@@ -359,6 +359,38 @@ export class OverlayDriver implements NetworkDriver {
     return net.record.overlay;
   }
 
+  /**
+   * From the cluster store (src/cluster/cluster-agent.ts): a remote endpoint's MAC behind `vtep`, and
+   * its IP -> MAC for ARP answered here. Not kept in the record: the store is its source of truth.
+   */
+  installRemote(net: NetworkRuntime, mac: string, vtep: string, ip: string | null): void {
+    const vx = this.vxlan(net);
+    const now = this.ctx.engine.clock.now();
+    const macNum = parseMac(mac);
+    net.domain!.fdb.addStatic(macNum, vx, now, parseIpv4(vtep));
+    if (ip) vx.neighbors.addStatic(parseIpv4(ip), macNum, now);
+  }
+
+  uninstallRemote(net: NetworkRuntime, mac: string, ip: string | null): void {
+    const vx = this.vxlanPorts.get(net.record.id);
+    if (!vx) return;
+    const macNum = parseMac(mac);
+    const e = net.domain!.fdb.get(macNum);
+    if (e && e.port === vx) net.domain!.fdb.remove(macNum);
+    if (ip) vx.neighbors.remove(parseIpv4(ip), macNum);
+  }
+
+  /** The VTEPs that get this network's broadcasts and unknown unicast (head-end replication). */
+  setPeers(net: NetworkRuntime, peers: readonly string[]): void {
+    const vx = this.vxlan(net);
+    vx.setPeers(peers.map((p) => parseIpv4(p)));
+    vx.label = `vxlan ${vx.vni} (${peers.length} peer${peers.length === 1 ? '' : 's'})`;
+  }
+
+  peersOf(net: NetworkRuntime): string[] {
+    return (this.vxlanPorts.get(net.record.id)?.peers ?? []).map((p) => formatIpv4(p));
+  }
+
   /** The remote VTEP of an FDB entry's MAC, for `fdb show`. */
   remoteOf(remote: number): string | null {
     return remote ? formatIpv4(remote >>> 0) : null;

@@ -1,0 +1,338 @@
+/**
+ * ClusterRequests: the API requests that change cluster networks, each one store transaction plus
+ * the local change, in an order that leaves nothing half-made:
+ *
+ *   network create -d overlay  local create (validates everything) -> txn: names/<name>, vnis/<vni>
+ *                              created only if absent, with networks/<id> -> on a lost race the local
+ *                              network is removed and the error names the winner (exactly one wins)
+ *   network rm                 refused while any host has endpoints on it (unless --force) -> txn
+ *                              deleting the network's keys -> local remove; the others follow the watch
+ *   connect                    claim an address (txn: ipam/<net>/<ip> created only if absent; the next
+ *                              candidate on a lost race) -> local connect with that address -> put the
+ *                              endpoint on the host's lease; any failure undoes the earlier steps
+ *   disconnect                 delete the endpoint and its claim -> local disconnect
+ *   fdb add / del              a static endpoint for a host outside the cluster (a kernel VXLAN peer):
+ *                              no lease, its own VTEP; every host installs it
+ *   cluster gc HOST            a dead host's address claims and static leftovers, refused while it lives
+ *
+ * Requests on other networks go straight to the daemon. With the store away, every request here fails
+ * before changing anything (ClusterAgent.requireStore).
+ */
+import { randomBytes } from 'node:crypto';
+import type { ConnectRequest, CreateNetworkRequest } from '../control/daemon.js';
+import { TsnError } from '../control/errors.js';
+import { NetworkIpam, type IpamState } from '../control/ipam.js';
+import { checkUserMac } from '../control/mac-address.js';
+import type { EndpointRecord, NetworkRecord } from '../control/model.js';
+import type { NetworkRuntime } from '../control/drivers/network-driver.js';
+import { FIRST_DEFAULT_VNI, OVERLAY_OPTION_KEYS, VNI_MAX, checkVtepAddress } from '../control/overlay-options.js';
+import { formatIpv4, parseIpv4 } from '../control/cidr.js';
+import type { ClusterAgent } from './cluster-agent.js';
+import { prefixEnd } from './etcd-client.js';
+import type { ClusterEndpointRecord, ClusterNetworkRecord } from './cluster-view.js';
+
+/** How many address candidates connect tries before giving up (each lost to a concurrent claim). */
+const CLAIM_ATTEMPTS = 64;
+
+export class ClusterRequests {
+  constructor(private readonly agent: ClusterAgent) {}
+
+  private get daemon() {
+    return this.agent.daemon;
+  }
+
+  /** The local network of a name or id, if it is a cluster network. */
+  clusterNetwork(ref: string): NetworkRuntime | null {
+    const rt = this.daemon.networkRuntimes().find((n) => n.record.name === ref || n.record.id === ref || (ref.length >= 4 && n.record.id.startsWith(ref)));
+    return rt && this.agent.isCluster(rt) ? rt : null;
+  }
+
+  async createNetwork(req: CreateNetworkRequest): Promise<NetworkRecord> {
+    if (req.driver !== 'overlay') return this.daemon.createNetwork(req);
+    const a = this.agent;
+    const opts: Record<string, string> = {};
+    let vniText: string | undefined;
+    for (const [k, v] of Object.entries(req.options ?? {})) {
+      const field = OVERLAY_OPTION_KEYS[k];
+      if (field === 'peers') {
+        throw new TsnError('ERR_BAD_OPTION', 400, `-o ${k}=${v}: with --cluster-store the peers of an overlay network are the live hosts with endpoints on it, found through the store; drop -o peers (static peers are for daemons without --cluster-store)`);
+      }
+      if (field === 'vtep' && v !== a.vtep) {
+        throw new TsnError('ERR_BAD_OPTION', 400, `-o ${k}=${v}: with --cluster-store each host's VTEP is its --advertise-addr (${a.vtep} here); drop -o vtep`);
+      }
+      if (field === 'vni') vniText = v;
+      else if (field !== 'vtep') opts[k] = v;
+    }
+    a.requireStore();
+    if (a.view.names.has(req.name)) {
+      throw new TsnError('ERR_NETWORK_EXISTS', 409, `network ${req.name} exists in the cluster already (id ${a.view.names.get(req.name)})`);
+    }
+    let vni: number;
+    if (vniText !== undefined) {
+      if (!/^\d{1,8}$/.test(vniText) || Number(vniText) < 1 || Number(vniText) > VNI_MAX) throw new TsnError('ERR_BAD_OPTION', 400, `-o vni=${vniText}: expected a VXLAN network identifier 1..${VNI_MAX}`);
+      vni = Number(vniText);
+    } else {
+      const used = new Set((await a.client.rangePrefix(a.keys.vnis)).kvs.map((kv) => Number(kv.key.slice(a.keys.vnis.length))));
+      vni = FIRST_DEFAULT_VNI;
+      while (used.has(vni)) vni++;
+    }
+    const id = randomBytes(6).toString('hex');
+    a.pending.add(req.name);
+    try {
+      const rec = this.daemon.createNetwork({
+        ...req,
+        id,
+        options: { ...opts, vni: String(vni), vtep: a.vtep, port: opts.port ?? String(a.port), learning: opts.learning ?? 'false' },
+      });
+      const ipam = rec.ipam as IpamState;
+      const net: ClusterNetworkRecord = {
+        id,
+        name: rec.name,
+        vni,
+        port: rec.overlay!.port,
+        subnet: ipam.subnet,
+        gateway: ipam.gateway,
+        ...(ipam.ipRange ? { ipRange: ipam.ipRange } : {}),
+        ...(ipam.auxAddresses ? { auxAddresses: ipam.auxAddresses } : {}),
+        mtu: rec.options.mtu,
+        learning: rec.overlay!.learning,
+        created: rec.created,
+        createdBy: a.hostId,
+      };
+      const nameKey = a.keys.name(rec.name);
+      const vniKey = a.keys.vni(vni);
+      let t;
+      try {
+        t = await a.client.txn(
+          [
+            { key: nameKey, target: 'CREATE', createRevision: 0 },
+            { key: vniKey, target: 'CREATE', createRevision: 0 },
+          ],
+          [{ put: { key: a.keys.network(id), value: JSON.stringify(net) } }, { put: { key: nameKey, value: id } }, { put: { key: vniKey, value: id } }],
+          [{ range: { key: nameKey } }, { range: { key: vniKey } }],
+        );
+      } catch (err) {
+        this.daemon.removeNetwork(rec.name, true);
+        throw err;
+      }
+      if (!t.succeeded) {
+        this.daemon.removeNetwork(rec.name, true);
+        const byName = t.ranges[0]?.[0]?.value;
+        if (byName) throw new TsnError('ERR_NETWORK_EXISTS', 409, `network ${rec.name} exists in the cluster already (id ${byName}): another host created it first`);
+        throw new TsnError('ERR_VNI_IN_USE', 409, `VNI ${vni} is used by cluster network ${t.ranges[1]?.[0]?.value ?? '?'}: choose another -o vni=N, or omit it to get a free one`);
+      }
+      a.adopt(id);
+      a.log(`cluster: network ${rec.name} (${id}) published: VNI ${vni}, subnet ${ipam.subnet}`);
+      return rec;
+    } finally {
+      a.pending.delete(req.name);
+      a.scheduleReconcile();
+    }
+  }
+
+  async removeNetwork(ref: string, force: boolean): Promise<void> {
+    const rt = this.clusterNetwork(ref);
+    if (!rt) return this.daemon.removeNetwork(ref, force);
+    const a = this.agent;
+    a.requireStore();
+    const id = rt.record.id;
+    const eps = (await a.client.rangePrefix(a.keys.endpoints(id))).kvs;
+    if (eps.length && !force) {
+      const byHost = new Map<string, number>();
+      for (const kv of eps) {
+        const h = (JSON.parse(kv.value) as ClusterEndpointRecord).host ?? 'static';
+        byHost.set(h, (byHost.get(h) ?? 0) + 1);
+      }
+      throw new TsnError('ERR_NETWORK_IN_USE', 409, `network ${rt.record.name} has ${eps.length} endpoint(s) in the cluster (${[...byHost].map(([h, n]) => `${n} on ${h}`).join(', ')}); disconnect them or use --force`);
+    }
+    a.pending.add(rt.record.name);
+    try {
+      const vni = rt.record.overlay!.vni;
+      await a.client.txn(
+        [],
+        [
+          { delete: { key: a.keys.network(id) } },
+          { delete: { key: a.keys.name(rt.record.name) } },
+          { delete: { key: a.keys.vni(vni) } },
+          { delete: { key: a.keys.addresses(id), rangeEnd: prefixEnd(a.keys.addresses(id)) } },
+          { delete: { key: a.keys.endpoints(id), rangeEnd: prefixEnd(a.keys.endpoints(id)) } },
+        ],
+      );
+      this.daemon.removeNetwork(rt.record.name, true);
+      a.forget(id);
+    } finally {
+      a.pending.delete(rt.record.name);
+      a.scheduleReconcile();
+    }
+  }
+
+  /** The first address the network's IPAM would hand out, with every address the store holds taken. */
+  private candidate(rt: NetworkRuntime, taken: Iterable<string>): string {
+    const ipam = NetworkIpam.fromJSON(rt.ipam!.toJSON());
+    for (const ip of taken) {
+      try {
+        ipam.allocate(ip);
+      } catch {
+        // reserved or outside the subnet: not a candidate anyway
+      }
+    }
+    return ipam.allocate();
+  }
+
+  /** Claim an address in the store for this host: the requested one, or the first free one. */
+  private async claim(rt: NetworkRuntime, requested: string | undefined): Promise<{ ip: string; key: string }> {
+    const a = this.agent;
+    const claim = JSON.stringify({ host: a.hostId, endpoint: null });
+    if (requested !== undefined) {
+      const ip = formatIpv4(parseIpv4(requested, '--ip'));
+      if (!rt.ipam!.contains(ip)) throw new TsnError('ERR_IP_OUT_OF_SUBNET', 400, `--ip ${ip} is not in ${rt.record.name}'s subnet ${rt.ipam!.subnet}`);
+      const why = rt.ipam!.reservedReason(ip);
+      if (why) throw new TsnError('ERR_IP_IN_USE', 409, `requested IP ${ip} is not available: it is ${why}`);
+      const key = a.keys.address(rt.record.id, ip);
+      const t = await a.client.txn([{ key, target: 'CREATE', createRevision: 0 }], [{ put: { key, value: claim } }], [{ range: { key } }]);
+      if (!t.succeeded) {
+        const held = JSON.parse(t.ranges[0]?.[0]?.value ?? '{}') as { host?: string; endpoint?: string | null };
+        throw new TsnError('ERR_IP_IN_USE', 409, `requested IP ${ip} is claimed in the cluster by host ${held.host ?? '?'}${held.endpoint ? ` (endpoint ${held.endpoint})` : ''}; choose another address, or omit --ip`);
+      }
+      return { ip, key };
+    }
+    const held = new Set((await a.client.rangePrefix(a.keys.addresses(rt.record.id))).kvs.map((kv) => kv.key.slice(a.keys.addresses(rt.record.id).length)));
+    for (let i = 0; i < CLAIM_ATTEMPTS; i++) {
+      const ip = this.candidate(rt, held); // ERR_POOL_EXHAUSTED when the cluster has used them all
+      const key = a.keys.address(rt.record.id, ip);
+      const t = await a.client.txn([{ key, target: 'CREATE', createRevision: 0 }], [{ put: { key, value: claim } }]);
+      if (t.succeeded) return { ip, key };
+      held.add(ip); // another host took it meanwhile: the next one
+    }
+    throw new TsnError('ERR_IP_IN_USE', 409, `no address of ${rt.record.name} could be claimed in ${CLAIM_ATTEMPTS} attempts (other hosts took each candidate first); try again`);
+  }
+
+  async connect(ref: string, req: ConnectRequest): Promise<EndpointRecord> {
+    const rt = this.clusterNetwork(ref);
+    if (!rt) return this.daemon.connect(ref, req);
+    const a = this.agent;
+    a.requireStore();
+    if (req.mac !== undefined) checkUserMac(req.mac);
+    const { ip, key } = await this.claim(rt, req.ip);
+    const release = () => a.client.delete(key).catch((err) => a.log(`cluster: could not release claim ${ip}: ${(err as Error).message}`));
+    let ep: EndpointRecord;
+    try {
+      ep = this.daemon.connect(rt.record.name, { ...req, ip });
+    } catch (err) {
+      await release();
+      throw err;
+    }
+    try {
+      const rec: ClusterEndpointRecord = { host: a.hostId, mac: ep.mac, ip: ep.ip };
+      await a.client.txn(
+        [],
+        [
+          { put: { key, value: JSON.stringify({ host: a.hostId, endpoint: ep.id }) } },
+          { put: { key: a.keys.endpoint(rt.record.id, ep.id), value: JSON.stringify(rec), lease: a.lease! } },
+        ],
+      );
+    } catch (err) {
+      this.daemon.disconnect(rt.record.name, ep.id);
+      await release();
+      throw err;
+    }
+    return ep;
+  }
+
+  async disconnect(ref: string, endpointRef: string): Promise<EndpointRecord> {
+    const rt = this.clusterNetwork(ref);
+    if (!rt) return this.daemon.disconnect(ref, endpointRef);
+    const a = this.agent;
+    a.requireStore();
+    const e = [...rt.endpoints.values()].find((x) => x.record.id === endpointRef || (endpointRef.length >= 4 && x.record.id.startsWith(endpointRef)) || (x.record.sandbox.kind === 'netns' && x.record.sandbox.name === endpointRef) || x.record.ifname === endpointRef);
+    if (!e) return this.daemon.disconnect(rt.record.name, endpointRef); // its not-found error, with the list
+    const ops = [{ delete: { key: a.keys.endpoint(rt.record.id, e.record.id) } }, ...(e.record.ip ? [{ delete: { key: a.keys.address(rt.record.id, e.record.ip) } }] : [])];
+    await a.client.txn([], ops);
+    return this.daemon.disconnect(rt.record.name, e.record.id);
+  }
+
+  /** `fdb add` on a cluster network: a static endpoint of a host outside the cluster, for every host. */
+  async fdbAdd(ref: string, req: { mac: string; vtep: string; ip?: string }) {
+    const rt = this.clusterNetwork(ref);
+    if (!rt) return this.daemon.fdbAdd(ref, req);
+    const a = this.agent;
+    a.requireStore();
+    const mac = checkUserMac(req.mac);
+    const vtep = checkVtepAddress(req.vtep, '--vtep');
+    if ([...a.view.hosts.values()].some((h) => h.value.vtep === vtep)) {
+      throw new TsnError('ERR_BAD_OPTION', 400, `--vtep ${vtep} is a cluster host's VTEP: its endpoints come from the store; a static entry is for a host outside the cluster`);
+    }
+    let ip: string | null = null;
+    if (req.ip !== undefined) {
+      ip = formatIpv4(parseIpv4(req.ip, '--ip'));
+      if (!rt.ipam!.contains(ip)) throw new TsnError('ERR_IP_OUT_OF_SUBNET', 400, `--ip ${ip} is not in ${rt.record.name}'s subnet ${rt.ipam!.subnet}`);
+    }
+    const epId = `static-${mac.replace(/:/g, '')}`;
+    const rec: ClusterEndpointRecord = { host: null, mac, ip, vtep };
+    const puts = [{ put: { key: a.keys.endpoint(rt.record.id, epId), value: JSON.stringify(rec) } }];
+    if (ip) {
+      const key = a.keys.address(rt.record.id, ip);
+      const t = await a.client.txn([{ key, target: 'CREATE', createRevision: 0 }], [{ put: { key, value: JSON.stringify({ host: `static:${vtep}`, endpoint: epId }) } }, ...puts], [{ range: { key } }]);
+      if (!t.succeeded) throw new TsnError('ERR_IP_IN_USE', 409, `--ip ${ip} is claimed in the cluster already: ${t.ranges[0]?.[0]?.value}`);
+    } else {
+      await a.client.txn([], puts);
+    }
+    a.log(`cluster: static endpoint ${mac}${ip ? ` ${ip}` : ''} behind ${vtep} published on ${rt.record.name}`);
+    return { network: rt.record.name, mac, vtep, ip };
+  }
+
+  async fdbDel(ref: string, macText: string) {
+    const rt = this.clusterNetwork(ref);
+    if (!rt) return this.daemon.fdbDel(ref, macText);
+    const a = this.agent;
+    a.requireStore();
+    const mac = checkUserMac(macText);
+    const epId = `static-${mac.replace(/:/g, '')}`;
+    const e = a.view.endpoints.get(rt.record.id)?.get(epId)?.value;
+    if (!e) throw new TsnError('ERR_NO_SUCH_FDB_ENTRY', 404, `no static cluster entry for ${mac} on ${rt.record.name} (entries of cluster hosts go with their endpoints: disconnect them)`);
+    await a.client.txn([], [{ delete: { key: a.keys.endpoint(rt.record.id, epId) } }, ...(e.ip ? [{ delete: { key: a.keys.address(rt.record.id, e.ip) } }] : [])]);
+    return { network: rt.record.name, mac, type: 'static' as const };
+  }
+
+  /** `cluster gc HOST`: release a dead host's address claims (and any endpoint keys it left). */
+  async gc(host: string): Promise<{ host: string; addresses: string[]; endpoints: number }> {
+    const a = this.agent;
+    a.requireStore();
+    if (host === a.hostId) throw new TsnError('ERR_HOST_ALIVE', 409, `host ${host} is this daemon: disconnect its endpoints instead`);
+    const hostKey = await a.client.range(a.keys.host(host));
+    if (hostKey.kvs.length) throw new TsnError('ERR_HOST_ALIVE', 409, `host ${host} is alive (its lease is held): gc is for hosts that are gone; stop its daemon first, or disconnect its endpoints there`);
+    const all = await a.client.rangePrefix(`${a.keys.root}ipam/`);
+    const addresses: string[] = [];
+    const ops = [];
+    for (const kv of all.kvs) {
+      try {
+        if ((JSON.parse(kv.value) as { host?: string }).host !== host) continue;
+      } catch {
+        continue;
+      }
+      ops.push({ delete: { key: kv.key } });
+      addresses.push(kv.key.slice(`${a.keys.root}ipam/`.length));
+    }
+    const eps = await a.client.rangePrefix(`${a.keys.root}endpoints/`);
+    let endpoints = 0;
+    for (const kv of eps.kvs) {
+      try {
+        if ((JSON.parse(kv.value) as ClusterEndpointRecord).host !== host) continue;
+      } catch {
+        continue;
+      }
+      ops.push({ delete: { key: kv.key } });
+      endpoints++;
+    }
+    // etcd caps the operations of one txn (128 by default): delete in chunks.
+    for (let i = 0; i < ops.length; i += 100) await a.client.txn([], ops.slice(i, i + 100));
+    if (addresses.length === 0 && endpoints === 0) {
+      const known = new Set<string>();
+      for (const m of a.view.addresses.values()) for (const c of m.values()) known.add(c.host);
+      throw new TsnError('ERR_NO_SUCH_HOST', 404, `host ${JSON.stringify(host)} holds nothing in the cluster store; hosts holding addresses: ${[...known].sort().join(', ') || 'none'}`);
+    }
+    a.log(`cluster: gc ${host}: released ${addresses.length} address(es), ${endpoints} endpoint key(s)`);
+    return { host, addresses, endpoints };
+  }
+}
+

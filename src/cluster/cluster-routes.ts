@@ -1,0 +1,74 @@
+/**
+ * The API routes a cluster-store daemon answers differently: requests on overlay networks go through
+ * the store (cluster-requests.ts), reads get the cluster's view (cluster-status.ts), and two routes
+ * are its own:
+ *
+ *   GET  /v1/cluster          cluster ls
+ *   POST /v1/cluster/gc       cluster gc HOST   {host}
+ *
+ * Returns null for every other route (the daemon's own handling applies).
+ */
+import { z } from 'zod';
+import type { Daemon } from '../control/daemon.js';
+import { ConnectBody, CreateNetworkBody, DisconnectBody, FdbAddBody } from '../control/api-schema.js';
+import { TsnError } from '../control/errors.js';
+import type { ClusterAgent } from './cluster-agent.js';
+import type { ClusterRequests } from './cluster-requests.js';
+import { clusterInspect, clusterList, markStoreEntries } from './cluster-status.js';
+
+export const ClusterGcBody = z.strictObject({ host: z.string().min(1).max(128) });
+
+export interface ClusterApi {
+  agent: ClusterAgent;
+  requests: ClusterRequests;
+}
+
+type Parse = <T>(schema: z.ZodType<T>, body: unknown) => T;
+
+export async function handleClusterRoute(
+  cluster: ClusterApi | null,
+  daemon: Daemon,
+  method: string,
+  parts: string[],
+  query: URLSearchParams,
+  body: unknown,
+  parse: Parse,
+): Promise<[number, unknown] | null> {
+  const [, resource, name, action] = parts;
+  if (resource === 'cluster') {
+    if (!cluster) throw new TsnError('ERR_NO_CLUSTER_STORE', 400, 'this daemon runs without a cluster store: start it with --cluster-store etcd://HOST:PORT');
+    if (!name && method === 'GET') return [200, await clusterList(cluster.agent)];
+    if (name === 'gc' && method === 'POST') return [200, await cluster.requests.gc(parse(ClusterGcBody, body).host)];
+    return null;
+  }
+  if (!cluster) return null;
+  const r = cluster.requests;
+  if (resource === 'networks') {
+    if (!name && method === 'POST') return [201, await r.createNetwork(parse(CreateNetworkBody, body))];
+    if (name && !action && method === 'DELETE') {
+      await r.removeNetwork(name, query.get('force') === '1');
+      return [200, { removed: name }];
+    }
+    if (name && !action && method === 'GET') {
+      const out = daemon.inspectNetwork(name) as Record<string, unknown>;
+      const section = clusterInspect(cluster.agent, String(out.Id));
+      return [200, section ? { ...out, Cluster: section } : out];
+    }
+    if (name && action === 'connect' && method === 'POST') return [201, await r.connect(name, parse(ConnectBody, body))];
+    if (name && action === 'disconnect' && method === 'POST') return [200, await r.disconnect(name, parse(DisconnectBody, body).endpoint)];
+  }
+  if (resource === 'fdb' && !name) {
+    if (method === 'GET') return [200, markStoreEntries(cluster.agent, daemon.fdbShow(query.get('network') ?? undefined))];
+    if (method === 'POST') {
+      const b = parse(FdbAddBody, body);
+      return [201, await r.fdbAdd(b.network, b)];
+    }
+    if (method === 'DELETE') {
+      const network = query.get('network');
+      const mac = query.get('mac');
+      if (!network || !mac) throw new TsnError('ERR_BAD_REQUEST', 400, 'DELETE /v1/fdb needs ?network=NAME&mac=MAC');
+      return [200, await r.fdbDel(network, mac)];
+    }
+  }
+  return null;
+}
