@@ -5,7 +5,12 @@
  *   - 30 endpoints spread over the three get 30 distinct addresses from cluster-wide IPAM;
  *   - every pair pings, and no ARP crosses the underlay for them (tcpdump on the underlay bridge,
  *     VXLAN decoded): every host answers ARP for remote endpoints from their store records;
- *   - `fdb show` marks store entries, `network inspect` has the Cluster view, `cluster ls` the hosts.
+ *   - `fdb show` marks store entries, `network inspect` has the Cluster view, `cluster ls` the hosts;
+ *   - a host's daemon killed: its endpoints leave the others after its lease TTL (3 s here), its
+ *     addresses stay claimed until it comes back (and re-adopts everything) or `cluster gc HOST`;
+ *   - etcd down: the data plane forwards, control requests fail fast naming the store, and after
+ *     etcd is back the hosts follow again; a host cut off while the store compacted does a full resync;
+ *   - two hosts creating the same name (or VNI) at once: exactly one wins.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { TestCluster, pingOnce } from '../helpers/cluster-hosts.js';
@@ -124,4 +129,136 @@ describe.skipIf(skip !== null)('overlay networks through a cluster store (etcd)'
     expect(keys.filter((k) => k.startsWith(`/tsnet/v1/endpoints/${id}/`))).toHaveLength(30);
     expect(keys.filter((k) => k.startsWith(`/tsnet/v1/ipam/${id}/`))).toHaveLength(30);
   }, 180_000);
+
+  it('drops a killed host after its lease, keeps its addresses until it returns or cluster gc', async () => {
+    const c = await cluster([3, 3, 3]);
+    const [h1, h2, h3] = c.hosts;
+    await h1.daemon.ok(['network', 'create', '-d', 'overlay', '--subnet', '10.251.0.0/24', 'ov']);
+    for (const h of [h2, h3]) await TestCluster.until(`ov on ${h.id}`, async () => (await h.daemon.ok(['network', 'ls'])).includes('ov'));
+    const [s1, s3] = [await c.sandbox(), await c.sandbox()];
+    await h1.daemon.ok(['connect', 'ov', '--netns', s1]);
+    const e3 = json(await h3.daemon.ok(['connect', 'ov', '--netns', s3, '--json']));
+    await TestCluster.until('host1 reaches host3', () => pingOnce(s1, e3.ip, 1));
+    const storeMacs = async (h: typeof h1) => json(await h.daemon.ok(['fdb', 'show', 'ov', '--json'])).filter((e: { type: string }) => e.type === 'store').map((e: { mac: string }) => e.mac);
+    expect(await storeMacs(h1)).toContain(e3.mac);
+
+    // Killed: after the lease TTL (3 s) its endpoint and VTEP leave hosts 1 and 2.
+    await h3.daemon.kill('SIGKILL');
+    const t0 = Date.now();
+    await TestCluster.until('host3 gone from host1 and host2', async () => !(await storeMacs(h1)).includes(e3.mac) && !(await storeMacs(h2)).includes(e3.mac), 15_000);
+    const goneMs = Date.now() - t0;
+    console.log(`killed host's endpoints left the others after ${goneMs} ms (TTL 3 s)`);
+    expect(goneMs).toBeGreaterThan(1500); // the lease, not something quicker, removed it
+    const [ins] = json(await h1.daemon.ok(['network', 'inspect', 'ov']));
+    expect(ins.Cluster.FloodPeers).toEqual([]);
+    const ls = json(await h1.daemon.ok(['cluster', 'ls', '--json']));
+    expect(ls.hosts.map((h: { id: string }) => h.id)).toEqual(['host1', 'host2']);
+    expect(ls.departed).toEqual([{ id: 'host3', addresses: 1 }]);
+    expect(await h1.daemon.ok(['cluster', 'ls'])).toMatch(/cluster gc HOST[\s\S]*host3\s+1/);
+    // Its address is not handed out again, neither on request nor dynamically.
+    const s2 = await c.sandbox();
+    const taken = await h2.daemon.cli(['connect', 'ov', '--netns', s2, '--ip', e3.ip]);
+    expect(taken.code).not.toBe(0);
+    expect(taken.stderr).toMatch(new RegExp(`${e3.ip.replace(/\./g, '\\.')} is claimed in the cluster by host host3`));
+    const e2 = json(await h2.daemon.ok(['connect', 'ov', '--netns', s2, '--json']));
+    expect(e2.ip).not.toBe(e3.ip);
+    // gc is refused for a live host.
+    const alive = await h1.daemon.cli(['cluster', 'gc', 'host2']);
+    expect(alive.code).not.toBe(0);
+    expect(alive.stderr).toMatch(/host host2 is alive/);
+
+    // It comes back: re-adopts its endpoint (same address), and the others reach it again.
+    await h3.daemon.start();
+    await TestCluster.until('host3 back on host1', async () => (await storeMacs(h1)).includes(e3.mac));
+    expect(await pingOnce(s1, e3.ip, 3)).toBe(true);
+    expect(await pingOnce(s2, e3.ip, 3)).toBe(true);
+    expect(json(await h1.daemon.ok(['cluster', 'ls', '--json'])).departed).toEqual([]);
+
+    // Gone for good: the operator releases its address.
+    await h3.daemon.kill('SIGKILL');
+    await TestCluster.until('host3 lease expired', async () => json(await h1.daemon.ok(['cluster', 'ls', '--json'])).departed.length === 1);
+    expect(await h1.daemon.ok(['cluster', 'gc', 'host3'])).toMatch(new RegExp(`host3: released 1 address\\(es\\) \\([0-9a-f]+/${e3.ip.replace(/\./g, '\\.')}\\)`));
+    const s4 = await c.sandbox();
+    const e4 = json(await h1.daemon.ok(['connect', 'ov', '--netns', s4, '--ip', e3.ip, '--json']));
+    expect(e4.ip).toBe(e3.ip);
+  }, 150_000);
+
+  it('keeps forwarding with etcd down, fails control requests fast, follows again (also after a compaction)', async () => {
+    const c = await cluster([3, 3, 10]);
+    const [h1, h2, h3] = c.hosts;
+    await h1.daemon.ok(['network', 'create', '-d', 'overlay', '--subnet', '10.251.0.0/24', 'ov']);
+    for (const h of [h2, h3]) await TestCluster.until(`ov on ${h.id}`, async () => (await h.daemon.ok(['network', 'ls'])).includes('ov'));
+    const [s1, s2, s3] = [await c.sandbox(), await c.sandbox(), await c.sandbox()];
+    json(await h1.daemon.ok(['connect', 'ov', '--netns', s1, '--json']));
+    const e2 = json(await h2.daemon.ok(['connect', 'ov', '--netns', s2, '--json']));
+    const e3 = json(await h3.daemon.ok(['connect', 'ov', '--netns', s3, '--json']));
+    await TestCluster.until('host1 reaches host2', () => pingOnce(s1, e2.ip, 1));
+
+    await c.etcd.stop();
+    await TestCluster.until('host1 sees the store away', async () => json(await h1.daemon.ok(['cluster', 'ls', '--json'])).link === 'down');
+    // Longer than the lease TTL: nothing is torn down, traffic goes on.
+    const pinger = nsExec(s1, 'ping', ['-c', '25', '-i', '0.2', '-q', e2.ip], { timeoutMs: 20_000 });
+    const s4 = await c.sandbox();
+    const t0 = Date.now();
+    const refused = await h1.daemon.cli(['connect', 'ov', '--netns', s4]);
+    const refusedMs = Date.now() - t0;
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/the cluster store etcd:\/\/10\.250\.0\.254:2379 is unreachable/);
+    const refusedCreate = await h2.daemon.cli(['network', 'create', '-d', 'overlay', '--subnet', '10.252.0.0/24', 'other']);
+    expect(refusedCreate.stderr).toMatch(/cluster store etcd:\/\/10\.250\.0\.254:2379 is unreachable/);
+    // Single-host networks do not need the store.
+    await h1.daemon.ok(['network', 'create', '-d', 'bridge', '--subnet', '10.253.0.0/24', 'br']);
+    expect(await h1.daemon.ok(['network', 'ls'])).not.toMatch(/other/);
+    const stats = await pinger; // exits 0 only if replies came back
+    expect(stats).toMatch(/25 packets transmitted, 2[45] received/);
+    console.log(`connect refused with etcd down after ${refusedMs} ms (includes the CLI's start)`);
+    expect(await h1.daemon.ok(['fdb', 'show', 'ov'])).toContain(e2.mac);
+
+    // etcd back: the hosts follow again and a change made now reaches the others.
+    await c.etcd.start();
+    await TestCluster.until('host1 follows again', async () => json(await h1.daemon.ok(['cluster', 'ls', '--json'])).link === 'up', 20_000);
+    const e4 = json(await h1.daemon.ok(['connect', 'ov', '--netns', s4, '--json']));
+    await TestCluster.until('host2 reaches the new endpoint', () => pingOnce(s2, e4.ip, 1));
+
+    // Host 3 cut off from etcd (not from the underlay) while a change lands and the store compacts:
+    // its watch cannot resume from its revision, so it reads everything again.
+    await nsExec(h3.daemon.hostNs, 'ip', ['route', 'add', 'blackhole', '10.250.0.254/32']);
+    await TestCluster.until('host3 sees the store away', async () => json(await h3.daemon.ok(['cluster', 'ls', '--json'])).link === 'down');
+    const s5 = await c.sandbox();
+    const e5 = json(await h2.daemon.ok(['connect', 'ov', '--netns', s5, '--json']));
+    await c.etcd.ctl(['compact', String(await c.etcd.revision())]);
+    await nsExec(h3.daemon.hostNs, 'ip', ['route', 'del', 'blackhole', '10.250.0.254/32']);
+    await TestCluster.until('host3 resynced', async () => json(await h3.daemon.ok(['fdb', 'show', 'ov', '--json'])).some((e: { mac: string; type: string }) => e.mac === e5.mac && e.type === 'store'), 20_000);
+    expect(h3.daemon.log).toMatch(/watch from revision \d+ compacted .*: full resync/);
+    expect(json(await h3.daemon.ok(['cluster', 'ls', '--json'])).counters.compactions).toBeGreaterThanOrEqual(1);
+    expect(await pingOnce(s3, e5.ip, 3)).toBe(true);
+    expect(await pingOnce(s3, e4.ip, 3)).toBe(true);
+    void e3;
+  }, 150_000);
+
+  it('lets exactly one of two hosts creating the same name or VNI at once win', async () => {
+    const c = await cluster([15, 15]);
+    const [h1, h2] = c.hosts;
+    const both = await Promise.all([h1, h2].map((h) => h.daemon.cli(['network', 'create', '-d', 'overlay', '--subnet', '10.251.0.0/24', 'same'])));
+    expect(both.filter((r) => r.code === 0)).toHaveLength(1);
+    const loser = both.find((r) => r.code !== 0)!;
+    expect(loser.stderr).toMatch(/network same exists/);
+    const winnerId = both.find((r) => r.code === 0)!.stdout.trim();
+    for (const h of [h1, h2]) await TestCluster.until(`same on ${h.id}`, async () => json(await h.daemon.ok(['network', 'inspect', 'same']))[0].Id === winnerId);
+
+    const vni = await Promise.all([h1, h2].map((h, i) => h.daemon.cli(['network', 'create', '-d', 'overlay', '--subnet', `10.25${2 + i}.0.0/24`, '-o', 'vni=777', `v${i + 1}`])));
+    expect(vni.filter((r) => r.code === 0)).toHaveLength(1);
+    expect(vni.find((r) => r.code !== 0)!.stderr).toMatch(/VNI 777 is used/);
+    const won = vni[0].code === 0 ? 'v1' : 'v2';
+    const lost = won === 'v1' ? 'v2' : 'v1';
+    for (const h of [h1, h2]) {
+      await TestCluster.until(`${won} on ${h.id}`, async () => (await h.daemon.ok(['network', 'ls'])).includes(won));
+      expect(await h.daemon.ok(['network', 'ls'])).not.toContain(lost);
+    }
+    const keys = (await c.etcd.ctl(['get', '--prefix', '/tsnet/v1/vnis/', '--keys-only'])).split('\n').filter(Boolean);
+    expect(keys.sort()).toEqual(['/tsnet/v1/vnis/4097', '/tsnet/v1/vnis/777']);
+    // Static peers are refused on a cluster-store daemon: they would half-work beside the store's.
+    const peers = await h1.daemon.cli(['network', 'create', '-d', 'overlay', '-o', 'peers=10.250.0.9', 'st']);
+    expect(peers.stderr).toMatch(/-o peers=10\.250\.0\.9: with --cluster-store the peers/);
+  }, 120_000);
 });
