@@ -9,6 +9,7 @@ import { TsnError } from '../control/errors.js';
 import { registerBenchCommand } from './bench-command.js';
 import { registerCaptureCommand } from './capture-command.js';
 import { registerCniCommand } from './cni-command.js';
+import { registerNetavarkCommand } from './netavark-command.js';
 import { runDaemon } from './daemon-command.js';
 import { registerEmulateCommand } from './emulate-command.js';
 import { registerOverlayFdbCommands } from './fdb-commands.js';
@@ -214,6 +215,7 @@ registerTraceCommand(program);
 registerEmulateCommand(program);
 registerBenchCommand(program);
 registerCniCommand(program);
+registerNetavarkCommand(program);
 
 // The script is written when the command runs, so it knows every command registered anywhere.
 program

@@ -4,13 +4,7 @@
  * it loads only the plugin (src/cni/) and the API client: no CLI framework, no data plane.
  */
 import { runCniPlugin } from './cni-plugin.js';
-
-async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY) return '';
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
+import { readStdin } from './read-stdin.js';
 
 const stdin = await readStdin().catch(() => null);
 const r =
