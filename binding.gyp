@@ -18,9 +18,11 @@
         "native/src/af_packet.c",
         "native/src/napi_args.c",
         "native/src/vtep_rx.c",
-        "native/src/vtep_tx.c"
+        "native/src/vtep_tx.c",
+        "native/src/wg_crypto.c",
+        "native/src/wg_transport.c"
       ],
-      "libraries": ["-lpcap"],
+      "libraries": ["-lpcap", "-lcrypto"],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-std=gnu11", "-fvisibility=hidden"]
     }

@@ -13,6 +13,8 @@
 #include "readiness.h"
 #include "tap.h"
 #include "udp_vtep.h"
+#include "wg_crypto.h"
+#include "wg_transport.h"
 #include <node_api.h>
 
 static void set_int(napi_env env, napi_value obj, const char *key, int v) {
@@ -31,6 +33,8 @@ static napi_value init(napi_env env, napi_value exports) {
   tsn_udp_vtep_init(env, exports);
   tsn_bpf_init(env, exports);
   tsn_af_packet_init(env, exports);
+  tsn_wg_crypto_init(env, exports);
+  tsn_wg_transport_init(env, exports);
   napi_value layout;
   napi_create_object(env, &layout);
   set_int(env, layout, "HEADROOM", TSN_HEADROOM);
