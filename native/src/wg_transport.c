@@ -151,6 +151,16 @@ static void flag_peer(wg_dev *d, int peer, int flag) {
   d->st[TSN_WST_ATTENTION]++;
 }
 
+/* Mirror a peer's session slots into its stats row (the TypeScript side allocates indices around them). */
+static void sync_slots(wg_dev *d, int peer) {
+  wg_peer *p = &d->peers[peer];
+  double *r = prow(d, peer);
+  r[TSN_WPS_CUR_SLOT] = p->cur;
+  r[TSN_WPS_PREV_SLOT] = p->prev;
+  r[TSN_WPS_NEXT_SLOT] = p->next;
+  r[TSN_WPS_CUR_BORN] = p->cur >= 0 ? d->kp[p->cur].born_ms : 0;
+}
+
 static void kp_free(wg_dev *d, int slot) {
   if (slot < 0) return;
   wg_keypair *k = &d->kp[slot];
@@ -584,6 +594,7 @@ static int32_t rx_transport(wg_dev *d, uint8_t *m, size_t len, uint8_t *frame, c
     p->prev = p->cur;
     p->cur = p->next;
     p->next = -1;
+    sync_slots(d, peer);
     flag_peer(d, peer, TSN_WPF_CONFIRMED);
   }
   double *r = prow(d, peer);
@@ -712,6 +723,7 @@ static napi_value js_peer_set(napi_env env, napi_callback_info info) {
     memset(p, 0, sizeof *p);
     p->cur = p->prev = p->next = -1;
     memset(prow(d, peer), 0, sizeof(double) * TSN_WPS_STRIDE);
+    sync_slots(d, peer);
   }
   p->used = 1;
   p->vtep = vtep;
@@ -730,6 +742,7 @@ static void peer_clear_keys(wg_dev *d, int peer) {
   kp_free(d, p->prev);
   kp_free(d, p->next);
   p->cur = p->prev = p->next = -1;
+  sync_slots(d, peer);
 }
 
 /* wgPeerClear(dev, peer, remove: boolean): wipe a peer's sessions (and forget the peer when remove). */
@@ -826,8 +839,9 @@ static napi_value js_install(napi_env env, napi_callback_info info) {
     p->next = slot;
   }
   double *r = prow(d, peer);
-  r[TSN_WPS_FLAGS] = 0;
+  r[TSN_WPS_FLAGS] = (double)((int)r[TSN_WPS_FLAGS] & TSN_WPF_CONFIRMED);
   r[TSN_WPS_TX_COUNTER] = 0;
+  sync_slots(d, peer);
   return NULL;
 }
 

@@ -44,7 +44,11 @@ enum {
   TSN_WPS_TX_COUNTER,   /* messages sent with the current keypair */
   TSN_WPS_RX_PACKETS,
   TSN_WPS_TX_PACKETS,
-  TSN_WPS_STRIDE = 12
+  TSN_WPS_CUR_SLOT,     /* keypair slots of the current, previous and next session, -1 for none */
+  TSN_WPS_PREV_SLOT,
+  TSN_WPS_NEXT_SLOT,
+  TSN_WPS_CUR_BORN,     /* clock ms the current session was installed */
+  TSN_WPS_STRIDE = 16
 };
 
 #define TSN_WPF_NEED_HANDSHAKE 1 /* a send found no usable keypair */

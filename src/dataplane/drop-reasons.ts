@@ -38,6 +38,13 @@ export const DROP_REASONS = [
   'macvlan-private', // mode private: container to container, directly or hairpinned back through the parent
   'macvlan-reflected', // a broadcast of our own that the LAN sent back (already delivered locally)
   'ipvlan-to-host', // ipvlan: a member's frame to the parent's own addresses; only host_shim reaches the host
+  'wg-bad-mac', // encrypted overlay: a WireGuard message whose tag or mac1 did not verify (tampered, or not for our key)
+  'wg-replay', // a transport counter already seen or older than the replay window; a handshake timestamp not newer
+  'wg-no-session', // a transport message for no live session, or a datagram to a peer with no session yet (handshake started)
+  'wg-unknown-peer', // a handshake from a static key no peer has, or a datagram to a VTEP address no peer has
+  'wg-handshake-rate', // under load: a handshake without a valid mac2 (answered with a cookie) or past its source's rate
+  'wg-malformed', // a message too short for its type, or of no WireGuard type
+  'wg-bad-inner', // decrypted, but not IPv4/UDP/VXLAN from the peer's VTEP address to ours
 ] as const;
 
 export type DropReason = (typeof DROP_REASONS)[number];

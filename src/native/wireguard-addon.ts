@@ -84,7 +84,11 @@ export const WPS_FLAGS = 8;
 export const WPS_TX_COUNTER = 9;
 export const WPS_RX_PACKETS = 10;
 export const WPS_TX_PACKETS = 11;
-export const WPS_STRIDE = 12;
+export const WPS_CUR_SLOT = 12;
+export const WPS_PREV_SLOT = 13;
+export const WPS_NEXT_SLOT = 14;
+export const WPS_CUR_BORN = 15;
+export const WPS_STRIDE = 16;
 
 export const WPF_NEED_HANDSHAKE = 1;
 export const WPF_REKEY = 2;

@@ -27,6 +27,7 @@ export class VtepSocketPort extends Port {
     readonly underlay: Underlay,
   ) {
     super(name);
+    underlay.bindDropCounters?.(this.counters.drops); // an encrypted underlay counts its wg-* drops here
   }
 
   /** Bind `port` to its VNI; throws if another network uses that VNI on this VTEP already. */
