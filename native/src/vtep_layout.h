@@ -25,7 +25,8 @@ enum {
   TSN_VST_RX_SUPERFRAMES, /* inner TCP super-frames made from them (GSO frames handed on whole) */
   TSN_VST_RX_TUNNEL_GSO,  /* whole inner super-frames from a kernel VTEP (UDP tunnel GSO), marked GSO */
   TSN_VST_RX_NO_SLOT,     /* frames of a coalesced message dropped: the burst had no free slot left */
-  TSN_VST_COUNT = 12
+  TSN_VST_RX_AMBIGUOUS_GRO, /* GRO messages dropped whole: first frame claims them all, a boundary holds a VXLAN header */
+  TSN_VST_COUNT = 13
 };
 
 #endif

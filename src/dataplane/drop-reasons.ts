@@ -29,6 +29,7 @@ export const DROP_REASONS = [
   'vxlan-bad-flags', // a VXLAN header without the I flag (VNI valid), RFC 7348 section 5
   'vxlan-unknown-vni', // a VXLAN frame whose VNI no overlay network on this VTEP uses
   'vxlan-no-remote', // a frame for the overlay with no peer and no known VTEP to send it to
+  'vxlan-ambiguous-gro', // a UDP GRO message whose first inner frame claims the whole message while a datagram boundary holds a VXLAN header: forged, dropped whole (vtep_rx.c)
   'vxlan-no-slot', // a datagram of a UDP GRO message that could not join a super-frame, with no free slot left in the burst
   'overlay-mtu-exceeded', // larger than the overlay MTU (underlay MTU - 50); IPv4 with DF gets an ICMP frag-needed back
   'uplink-no-member', // macvlan/ipvlan: a frame from the parent for no member of the network (another host's, or the host's own)

@@ -187,7 +187,7 @@ export interface VtepOpenOptions {
   netns?: string;
 }
 
-/** Indices into a VTEP's status vector; see native/src/udp_vtep.h. Send counters are reset by every send. */
+/** Indices into a VTEP's status vector; see native/src/vtep_layout.h. Send counters are reset by every send. */
 export const VST_DGRAMS = 0;
 export const VST_SYSCALLS = 1;
 export const VST_DROP_FULL = 2;
@@ -201,7 +201,9 @@ export const VST_RX_GRO_DGRAMS = 8;
 export const VST_RX_SUPERFRAMES = 9;
 export const VST_RX_TUNNEL_GSO = 10;
 export const VST_RX_NO_SLOT = 11;
-export const VST_COUNT = 12;
+/** GRO messages dropped whole: the first inner frame claims the message, a datagram boundary holds a VXLAN header. */
+export const VST_RX_AMBIGUOUS_GRO = 12;
+export const VST_COUNT = 13;
 
 export interface PacketOpenResult {
   handle: number;

@@ -12,10 +12,10 @@ import { MemoryPort } from '../../src/dataplane/ports/memory-port.js';
 import { VtepSocketPort } from '../../src/dataplane/ports/vtep-socket-port.js';
 import { VxlanPort } from '../../src/dataplane/ports/vxlan-port.js';
 import { SwitchEngine } from '../../src/dataplane/switch-engine.js';
-import { native } from '../../src/native/addon.js';
+import { native, VST_RX_TUNNEL_GSO } from '../../src/native/addon.js';
 import { parseIpv4 } from '../../src/packet/ipv4.js';
 import { BROADCAST, ethFrame, tcpChecksumsValid, tcpFrame } from '../helpers/frames.js';
-import { addNetns, delNetns, kill, nsSpawn, privilegedSkipReason, uniqueTag } from '../helpers/netns.js';
+import { addNetns, delNetns, kill, nsExec, nsSpawn, privilegedSkipReason, uniqueTag } from '../helpers/netns.js';
 
 const skip = privilegedSkipReason();
 if (skip) console.warn(`skipping VTEP socket tests: ${skip}`);
@@ -155,6 +155,45 @@ describe.skipIf(skip !== null)('VTEP sockets (recvmmsg/sendmmsg)', () => {
     expect(inner.every((f) => tcpChecksumsValid(f))).toBe(true);
     expect(Buffer.concat(inner.map((f) => f.subarray(54))).equals(Buffer.from(sf.frame.subarray(54)))).toBe(true);
     expect(inner.map((f) => f[47])).toEqual(inner.map((_, i) => (i === inner.length - 1 ? 0x18 : 0x10))); // PSH on the last only
+  });
+
+  it('drops a GRO message whose first datagram forges its inner length over the next ones (issue 19: cross-tenant leak)', async () => {
+    const { ns, port, a } = await twoHosts();
+    // A second tenant on the same VTEP: VNI 43.
+    const domain = a.sw.createDomain('ov43');
+    const vx43 = new VxlanPort('vxlan43', { vni: 43, vtep: a.sock, peers: [parseIpv4('127.0.0.2')], underlayMtu: 65535 });
+    a.sock.attach(vx43);
+    a.sw.addPort(vx43, domain);
+    const victim = new MemoryPort('v', { ownMac: A1 + 1 });
+    a.sw.addPort(victim, domain);
+    a.sock.start();
+    // Three 1062-byte datagrams from one peer socket (one outer 5-tuple), sent with UDP_SEGMENT so
+    // that the receiver's UDP_GRO hands them over as one message: tenant VNI 42's first, its inner
+    // IPv4 total length forged to span all three (3 x 1062 - 22); then two of tenant VNI 43's.
+    const seg = 1062;
+    const vx = (vni: number, inner: Uint8Array) => Buffer.concat([Buffer.from([0x08, 0, 0, 0, vni >> 16, (vni >> 8) & 0xff, vni & 0xff, 0]), inner]);
+    const forged = tcpFrame({ dst: A1, src: B1, srcIp: '10.21.0.3', dstIp: '10.21.0.2', sport: 40000, dport: 80, payloadLen: seg - 8 - 54 }).frame;
+    forged[16] = ((3 * seg - 22) >> 8) & 0xff;
+    forged[17] = (3 * seg - 22) & 0xff;
+    forged[24] = forged[25] = 0;
+    let sum = 0;
+    for (let i = 14; i < 34; i += 2) sum += (forged[i] << 8) | forged[i + 1];
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    forged[24] = (~sum >> 8) & 0xff;
+    forged[25] = ~sum & 0xff;
+    const secret = (i: number) => tcpFrame({ dst: A1 + 1, src: 0x02420a1500aa, srcIp: '10.22.0.9', dstIp: '10.22.0.2', sport: 41000, dport: 443, seq: 1 + i * 1000, payloadLen: seg - 8 - 54 }).frame;
+    const message = Buffer.concat([vx(42, forged), vx(43, secret(0)), vx(43, secret(1))]);
+    expect(message.length).toBe(3 * seg);
+    const py = `import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(("127.0.0.2",0))\ns.setsockopt(17,103,${seg})\ns.sendto(bytes.fromhex(sys.argv[1]),("127.0.0.1",${port}))`;
+    await nsExec(ns, 'python3', ['-c', py, message.toString('hex')]);
+    const seen = () => a.sock.counters.dropCount('vxlan-ambiguous-gro') + a.local.sent.length + victim.sent.length;
+    await until(() => seen() > 0);
+    await new Promise((r) => setTimeout(r, 100));
+    const victimMac = Buffer.from([0x02, 0x42, 0x0a, 0x15, 0x00, 0xaa]);
+    const toTenant42 = a.local.take();
+    expect(toTenant42.filter((f) => Buffer.from(f.frame).includes(victimMac))).toHaveLength(0); // nothing of VNI 43 reached VNI 42
+    expect(a.sock.underlay.status[VST_RX_TUNNEL_GSO]).toBe(0);
+    expect(a.sock.counters.dropCount('vxlan-ambiguous-gro')).toBe(1);
   });
 
   it('refuses a busy port and a foreign address, naming them', async () => {

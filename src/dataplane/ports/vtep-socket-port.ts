@@ -6,7 +6,7 @@
  * domain; drops before a VNI is known (truncated, bad flags, unknown VNI) are counted here.
  * Sending is the VxlanPorts' business (they share this port's underlay).
  */
-import { VST_RX_NO_SLOT } from '../../native/addon.js';
+import { VST_RX_AMBIGUOUS_GRO, VST_RX_NO_SLOT } from '../../native/addon.js';
 import { DROP } from '../drop-reasons.js';
 import type { FramePool } from '../frame-pool.js';
 import type { Underlay } from '../overlay/underlay.js';
@@ -21,6 +21,7 @@ export class VtepSocketPort extends Port {
   readonly networks = new Map<number, VxlanPort>();
   private watching = false;
   private noSlotSeen = 0;
+  private ambiguousSeen = 0;
 
   constructor(
     name: string,
@@ -47,6 +48,11 @@ export class VtepSocketPort extends Port {
     if (noSlot !== this.noSlotSeen) {
       this.counters.drops[DROP['vxlan-no-slot']] += noSlot - this.noSlotSeen;
       this.noSlotSeen = noSlot;
+    }
+    const ambiguous = this.underlay.status[VST_RX_AMBIGUOUS_GRO];
+    if (ambiguous !== this.ambiguousSeen) {
+      this.counters.drops[DROP['vxlan-ambiguous-gro']] += ambiguous - this.ambiguousSeen;
+      this.ambiguousSeen = ambiguous;
     }
     return n;
   }

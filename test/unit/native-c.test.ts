@@ -1,0 +1,37 @@
+// native-c: the addon's standalone C tests and fuzzers (native/test/*.c), built here with the system C
+// compiler under AddressSanitizer and UndefinedBehaviorSanitizer and run; each exits non-zero on a
+// failed check, and a sanitizer report fails it too. They drive the C functions the Node-API glue calls
+// (vtep_rx.c's receive decoding, gso.c's segmentation and checksums) with frames built byte by byte.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..', '..');
+const cc = process.env.CC ?? 'cc';
+const haveCc = spawnSync(cc, ['--version']).status === 0;
+if (!haveCc) console.warn(`skipping the native C tests: no C compiler (${cc}); node-gyp needs one to build the addon anyway`);
+const out = mkdtempSync(join(tmpdir(), 'tsn-ctest-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+const SAN = ['-O1', '-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer', '-Wall', '-Wextra', '-Wno-unused-parameter', '-std=gnu11'];
+
+/** Compile native/test/<name>.c with the given addon sources, run it, return its stdout (throws with its stderr on failure). */
+function buildAndRun(name: string, sources: string[], args: string[] = []): string {
+  const bin = join(out, name);
+  execFileSync(cc, [...SAN, join(root, 'native/test', `${name}.c`), ...sources.map((s) => join(root, 'native/src', s)), '-o', bin], { stdio: 'pipe' });
+  const r = spawnSync(bin, args, { encoding: 'utf8', env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=0', UBSAN_OPTIONS: 'print_stacktrace=1' }, timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`${name} exited ${r.status ?? r.signal}:\n${r.stderr}\n${r.stdout}`);
+  return r.stdout;
+}
+
+describe.skipIf(!haveCc)('native C tests under ASan/UBSan', () => {
+  it('gso_test: segmentation and checksum completion (gso.c)', () => {
+    expect(buildAndRun('gso_test', ['gso.c'])).toMatch(/\d+ checks, 0 failures/);
+  }, 180_000);
+
+  it('vtep_rx_test: VXLAN receive decoding, GRO runs and tunnel GSO (vtep_rx.c)', () => {
+    expect(buildAndRun('vtep_rx_test', ['vtep_rx.c', 'gso.c'])).toMatch(/\d+ checks, 0 failures/);
+  }, 180_000);
+});
