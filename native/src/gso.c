@@ -189,29 +189,76 @@ static inline void csum_store(uint8_t *p, uint64_t sum, int zero_is_ffff) {
 }
 
 /**
+ * ip_datagram_end() - Where the IP datagram in an Ethernet frame ends
+ * @frame:	Frame: zero or one 802.1Q/802.1ad tag, then maybe IPv4 or IPv6
+ * @len:	Frame length
+ *
+ * Return: the offset just past the IPv4 total length or IPv6 payload
+ *	   length (Ethernet padding after it excluded), 0 if that length runs
+ *	   past @len, or @len for a frame that is neither IPv4 nor IPv6 (or an
+ *	   IPv6 jumbogram)
+ */
+static size_t ip_datagram_end(const uint8_t *frame, size_t len) {
+  size_t l3 = ETH_HLEN;
+  uint16_t ethertype;
+
+  if (len < ETH_HLEN)
+    return len;
+  ethertype = tsn_rd16(frame + 12);
+  if (ethertype == ETHERTYPE_VLAN || ethertype == ETHERTYPE_QINQ) {
+    if (len < ETH_HLEN + VLAN_HLEN)
+      return len;
+    ethertype = tsn_rd16(frame + 16);
+    l3 += VLAN_HLEN;
+  }
+  if (ethertype == ETHERTYPE_IPV4 && len >= l3 + 20 && (frame[l3] >> 4) == 4) {
+    size_t tot = tsn_rd16(frame + l3 + 2);
+
+    return l3 + tot <= len ? l3 + tot : 0;
+  }
+  if (ethertype == ETHERTYPE_IPV6 && len >= l3 + 40 && (frame[l3] >> 4) == 6) {
+    size_t plen = tsn_rd16(frame + l3 + 4);
+
+    if (!plen)
+      return len;
+    return l3 + 40 + plen <= len ? l3 + 40 + plen : 0;
+  }
+  return len;
+}
+
+/**
  * tsn_csum_complete() - Complete a partial L4 checksum (NEEDS_CSUM)
  * @frame:	Frame, modified in place
- * @len:	Frame length: the L4 data must end here (no Ethernet padding)
+ * @len:	Frame length; Ethernet padding after the IP datagram is allowed
  * @csum_start:	Offset of the first byte to sum (the L4 header), from @frame
  * @csum_offset: Offset of the checksum field from @csum_start
  *
  * The checksum field already holds the folded pseudo-header sum, as the kernel
  * leaves it for CHECKSUM_PARTIAL, so the ones-complement sum from @csum_start
- * to @len, folded and complemented, is the final checksum. As the kernel's
+ * to the end of the IP datagram, folded and complemented, is the final
+ * checksum. The end is the IP length's, not the frame's: a short frame padded
+ * to Ethernet's 60 bytes (with anything in the padding) must not have its
+ * padding summed, as the kernel never does (it trims the skb to the IP length
+ * first). A frame that is not IP is summed to @len. As the kernel's
  * skb_checksum_help() does, a result of 0 is stored as 0xffff (CSUM_MANGLED_0):
  * for UDP 0 would mean "no checksum"; for TCP 0xffff is an equally valid
  * encoding of the same value. Offsets are validated like skb_checksum_help():
- * @csum_start must lie inside the frame and the field must fit in it.
+ * @csum_start must lie inside the datagram and the field must fit in it.
  *
- * Return: 0, or -EINVAL if the offsets fall outside @len
+ * Return: 0, or -EINVAL if the offsets fall outside the datagram, or its IP
+ *	   length runs past @len
  */
 int tsn_csum_complete(uint8_t *frame, size_t len, uint16_t csum_start, uint16_t csum_offset) {
   uint64_t sum;
+  size_t end;
 
-  if (!frame || csum_start >= len || (size_t)csum_start + csum_offset + 2 > len)
+  if (!frame)
+    return -EINVAL;
+  end = ip_datagram_end(frame, len);
+  if (csum_start >= end || (size_t)csum_start + csum_offset + 2 > end)
     return -EINVAL;
 
-  sum = tsn_csum_partial(frame + csum_start, len - csum_start, 0);
+  sum = tsn_csum_partial(frame + csum_start, end - csum_start, 0);
   csum_store(frame + csum_start + csum_offset, sum, 1);
   return 0;
 }

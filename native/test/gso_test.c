@@ -499,6 +499,30 @@ static void test_csum_complete(void) {
     printf("ok   %-44s -> %04x\n", "completeChecksum UDP result 0 -> 0xffff", be16(uh + 6));
   }
 
+  /* Issue 19, item 3: a short frame with non-zero Ethernet padding after the IP datagram (a sender
+   * padding to the 60-byte minimum, or junk): the checksum covers the datagram, never the padding. */
+  for (i = 0; i < 4; i++) {
+    int v6 = i & 1, vlan = i >> 1;
+    size_t pad = 6 + (size_t)i;
+    char name[64];
+
+    b = build(v6, vlan, 1, TCP_ACK | TCP_PSH, 0);
+    b.f = realloc(b.f, b.len + pad);
+    memset(b.f + b.len, 0xa5 + i, pad);
+    rc = tsn_csum_complete(b.f, b.len + pad, b.vh.csum_start, b.vh.csum_offset);
+    CHECK(rc == 0, "csum_complete over padding returned %d", rc);
+    CHECK(ref_tcp_ok(b.f + b.l3, v6, b.f + b.l4, b.len - b.l4),
+          "csum_complete: padding summed into the TCP checksum (v6 %d, vlan %d)", v6, vlan);
+    snprintf(name, sizeof(name), "completeChecksum IPv%d%s + %zu padding bytes", v6 ? 6 : 4, vlan ? "/VLAN" : "", pad);
+    printf("ok   %-44s\n", name);
+    free(b.f);
+  }
+  /* An IP length that ends before the checksum field: malformed, refused. */
+  b = build(0, 0, 10, TCP_ACK, 0);
+  put16(b.f + b.l3 + 2, 20 + 10);
+  CHECK(tsn_csum_complete(b.f, b.len, b.vh.csum_start, b.vh.csum_offset) == -EINVAL, "IPv4 length ending inside TCP accepted");
+  free(b.f);
+
   b = build(0, 0, 100, TCP_ACK, 0);
   CHECK(tsn_csum_complete(b.f, b.len, (uint16_t)b.len, 0) == -EINVAL, "csum_start == len");
   CHECK(tsn_csum_complete(b.f, b.len, (uint16_t)(b.len + 5), 0) == -EINVAL, "csum_start > len");
