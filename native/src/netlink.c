@@ -16,12 +16,18 @@
  *   NLM_F_DUMP_INTR and is retried, so a list is never a mix of before and after.
  * - Replies with another sequence number are left-overs of an earlier request abandoned half-read
  *   and are skipped, so the socket never gets out of step.
+ * - The socket is connect()ed to the kernel (nl_pid 0): it lives in a container's namespace, where
+ *   any process with a netlink socket could otherwise send to it, keep our reply loop waiting or
+ *   fill the receive queue until the kernel's ACK is lost. A connected netlink socket takes unicasts
+ *   from its peer only (others get ECONNREFUSED). The whole exchange is bounded by one deadline
+ *   (NL_DEADLINE_MS), not a timeout per read that every arrival restarts.
  * NETLINK_CAP_ACK keeps error replies small (no echo of our request).
  *
  * Addresses are handled through a family-tagged tsn_ip, IPv4 only for now: IPv6 needs the parser to
  * accept it, the dumps to ask for AF_INET6 as well, and '::' as the default route's destination.
  *
- * Syscalls: socket(2), bind(2), setsockopt(2), sendto(2), recvmsg(2), open(2)/close(2) of a netns
+ * Syscalls: socket(2), bind(2), connect(2), setsockopt(2), sendto(2), poll(2), recvmsg(2),
+ * clock_gettime(2), open(2)/close(2) of a netns
  * file for IFLA_NET_NS_FD; setns(2) via netns.c.
  */
 #define _GNU_SOURCE
@@ -46,7 +52,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
+#include <poll.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Netlink wants a receive buffer of at least 8 KiB or a page; 32 KiB or more is recommended. */
@@ -55,8 +62,9 @@
 #define NL_REQSIZ 512
 /* A dump interrupted by concurrent changes this many times in a row gives up (EAGAIN). */
 #define NL_DUMP_TRIES 5
-/* A reply that never comes (it always does) must not hang the event loop forever. */
-#define NL_RCV_TIMEOUT_S 10
+/* One request's whole exchange (send, every reply, the ACK or DONE) must end within this: a reply
+ * that never comes must not hang the event loop, however many other messages arrive meanwhile. */
+#define NL_DEADLINE_MS 10000
 
 /* ------------------------------------------------------------------------------------------------ */
 /* Requests                                                                                          */
@@ -173,6 +181,14 @@ static void nl_extack(const struct nlmsghdr *nh, char *out, size_t size) {
   }
 }
 
+/* Milliseconds left of the NL_DEADLINE_MS that began at @start (CLOCK_MONOTONIC). Syscall: clock_gettime. */
+static int nl_ms_left(const struct timespec *start) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  long long ms = (long long)(now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
+  return ms >= NL_DEADLINE_MS ? 0 : (int)(NL_DEADLINE_MS - ms);
+}
+
 /*
  * nl_talk() - Send one request, pass each reply message to @cb, until the ACK or NLMSG_DONE
  * @env:	Node-API environment (for @cb)
@@ -183,8 +199,9 @@ static void nl_extack(const struct nlmsghdr *nh, char *out, size_t size) {
  * @r:		Outcome: r->err is 0, a kernel errno (r->sys NULL) or a local one (r->sys names the call)
  *
  * Replies to other sequence numbers (left-overs of an abandoned request) are skipped. After a
- * callback fails, the rest of the replies are still read, so the socket stays in step.
- * Syscalls: sendto, recvmsg
+ * callback fails, the rest of the replies are still read, so the socket stays in step. The whole
+ * exchange ends by NL_DEADLINE_MS after the send (ETIMEDOUT), whatever arrives meanwhile.
+ * Syscalls: clock_gettime, sendto, poll, recvmsg
  */
 static void nl_talk(napi_env env, int fd, nl_msg *m, nl_cb cb, void *arg, nl_result *r) {
   memset(r, 0, sizeof *r);
@@ -200,6 +217,8 @@ static void nl_talk(napi_env env, int fd, nl_msg *m, nl_cb cb, void *arg, nl_res
   m->u.nh.nlmsg_pid = 0;
 
   struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+  struct timespec start;
+  clock_gettime(CLOCK_MONOTONIC, &start);
   ssize_t n;
   do n = sendto(fd, m->u.buf, m->u.nh.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel);
   while (n < 0 && errno == EINTR);
@@ -216,13 +235,27 @@ static void nl_talk(napi_env env, int fd, nl_msg *m, nl_cb cb, void *arg, nl_res
     return;
   }
   for (bool done = false; !done;) {
+    int ms_left = nl_ms_left(&start);
+    if (ms_left <= 0) {
+      r->err = ETIMEDOUT;
+      r->sys = "recvmsg";
+      break;
+    }
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    int pr = poll(&pfd, 1, ms_left);
+    if (pr < 0 && errno != EINTR) {
+      r->err = errno;
+      r->sys = "poll";
+      break;
+    }
+    if (pr <= 0) continue; /* interrupted, or the deadline: checked above */
     struct sockaddr_nl from;
     struct iovec iov = {.iov_base = buf, .iov_len = NL_BUFSIZ};
     struct msghdr mh = {.msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1};
-    n = recvmsg(fd, &mh, 0);
+    n = recvmsg(fd, &mh, MSG_DONTWAIT);
     if (n < 0) {
-      if (errno == EINTR) continue;
-      r->err = errno == EAGAIN ? ETIMEDOUT : errno;
+      if (errno == EINTR || errno == EAGAIN) continue;
+      r->err = errno;
       r->sys = "recvmsg";
       break;
     }
@@ -552,8 +585,11 @@ static uint32_t rta_u32(const struct rtattr *rta) {
  * nl_socket() - Create and set up a NETLINK_ROUTE socket in the thread's current namespace
  * @sys:	Set to the failing syscall on error
  *
- * Return: the socket (blocking, close-on-exec, receive timeout NL_RCV_TIMEOUT_S), or -errno
- * Syscalls: socket, bind, setsockopt(NETLINK_CAP_ACK, NETLINK_EXT_ACK, SO_RCVTIMEO), close
+ * The socket is connected to the kernel (nl_pid 0), so no other process in the namespace can send
+ * to it (see the file comment).
+ *
+ * Return: the socket (blocking, close-on-exec), or -errno
+ * Syscalls: socket, bind, connect, setsockopt(NETLINK_CAP_ACK, NETLINK_EXT_ACK), close
  */
 static int nl_socket(const char **sys) {
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
@@ -568,12 +604,17 @@ static int nl_socket(const char **sys) {
     *sys = "bind";
     return -e;
   }
+  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK, .nl_pid = 0};
+  if (connect(fd, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
+    int e = errno;
+    close(fd);
+    *sys = "connect";
+    return -e;
+  }
   int one = 1;
   /* Both are optional niceties (short error replies, the kernel's explanations): ignore failures. */
   setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
   setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
-  struct timeval tv = {.tv_sec = NL_RCV_TIMEOUT_S};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   return fd;
 }
 
@@ -581,7 +622,7 @@ static int nl_socket(const char **sys) {
  * nlOpen(netnsPath?: string | null) -> fd
  * A NETLINK_ROUTE socket bound to the namespace at @netnsPath (or to ours): every request on it acts
  * there. Close it with closeFd().
- * Syscalls: open, setns (netns.c, with a path); socket, bind, setsockopt
+ * Syscalls: open, setns (netns.c, with a path); socket, bind, connect, setsockopt
  */
 static napi_value nl_open(napi_env env, napi_callback_info info) {
   size_t argc = 1;
