@@ -12,7 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { TsnError } from '../control/errors.js';
+import { TsnError } from '../errors.js';
 
 export const RESULT_SCHEMA_ID = 'tsnet-switch-bench/1';
 
@@ -105,19 +105,19 @@ export function loadResult(file: string): BenchResult {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new TsnError('ERR_BAD_BENCH_FILE', 400, `${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)}): expected a JSON file written by tsnet-switch bench --json`);
+    throw new TsnError('ERR_BAD_BENCH_FILE', `${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)}): expected a JSON file written by tsnet-switch bench --json`);
   }
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch {
-    throw new TsnError('ERR_BAD_BENCH_FILE', 400, `${file}: not JSON: expected a file written by tsnet-switch bench --json`);
+    throw new TsnError('ERR_BAD_BENCH_FILE', `${file}: not JSON: expected a file written by tsnet-switch bench --json`);
   }
   const parsed = BenchResultSchema.safeParse(data);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue.path.length ? issue.path.join('.') : '(top level)';
-    throw new TsnError('ERR_BAD_BENCH_FILE', 400, `${file}: not a ${RESULT_SCHEMA_ID} result: ${where}: ${issue.message}`);
+    throw new TsnError('ERR_BAD_BENCH_FILE', `${file}: not a ${RESULT_SCHEMA_ID} result: ${where}: ${issue.message}`);
   }
   return parsed.data;
 }

@@ -19,7 +19,7 @@
 import { randomBytes } from 'node:crypto';
 import { cpus, hostname, loadavg, release } from 'node:os';
 import { SwitchEngine } from '../dataplane/switch-engine.js';
-import { TsnError } from '../control/errors.js';
+import { TsnError } from '../errors.js';
 import { BenchInterrupted, CleanupStack } from './cleanup-stack.js';
 import { startCpuMeter } from './cpu-meter.js';
 import { findOnPath, missingToolMessage } from './host-commands.js';
@@ -63,7 +63,7 @@ export class BenchRunner {
 
   async run(): Promise<BenchResult> {
     const missing = missingTools(this.opts.scenarios);
-    if (missing.length) throw new TsnError('ERR_TOOL_MISSING', 500, `bench: ${missing.join('; ')}`);
+    if (missing.length) throw new TsnError('ERR_TOOL_MISSING', `bench: ${missing.join('; ')}`);
     const { scenarios: chosen, repeat, durationS } = this.opts;
     this.opts.progress.line(`bench run ${this.runTag}: ${chosen.map((s) => s.name).join(' ')}; ${repeat} × ${durationS} s per path (namespaces tsnb-${this.runTag}-*)`);
     const started = new Date();

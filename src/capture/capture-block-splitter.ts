@@ -8,7 +8,7 @@
  * The format is told by the first four bytes. Pending bytes are kept in one buffer; each complete
  * block is returned as a view into the chunk data (no copy when a chunk holds whole blocks).
  */
-import { TsnError } from '../control/errors.js';
+import { TsnError } from '../errors.js';
 import { PCAP_MAGIC_MICROS, PCAP_MAGIC_NANOS, PCAP_GLOBAL_HEADER_LEN, PCAP_RECORD_HEADER_LEN } from './pcap-format.js';
 import { PCAPNG_IDB, PCAPNG_SHB } from './pcapng-format.js';
 
@@ -38,7 +38,7 @@ export class CaptureBlockSplitter {
       const magic = buf.readUInt32LE(0);
       if (magic === PCAPNG_SHB) this.format = 'pcapng';
       else if (magic === PCAP_MAGIC_MICROS || magic === PCAP_MAGIC_NANOS) this.format = 'pcap';
-      else throw new TsnError('ERR_BAD_CAPTURE_FILE', 400, `capture stream starts with 0x${magic.toString(16)}: expected a little-endian pcapng section header or pcap header`);
+      else throw new TsnError('ERR_BAD_CAPTURE_FILE', `capture stream starts with 0x${magic.toString(16)}: expected a little-endian pcapng section header or pcap header`);
     }
     for (;;) {
       const rest = buf.length - o;
@@ -48,7 +48,7 @@ export class CaptureBlockSplitter {
         if (rest < 8) break;
         const type = buf.readUInt32LE(o);
         len = buf.readUInt32LE(o + 4);
-        if (len < 12 || len % 4 !== 0) throw new TsnError('ERR_BAD_CAPTURE_FILE', 400, `capture stream: pcapng block of type ${type} with length ${len}`);
+        if (len < 12 || len % 4 !== 0) throw new TsnError('ERR_BAD_CAPTURE_FILE', `capture stream: pcapng block of type ${type} with length ${len}`);
         kind = type === PCAPNG_SHB || type === PCAPNG_IDB ? 'header' : type === 6 || type === 3 || type === 2 ? 'record' : 'other';
         if (rest < len) break;
         if (type === PCAPNG_SHB) this.headerBlocks.length = 0;

@@ -7,7 +7,7 @@
 import { request, type IncomingMessage } from 'node:http';
 import { ApiClient } from '../control/api-client.js';
 import type { CaptureRequest } from '../control/capture-service.js';
-import { TsnError } from '../control/errors.js';
+import { TsnError } from '../errors.js';
 
 export interface OpenCapture {
   id: string;
@@ -33,7 +33,7 @@ export function openCapture(socketPath: string, body: CaptureRequest): Promise<O
             } catch {
               /* not JSON */
             }
-            reject(new TsnError(e?.code ?? 'ERR_DAEMON', res.statusCode ?? 500, e?.message ?? `daemon answered ${res.statusCode}`));
+            reject(TsnError.received(e?.code ?? 'ERR_DAEMON', res.statusCode ?? 500, e?.message ?? `daemon answered ${res.statusCode}`));
           });
           return;
         }
@@ -48,9 +48,9 @@ export function openCapture(socketPath: string, body: CaptureRequest): Promise<O
     );
     req.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
-        reject(new TsnError('ERR_NO_DAEMON', 503, `cannot reach the daemon at ${socketPath} (${err.code}): start it with \`tsnet-switch daemon\`, or point --socket / TSNET_SWITCH_SOCKET at it`));
+        reject(new TsnError('ERR_NO_DAEMON', `cannot reach the daemon at ${socketPath} (${err.code}): start it with \`tsnet-switch daemon\`, or point --socket / TSNET_SWITCH_SOCKET at it`));
       } else if (err.code === 'EACCES') {
-        reject(new TsnError('ERR_NO_DAEMON', 503, `permission denied on ${socketPath}: the API socket is root-only`));
+        reject(new TsnError('ERR_NO_DAEMON', `permission denied on ${socketPath}: the API socket is root-only`));
       } else reject(err);
     });
     req.end(payload);

@@ -16,7 +16,7 @@
 import { closeSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, extname } from 'node:path';
 import { EventEmitter } from 'node:events';
-import { TsnError } from '../control/errors.js';
+import { TsnError } from '../errors.js';
 import { CaptureBlockSplitter } from './capture-block-splitter.js';
 
 export interface CaptureFileOptions {
@@ -50,9 +50,9 @@ export class CaptureFileWriter extends EventEmitter {
     this.toStdout = opts.path === '-';
     const ring = opts.ringFiles !== undefined || opts.ringSizeBytes !== undefined;
     if (ring) {
-      if (this.toStdout) throw new TsnError('ERR_BAD_OPTION', 400, '--ring-files/--ring-size write files: they cannot go with -w -');
-      if (!Number.isInteger(opts.ringFiles) || opts.ringFiles! < 1) throw new TsnError('ERR_BAD_OPTION', 400, `--ring-files ${opts.ringFiles}: expected a whole number of files >= 1 (and --ring-size MB)`);
-      if (!(opts.ringSizeBytes! > 0)) throw new TsnError('ERR_BAD_OPTION', 400, `--ring-size ${opts.ringSizeBytes === undefined ? '(missing)' : opts.ringSizeBytes / 1e6}: expected megabytes > 0 (and --ring-files N)`);
+      if (this.toStdout) throw new TsnError('ERR_BAD_OPTION', '--ring-files/--ring-size write files: they cannot go with -w -');
+      if (!Number.isInteger(opts.ringFiles) || opts.ringFiles! < 1) throw new TsnError('ERR_BAD_OPTION', `--ring-files ${opts.ringFiles}: expected a whole number of files >= 1 (and --ring-size MB)`);
+      if (!(opts.ringSizeBytes! > 0)) throw new TsnError('ERR_BAD_OPTION', `--ring-size ${opts.ringSizeBytes === undefined ? '(missing)' : opts.ringSizeBytes / 1e6}: expected megabytes > 0 (and --ring-files N)`);
     }
     if (!this.toStdout) {
       mkdirSync(dirname(opts.path), { recursive: true });

@@ -4,7 +4,7 @@
  * by libpcap's BPF interpreter, per burst over a run of pool rows (one native call), or per frame.
  * A filter libpcap refuses is a TsnError ERR_BAD_FILTER carrying libpcap's message.
  */
-import { TsnError } from '../control/errors.js';
+import { TsnError } from '../errors.js';
 import type { FramePool } from '../dataplane/frame-pool.js';
 import { native, type BpfProgram } from '../native/addon.js';
 
@@ -24,7 +24,7 @@ export class CaptureFilter {
     } catch (err) {
       const e = err as { code?: string; message?: string };
       if (e.code === 'ERR_BAD_FILTER') {
-        throw new TsnError('ERR_BAD_FILTER', 400, `capture filter ${JSON.stringify(expression)}: ${e.message}; expected tcpdump (pcap-filter) syntax, e.g. ${FILTER_EXAMPLES}`, { filter: expression });
+        throw new TsnError('ERR_BAD_FILTER', `capture filter ${JSON.stringify(expression)}: ${e.message}; expected tcpdump (pcap-filter) syntax, e.g. ${FILTER_EXAMPLES}`, { filter: expression });
       }
       throw err;
     }

@@ -7,7 +7,7 @@
  * Timestamps come out as integer microseconds since the epoch. Anything truncated or inconsistent is a
  * TsnError ERR_BAD_CAPTURE_FILE naming the file offset.
  */
-import { TsnError } from '../control/errors.js';
+import { TsnError } from '../errors.js';
 import { PCAP_MAGIC_MICROS, PCAP_MAGIC_NANOS } from './pcap-format.js';
 import { LINKTYPE_ETHERNET, PCAPNG_BYTE_ORDER_MAGIC, PCAPNG_EPB, PCAPNG_IDB, PCAPNG_SHB } from './pcapng-format.js';
 
@@ -31,7 +31,7 @@ export interface CaptureFile {
 }
 
 function bad(what: string, offset: number, name: string): never {
-  throw new TsnError('ERR_BAD_CAPTURE_FILE', 400, `${name}: ${what} at byte ${offset}; expected a pcap or pcapng capture of Ethernet frames`);
+  throw new TsnError('ERR_BAD_CAPTURE_FILE', `${name}: ${what} at byte ${offset}; expected a pcap or pcapng capture of Ethernet frames`);
 }
 
 export function readCapture(bytes: Uint8Array, name = 'capture'): CaptureFile {

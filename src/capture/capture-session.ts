@@ -19,7 +19,7 @@
  * Interfaces: pcapng interface ids are given in order of first use (a network's ports at start, then
  * any port that joins), each with an Interface Description Block named after the port's label.
  */
-import { TsnError } from '../control/errors.js';
+import { TsnError } from '../errors.js';
 import type { Batch } from '../dataplane/batch.js';
 import type { L2Domain } from '../dataplane/l2-domain.js';
 import { DESC_STRIDE, D_LEN, D_OFF, D_PORT } from '../dataplane/layout.js';
@@ -103,15 +103,15 @@ let nextSessionId = 1;
 /** Validate capture options, naming the bad value and what is accepted. */
 export function checkCaptureOptions(o: CaptureOptions): { format: CaptureFormatName; snaplen: number; count: number; annotate: boolean; maxQueueBytes: number } {
   const format = o.format ?? 'pcapng';
-  if (!CAPTURE_FORMATS.includes(format)) throw new TsnError('ERR_BAD_OPTION', 400, `capture format ${JSON.stringify(format)}: expected ${CAPTURE_FORMATS.join(' or ')}`);
+  if (!CAPTURE_FORMATS.includes(format)) throw new TsnError('ERR_BAD_OPTION', `capture format ${JSON.stringify(format)}: expected ${CAPTURE_FORMATS.join(' or ')}`);
   const snaplen = o.snaplen ?? MAX_SNAPLEN;
-  if (!Number.isInteger(snaplen) || snaplen < 1 || snaplen > MAX_SNAPLEN) throw new TsnError('ERR_BAD_OPTION', 400, `snaplen ${snaplen}: expected an integer from 1 to ${MAX_SNAPLEN}`);
+  if (!Number.isInteger(snaplen) || snaplen < 1 || snaplen > MAX_SNAPLEN) throw new TsnError('ERR_BAD_OPTION', `snaplen ${snaplen}: expected an integer from 1 to ${MAX_SNAPLEN}`);
   const count = o.count ?? 0;
-  if (!Number.isInteger(count) || count < 0) throw new TsnError('ERR_BAD_OPTION', 400, `count ${count}: expected a whole number (0: no limit)`);
+  if (!Number.isInteger(count) || count < 0) throw new TsnError('ERR_BAD_OPTION', `count ${count}: expected a whole number (0: no limit)`);
   const annotate = o.annotate ?? false;
-  if (annotate && format !== 'pcapng') throw new TsnError('ERR_BAD_OPTION', 400, '--annotate needs the pcapng format: classic pcap has no packet comments');
+  if (annotate && format !== 'pcapng') throw new TsnError('ERR_BAD_OPTION', '--annotate needs the pcapng format: classic pcap has no packet comments');
   const maxQueueBytes = o.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES;
-  if (!(maxQueueBytes > 0)) throw new TsnError('ERR_BAD_OPTION', 400, `maxQueueBytes ${maxQueueBytes}: expected a positive number`);
+  if (!(maxQueueBytes > 0)) throw new TsnError('ERR_BAD_OPTION', `maxQueueBytes ${maxQueueBytes}: expected a positive number`);
   return { format, snaplen, count, annotate, maxQueueBytes };
 }
 

@@ -17,7 +17,7 @@
  * All checksums are correct. A spec that fits none of the forms is a TsnError ERR_BAD_FRAME_SPEC that
  * lists them.
  */
-import { TsnError } from '../control/errors.js';
+import { TsnError } from '../errors.js';
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../packet/constants.js';
 import { emitArp, ARP_REQUEST } from '../packet/arp.js';
 import { foldChecksum, internetChecksum, onesSum, pseudoHeaderSumV4 } from '../packet/checksum.js';
@@ -58,7 +58,7 @@ const TCP_FLAGS: Record<string, number> = { syn: TCP_SYN, ack: TCP_ACK, fin: TCP
 const BROADCAST = 0xffffffffffff;
 
 function bad(spec: string, why: string): never {
-  throw new TsnError('ERR_BAD_FRAME_SPEC', 400, `frame spec ${JSON.stringify(spec)}: ${why}; accepted forms: ${FRAME_SPEC_FORMS.join('; ')}`);
+  throw new TsnError('ERR_BAD_FRAME_SPEC', `frame spec ${JSON.stringify(spec)}: ${why}; accepted forms: ${FRAME_SPEC_FORMS.join('; ')}`);
 }
 
 function ip(spec: string, text: string, what: string): number {

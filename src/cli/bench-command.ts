@@ -17,7 +17,7 @@
 import { accessSync, constants, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { TsnError } from '../control/errors.js';
+import { TsnError } from '../errors.js';
 import { compareResults, formatComparison } from '../bench/compare.js';
 import { createProgress } from '../bench/progress.js';
 import { SCENARIOS } from '../bench/registry.js';
@@ -44,7 +44,7 @@ const DEFAULT_DURATION_S = 5;
 const DEFAULT_REPEAT = 3;
 
 function wholeNumber(v: string, flag: string, what: string): number {
-  if (!/^\d+$/.test(v) || Number(v) < 1) throw new TsnError('ERR_BAD_OPTION', 400, `${flag} ${JSON.stringify(v)}: expected ${what}`);
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new TsnError('ERR_BAD_OPTION', `${flag} ${JSON.stringify(v)}: expected ${what}`);
   return Number(v);
 }
 
@@ -56,7 +56,7 @@ export function selectScenarios(names: string[]): Scenario[] {
     const matches = SCENARIOS.filter((s) => s.name === name || s.name.startsWith(`${name}-`));
     if (matches.length === 0) {
       const families = [...new Set(SCENARIOS.map((s) => s.name.split('-')[0]))];
-      throw new TsnError('ERR_NO_SUCH_SCENARIO', 400, `no bench scenario ${JSON.stringify(name)}: expected one of ${SCENARIOS.map((s) => s.name).join(', ')} or a family (${families.join(', ')})`);
+      throw new TsnError('ERR_NO_SUCH_SCENARIO', `no bench scenario ${JSON.stringify(name)}: expected one of ${SCENARIOS.map((s) => s.name).join(', ')} or a family (${families.join(', ')})`);
     }
     for (const m of matches) chosen.add(m);
   }
@@ -68,7 +68,7 @@ function selectPaths(list: string, scenarios: Scenario[]): string[] {
   const ids = list.split(',').map((x) => x.trim()).filter(Boolean);
   const bad = ids.filter((id) => !known.includes(id));
   if (ids.length === 0 || bad.length) {
-    throw new TsnError('ERR_BAD_OPTION', 400, `--paths ${JSON.stringify(list)}: expected a comma-separated list of ${known.join(', ')}`);
+    throw new TsnError('ERR_BAD_OPTION', `--paths ${JSON.stringify(list)}: expected a comma-separated list of ${known.join(', ')}`);
   }
   return ids;
 }
@@ -79,7 +79,7 @@ function checkWritable(file: string | undefined, flag: string): void {
   try {
     accessSync(dir, constants.W_OK);
   } catch {
-    throw new TsnError('ERR_BAD_OPTION', 400, `${flag} ${JSON.stringify(file)}: directory ${dir} does not exist or is not writable`);
+    throw new TsnError('ERR_BAD_OPTION', `${flag} ${JSON.stringify(file)}: directory ${dir} does not exist or is not writable`);
   }
 }
 
@@ -107,20 +107,20 @@ async function runBench(names: string[], o: BenchCliOptions): Promise<void> {
   let result: BenchResult;
   if (o.from) {
     if (names.length || o.duration || o.repeat || o.paths) {
-      throw new TsnError('ERR_BAD_OPTION', 400, `--from ${JSON.stringify(o.from)} reports a saved run: SCENARIO, --duration, --repeat and --paths do not apply`);
+      throw new TsnError('ERR_BAD_OPTION', `--from ${JSON.stringify(o.from)} reports a saved run: SCENARIO, --duration, --repeat and --paths do not apply`);
     }
     result = loadResult(o.from);
   } else {
     const fromOld = old && names.length === 0 ? old.scenarios.map((s) => s.name).filter((n) => SCENARIOS.some((s) => s.name === n)) : [];
     if (old && names.length === 0 && fromOld.length === 0) {
-      throw new TsnError('ERR_BAD_OPTION', 400, `--compare ${JSON.stringify(o.compare)}: none of its scenarios (${old.scenarios.map((s) => s.name).join(', ') || 'none'}) exists any more: name the scenarios to run`);
+      throw new TsnError('ERR_BAD_OPTION', `--compare ${JSON.stringify(o.compare)}: none of its scenarios (${old.scenarios.map((s) => s.name).join(', ') || 'none'}) exists any more: name the scenarios to run`);
     }
     const scenarios = selectScenarios(names.length ? names : fromOld);
     const durationS = o.duration ? wholeNumber(o.duration, '--duration', 'whole seconds >= 1 (iperf3 -t)') : (old?.options.durationS ?? DEFAULT_DURATION_S);
     const repeat = o.repeat ? wholeNumber(o.repeat, '--repeat', 'a whole number >= 1') : (old?.options.repeat ?? DEFAULT_REPEAT);
     const paths = o.paths ? selectPaths(o.paths, scenarios) : (old?.options.paths ?? null);
     if (process.getuid?.() !== 0) {
-      throw new TsnError('ERR_NEEDS_ROOT', 403, 'bench needs root: it builds network namespaces, veth pairs and TAP devices (run it with sudo)');
+      throw new TsnError('ERR_NEEDS_ROOT', 'bench needs root: it builds network namespaces, veth pairs and TAP devices (run it with sudo)');
     }
     const runner = new BenchRunner({
       scenarios,

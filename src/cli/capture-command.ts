@@ -14,13 +14,13 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { DEFAULT_SOCKET, socketPathFrom } from '../control/api-client.js';
 import { SUMMARY_TRAILER } from '../control/capture-service.js';
-import { TsnError } from '../control/errors.js';
+import { TsnError } from '../errors.js';
 import { openCapture, stopCapture } from '../capture/capture-client.js';
 import { CaptureFileWriter } from '../capture/capture-file-writer.js';
 
 function wholeNumber(v: string | undefined, flag: string): number | undefined {
   if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v)) throw new TsnError('ERR_BAD_OPTION', 400, `${flag} ${JSON.stringify(v)}: expected a whole number`);
+  if (!/^\d+$/.test(v)) throw new TsnError('ERR_BAD_OPTION', `${flag} ${JSON.stringify(v)}: expected a whole number`);
   return Number(v);
 }
 
@@ -51,11 +51,11 @@ async function runCapture(target: string, filterWords: string[], o: CaptureCliOp
   let ringSizeBytes: number | undefined;
   if (o.ringSize !== undefined) {
     const mb = Number(o.ringSize);
-    if (!/^\d+(\.\d+)?$/.test(o.ringSize) || !(mb > 0)) throw new TsnError('ERR_BAD_OPTION', 400, `--ring-size ${JSON.stringify(o.ringSize)}: expected megabytes > 0, e.g. 100`);
+    if (!/^\d+(\.\d+)?$/.test(o.ringSize) || !(mb > 0)) throw new TsnError('ERR_BAD_OPTION', `--ring-size ${JSON.stringify(o.ringSize)}: expected megabytes > 0, e.g. 100`);
     ringSizeBytes = Math.round(mb * 1e6);
   }
-  if ((ringFiles === undefined) !== (ringSizeBytes === undefined)) throw new TsnError('ERR_BAD_OPTION', 400, '--ring-files N and --ring-size MB go together');
-  if (ringFiles !== undefined && o.write === '-') throw new TsnError('ERR_BAD_OPTION', 400, '--ring-files/--ring-size write files: they cannot go with -w -');
+  if ((ringFiles === undefined) !== (ringSizeBytes === undefined)) throw new TsnError('ERR_BAD_OPTION', '--ring-files N and --ring-size MB go together');
+  if (ringFiles !== undefined && o.write === '-') throw new TsnError('ERR_BAD_OPTION', '--ring-files/--ring-size write files: they cannot go with -w -');
   const path = o.write ?? defaultCapturePath(o.captureDir, target, o.format);
   const filter = filterWords.join(' ').trim();
   const open = await openCapture(socket, {
@@ -125,7 +125,7 @@ async function runCapture(target: string, filterWords: string[], o: CaptureCliOp
         const dropped = summary.dropped ? ` (${summary.dropped} dropped by the capture: the writer was behind)` : '';
         process.stderr.write(`tsnet-switch: ${out.records} frames captured to ${where}${dropped}\n`);
       }
-      if (aborted && !stopping) reject(new TsnError('ERR_DAEMON', 502, `the capture stream from the daemon broke off; ${out.records} frames were written, and the output is valid up to there`));
+      if (aborted && !stopping) reject(new TsnError('ERR_DAEMON', `the capture stream from the daemon broke off; ${out.records} frames were written, and the output is valid up to there`));
       else resolve();
     };
     res.on('end', () => done(false));

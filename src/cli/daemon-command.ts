@@ -9,7 +9,7 @@ import { SwitchEngine } from '../dataplane/switch-engine.js';
 import { ApiServer } from '../control/api-server.js';
 import { Daemon } from '../control/daemon.js';
 import { StateLock } from '../control/state-lock.js';
-import { TsnError } from '../control/errors.js';
+import { TsnError } from '../errors.js';
 import { createCluster } from '../cluster/cluster-start.js';
 import type { ClusterFlags } from '../cluster/cluster-options.js';
 
@@ -26,7 +26,7 @@ export interface DaemonCommandOptions {
 /** `base=CIDR,size=N`, as dockerd's --default-address-pool. */
 export function parsePool(text: string): { base: string; size: number } {
   const m = /^base=([^,]+),size=(\d+)$/.exec(text);
-  if (!m) throw new TsnError('ERR_BAD_OPTION', 400, `--default-address-pool ${JSON.stringify(text)}: expected base=CIDR,size=N (e.g. base=10.123.0.0/16,size=24)`);
+  if (!m) throw new TsnError('ERR_BAD_OPTION', `--default-address-pool ${JSON.stringify(text)}: expected base=CIDR,size=N (e.g. base=10.123.0.0/16,size=24)`);
   return { base: m[1], size: Number(m[2]) };
 }
 

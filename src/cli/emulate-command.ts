@@ -9,14 +9,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { TsnError } from '../control/errors.js';
+import { TsnError } from '../errors.js';
 import { replay, type ReplayInput } from '../emulator/replay.js';
 import { parseTopology } from '../emulator/topology.js';
 import { table } from './format.js';
 
 export function parseReplayInput(text: string): ReplayInput {
   const i = text.indexOf('=');
-  if (i <= 0 || i === text.length - 1) throw new TsnError('ERR_BAD_OPTION', 400, `--in ${JSON.stringify(text)}: expected PORT=FILE, e.g. --in web1=web1.pcap`);
+  if (i <= 0 || i === text.length - 1) throw new TsnError('ERR_BAD_OPTION', `--in ${JSON.stringify(text)}: expected PORT=FILE, e.g. --in web1=web1.pcap`);
   return { port: text.slice(0, i), file: text.slice(i + 1) };
 }
 
@@ -35,9 +35,9 @@ export function registerEmulateCommand(program: Command): void {
       try {
         text = readFileSync(file, 'utf8');
       } catch (err) {
-        throw new TsnError('ERR_BAD_TOPOLOGY', 400, `topology ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+        throw new TsnError('ERR_BAD_TOPOLOGY', `topology ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
       }
-      if (o.in.length === 0) throw new TsnError('ERR_BAD_OPTION', 400, 'emulate needs at least one --in PORT=FILE');
+      if (o.in.length === 0) throw new TsnError('ERR_BAD_OPTION', 'emulate needs at least one --in PORT=FILE');
       const summary = replay({ topology: parseTopology(text, file), inputs: o.in.map(parseReplayInput), outDir: o.out, format: o.format, annotate: o.annotate });
       if (o.json) {
         console.log(JSON.stringify(summary, null, 2));

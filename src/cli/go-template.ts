@@ -10,7 +10,7 @@
  * `[a b]`, maps as `map[k:v]` in key order, null as `<nil>`. An unknown field is an error that names
  * it and the fields there are, rather than Go's silent `<no value>`.
  */
-import { TsnError } from '../control/errors.js';
+import { TsnError } from '../errors.js';
 
 type Node =
   | { kind: 'text'; text: string }
@@ -19,7 +19,7 @@ type Node =
   | { kind: 'if'; arg: Arg; then: Node[]; else: Node[] };
 type Arg = { kind: 'path'; path: string[] } | { kind: 'literal'; value: string | number };
 
-const bad = (template: string, why: string) => new TsnError('ERR_BAD_FORMAT', 400, `--format ${JSON.stringify(template)}: ${why}`);
+const bad = (template: string, why: string) => new TsnError('ERR_BAD_FORMAT', `--format ${JSON.stringify(template)}: ${why}`);
 
 /** Renders `template` over `data` (one JSON value). */
 export function renderTemplate(template: string, data: unknown): string {

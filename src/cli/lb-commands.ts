@@ -15,7 +15,7 @@
  */
 import { Command, Option } from 'commander';
 import { ApiClient, DEFAULT_SOCKET, socketPathFrom } from '../control/api-client.js';
-import { TsnError } from '../control/errors.js';
+import { TsnError, type TsnErrorCode } from '../errors.js';
 
 const socketOption = () => new Option('--socket <path>', `the daemon's API socket (env TSNET_SWITCH_SOCKET; default ${DEFAULT_SOCKET})`);
 const client = (o: { socket?: string }) => new ApiClient(socketPathFrom(o.socket));
@@ -65,14 +65,14 @@ interface ListView {
 }
 
 function serviceRef(o: { tcpService?: string; udpService?: string }): { protocol: 'tcp' | 'udp'; service: string } {
-  if (o.tcpService !== undefined && o.udpService !== undefined) throw new TsnError('ERR_BAD_OPTION', 400, 'give one of -t VIP:PORT (TCP) or -u VIP:PORT (UDP), not both');
+  if (o.tcpService !== undefined && o.udpService !== undefined) throw new TsnError('ERR_BAD_OPTION', 'give one of -t VIP:PORT (TCP) or -u VIP:PORT (UDP), not both');
   if (o.tcpService !== undefined) return { protocol: 'tcp', service: o.tcpService };
   if (o.udpService !== undefined) return { protocol: 'udp', service: o.udpService };
-  throw new TsnError('ERR_BAD_OPTION', 400, 'a service is required: -t VIP:PORT (TCP) or -u VIP:PORT (UDP)');
+  throw new TsnError('ERR_BAD_OPTION', 'a service is required: -t VIP:PORT (TCP) or -u VIP:PORT (UDP)');
 }
 
-function intArg(v: string, what: string, code = 'ERR_BAD_OPTION', accepted = 'a whole number'): number {
-  if (!/^-?\d+$/.test(v)) throw new TsnError(code, 400, `${what} ${JSON.stringify(v)}: expected ${accepted}`);
+function intArg(v: string, what: string, code: TsnErrorCode = 'ERR_BAD_OPTION', accepted = 'a whole number'): number {
+  if (!/^-?\d+$/.test(v)) throw new TsnError(code, `${what} ${JSON.stringify(v)}: expected ${accepted}`);
   return Number(v);
 }
 
@@ -84,7 +84,7 @@ function persistArg(v: string | boolean | undefined): number | undefined {
 
 function methodArg(o: { masquerading?: boolean; gatewaying?: boolean; ipip?: boolean }): 'nat' | 'dr' | 'tun' | undefined {
   const set = [o.masquerading && 'nat', o.gatewaying && 'dr', o.ipip && 'tun'].filter(Boolean) as ('nat' | 'dr' | 'tun')[];
-  if (set.length > 1) throw new TsnError('ERR_BAD_OPTION', 400, 'give one forwarding method: -m (NAT), -g (direct routing) or -i (IP-in-IP tunnel)');
+  if (set.length > 1) throw new TsnError('ERR_BAD_OPTION', 'give one forwarding method: -m (NAT), -g (direct routing) or -i (IP-in-IP tunnel)');
   return set[0];
 }
 
@@ -249,7 +249,7 @@ export function registerLbCommands(program: Command): void {
         const left = rs.activeConns + rs.inactConns;
         if (left !== last && !o.json) process.stderr.write(`draining ${r.server}: ${rs.activeConns} active, ${rs.inactConns} inactive connections\n`);
         last = left;
-        if (Date.now() > deadline) throw new TsnError('ERR_TIMEOUT', 504, `${r.server} is still draining after --wait-timeout ${o.waitTimeout}s (${left} connections); it goes by itself when they end`);
+        if (Date.now() > deadline) throw new TsnError('ERR_TIMEOUT', `${r.server} is still draining after --wait-timeout ${o.waitTimeout}s (${left} connections); it goes by itself when they end`);
         await new Promise((res) => setTimeout(res, 500));
       }
       console.log(o.json ? JSON.stringify({ ...r, removed: true, draining: false }, null, 2) : `${r.server} drained and removed from ${r.service}`);
@@ -265,7 +265,7 @@ export function registerLbCommands(program: Command): void {
     .option('--json', 'print JSON')
     .addOption(socketOption())
     .action(async (o) => {
-      if (o.stats && o.rate) throw new TsnError('ERR_BAD_OPTION', 400, 'give one of --stats or --rate');
+      if (o.stats && o.rate) throw new TsnError('ERR_BAD_OPTION', 'give one of --stats or --rate');
       const v = await client(o).call<ListView>('GET', `/v1/lb${o.connections ? '?connections=1' : ''}`);
       console.log(o.json ? JSON.stringify(v, null, 2) : formatLbList(v, o.stats ? 'stats' : o.rate ? 'rate' : 'plain'));
     });
@@ -289,7 +289,7 @@ export function registerLbCommands(program: Command): void {
       let t: { tcp: number; tcpfin: number; udp: number };
       if (values.length === 0) t = (await client(o).call<ListView>('GET', '/v1/lb')).timeouts;
       else {
-        if (values.length !== 3) throw new TsnError('ERR_BAD_OPTION', 400, `lb timeout ${values.join(' ')}: expected three values TCP TCPFIN UDP in seconds (0 keeps a value)`);
+        if (values.length !== 3) throw new TsnError('ERR_BAD_OPTION', `lb timeout ${values.join(' ')}: expected three values TCP TCPFIN UDP in seconds (0 keeps a value)`);
         const [tcp, tcpfin, udp] = values.map((v, i) => intArg(v, ['tcp', 'tcpfin', 'udp'][i] + ' timeout', 'ERR_BAD_OPTION', 'whole seconds'));
         t = await client(o).call('POST', '/v1/lb/timeout', { tcp, tcpfin, udp });
       }

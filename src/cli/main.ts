@@ -5,7 +5,7 @@
  */
 import { Command, Option } from 'commander';
 import { ApiClient, DEFAULT_SOCKET, socketPathFrom } from '../control/api-client.js';
-import { TsnError } from '../control/errors.js';
+import { TsnError } from '../errors.js';
 import { registerBenchCommand } from './bench-command.js';
 import { registerCaptureCommand } from './capture-command.js';
 import { registerCniCommand } from './cni-command.js';
@@ -38,14 +38,14 @@ function keyValues(list: string[], flag: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const kv of list) {
     const i = kv.indexOf('=');
-    if (i <= 0) throw new TsnError('ERR_BAD_OPTION', 400, `${flag} ${JSON.stringify(kv)}: expected KEY=VALUE`);
+    if (i <= 0) throw new TsnError('ERR_BAD_OPTION', `${flag} ${JSON.stringify(kv)}: expected KEY=VALUE`);
     out[kv.slice(0, i)] = kv.slice(i + 1);
   }
   return out;
 }
 
 function intArg(v: string, flag: string): number {
-  if (!/^\d+$/.test(v)) throw new TsnError('ERR_BAD_OPTION', 400, `${flag} ${JSON.stringify(v)}: expected a whole number`);
+  if (!/^\d+$/.test(v)) throw new TsnError('ERR_BAD_OPTION', `${flag} ${JSON.stringify(v)}: expected a whole number`);
   return Number(v);
 }
 
@@ -66,9 +66,9 @@ program
   .option('--cluster-key <file>', 'client key for etcd (TLS)')
   .action(async (o) => {
     const lbMax = o.lbMaxConnections !== undefined ? intArg(o.lbMaxConnections, '--lb-max-connections') : undefined;
-    if (lbMax !== undefined && (lbMax < 1 || lbMax > 1 << 24)) throw new TsnError('ERR_BAD_OPTION', 400, `--lb-max-connections ${lbMax}: expected 1 to ${1 << 24}`);
+    if (lbMax !== undefined && (lbMax < 1 || lbMax > 1 << 24)) throw new TsnError('ERR_BAD_OPTION', `--lb-max-connections ${lbMax}: expected 1 to ${1 << 24}`);
     const clusterFlags = ['clusterPrefix', 'hostId', 'advertiseAddr', 'clusterTtl', 'clusterCa', 'clusterCert', 'clusterKey'].filter((k) => o[k] !== undefined);
-    if (o.clusterStore === undefined && clusterFlags.length) throw new TsnError('ERR_BAD_OPTION', 400, `${clusterFlags.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} need --cluster-store etcd://HOST:PORT`);
+    if (o.clusterStore === undefined && clusterFlags.length) throw new TsnError('ERR_BAD_OPTION', `${clusterFlags.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} need --cluster-store etcd://HOST:PORT`);
     const cluster = o.clusterStore !== undefined ? { clusterStore: o.clusterStore, clusterPrefix: o.clusterPrefix, hostId: o.hostId, advertiseAddr: o.advertiseAddr, clusterTtl: o.clusterTtl, clusterCa: o.clusterCa, clusterCert: o.clusterCert, clusterKey: o.clusterKey } : undefined;
     await runDaemon({ stateDir: o.stateDir, socket: socketPathFrom(o.socket), defaultAddressPool: o.defaultAddressPool, lbMaxConnections: lbMax, cluster });
   });
@@ -223,7 +223,7 @@ program
   .description('print a shell completion script: source <(tsnet-switch completion bash)')
   .argument('<shell>', COMPLETION_SHELLS.join('|'))
   .action((shell: string) => {
-    if (!(COMPLETION_SHELLS as readonly string[]).includes(shell)) throw new TsnError('ERR_BAD_OPTION', 400, `completion ${JSON.stringify(shell)}: expected ${COMPLETION_SHELLS.join(' or ')}`);
+    if (!(COMPLETION_SHELLS as readonly string[]).includes(shell)) throw new TsnError('ERR_BAD_OPTION', `completion ${JSON.stringify(shell)}: expected ${COMPLETION_SHELLS.join(' or ')}`);
     process.stdout.write(completionScript(program, shell as CompletionShell));
   });
 

@@ -19,7 +19,7 @@
  * carrying on with a gap. When the store is unreachable nothing is removed: the data plane forwards
  * with what it knows, and requests that need the store fail fast (ERR_STORE_UNAVAILABLE).
  */
-import { TsnError } from '../control/errors.js';
+import { TsnError } from '../errors.js';
 import type { Daemon } from '../control/daemon.js';
 import type { NetworkRuntime } from '../control/drivers/network-driver.js';
 import { StateStore } from '../control/state-store.js';
@@ -128,7 +128,7 @@ export class ClusterAgent {
   /** Fail fast when the store is known to be away: a control request must not half-happen. */
   requireStore(): void {
     if (this.link !== 'up') {
-      throw new TsnError('ERR_STORE_UNAVAILABLE', 503, `the cluster store ${this.client.description} is unreachable${this.lastError ? ` (${this.lastError})` : ''}: overlay networks keep forwarding with what they know, but creating, removing, connecting or disconnecting on them needs the store; try again when it is back`);
+      throw new TsnError('ERR_STORE_UNAVAILABLE', `the cluster store ${this.client.description} is unreachable${this.lastError ? ` (${this.lastError})` : ''}: overlay networks keep forwarding with what they know, but creating, removing, connecting or disconnecting on them needs the store; try again when it is back`);
     }
   }
 

@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TsnError } from '../control/errors.js';
+import { TsnError } from '../errors.js';
 import { checkVtepAddress } from '../control/overlay-options.js';
 import { Rtnetlink } from '../control/rtnetlink.js';
 import type { EtcdClientOptions } from './etcd-client.js';
@@ -34,7 +34,7 @@ export interface ClusterConfig {
   ttlSeconds: number;
 }
 
-const bad = (msg: string) => new TsnError('ERR_BAD_OPTION', 400, msg);
+const bad = (msg: string) => new TsnError('ERR_BAD_OPTION', msg);
 const HOST_ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
 
 /** `etcd://h1:2379,h2:2379` -> http URLs (etcds:// or TLS files: https). */

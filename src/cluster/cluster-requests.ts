@@ -20,7 +20,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ConnectRequest, CreateNetworkRequest } from '../control/daemon.js';
-import { TsnError } from '../control/errors.js';
+import { TsnError } from '../errors.js';
 import { NetworkIpam, type IpamState } from '../control/ipam.js';
 import { checkUserMac } from '../control/mac-address.js';
 import type { EndpointRecord, NetworkRecord } from '../control/model.js';
@@ -55,21 +55,21 @@ export class ClusterRequests {
     for (const [k, v] of Object.entries(req.options ?? {})) {
       const field = OVERLAY_OPTION_KEYS[k];
       if (field === 'peers') {
-        throw new TsnError('ERR_BAD_OPTION', 400, `-o ${k}=${v}: with --cluster-store the peers of an overlay network are the live hosts with endpoints on it, found through the store; drop -o peers (static peers are for daemons without --cluster-store)`);
+        throw new TsnError('ERR_BAD_OPTION', `-o ${k}=${v}: with --cluster-store the peers of an overlay network are the live hosts with endpoints on it, found through the store; drop -o peers (static peers are for daemons without --cluster-store)`);
       }
       if (field === 'vtep' && v !== a.vtep) {
-        throw new TsnError('ERR_BAD_OPTION', 400, `-o ${k}=${v}: with --cluster-store each host's VTEP is its --advertise-addr (${a.vtep} here); drop -o vtep`);
+        throw new TsnError('ERR_BAD_OPTION', `-o ${k}=${v}: with --cluster-store each host's VTEP is its --advertise-addr (${a.vtep} here); drop -o vtep`);
       }
       if (field === 'vni') vniText = v;
       else if (field !== 'vtep') opts[k] = v;
     }
     a.requireStore();
     if (a.view.names.has(req.name)) {
-      throw new TsnError('ERR_NETWORK_EXISTS', 409, `network ${req.name} exists in the cluster already (id ${a.view.names.get(req.name)})`);
+      throw new TsnError('ERR_NETWORK_EXISTS', `network ${req.name} exists in the cluster already (id ${a.view.names.get(req.name)})`);
     }
     let vni: number;
     if (vniText !== undefined) {
-      if (!/^\d{1,8}$/.test(vniText) || Number(vniText) < 1 || Number(vniText) > VNI_MAX) throw new TsnError('ERR_BAD_OPTION', 400, `-o vni=${vniText}: expected a VXLAN network identifier 1..${VNI_MAX}`);
+      if (!/^\d{1,8}$/.test(vniText) || Number(vniText) < 1 || Number(vniText) > VNI_MAX) throw new TsnError('ERR_BAD_OPTION', `-o vni=${vniText}: expected a VXLAN network identifier 1..${VNI_MAX}`);
       vni = Number(vniText);
     } else {
       const used = new Set((await a.client.rangePrefix(a.keys.vnis)).kvs.map((kv) => Number(kv.key.slice(a.keys.vnis.length))));
@@ -118,8 +118,8 @@ export class ClusterRequests {
       if (!t.succeeded) {
         this.daemon.removeNetwork(rec.name, true);
         const byName = t.ranges[0]?.[0]?.value;
-        if (byName) throw new TsnError('ERR_NETWORK_EXISTS', 409, `network ${rec.name} exists in the cluster already (id ${byName}): another host created it first`);
-        throw new TsnError('ERR_VNI_IN_USE', 409, `VNI ${vni} is used by cluster network ${t.ranges[1]?.[0]?.value ?? '?'}: choose another -o vni=N, or omit it to get a free one`);
+        if (byName) throw new TsnError('ERR_NETWORK_EXISTS', `network ${rec.name} exists in the cluster already (id ${byName}): another host created it first`);
+        throw new TsnError('ERR_VNI_IN_USE', `VNI ${vni} is used by cluster network ${t.ranges[1]?.[0]?.value ?? '?'}: choose another -o vni=N, or omit it to get a free one`);
       }
       a.adopt(id);
       a.log(`cluster: network ${rec.name} (${id}) published: VNI ${vni}, subnet ${ipam.subnet}`);
@@ -143,7 +143,7 @@ export class ClusterRequests {
         const h = (JSON.parse(kv.value) as ClusterEndpointRecord).host ?? 'static';
         byHost.set(h, (byHost.get(h) ?? 0) + 1);
       }
-      throw new TsnError('ERR_NETWORK_IN_USE', 409, `network ${rt.record.name} has ${eps.length} endpoint(s) in the cluster (${[...byHost].map(([h, n]) => `${n} on ${h}`).join(', ')}); disconnect them or use --force`);
+      throw new TsnError('ERR_NETWORK_IN_USE', `network ${rt.record.name} has ${eps.length} endpoint(s) in the cluster (${[...byHost].map(([h, n]) => `${n} on ${h}`).join(', ')}); disconnect them or use --force`);
     }
     a.pending.add(rt.record.name);
     try {
@@ -185,14 +185,14 @@ export class ClusterRequests {
     const claim = JSON.stringify({ host: a.hostId, endpoint: null });
     if (requested !== undefined) {
       const ip = formatIpv4(parseIpv4(requested, '--ip'));
-      if (!rt.ipam!.contains(ip)) throw new TsnError('ERR_IP_OUT_OF_SUBNET', 400, `--ip ${ip} is not in ${rt.record.name}'s subnet ${rt.ipam!.subnet}`);
+      if (!rt.ipam!.contains(ip)) throw new TsnError('ERR_IP_OUT_OF_SUBNET', `--ip ${ip} is not in ${rt.record.name}'s subnet ${rt.ipam!.subnet}`);
       const why = rt.ipam!.reservedReason(ip);
-      if (why) throw new TsnError('ERR_IP_IN_USE', 409, `requested IP ${ip} is not available: it is ${why}`);
+      if (why) throw new TsnError('ERR_IP_IN_USE', `requested IP ${ip} is not available: it is ${why}`);
       const key = a.keys.address(rt.record.id, ip);
       const t = await a.client.txn([{ key, target: 'CREATE', createRevision: 0 }], [{ put: { key, value: claim } }], [{ range: { key } }]);
       if (!t.succeeded) {
         const held = JSON.parse(t.ranges[0]?.[0]?.value ?? '{}') as { host?: string; endpoint?: string | null };
-        throw new TsnError('ERR_IP_IN_USE', 409, `requested IP ${ip} is claimed in the cluster by host ${held.host ?? '?'}${held.endpoint ? ` (endpoint ${held.endpoint})` : ''}; choose another address, or omit --ip`);
+        throw new TsnError('ERR_IP_IN_USE', `requested IP ${ip} is claimed in the cluster by host ${held.host ?? '?'}${held.endpoint ? ` (endpoint ${held.endpoint})` : ''}; choose another address, or omit --ip`);
       }
       return { ip, key };
     }
@@ -204,7 +204,7 @@ export class ClusterRequests {
       if (t.succeeded) return { ip, key };
       held.add(ip); // another host took it meanwhile: the next one
     }
-    throw new TsnError('ERR_IP_IN_USE', 409, `no address of ${rt.record.name} could be claimed in ${CLAIM_ATTEMPTS} attempts (other hosts took each candidate first); try again`);
+    throw new TsnError('ERR_IP_IN_USE', `no address of ${rt.record.name} could be claimed in ${CLAIM_ATTEMPTS} attempts (other hosts took each candidate first); try again`);
   }
 
   async connect(ref: string, req: ConnectRequest): Promise<EndpointRecord> {
@@ -260,12 +260,12 @@ export class ClusterRequests {
     const mac = checkUserMac(req.mac);
     const vtep = checkVtepAddress(req.vtep, '--vtep');
     if ([...a.view.hosts.values()].some((h) => h.value.vtep === vtep)) {
-      throw new TsnError('ERR_BAD_OPTION', 400, `--vtep ${vtep} is a cluster host's VTEP: its endpoints come from the store; a static entry is for a host outside the cluster`);
+      throw new TsnError('ERR_BAD_OPTION', `--vtep ${vtep} is a cluster host's VTEP: its endpoints come from the store; a static entry is for a host outside the cluster`);
     }
     let ip: string | null = null;
     if (req.ip !== undefined) {
       ip = formatIpv4(parseIpv4(req.ip, '--ip'));
-      if (!rt.ipam!.contains(ip)) throw new TsnError('ERR_IP_OUT_OF_SUBNET', 400, `--ip ${ip} is not in ${rt.record.name}'s subnet ${rt.ipam!.subnet}`);
+      if (!rt.ipam!.contains(ip)) throw new TsnError('ERR_IP_OUT_OF_SUBNET', `--ip ${ip} is not in ${rt.record.name}'s subnet ${rt.ipam!.subnet}`);
     }
     const epId = `static-${mac.replace(/:/g, '')}`;
     const rec: ClusterEndpointRecord = { host: null, mac, ip, vtep };
@@ -273,7 +273,7 @@ export class ClusterRequests {
     if (ip) {
       const key = a.keys.address(rt.record.id, ip);
       const t = await a.client.txn([{ key, target: 'CREATE', createRevision: 0 }], [{ put: { key, value: JSON.stringify({ host: `static:${vtep}`, endpoint: epId }) } }, ...puts], [{ range: { key } }]);
-      if (!t.succeeded) throw new TsnError('ERR_IP_IN_USE', 409, `--ip ${ip} is claimed in the cluster already: ${t.ranges[0]?.[0]?.value}`);
+      if (!t.succeeded) throw new TsnError('ERR_IP_IN_USE', `--ip ${ip} is claimed in the cluster already: ${t.ranges[0]?.[0]?.value}`);
     } else {
       await a.client.txn([], puts);
     }
@@ -289,7 +289,7 @@ export class ClusterRequests {
     const mac = checkUserMac(macText);
     const epId = `static-${mac.replace(/:/g, '')}`;
     const e = a.view.endpoints.get(rt.record.id)?.get(epId)?.value;
-    if (!e) throw new TsnError('ERR_NO_SUCH_FDB_ENTRY', 404, `no static cluster entry for ${mac} on ${rt.record.name} (entries of cluster hosts go with their endpoints: disconnect them)`);
+    if (!e) throw new TsnError('ERR_NO_SUCH_FDB_ENTRY', `no static cluster entry for ${mac} on ${rt.record.name} (entries of cluster hosts go with their endpoints: disconnect them)`);
     await a.client.txn([], [{ delete: { key: a.keys.endpoint(rt.record.id, epId) } }, ...(e.ip ? [{ delete: { key: a.keys.address(rt.record.id, e.ip) } }] : [])]);
     return { network: rt.record.name, mac, type: 'static' as const };
   }
@@ -298,9 +298,9 @@ export class ClusterRequests {
   async gc(host: string): Promise<{ host: string; addresses: string[]; endpoints: number }> {
     const a = this.agent;
     a.requireStore();
-    if (host === a.hostId) throw new TsnError('ERR_HOST_ALIVE', 409, `host ${host} is this daemon: disconnect its endpoints instead`);
+    if (host === a.hostId) throw new TsnError('ERR_HOST_ALIVE', `host ${host} is this daemon: disconnect its endpoints instead`);
     const hostKey = await a.client.range(a.keys.host(host));
-    if (hostKey.kvs.length) throw new TsnError('ERR_HOST_ALIVE', 409, `host ${host} is alive (its lease is held): gc is for hosts that are gone; stop its daemon first, or disconnect its endpoints there`);
+    if (hostKey.kvs.length) throw new TsnError('ERR_HOST_ALIVE', `host ${host} is alive (its lease is held): gc is for hosts that are gone; stop its daemon first, or disconnect its endpoints there`);
     const all = await a.client.rangePrefix(`${a.keys.root}ipam/`);
     const addresses: string[] = [];
     const ops = [];
@@ -329,7 +329,7 @@ export class ClusterRequests {
     if (addresses.length === 0 && endpoints === 0) {
       const known = new Set<string>();
       for (const m of a.view.addresses.values()) for (const c of m.values()) known.add(c.host);
-      throw new TsnError('ERR_NO_SUCH_HOST', 404, `host ${JSON.stringify(host)} holds nothing in the cluster store; hosts holding addresses: ${[...known].sort().join(', ') || 'none'}`);
+      throw new TsnError('ERR_NO_SUCH_HOST', `host ${JSON.stringify(host)} holds nothing in the cluster store; hosts holding addresses: ${[...known].sort().join(', ') || 'none'}`);
     }
     a.log(`cluster: gc ${host}: released ${addresses.length} address(es), ${endpoints} endpoint key(s)`);
     return { host, addresses, endpoints };

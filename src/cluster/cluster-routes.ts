@@ -11,7 +11,7 @@
 import { z } from 'zod';
 import type { Daemon } from '../control/daemon.js';
 import { ConnectBody, CreateNetworkBody, DisconnectBody, FdbAddBody } from '../control/api-schema.js';
-import { TsnError } from '../control/errors.js';
+import { TsnError } from '../errors.js';
 import type { ClusterAgent } from './cluster-agent.js';
 import type { ClusterRequests } from './cluster-requests.js';
 import { clusterInspect, clusterList, markStoreEntries } from './cluster-status.js';
@@ -36,7 +36,7 @@ export async function handleClusterRoute(
 ): Promise<[number, unknown] | null> {
   const [, resource, name, action] = parts;
   if (resource === 'cluster') {
-    if (!cluster) throw new TsnError('ERR_NO_CLUSTER_STORE', 400, 'this daemon runs without a cluster store: start it with --cluster-store etcd://HOST:PORT');
+    if (!cluster) throw new TsnError('ERR_NO_CLUSTER_STORE', 'this daemon runs without a cluster store: start it with --cluster-store etcd://HOST:PORT');
     if (!name && method === 'GET') return [200, await clusterList(cluster.agent)];
     if (name === 'gc' && method === 'POST') return [200, await cluster.requests.gc(parse(ClusterGcBody, body).host)];
     return null;
@@ -66,7 +66,7 @@ export async function handleClusterRoute(
     if (method === 'DELETE') {
       const network = query.get('network');
       const mac = query.get('mac');
-      if (!network || !mac) throw new TsnError('ERR_BAD_REQUEST', 400, 'DELETE /v1/fdb needs ?network=NAME&mac=MAC');
+      if (!network || !mac) throw new TsnError('ERR_BAD_REQUEST', 'DELETE /v1/fdb needs ?network=NAME&mac=MAC');
       return [200, await r.fdbDel(network, mac)];
     }
   }

@@ -13,7 +13,7 @@
  */
 import { request as httpRequest, Agent as HttpAgent, type IncomingMessage } from 'node:http';
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
-import { TsnError } from '../control/errors.js';
+import { TsnError } from '../errors.js';
 
 export interface EtcdTls {
   ca?: Buffer;
@@ -124,7 +124,7 @@ export class EtcdClient {
   private preferred = 0;
 
   constructor(opts: EtcdClientOptions) {
-    if (opts.endpoints.length === 0) throw new TsnError('ERR_BAD_OPTION', 400, 'the cluster store needs at least one etcd endpoint');
+    if (opts.endpoints.length === 0) throw new TsnError('ERR_BAD_OPTION', 'the cluster store needs at least one etcd endpoint');
     this.endpoints = opts.endpoints.map((e) => new URL(e));
     this.tls = opts.tls;
     this.timeoutMs = opts.timeoutMs ?? 2000;
@@ -142,7 +142,7 @@ export class EtcdClient {
   }
 
   private unavailable(detail: string): TsnError {
-    return new TsnError('ERR_STORE_UNAVAILABLE', 503, `the cluster store ${this.description} is unreachable (${detail}): overlay networks keep forwarding with what they know, but changes to them need the store`);
+    return new TsnError('ERR_STORE_UNAVAILABLE', `the cluster store ${this.description} is unreachable (${detail}): overlay networks keep forwarding with what they know, but changes to them need the store`);
   }
 
   private open(url: URL, path: string, body: string, onResponse: (res: IncomingMessage) => void, onError: (err: Error) => void, timeoutMs: number | null) {
@@ -199,7 +199,7 @@ export class EtcdClient {
           continue;
         }
         if (out.status !== 200) {
-          throw new TsnError('ERR_STORE_REFUSED', 502, `the cluster store ${this.description} refused ${path}: HTTP ${out.status} ${out.json.error ?? out.json.message ?? ''}`.trim());
+          throw new TsnError('ERR_STORE_REFUSED', `the cluster store ${this.description} refused ${path}: HTTP ${out.status} ${out.json.error ?? out.json.message ?? ''}`.trim());
         }
         this.preferred = i;
         return out.json;
@@ -242,7 +242,7 @@ export class EtcdClient {
 
   async leaseGrant(ttlSeconds: number): Promise<{ id: string; ttl: number }> {
     const r = await this.call('/v3/lease/grant', { TTL: String(ttlSeconds) });
-    if (!r.ID) throw new TsnError('ERR_STORE_REFUSED', 502, `the cluster store ${this.description} granted no lease: ${r.error ?? JSON.stringify(r)}`);
+    if (!r.ID) throw new TsnError('ERR_STORE_REFUSED', `the cluster store ${this.description} granted no lease: ${r.error ?? JSON.stringify(r)}`);
     return { id: String(r.ID), ttl: Number(r.TTL) };
   }
 

@@ -15,7 +15,7 @@
  */
 import { ApiClient, DEFAULT_SOCKET } from '../control/api-client.js';
 import { parseCidr } from '../control/cidr.js';
-import { TsnError } from '../control/errors.js';
+import { TsnError } from '../errors.js';
 import { parsePluginConfig, parseStdinJson, SUPPORTED_VERSIONS, type PluginConfig } from './cni-config.js';
 import { CNI_ERR, CniError } from './cni-error.js';
 import { readCniEnv, type CniEnv } from './cni-env.js';

@@ -4,7 +4,7 @@
  * is an error that says how to start one.
  */
 import { request } from 'node:http';
-import { TsnError } from './errors.js';
+import { TsnError } from '../errors.js';
 
 export const DEFAULT_SOCKET = '/run/tsnet-switch/api.sock';
 
@@ -34,11 +34,11 @@ export class ApiClient {
             try {
               json = text ? JSON.parse(text) : null;
             } catch {
-              return reject(new TsnError('ERR_BAD_RESPONSE', 502, `daemon sent a non-JSON answer (status ${res.statusCode})`));
+              return reject(new TsnError('ERR_BAD_RESPONSE', `daemon sent a non-JSON answer (status ${res.statusCode})`));
             }
             if ((res.statusCode ?? 500) >= 400) {
               const e = (json as { error?: { code?: string; message?: string } })?.error;
-              return reject(new TsnError(e?.code ?? 'ERR_DAEMON', res.statusCode ?? 500, e?.message ?? `daemon answered ${res.statusCode}`));
+              return reject(TsnError.received(e?.code ?? 'ERR_DAEMON', res.statusCode ?? 500, e?.message ?? `daemon answered ${res.statusCode}`));
             }
             resolve(json as T);
           });
@@ -46,9 +46,9 @@ export class ApiClient {
       );
       req.on('error', (err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
-          reject(new TsnError('ERR_NO_DAEMON', 503, `cannot reach the daemon at ${this.socketPath} (${err.code}): start it with \`tsnet-switch daemon\`, or point --socket / TSNET_SWITCH_SOCKET at it`));
+          reject(new TsnError('ERR_NO_DAEMON', `cannot reach the daemon at ${this.socketPath} (${err.code}): start it with \`tsnet-switch daemon\`, or point --socket / TSNET_SWITCH_SOCKET at it`));
         } else if (err.code === 'EACCES') {
-          reject(new TsnError('ERR_NO_DAEMON', 503, `permission denied on ${this.socketPath}: the API socket is root-only`));
+          reject(new TsnError('ERR_NO_DAEMON', `permission denied on ${this.socketPath}: the API socket is root-only`));
         } else reject(err);
       });
       if (payload) req.write(payload);

@@ -35,7 +35,7 @@ import type { Daemon } from './daemon.js';
 import { handleLbRoute } from './lb-api.js';
 import { handleAttachmentRoute } from './attachment-api.js';
 import { RuntimeAttachments } from './runtime-attachments.js';
-import { TsnError } from './errors.js';
+import { TsnError } from '../errors.js';
 import { handleClusterRoute, type ClusterApi } from '../cluster/cluster-routes.js';
 
 const MAX_BODY = 64 * 1024;
@@ -51,20 +51,20 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new TsnError('ERR_BODY_TOO_LARGE', 413, `request body over ${MAX_BODY} bytes`);
+    if (size > MAX_BODY) throw new TsnError('ERR_BODY_TOO_LARGE', `request body over ${MAX_BODY} bytes`);
     chunks.push(chunk as Buffer);
   }
   if (size === 0) return {};
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8'));
   } catch {
-    throw new TsnError('ERR_BAD_JSON', 400, 'request body is not valid JSON');
+    throw new TsnError('ERR_BAD_JSON', 'request body is not valid JSON');
   }
 }
 
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   const r = schema.safeParse(body);
-  if (!r.success) throw new TsnError('ERR_BAD_REQUEST', 400, `invalid request: ${describeZodError(r.error)}`);
+  if (!r.success) throw new TsnError('ERR_BAD_REQUEST', `invalid request: ${describeZodError(r.error)}`);
   return r.data;
 }
 
@@ -99,7 +99,7 @@ export class ApiServer {
   async listen(): Promise<void> {
     if (existsSync(this.socketPath)) {
       if (await socketAlive(this.socketPath)) {
-        throw new TsnError('ERR_DAEMON_RUNNING', 409, `a daemon is already listening on ${this.socketPath}`);
+        throw new TsnError('ERR_DAEMON_RUNNING', `a daemon is already listening on ${this.socketPath}`);
       }
       unlinkSync(this.socketPath); // stale, from a daemon that died
     }
@@ -152,7 +152,7 @@ export class ApiServer {
     const method = req.method ?? 'GET';
     const body = method === 'POST' ? await readBody(req) : undefined;
     const d = this.daemon;
-    if (parts[0] !== 'v1') throw new TsnError('ERR_NOT_FOUND', 404, `no such API path ${url.pathname}: paths start with /v1/`);
+    if (parts[0] !== 'v1') throw new TsnError('ERR_NOT_FOUND', `no such API path ${url.pathname}: paths start with /v1/`);
     const [, resource, name, action] = parts;
     if (resource === 'ping' && method === 'GET') return send(res, 200, { ok: true });
     const clusterAnswer = await handleClusterRoute(this.cluster, d, method, parts, url.searchParams, body, parse);
@@ -177,7 +177,7 @@ export class ApiServer {
     if (resource === 'fdb' && !name && method === 'DELETE') {
       const network = url.searchParams.get('network');
       const mac = url.searchParams.get('mac');
-      if (!network || !mac) throw new TsnError('ERR_BAD_REQUEST', 400, 'DELETE /v1/fdb needs ?network=NAME&mac=MAC');
+      if (!network || !mac) throw new TsnError('ERR_BAD_REQUEST', 'DELETE /v1/fdb needs ?network=NAME&mac=MAC');
       return send(res, 200, d.fdbDel(network, mac));
     }
     if (resource === 'stats' && method === 'GET') return send(res, 200, d.stats());
@@ -188,6 +188,6 @@ export class ApiServer {
     if (lbAnswer) return send(res, lbAnswer[0], lbAnswer[1]);
     const attachAnswer = handleAttachmentRoute((this.runtimeAttachments ??= new RuntimeAttachments(d)), method, parts, body, parse);
     if (attachAnswer) return send(res, attachAnswer[0], attachAnswer[1]);
-    throw new TsnError('ERR_NOT_FOUND', 404, `no such API endpoint: ${method} ${url.pathname}`);
+    throw new TsnError('ERR_NOT_FOUND', `no such API endpoint: ${method} ${url.pathname}`);
   }
 }

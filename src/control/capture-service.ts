@@ -24,7 +24,7 @@ import { checkCaptureOptions, type CaptureOptions, type CaptureSession, type Cap
 import { StreamSink } from '../capture/capture-sinks.js';
 import type { Daemon } from './daemon.js';
 import { describeEndpoints, findNetwork, matchPorts } from './endpoint-lookup.js';
-import { TsnError } from './errors.js';
+import { TsnError } from '../errors.js';
 import { describeSandbox } from './sandbox.js';
 
 export interface CaptureRequest {
@@ -50,7 +50,7 @@ export class CaptureService {
     const nets = this.daemon.networkRuntimes();
     const net = findNetwork(this.daemon, ref);
     if (net) {
-      if (!net.domain) throw new TsnError('ERR_BAD_OPTION', 400, `network ${net.record.name} uses the ${net.record.driver} driver: no frames cross the switch to capture`);
+      if (!net.domain) throw new TsnError('ERR_BAD_OPTION', `network ${net.record.name} uses the ${net.record.driver} driver: no frames cross the switch to capture`);
       return { target: { kind: 'domain', domain: net.domain }, description: `network ${net.record.name}` };
     }
     const matches = matchPorts(nets, ref, { byIfname: false });
@@ -59,11 +59,10 @@ export class CaptureService {
       return { target: { kind: 'port', port: m.port }, description: `${m.port.label} on ${m.network.record.name}` };
     }
     if (matches.length > 1) {
-      throw new TsnError('ERR_AMBIGUOUS_ENDPOINT', 409, `${JSON.stringify(ref)} matches ${matches.length} ports: ${matches.map((m) => `${m.endpoint?.record.id ?? m.port.name} on ${m.network.record.name}`).join(', ')}; give the endpoint id`);
+      throw new TsnError('ERR_AMBIGUOUS_ENDPOINT', `${JSON.stringify(ref)} matches ${matches.length} ports: ${matches.map((m) => `${m.endpoint?.record.id ?? m.port.name} on ${m.network.record.name}`).join(', ')}; give the endpoint id`);
     }
     throw new TsnError(
       'ERR_NO_SUCH_ENDPOINT',
-      404,
       `no network or endpoint ${JSON.stringify(ref)}: expected a network name or id, or an endpoint id, netns name or label like c1:eth0 (networks: ${nets.map((n) => n.record.name).join(', ') || 'none'}; endpoints: ${describeEndpoints(nets)})`,
     );
   }
@@ -128,7 +127,7 @@ export class CaptureService {
 
   stop(id: string) {
     const s = this.hub.get(id);
-    if (!s) throw new TsnError('ERR_NO_SUCH_CAPTURE', 404, `no running capture ${JSON.stringify(id)}: running captures are ${this.hub.list().map((x) => x.id).join(', ') || 'none'}`);
+    if (!s) throw new TsnError('ERR_NO_SUCH_CAPTURE', `no running capture ${JSON.stringify(id)}: running captures are ${this.hub.list().map((x) => x.id).join(', ') || 'none'}`);
     s.end('stopped');
     return s.summary();
   }

@@ -13,7 +13,7 @@
  *
  * The data plane has its own zero-copy helpers in src/packet; this file is independent of them.
  */
-import { tsnError } from './errors.js';
+import { TsnError } from '../errors.js';
 
 export interface Cidr {
   /** The network address (host bits zero), uint32. */
@@ -52,7 +52,7 @@ function ipv4OrProblem(text: string): number | string {
 export function parseIpv4(text: string, what = 'IPv4 address'): number {
   const r = ipv4OrProblem(text);
   if (typeof r === 'number') return r;
-  throw tsnError('ERR_BAD_IP', `${what} ${JSON.stringify(text)} is not a valid IPv4 address: ${r}; expected ${IPV4_EXAMPLE}`, { value: text });
+  throw new TsnError('ERR_BAD_IP', `${what} ${JSON.stringify(text)} is not a valid IPv4 address: ${r}; expected ${IPV4_EXAMPLE}`, { value: text });
 }
 
 /** True if `text` is a strict dotted quad. */
@@ -92,7 +92,7 @@ export interface ParseCidrOptions {
 export function parseCidr(text: string, opts: ParseCidrOptions = {}): Cidr {
   const what = opts.what ?? 'CIDR';
   const fail = (why: string, details: Record<string, unknown> = {}): never => {
-    throw tsnError('ERR_BAD_CIDR', `${what} ${JSON.stringify(text)} is not a valid IPv4 CIDR: ${why}`, { value: text, ...details });
+    throw new TsnError('ERR_BAD_CIDR', `${what} ${JSON.stringify(text)} is not a valid IPv4 CIDR: ${why}`, { value: text, ...details });
   };
   if (typeof text !== 'string') return fail(`it is a ${text === null ? 'null' : typeof text}, not a string; expected ADDRESS/PREFIX such as 10.0.0.0/24`);
   const slash = text.indexOf('/');

@@ -14,7 +14,7 @@ import type { SwitchEngine } from '../dataplane/switch-engine.js';
 import { createDrivers } from './drivers/driver-registry.js';
 import type { DriverContext, EndpointRuntime, NetworkDriver, NetworkPlanContext, NetworkRuntime } from './drivers/network-driver.js';
 import type { OverlayDriver } from './drivers/overlay-driver.js';
-import { TsnError } from './errors.js';
+import { TsnError } from '../errors.js';
 import { DOCKER_DEFAULT_POOLS, NetworkIpam, planPoolIpam, type AddressPool } from './ipam.js';
 import { checkUserMac, macFromIpv4, randomLocalMac } from './mac-address.js';
 import { DRIVERS, EMPTY_STATE, type DaemonState, type DriverName, type EndpointRecord, type NetworkRecord } from './model.js';
@@ -156,7 +156,7 @@ export class Daemon {
     const n = this.networks.get(name) ?? [...this.networks.values()].find((x) => x.record.id === name || (name.length >= 4 && x.record.id.startsWith(name)));
     if (!n) {
       const known = [...this.networks.keys()];
-      throw new TsnError('ERR_NO_SUCH_NETWORK', 404, `network ${JSON.stringify(name)} does not exist${known.length ? `: known networks are ${known.join(', ')}` : ': there are no networks yet (tsnet-switch network create)'}`);
+      throw new TsnError('ERR_NO_SUCH_NETWORK', `network ${JSON.stringify(name)} does not exist${known.length ? `: known networks are ${known.join(', ')}` : ': there are no networks yet (tsnet-switch network create)'}`);
     }
     return n;
   }
@@ -181,10 +181,10 @@ export class Daemon {
 
   createNetwork(req: CreateNetworkRequest): NetworkRecord {
     const name = req.name;
-    if (!NAME_RE.test(name)) throw new TsnError('ERR_BAD_NAME', 400, `network name ${JSON.stringify(name)}: expected 1-64 characters [a-zA-Z0-9_.-], starting with a letter or digit`);
-    if (this.networks.has(name)) throw new TsnError('ERR_NETWORK_EXISTS', 409, `network ${name} exists already`);
+    if (!NAME_RE.test(name)) throw new TsnError('ERR_BAD_NAME', `network name ${JSON.stringify(name)}: expected 1-64 characters [a-zA-Z0-9_.-], starting with a letter or digit`);
+    if (this.networks.has(name)) throw new TsnError('ERR_NETWORK_EXISTS', `network ${name} exists already`);
     const driver = req.driver ?? 'bridge';
-    if (!DRIVERS.includes(driver)) throw new TsnError('ERR_BAD_OPTION', 400, `driver ${JSON.stringify(driver)} is not available: expected one of ${DRIVERS.join(', ')}`);
+    if (!DRIVERS.includes(driver)) throw new TsnError('ERR_BAD_OPTION', `driver ${JSON.stringify(driver)} is not available: expected one of ${DRIVERS.join(', ')}`);
     const id = req.id ?? randomBytes(6).toString('hex');
     // Checked before anything is made: the common options, then the driver's own, its IPAM and gateway.
     const parsed = parseNetworkOptions(req, driver, Object.values(this.drivers));
@@ -221,7 +221,7 @@ export class Daemon {
     const rt = this.network(name);
     if (rt.endpoints.size && !force) {
       const eps = [...rt.endpoints.values()].map((e) => `${e.record.id} (${describeSandbox(e.record.sandbox)})`);
-      throw new TsnError('ERR_NETWORK_IN_USE', 409, `network ${rt.record.name} has ${eps.length} connected endpoint(s): ${eps.join(', ')}; disconnect them or use --force`);
+      throw new TsnError('ERR_NETWORK_IN_USE', `network ${rt.record.name} has ${eps.length} connected endpoint(s): ${eps.join(', ')}; disconnect them or use --force`);
     }
     try {
       for (const ep of [...rt.endpoints.values()]) this.detach(rt, ep);
@@ -241,11 +241,11 @@ export class Daemon {
     const ifname = checkIfname(req.ifname ?? 'eth0', '--ifname');
     for (const e of rt.endpoints.values()) {
       if (e.record.sandboxPath === sandboxPath) {
-        throw new TsnError('ERR_ENDPOINT_EXISTS', 409, `${describeSandbox(sandbox)} is connected to ${rt.record.name} already (endpoint ${e.record.id})`);
+        throw new TsnError('ERR_ENDPOINT_EXISTS', `${describeSandbox(sandbox)} is connected to ${rt.record.name} already (endpoint ${e.record.id})`);
       }
     }
     const mac0 = req.mac !== undefined ? checkUserMac(req.mac) : null;
-    if (!rt.ipam && req.ip !== undefined) throw new TsnError('ERR_BAD_OPTION', 400, `the ${rt.record.driver} driver assigns no addresses: drop --ip`);
+    if (!rt.ipam && req.ip !== undefined) throw new TsnError('ERR_BAD_OPTION', `the ${rt.record.driver} driver assigns no addresses: drop --ip`);
     // A failed connect must leave IPAM exactly as it was, allocation cursor included.
     const ipamBefore = rt.ipam ? rt.ipam.toJSON() : null;
     const ip = rt.ipam ? rt.ipam.allocate(req.ip) : null;
@@ -253,9 +253,9 @@ export class Daemon {
       const chosen = this.drivers[rt.record.driver].endpointMac?.(rt, mac0, ip) ?? { mac: mac0 ?? (ip ? macFromIpv4(ip) : randomLocalMac()), shared: false };
       const mac = chosen.mac;
       for (const e of rt.endpoints.values()) {
-        if (!chosen.shared && e.record.mac === mac) throw new TsnError('ERR_MAC_IN_USE', 409, `MAC ${mac} is used by endpoint ${e.record.id} on ${rt.record.name}`);
+        if (!chosen.shared && e.record.mac === mac) throw new TsnError('ERR_MAC_IN_USE', `MAC ${mac} is used by endpoint ${e.record.id} on ${rt.record.name}`);
       }
-      if (rt.record.gateway?.mac === mac) throw new TsnError('ERR_MAC_IN_USE', 409, `MAC ${mac} is the gateway port's`);
+      if (rt.record.gateway?.mac === mac) throw new TsnError('ERR_MAC_IN_USE', `MAC ${mac} is the gateway port's`);
       const ep: EndpointRecord = {
         id: randomBytes(6).toString('hex'),
         networkId: rt.record.id,
@@ -303,9 +303,9 @@ export class Daemon {
     );
     if (matches.length === 1) return matches[0];
     if (matches.length > 1) {
-      throw new TsnError('ERR_AMBIGUOUS_ENDPOINT', 409, `${JSON.stringify(ref)} matches ${matches.length} endpoints on ${rt.record.name}: ${matches.map((m) => m.record.id).join(', ')}; give the endpoint id`);
+      throw new TsnError('ERR_AMBIGUOUS_ENDPOINT', `${JSON.stringify(ref)} matches ${matches.length} endpoints on ${rt.record.name}: ${matches.map((m) => m.record.id).join(', ')}; give the endpoint id`);
     }
-    throw new TsnError('ERR_NO_SUCH_ENDPOINT', 404, `no endpoint ${JSON.stringify(ref)} on ${rt.record.name}: expected an endpoint id, a netns name or an interface name${eps.length ? ` (endpoints: ${eps.map((e) => `${e.record.id} ${describeSandbox(e.record.sandbox)}`).join(', ')})` : ''}`);
+    throw new TsnError('ERR_NO_SUCH_ENDPOINT', `no endpoint ${JSON.stringify(ref)} on ${rt.record.name}: expected an endpoint id, a netns name or an interface name${eps.length ? ` (endpoints: ${eps.map((e) => `${e.record.id} ${describeSandbox(e.record.sandbox)}`).join(', ')})` : ''}`);
   }
 
   /** Take an endpoint off its network. The record and address go even if the driver's teardown fails. */

@@ -7,7 +7,7 @@
 import type { Port } from '../dataplane/port.js';
 import type { Daemon } from './daemon.js';
 import type { EndpointRuntime, NetworkRuntime } from './drivers/network-driver.js';
-import { TsnError } from './errors.js';
+import { TsnError } from '../errors.js';
 import { describeSandbox } from './sandbox.js';
 
 export function findNetwork(daemon: Daemon, ref: string): NetworkRuntime | undefined {
@@ -19,7 +19,7 @@ export function networkOrThrow(daemon: Daemon, ref: string): NetworkRuntime {
   const n = findNetwork(daemon, ref);
   if (n) return n;
   const known = daemon.networkRuntimes().map((x) => x.record.name);
-  throw new TsnError('ERR_NO_SUCH_NETWORK', 404, `network ${JSON.stringify(ref)} does not exist${known.length ? `: known networks are ${known.join(', ')}` : ': there are no networks yet (tsnet-switch network create)'}`);
+  throw new TsnError('ERR_NO_SUCH_NETWORK', `network ${JSON.stringify(ref)} does not exist${known.length ? `: known networks are ${known.join(', ')}` : ': there are no networks yet (tsnet-switch network create)'}`);
 }
 
 export interface PortMatch {

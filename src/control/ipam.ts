@@ -34,7 +34,7 @@ import {
   parseIpv4,
   type Cidr,
 } from './cidr.js';
-import { TsnError, tsnError } from './errors.js';
+import { TsnError } from '../errors.js';
 
 /** The user's IPAM configuration of a network, as `network create` takes it. */
 export interface IpamConfig {
@@ -101,13 +101,13 @@ export class NetworkIpam {
   private cursor: number;
 
   constructor(cfg: IpamConfig) {
-    if (cfg === null || typeof cfg !== 'object') throw tsnError('ERR_BAD_OPTION', `IPAM config ${JSON.stringify(cfg)}: expected an object { subnet, gateway?, ipRange?, auxAddresses? }`);
+    if (cfg === null || typeof cfg !== 'object') throw new TsnError('ERR_BAD_OPTION', `IPAM config ${JSON.stringify(cfg)}: expected an object { subnet, gateway?, ipRange?, auxAddresses? }`);
     const net = parseCidr(cfg.subnet, { what: 'subnet' });
     if (net.prefixLen < MIN_SUBNET_PREFIX) {
-      throw tsnError('ERR_BAD_CIDR', `subnet ${net.text} is too large: the largest accepted is a /${MIN_SUBNET_PREFIX} (e.g. 10.0.0.0/${MIN_SUBNET_PREFIX})`, { value: cfg.subnet });
+      throw new TsnError('ERR_BAD_CIDR', `subnet ${net.text} is too large: the largest accepted is a /${MIN_SUBNET_PREFIX} (e.g. 10.0.0.0/${MIN_SUBNET_PREFIX})`, { value: cfg.subnet });
     }
     if (net.prefixLen > MAX_SUBNET_PREFIX) {
-      throw tsnError('ERR_BAD_CIDR', `subnet ${net.text} is too small: a network needs at least a /${MAX_SUBNET_PREFIX} (network address, gateway, one host, broadcast address)`, { value: cfg.subnet });
+      throw new TsnError('ERR_BAD_CIDR', `subnet ${net.text} is too small: a network needs at least a /${MAX_SUBNET_PREFIX} (network address, gateway, one host, broadcast address)`, { value: cfg.subnet });
     }
     this.net = net;
     this.subnet = net.text;
@@ -120,7 +120,7 @@ export class NetworkIpam {
     if (cfg.ipRange !== undefined && cfg.ipRange !== null && cfg.ipRange !== '') {
       const r = parseCidr(cfg.ipRange, { what: 'ip-range' });
       if (!cidrContainsCidr(net, r)) {
-        throw tsnError('ERR_IP_OUT_OF_SUBNET', `ip-range ${r.text} is not within the subnet ${net.text}: expected a block inside it, e.g. ${makeCidr(net.network, Math.min(net.prefixLen + 1, 32)).text}`, { value: cfg.ipRange, subnet: net.text });
+        throw new TsnError('ERR_IP_OUT_OF_SUBNET', `ip-range ${r.text} is not within the subnet ${net.text}: expected a block inside it, e.g. ${makeCidr(net.network, Math.min(net.prefixLen + 1, 32)).text}`, { value: cfg.ipRange, subnet: net.text });
       }
       this.range = r;
     }
@@ -144,17 +144,17 @@ export class NetworkIpam {
     const aux: Record<string, string> = {};
     if (cfg.auxAddresses !== undefined && cfg.auxAddresses !== null) {
       if (typeof cfg.auxAddresses !== 'object' || Array.isArray(cfg.auxAddresses)) {
-        throw tsnError('ERR_BAD_OPTION', `aux addresses ${JSON.stringify(cfg.auxAddresses)}: expected an object of NAME: IP, e.g. { "router": "10.0.0.254" }`);
+        throw new TsnError('ERR_BAD_OPTION', `aux addresses ${JSON.stringify(cfg.auxAddresses)}: expected an object of NAME: IP, e.g. { "router": "10.0.0.254" }`);
       }
       for (const [name, text] of Object.entries(cfg.auxAddresses)) {
         if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) {
-          throw tsnError('ERR_BAD_NAME', `aux address name ${JSON.stringify(name)}: expected 1-64 letters, digits, '_', '.' or '-' (as in --aux-address router=10.0.0.254)`, { value: name });
+          throw new TsnError('ERR_BAD_NAME', `aux address name ${JSON.stringify(name)}: expected 1-64 letters, digits, '_', '.' or '-' (as in --aux-address router=10.0.0.254)`, { value: name });
         }
         const what = `aux address '${name}'`;
         const ip = this.checkReservedAddress(text, what, hosts);
         const already = this.reserved.get(ip);
         if (already !== undefined) {
-          throw tsnError('ERR_IP_IN_USE', `${what} ${formatIpv4(ip)} is already ${already}: give each aux address its own host address`, { value: text, name });
+          throw new TsnError('ERR_IP_IN_USE', `${what} ${formatIpv4(ip)} is already ${already}: give each aux address its own host address`, { value: text, name });
         }
         aux[name] = formatIpv4(ip);
         this.reserve(ip, `reserved as aux address '${name}'`);
@@ -168,11 +168,11 @@ export class NetworkIpam {
   private checkReservedAddress(text: string, what: string, hosts: string): number {
     const ip = parseIpv4(text, what);
     if (!cidrContains(this.net, ip)) {
-      throw tsnError('ERR_IP_OUT_OF_SUBNET', `${what} ${formatIpv4(ip)} is outside the subnet ${this.net.text}: expected an address in ${hosts}`, { value: text, subnet: this.net.text });
+      throw new TsnError('ERR_IP_OUT_OF_SUBNET', `${what} ${formatIpv4(ip)} is outside the subnet ${this.net.text}: expected an address in ${hosts}`, { value: text, subnet: this.net.text });
     }
     if (ip === this.net.network || ip === broadcast(this.net)) {
       const which = ip === this.net.network ? 'network' : 'broadcast';
-      throw tsnError('ERR_BAD_IP', `${what} ${formatIpv4(ip)} is the ${which} address of ${this.net.text}: expected a host address in ${hosts}`, { value: text, subnet: this.net.text });
+      throw new TsnError('ERR_BAD_IP', `${what} ${formatIpv4(ip)} is the ${which} address of ${this.net.text}: expected a host address in ${hosts}`, { value: text, subnet: this.net.text });
     }
     return ip;
   }
@@ -213,7 +213,7 @@ export class NetworkIpam {
   private inSubnet(text: string, what: string): number {
     const ip = parseIpv4(text, what);
     if (!cidrContains(this.net, ip)) {
-      throw tsnError('ERR_IP_OUT_OF_SUBNET', `${what} ${formatIpv4(ip)} is outside the network's subnet ${this.net.text}: expected an address in ${formatIpv4(firstHost(this.net))}..${formatIpv4(lastHost(this.net))}`, { value: text, subnet: this.net.text });
+      throw new TsnError('ERR_IP_OUT_OF_SUBNET', `${what} ${formatIpv4(ip)} is outside the network's subnet ${this.net.text}: expected an address in ${formatIpv4(firstHost(this.net))}..${formatIpv4(lastHost(this.net))}`, { value: text, subnet: this.net.text });
     }
     return ip;
   }
@@ -228,10 +228,10 @@ export class NetworkIpam {
       const ip = this.inSubnet(requested, 'requested IP');
       const why = this.reserved.get(ip);
       if (why !== undefined) {
-        throw tsnError('ERR_IP_IN_USE', `requested IP ${formatIpv4(ip)} is not available: it is ${why}; choose another address, or omit --ip to get a free one`, { value: requested, reason: why });
+        throw new TsnError('ERR_IP_IN_USE', `requested IP ${formatIpv4(ip)} is not available: it is ${why}; choose another address, or omit --ip to get a free one`, { value: requested, reason: why });
       }
       if (this.testBit(ip - this.net.network)) {
-        throw tsnError('ERR_IP_IN_USE', `requested IP ${formatIpv4(ip)} is already allocated in ${this.net.text}; choose another address, or omit --ip to get a free one`, { value: requested });
+        throw new TsnError('ERR_IP_IN_USE', `requested IP ${formatIpv4(ip)} is already allocated in ${this.net.text}; choose another address, or omit --ip to get a free one`, { value: requested });
       }
       this.setBit(ip - this.net.network);
       this.count++;
@@ -245,7 +245,7 @@ export class NetworkIpam {
     if (i < 0 && start > first) i = this.findClear(first, start - 1);
     if (i < 0) {
       const where = this.range ? `the ip-range ${this.range.text} of ${this.net.text}` : this.net.text;
-      throw tsnError(
+      throw new TsnError(
         'ERR_POOL_EXHAUSTED',
         `no free IPv4 address left in ${where}: ${this.count} allocated, the rest reserved (network, broadcast, gateway, aux addresses); disconnect an endpoint, or use a network with a larger --subnet${this.range ? ' / --ip-range' : ''}`,
         { subnet: this.net.text, ipRange: this.ipRange, allocated: this.count },
@@ -266,7 +266,7 @@ export class NetworkIpam {
     const ip = this.inSubnet(ipText, 'released IP');
     const why = this.reserved.get(ip);
     if (why !== undefined) {
-      throw tsnError('ERR_BAD_IP', `cannot release ${formatIpv4(ip)}: it is ${why}, not an allocated address`, { value: ipText });
+      throw new TsnError('ERR_BAD_IP', `cannot release ${formatIpv4(ip)}: it is ${why}, not an allocated address`, { value: ipText });
     }
     const i = ip - this.net.network;
     if (!this.testBit(i)) return false;
@@ -346,7 +346,7 @@ export class NetworkIpam {
   /** Rebuild from toJSON()'s output. Throws ERR_STATE_CORRUPT naming what is wrong. */
   static fromJSON(json: unknown): NetworkIpam {
     const bad = (why: string, cause?: unknown): never => {
-      throw tsnError('ERR_STATE_CORRUPT', `stored IPAM state is invalid: ${why}; expected the output of NetworkIpam.toJSON()`, { value: json }, { cause });
+      throw new TsnError('ERR_STATE_CORRUPT', `stored IPAM state is invalid: ${why}; expected the output of NetworkIpam.toJSON()`, { value: json }, { cause });
     };
     if (json === null || typeof json !== 'object' || Array.isArray(json)) return bad(`${JSON.stringify(json)} is not an object`);
     const s = json as Partial<IpamState>;
@@ -401,7 +401,7 @@ export function chooseDefaultSubnet(pools: readonly AddressPool[], taken: readon
   for (const p of pools) {
     const base = parseCidr(p.base, { what: 'default address pool base' });
     if (!Number.isInteger(p.size) || p.size < base.prefixLen || p.size > MAX_SUBNET_PREFIX) {
-      throw tsnError('ERR_BAD_OPTION', `default address pool ${base.text}: size ${JSON.stringify(p.size)} is invalid; expected a prefix length from ${base.prefixLen} (the base's) to ${MAX_SUBNET_PREFIX}`, { value: p });
+      throw new TsnError('ERR_BAD_OPTION', `default address pool ${base.text}: size ${JSON.stringify(p.size)} is invalid; expected a prefix length from ${base.prefixLen} (the base's) to ${MAX_SUBNET_PREFIX}`, { value: p });
     }
     tried.push(`${base.text} in /${p.size}s`);
     const step = 2 ** (32 - p.size);
@@ -416,9 +416,9 @@ export function chooseDefaultSubnet(pools: readonly AddressPool[], taken: readon
     }
   }
   if (pools.length === 0) {
-    throw tsnError('ERR_POOL_EXHAUSTED', 'no default address pools are configured: give the network a --subnet, or configure default address pools', { pools: [] });
+    throw new TsnError('ERR_POOL_EXHAUSTED', 'no default address pools are configured: give the network a --subnet, or configure default address pools', { pools: [] });
   }
-  throw tsnError(
+  throw new TsnError(
     'ERR_POOL_EXHAUSTED',
     `no free subnet in the default address pools (tried ${tried.join(', ')}): each overlaps an existing network or a host route; give the network a --subnet, or remove unused networks`,
     { pools, taken },
@@ -435,7 +435,7 @@ export function checkNoOverlap(subnet: string | Cidr, existing: readonly { name:
     const theirs = parseCidr(other.subnet, { what: `subnet of network '${other.name}'`, allowHostBits: true });
     if (cidrOverlaps(mine, theirs)) {
       const how = mine.network === theirs.network && mine.prefixLen === theirs.prefixLen ? 'is already the subnet of' : 'overlaps';
-      throw tsnError(
+      throw new TsnError(
         'ERR_SUBNET_OVERLAP',
         `subnet ${mine.text} ${how} network '${other.name}' (${theirs.text}): choose a subnet that overlaps no other network's, or omit --subnet to get a free one`,
         { subnet: mine.text, network: other.name, networkSubnet: theirs.text },

@@ -13,7 +13,7 @@
  *   POST /v1/lb/timeout                   lb timeout (GET /v1/lb shows them)
  */
 import { z } from 'zod';
-import { TsnError } from './errors.js';
+import { TsnError } from '../errors.js';
 import type { LbControl } from './lb-control.js';
 
 const str = (max = 256) => z.string().max(max);
@@ -64,7 +64,7 @@ export function handleLbRoute(
   if (name === 'servers' && action === 'delete') return [200, lb.delServer(parse(LbDelServerBody, body))];
   if (name === 'zero' && !action) {
     const b = parse(LbZeroBody, body);
-    if (b.service !== undefined && b.protocol === undefined) throw new TsnError('ERR_BAD_REQUEST', 400, 'invalid request: protocol is required with service');
+    if (b.service !== undefined && b.protocol === undefined) throw new TsnError('ERR_BAD_REQUEST', 'invalid request: protocol is required with service');
     return [200, lb.zero(b)];
   }
   if (name === 'timeout' && !action) return [200, lb.setTimeouts(parse(LbTimeoutBody, body))];

@@ -25,7 +25,7 @@ import type { LbProtocol, VirtualService } from '../lb/virtual-service.js';
 import { formatIpv4 } from '../packet/ipv4.js';
 import { formatMac, parseMac } from '../packet/mac.js';
 import type { NetworkRuntime } from './drivers/network-driver.js';
-import { TsnError } from './errors.js';
+import { TsnError } from '../errors.js';
 import type { LbServerRecord, LbServiceRecord, LbState } from './lb-model.js';
 
 export interface LbHost {
@@ -77,7 +77,7 @@ const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
 const ADDR_PORT = new RegExp(`^(${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET})(?::([0-9]{1,5}))?$`);
 
 function badAddress(what: string, text: string, accepted: string): TsnError {
-  return new TsnError('ERR_LB_BAD_ADDRESS', 400, `${what} ${JSON.stringify(text)}: expected ${accepted}`, { value: text });
+  return new TsnError('ERR_LB_BAD_ADDRESS', `${what} ${JSON.stringify(text)}: expected ${accepted}`, { value: text });
 }
 
 function toNum(dotted: string): number {
@@ -97,29 +97,29 @@ export function parseAddrPort(text: string, what: string, needPort: boolean): { 
 }
 
 function checkProtocol(p: unknown): LbProtocol {
-  if (p !== 'tcp' && p !== 'udp') throw new TsnError('ERR_BAD_OPTION', 400, `protocol ${JSON.stringify(p)}: expected tcp (-t) or udp (-u)`);
+  if (p !== 'tcp' && p !== 'udp') throw new TsnError('ERR_BAD_OPTION', `protocol ${JSON.stringify(p)}: expected tcp (-t) or udp (-u)`);
   return p;
 }
 
 function checkScheduler(s: string): SchedulerName {
   if (!(SCHEDULER_NAMES as readonly string[]).includes(s)) {
-    throw new TsnError('ERR_LB_BAD_SCHEDULER', 400, `scheduler ${JSON.stringify(s)} is unknown: expected one of ${SCHEDULER_NAMES.join(', ')}`, { value: s });
+    throw new TsnError('ERR_LB_BAD_SCHEDULER', `scheduler ${JSON.stringify(s)} is unknown: expected one of ${SCHEDULER_NAMES.join(', ')}`, { value: s });
   }
   return s as SchedulerName;
 }
 
 function checkPersist(p: number): number {
-  if (!Number.isInteger(p) || p < 0 || p > MAX_PERSIST) throw new TsnError('ERR_BAD_OPTION', 400, `persistence timeout ${p}: expected whole seconds from 1 to ${MAX_PERSIST} (0: no persistence)`, { value: p });
+  if (!Number.isInteger(p) || p < 0 || p > MAX_PERSIST) throw new TsnError('ERR_BAD_OPTION', `persistence timeout ${p}: expected whole seconds from 1 to ${MAX_PERSIST} (0: no persistence)`, { value: p });
   return p;
 }
 
 function checkWeight(w: number): number {
-  if (!Number.isInteger(w) || w < 0 || w > 65535) throw new TsnError('ERR_LB_BAD_WEIGHT', 400, `weight ${w}: expected a whole number from 0 to 65535 (0 drains the server: no new connections)`, { value: w });
+  if (!Number.isInteger(w) || w < 0 || w > 65535) throw new TsnError('ERR_LB_BAD_WEIGHT', `weight ${w}: expected a whole number from 0 to 65535 (0 drains the server: no new connections)`, { value: w });
   return w;
 }
 
 function checkMethod(m: string): ForwardMethod {
-  if (!(METHODS as readonly string[]).includes(m)) throw new TsnError('ERR_BAD_OPTION', 400, `forwarding method ${JSON.stringify(m)}: expected nat (-m), dr (-g) or tun (-i)`);
+  if (!(METHODS as readonly string[]).includes(m)) throw new TsnError('ERR_BAD_OPTION', `forwarding method ${JSON.stringify(m)}: expected nat (-m), dr (-g) or tun (-i)`);
   return m as ForwardMethod;
 }
 
@@ -191,7 +191,7 @@ export class LbControl {
     const r = svc && this.records.get(svc);
     if (!svc || !r) {
       const known = [...this.records.keys()].map((s) => serviceName(s.protocol, s.vip, s.port));
-      throw new TsnError('ERR_LB_NO_SUCH_SERVICE', 404, `no virtual service ${serviceName(protocol, a.text, a.port!)}${known.length ? `: services are ${known.join(', ')}` : ': there are none yet (tsnet-switch lb add-service)'}`);
+      throw new TsnError('ERR_LB_NO_SUCH_SERVICE', `no virtual service ${serviceName(protocol, a.text, a.port!)}${known.length ? `: services are ${known.join(', ')}` : ': there are none yet (tsnet-switch lb add-service)'}`);
     }
     return { svc, record: r.record, net: r.net };
   }
@@ -202,7 +202,7 @@ export class LbControl {
     const rs = svc.servers.find((s) => s.ip === a.ip && s.port === port && !s.removed);
     const rt = rs && this.serverRt.get(rs);
     if (!rs || !rt) {
-      throw new TsnError('ERR_LB_NO_SUCH_SERVER', 404, `no real server ${formatIpv4(a.ip)}:${port} in ${serviceName(svc.protocol, svc.vip, svc.port)}${svc.servers.length ? `: servers are ${svc.servers.map((s) => s.key).join(', ')}` : ''}`);
+      throw new TsnError('ERR_LB_NO_SUCH_SERVER', `no real server ${formatIpv4(a.ip)}:${port} in ${serviceName(svc.protocol, svc.vip, svc.port)}${svc.servers.length ? `: servers are ${svc.servers.map((s) => s.key).join(', ')}` : ''}`);
     }
     return { rs, rt };
   }
@@ -219,14 +219,14 @@ export class LbControl {
     if (gw && gw.ip === ipText) return parseMac(gw.mac);
     if (!inSubnet) {
       if (method === 'dr') {
-        if (strict) throw new TsnError('ERR_LB_BAD_SERVER', 400, `real server ${ipText} is outside network ${net.record.name}'s subnet ${net.ipam?.subnet}: direct routing (-g) needs the server on the same L2 network; use -m (NAT) or -i (tunnel) to reach it through the gateway`);
+        if (strict) throw new TsnError('ERR_LB_BAD_SERVER', `real server ${ipText} is outside network ${net.record.name}'s subnet ${net.ipam?.subnet}: direct routing (-g) needs the server on the same L2 network; use -m (NAT) or -i (tunnel) to reach it through the gateway`);
         return 0;
       }
       if (gw) return parseMac(gw.mac);
-      if (strict) throw new TsnError('ERR_LB_BAD_SERVER', 400, `real server ${ipText} is outside network ${net.record.name}'s subnet ${net.ipam?.subnet} and the network has no gateway (internal): it cannot be reached`);
+      if (strict) throw new TsnError('ERR_LB_BAD_SERVER', `real server ${ipText} is outside network ${net.record.name}'s subnet ${net.ipam?.subnet} and the network has no gateway (internal): it cannot be reached`);
       return 0;
     }
-    if (strict) throw new TsnError('ERR_LB_BAD_SERVER', 400, `real server ${ipText} is not an endpoint of network ${net.record.name}: connect it first (tsnet-switch connect ${net.record.name} --ip ${ipText} ...)`, { value: ipText });
+    if (strict) throw new TsnError('ERR_LB_BAD_SERVER', `real server ${ipText} is not an endpoint of network ${net.record.name}: connect it first (tsnet-switch connect ${net.record.name} --ip ${ipText} ...)`, { value: ipText });
     return 0;
   }
 
@@ -237,14 +237,14 @@ export class LbControl {
       try {
         spec = parseHealthCheck(o);
       } catch (err) {
-        throw new TsnError('ERR_BAD_OPTION', 400, `-o ${o}: ${(err as Error).message}`, { value: o });
+        throw new TsnError('ERR_BAD_OPTION', `-o ${o}: ${(err as Error).message}`, { value: o });
       }
     }
     if (spec && svc.protocol === 'udp' && spec.port === undefined) {
-      throw new TsnError('ERR_BAD_OPTION', 400, `-o ${options.join(' ')}: ${serviceName(svc.protocol, svc.vip, svc.port)} is UDP: a TCP connect check needs port=N, a TCP port the server answers on`);
+      throw new TsnError('ERR_BAD_OPTION', `-o ${options.join(' ')}: ${serviceName(svc.protocol, svc.vip, svc.port)} is UDP: a TCP connect check needs port=N, a TCP port the server answers on`);
     }
     if (spec && !net.record.gateway) {
-      throw new TsnError('ERR_BAD_OPTION', 400, `-o ${options.join(' ')}: network ${net.record.name} is internal (no gateway port): the daemon cannot reach its real servers to check them`);
+      throw new TsnError('ERR_BAD_OPTION', `-o ${options.join(' ')}: network ${net.record.name} is internal (no gateway port): the daemon cannot reach its real servers to check them`);
     }
     return spec;
   }
@@ -275,25 +275,25 @@ export class LbControl {
     const persistTimeout = checkPersist(req.persistTimeout ?? 0);
     const net = this.host.network(req.network);
     if (!net.ipam || !net.domain) {
-      throw new TsnError('ERR_BAD_OPTION', 400, `network ${net.record.name} (driver ${net.record.driver}) has no subnet: a VIP needs a bridge network`);
+      throw new TsnError('ERR_BAD_OPTION', `network ${net.record.name} (driver ${net.record.driver}) has no subnet: a VIP needs a bridge network`);
     }
     const name = serviceName(protocol, a.text, a.port!);
     if (!net.ipam.contains(a.text)) {
-      throw new TsnError('ERR_LB_BAD_ADDRESS', 400, `VIP ${a.text} is outside network ${net.record.name}'s subnet ${net.ipam.subnet}: choose an address in it`, { value: a.text, subnet: net.ipam.subnet });
+      throw new TsnError('ERR_LB_BAD_ADDRESS', `VIP ${a.text} is outside network ${net.record.name}'s subnet ${net.ipam.subnet}: choose an address in it`, { value: a.text, subnet: net.ipam.subnet });
     }
     if (this.lb.findService(protocol === 'tcp' ? 6 : 17, a.ip, a.port!)) {
-      throw new TsnError('ERR_LB_SERVICE_EXISTS', 409, `virtual service ${name} exists already: change it with lb edit-service`);
+      throw new TsnError('ERR_LB_SERVICE_EXISTS', `virtual service ${name} exists already: change it with lb edit-service`);
     }
     const shared = this.vipShared(a.ip);
     if (shared) {
       const other = [...this.records.entries()].find(([s]) => s.vip === a.ip)!;
-      if (other[1].net !== net) throw new TsnError('ERR_LB_VIP_IN_USE', 409, `VIP ${a.text} is in use on network ${other[1].net.record.name}`);
+      if (other[1].net !== net) throw new TsnError('ERR_LB_VIP_IN_USE', `VIP ${a.text} is in use on network ${other[1].net.record.name}`);
     } else {
       const why = net.ipam.reservedReason(a.text);
-      if (why) throw new TsnError('ERR_LB_VIP_IN_USE', 409, `VIP ${a.text} is ${why}: choose a free address of ${net.ipam.subnet}`, { value: a.text });
+      if (why) throw new TsnError('ERR_LB_VIP_IN_USE', `VIP ${a.text} is ${why}: choose a free address of ${net.ipam.subnet}`, { value: a.text });
       const owner = [...net.endpoints.values()].find((e) => e.record.ip === a.text);
       if (owner || net.ipam.isAllocated(a.text)) {
-        throw new TsnError('ERR_LB_VIP_IN_USE', 409, `VIP ${a.text} is ${owner ? `endpoint ${owner.record.id}'s address` : 'allocated'} on ${net.record.name}: choose a free address of ${net.ipam.subnet}`, { value: a.text });
+        throw new TsnError('ERR_LB_VIP_IN_USE', `VIP ${a.text} is ${owner ? `endpoint ${owner.record.id}'s address` : 'allocated'} on ${net.record.name}: choose a free address of ${net.ipam.subnet}`, { value: a.text });
       }
     }
     const record: LbServiceRecord = { networkId: net.record.id, protocol, vip: a.text, port: a.port!, scheduler, persistTimeout, servers: [] };
@@ -358,11 +358,11 @@ export class LbControl {
     const port = a.port ?? svc.port;
     const weight = checkWeight(req.weight ?? 1);
     if (method !== 'nat' && port !== svc.port) {
-      throw new TsnError('ERR_LB_BAD_SERVER', 400, `real server ${a.text}:${port}: ${method === 'dr' ? 'direct routing (-g)' : 'tunneling (-i)'} delivers to the VIP's own port ${svc.port}; drop :${port}, or use NAT (-m) to change the port`);
+      throw new TsnError('ERR_LB_BAD_SERVER', `real server ${a.text}:${port}: ${method === 'dr' ? 'direct routing (-g)' : 'tunneling (-i)'} delivers to the VIP's own port ${svc.port}; drop :${port}, or use NAT (-m) to change the port`);
     }
-    if (a.ip === svc.vip) throw new TsnError('ERR_LB_BAD_SERVER', 400, `real server ${a.text} is the VIP itself`);
+    if (a.ip === svc.vip) throw new TsnError('ERR_LB_BAD_SERVER', `real server ${a.text} is the VIP itself`);
     if (svc.servers.some((s) => s.ip === a.ip && s.port === port && !s.removed)) {
-      throw new TsnError('ERR_LB_SERVER_EXISTS', 409, `real server ${a.text}:${port} is in ${serviceName(svc.protocol, svc.vip, svc.port)} already: change it with lb edit-server`);
+      throw new TsnError('ERR_LB_SERVER_EXISTS', `real server ${a.text}:${port} is in ${serviceName(svc.protocol, svc.vip, svc.port)} already: change it with lb edit-server`);
     }
     const mac = this.resolveMac(net, a.ip, method, true);
     const check = this.checkSpec(req.options, net, svc) ?? null;
@@ -389,7 +389,7 @@ export class LbControl {
     const weight = req.weight !== undefined ? checkWeight(req.weight) : undefined;
     const method = req.method !== undefined ? checkMethod(req.method) : undefined;
     if (method && method !== 'nat' && rs.port !== svc.port) {
-      throw new TsnError('ERR_LB_BAD_SERVER', 400, `real server ${rs.key}: ${method === 'dr' ? 'direct routing (-g)' : 'tunneling (-i)'} delivers to the VIP's own port ${svc.port}; delete and re-add it without a port`);
+      throw new TsnError('ERR_LB_BAD_SERVER', `real server ${rs.key}: ${method === 'dr' ? 'direct routing (-g)' : 'tunneling (-i)'} delivers to the VIP's own port ${svc.port}; delete and re-add it without a port`);
     }
     const mac = method ? this.resolveMac(net, rs.ip, method, true) : rs.mac;
     const check = this.checkSpec(req.options, net, svc);
@@ -437,7 +437,7 @@ export class LbControl {
     for (const k of ['tcp', 'tcpfin', 'udp'] as const) {
       const v = req[k];
       if (v === undefined || v === 0) continue;
-      if (!Number.isInteger(v) || v < 1 || v > 31 * 86400) throw new TsnError('ERR_BAD_OPTION', 400, `${k} timeout ${v}: expected whole seconds from 1 to ${31 * 86400} (0 keeps the current value)`, { value: v });
+      if (!Number.isInteger(v) || v < 1 || v > 31 * 86400) throw new TsnError('ERR_BAD_OPTION', `${k} timeout ${v}: expected whole seconds from 1 to ${31 * 86400} (0 keeps the current value)`, { value: v });
       cur[k] = v;
     }
     this.lb.setTimeouts(cur);

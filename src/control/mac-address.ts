@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { formatMac, parseMac } from '../packet/mac.js';
-import { TsnError } from './errors.js';
+import { TsnError } from '../errors.js';
 import { parseIpv4 } from './cidr.js';
 
 export function macFromIpv4(ip: string): string {
@@ -24,10 +24,10 @@ export function checkUserMac(text: string): string {
   try {
     n = parseMac(text);
   } catch {
-    throw new TsnError('ERR_BAD_MAC', 400, `MAC address ${JSON.stringify(text)} is malformed: expected six hex bytes like 02:42:0a:00:00:02`);
+    throw new TsnError('ERR_BAD_MAC', `MAC address ${JSON.stringify(text)} is malformed: expected six hex bytes like 02:42:0a:00:00:02`);
   }
   if (n === 0 || Math.floor(n / 2 ** 40) & 1) {
-    throw new TsnError('ERR_BAD_MAC', 400, `MAC address ${text} is multicast or zero: expected a unicast address (first byte even), e.g. 02:42:0a:00:00:02`);
+    throw new TsnError('ERR_BAD_MAC', `MAC address ${text} is multicast or zero: expected a unicast address (first byte even), e.g. 02:42:0a:00:00:02`);
   }
   return formatMac(n);
 }

@@ -13,7 +13,7 @@
  * driver's `ownOptionKeys` are passed over here and read by its `plan` from the request. Anything else
  * is an unknown option.
  */
-import { TsnError } from './errors.js';
+import { TsnError } from '../errors.js';
 import type { DriverName, NetworkOptions } from './model.js';
 
 /** What `network create` asks for (the API's body; the CLI builds it from its flags). */
@@ -60,7 +60,7 @@ export interface ParsedNetworkOptions {
 /** An interface name the kernel takes (IFNAMSIZ), or ERR_BAD_NAME naming `what`. */
 export function checkIfname(name: string, what: string): string {
   if (Buffer.byteLength(name) < 1 || Buffer.byteLength(name) > 15 || name === '.' || name === '..' || /[/:%\s]/.test(name)) {
-    throw new TsnError('ERR_BAD_NAME', 400, `${what} ${JSON.stringify(name)} is not a valid interface name: 1 to 15 bytes, no '/', ':', '%' or spaces`);
+    throw new TsnError('ERR_BAD_NAME', `${what} ${JSON.stringify(name)} is not a valid interface name: 1 to 15 bytes, no '/', ':', '%' or spaces`);
   }
   return name;
 }
@@ -68,12 +68,12 @@ export function checkIfname(name: string, what: string): string {
 function parseBool(key: string, v: string): boolean {
   if (v === 'true') return true;
   if (v === 'false') return false;
-  throw new TsnError('ERR_BAD_OPTION', 400, `-o ${key}=${v}: expected true or false`);
+  throw new TsnError('ERR_BAD_OPTION', `-o ${key}=${v}: expected true or false`);
 }
 
 function parseMtu(v: number | string, what: string): number {
   const n = typeof v === 'number' ? v : /^\d+$/.test(v) ? Number(v) : NaN;
-  if (!Number.isInteger(n) || n < 68 || n > 65535) throw new TsnError('ERR_BAD_OPTION', 400, `${what} ${v}: expected an integer from 68 to 65535`);
+  if (!Number.isInteger(n) || n < 68 || n > 65535) throw new TsnError('ERR_BAD_OPTION', `${what} ${v}: expected an integer from 68 to 65535`);
   return n;
 }
 
@@ -91,12 +91,12 @@ export function parseNetworkOptions(req: CreateNetworkRequest, driver: DriverNam
   for (const [key, value] of Object.entries(req.options ?? {})) {
     const field = known[key];
     if (!field && own.includes(key)) continue; // the driver's plan reads it
-    if (!field) throw new TsnError('ERR_BAD_OPTION', 400, `-o ${key}=${value}: unknown option; accepted: ${Object.keys(known).join(', ')}`);
+    if (!field) throw new TsnError('ERR_BAD_OPTION', `-o ${key}=${value}: unknown option; accepted: ${Object.keys(known).join(', ')}`);
     given.add(field);
     if (field === 'icc' || field === 'internal') options[field] = parseBool(key, value);
     else if (field === 'mtu') options.mtu = parseMtu(value, `-o ${key}`);
     else if (field === 'portSecurity') {
-      if (value !== 'mac' && value !== 'ip') throw new TsnError('ERR_BAD_OPTION', 400, `-o ${key}=${value}: expected mac or ip`);
+      if (value !== 'mac' && value !== 'ip') throw new TsnError('ERR_BAD_OPTION', `-o ${key}=${value}: expected mac or ip`);
       options.portSecurity = value;
     } else if (field === 'bridgeName') options.bridgeName = checkIfname(value, `-o ${key}`);
     else (options as unknown as Record<string, string>)[field] = value; // a driver's own field: its plan checks it
@@ -123,6 +123,6 @@ function refuseOtherDriversOptions(driver: DriverName, options: NetworkOptions, 
   }
   if (names.length) {
     const whose = owners.length > 1 ? `the ${owners.slice(0, -1).join(', ')} and ${owners[owners.length - 1]} drivers` : `the ${owners[0]} driver`;
-    throw new TsnError('ERR_BAD_OPTION', 400, `-o ${names.join(', -o ')}: option${names.length > 1 ? 's' : ''} of ${whose}, not of ${driver}`);
+    throw new TsnError('ERR_BAD_OPTION', `-o ${names.join(', -o ')}: option${names.length > 1 ? 's' : ''} of ${whose}, not of ${driver}`);
   }
 }

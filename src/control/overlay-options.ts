@@ -16,7 +16,7 @@
  * another overlay network has the VNI on the same VTEP address and port).
  */
 import { formatIpv4, parseIpv4 } from './cidr.js';
-import { TsnError } from './errors.js';
+import { TsnError } from '../errors.js';
 import type { OverlayRecord } from './model.js';
 
 export const OVERLAY_OPTION_KEYS: Record<string, 'vni' | 'vtep' | 'peers' | 'port' | 'learning'> = {
@@ -33,7 +33,7 @@ export const FIRST_DEFAULT_VNI = 4097;
 export const VNI_MAX = 0xffffff;
 
 function bad(message: string): TsnError {
-  return new TsnError('ERR_BAD_OPTION', 400, message);
+  return new TsnError('ERR_BAD_OPTION', message);
 }
 
 /** A unicast IPv4 address usable as a VTEP (not 0/8, 127/8, 224/4 or 255.255.255.255). */
@@ -108,7 +108,7 @@ export function parseOverlayOptions(options: Record<string, string>, ctx: Overla
     if (!/^\d{1,8}$/.test(o.vni) || Number(o.vni) < 1 || Number(o.vni) > VNI_MAX) throw bad(`-o vni=${o.vni}: expected a VXLAN network identifier 1..${VNI_MAX}`);
     vni = Number(o.vni);
     if (sameVtep.some((r) => r.vni === vni)) {
-      throw new TsnError('ERR_VNI_IN_USE', 409, `VNI ${vni} is used by another overlay network on VTEP ${vtep}:${port}: choose another -o vni=N (one network per VNI)`);
+      throw new TsnError('ERR_VNI_IN_USE', `VNI ${vni} is used by another overlay network on VTEP ${vtep}:${port}: choose another -o vni=N (one network per VNI)`);
     }
   } else {
     vni = FIRST_DEFAULT_VNI;

@@ -16,7 +16,7 @@
  *   port_security=ip       macvlan: also check the IPv4 source; ipvlan checks it always (demux by address)
  *   icc, bridge.name       bridge options: refused here (sibling rules come from the mode)
  */
-import { TsnError } from './errors.js';
+import { TsnError } from '../errors.js';
 import { checkNoOverlap, NetworkIpam } from './ipam.js';
 import type { NetworkOptions } from './model.js';
 import { checkIfname, type CreateNetworkRequest, type ParsedNetworkOptions } from './network-options.js';
@@ -46,50 +46,50 @@ export interface ParentPlanContext {
 /** Check and complete the options of a macvlan/ipvlan network and return its IPAM. Nothing is made. */
 export function planParentNetwork(driver: 'macvlan' | 'ipvlan', req: CreateNetworkRequest, { options, given }: ParsedNetworkOptions, ctx: ParentPlanContext): NetworkIpam {
   if (options.parent === undefined) {
-    throw new TsnError('ERR_BAD_OPTION', 400, `the ${driver} driver needs -o parent=IFACE: the interface whose LAN the containers join (e.g. -o parent=eth0)`);
+    throw new TsnError('ERR_BAD_OPTION', `the ${driver} driver needs -o parent=IFACE: the interface whose LAN the containers join (e.g. -o parent=eth0)`);
   }
   const parent = checkIfname(options.parent, '-o parent');
   const mode = options.mode ?? (driver === 'macvlan' ? 'bridge' : 'l2');
   if (driver === 'macvlan' && !(MACVLAN_MODES as readonly string[]).includes(mode)) {
-    throw new TsnError('ERR_BAD_OPTION', 400, `-o mode=${mode}: expected one of ${MACVLAN_MODES.join(', ')} for macvlan`);
+    throw new TsnError('ERR_BAD_OPTION', `-o mode=${mode}: expected one of ${MACVLAN_MODES.join(', ')} for macvlan`);
   }
   if (driver === 'ipvlan' && !(IPVLAN_MODES as readonly string[]).includes(mode)) {
-    throw new TsnError('ERR_BAD_OPTION', 400, `-o mode=${mode}: the ipvlan driver implements l2 only (l3 and l3s are not implemented)`);
+    throw new TsnError('ERR_BAD_OPTION', `-o mode=${mode}: the ipvlan driver implements l2 only (l3 and l3s are not implemented)`);
   }
   options.mode = mode;
   if (given.has('icc')) {
-    throw new TsnError('ERR_BAD_OPTION', 400, `-o icc is a bridge option: ${driver} sibling rules come from -o mode (private: no container-to-container traffic)`);
+    throw new TsnError('ERR_BAD_OPTION', `-o icc is a bridge option: ${driver} sibling rules come from -o mode (private: no container-to-container traffic)`);
   }
   if (options.bridgeName !== null) {
-    throw new TsnError('ERR_BAD_OPTION', 400, `-o bridge.name is a bridge option; the ${driver} driver has no gateway port (the shim's name is -o host_shim.name=IFACE)`);
+    throw new TsnError('ERR_BAD_OPTION', `-o bridge.name is a bridge option; the ${driver} driver has no gateway port (the shim's name is -o host_shim.name=IFACE)`);
   }
   if (req.subnet === undefined) {
-    throw new TsnError('ERR_BAD_OPTION', 400, `the ${driver} driver needs --subnet: the subnet of the LAN behind ${parent} (and --gateway, its router, unless that is the first host)`);
+    throw new TsnError('ERR_BAD_OPTION', `the ${driver} driver needs --subnet: the subnet of the LAN behind ${parent} (and --gateway, its router, unless that is the first host)`);
   }
   for (const o of ctx.others) {
-    if (o.parent === parent) throw new TsnError('ERR_PARENT_IN_USE', 409, `parent ${parent} carries network ${o.name} already: one macvlan/ipvlan network per parent interface`);
+    if (o.parent === parent) throw new TsnError('ERR_PARENT_IN_USE', `parent ${parent} carries network ${o.name} already: one macvlan/ipvlan network per parent interface`);
   }
   checkNoOverlap(req.subnet, ctx.others.filter((o) => o.subnet !== null).map((o) => ({ name: o.name, subnet: o.subnet! })));
 
   const link = parentLink(parent, ctx.hostNetns);
   if (!given.has('mtu')) options.mtu = link.mtu;
   else if (options.mtu > link.mtu) {
-    throw new TsnError('ERR_BAD_OPTION', 400, `MTU ${options.mtu} is more than parent ${parent}'s ${link.mtu}: give --mtu ${link.mtu} or less (or none: the parent's)`);
+    throw new TsnError('ERR_BAD_OPTION', `MTU ${options.mtu} is more than parent ${parent}'s ${link.mtu}: give --mtu ${link.mtu} or less (or none: the parent's)`);
   }
 
   const aux = { ...(req.auxAddresses ?? {}) };
   if (options.hostShim !== undefined) {
     if (mode === 'passthru') {
-      throw new TsnError('ERR_BAD_OPTION', 400, `-o host_shim does not go with mode passthru: the one container owns the parent (use mode bridge for a host shim)`);
+      throw new TsnError('ERR_BAD_OPTION', `-o host_shim does not go with mode passthru: the one container owns the parent (use mode bridge for a host shim)`);
     }
-    if ('host_shim' in aux) throw new TsnError('ERR_BAD_OPTION', 400, `--aux-address host_shim=... is taken by -o host_shim: give the aux address another name`);
+    if ('host_shim' in aux) throw new TsnError('ERR_BAD_OPTION', `--aux-address host_shim=... is taken by -o host_shim: give the aux address another name`);
     aux.host_shim = options.hostShim;
     options.hostShimName = checkIfname(options.hostShimName ?? `tsm-${ctx.id.slice(0, 8)}`, '-o host_shim.name');
     for (const o of ctx.others) {
-      if (o.shimName === options.hostShimName) throw new TsnError('ERR_IFNAME_IN_USE', 409, `host shim name ${options.hostShimName} is used by network ${o.name}: choose another -o host_shim.name`);
+      if (o.shimName === options.hostShimName) throw new TsnError('ERR_IFNAME_IN_USE', `host shim name ${options.hostShimName} is used by network ${o.name}: choose another -o host_shim.name`);
     }
   } else if (options.hostShimName !== undefined) {
-    throw new TsnError('ERR_BAD_OPTION', 400, `-o host_shim.name=${options.hostShimName} without -o host_shim=IP`);
+    throw new TsnError('ERR_BAD_OPTION', `-o host_shim.name=${options.hostShimName} without -o host_shim=IP`);
   }
   // The shim's address is an aux address: IPAM checks it is a host of the subnet and not the gateway.
   const ipam = new NetworkIpam({ subnet: req.subnet, gateway: req.gateway, ipRange: req.ipRange, auxAddresses: Object.keys(aux).length ? aux : undefined });
@@ -103,7 +103,7 @@ export function parentLink(parent: string, hostNetns: string | null): { index: n
   try {
     const index = nl.linkIndex(parent);
     if (index === 0) {
-      throw new TsnError('ERR_NO_SUCH_PARENT', 404, `parent interface ${JSON.stringify(parent)} does not exist${hostNetns ? ` in ${hostNetns}` : ' in the host namespace'}: give -o parent= an existing interface (ip link show)`);
+      throw new TsnError('ERR_NO_SUCH_PARENT', `parent interface ${JSON.stringify(parent)} does not exist${hostNetns ? ` in ${hostNetns}` : ' in the host namespace'}: give -o parent= an existing interface (ip link show)`);
     }
     const info = nl.linkInfo(index);
     return { index, mtu: info.mtu, mac: info.mac, up: info.up, promiscuity: info.promiscuity ?? 0 };

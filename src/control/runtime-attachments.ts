@@ -14,7 +14,7 @@
 import type { CreateNetworkRequest, Daemon } from './daemon.js';
 import type { EndpointRuntime, NetworkRuntime } from './drivers/network-driver.js';
 import { parseCidr, parseIpv4 } from './cidr.js';
-import { TsnError } from './errors.js';
+import { TsnError } from '../errors.js';
 import type { EndpointRecord } from './model.js';
 import { Rtnetlink } from './rtnetlink.js';
 
@@ -47,7 +47,7 @@ const CONTAINER_ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 export function checkContainerId(id: string): string {
   if (!CONTAINER_ID_RE.test(id) || id.length > 256) {
-    throw new TsnError('ERR_BAD_CONTAINER_ID', 400, `container id ${JSON.stringify(id)}: expected 1-256 characters [a-zA-Z0-9_.-], starting with a letter or digit`);
+    throw new TsnError('ERR_BAD_CONTAINER_ID', `container id ${JSON.stringify(id)}: expected 1-256 characters [a-zA-Z0-9_.-], starting with a letter or digit`);
   }
   return id;
 }
@@ -87,30 +87,30 @@ export class RuntimeAttachments {
       return { rt: this.daemon.networkRuntimes().find((n) => n.record.name === req.network)!, created: true };
     }
     if (want.driver !== undefined && want.driver !== existing.record.driver) {
-      throw new TsnError('ERR_NETWORK_MISMATCH', 409, `network ${req.network} exists with driver ${existing.record.driver}, but the configuration asks for ${want.driver}`);
+      throw new TsnError('ERR_NETWORK_MISMATCH', `network ${req.network} exists with driver ${existing.record.driver}, but the configuration asks for ${want.driver}`);
     }
     if (want.subnet !== undefined && existing.ipam && parseCidr(want.subnet).text !== existing.ipam.subnet) {
-      throw new TsnError('ERR_NETWORK_MISMATCH', 409, `network ${req.network} exists with subnet ${existing.ipam.subnet}, but the configuration says ${want.subnet}`);
+      throw new TsnError('ERR_NETWORK_MISMATCH', `network ${req.network} exists with subnet ${existing.ipam.subnet}, but the configuration says ${want.subnet}`);
     }
     if (want.gateway !== undefined && existing.ipam && want.gateway !== existing.ipam.gateway) {
-      throw new TsnError('ERR_NETWORK_MISMATCH', 409, `network ${req.network} exists with gateway ${existing.ipam.gateway}, but the configuration says ${want.gateway}`);
+      throw new TsnError('ERR_NETWORK_MISMATCH', `network ${req.network} exists with gateway ${existing.ipam.gateway}, but the configuration says ${want.gateway}`);
     }
     return { rt: existing, created: false };
   }
 
   add(req: AttachRequest): AttachmentView {
     checkContainerId(req.containerId);
-    if (!req.netns.startsWith('/')) throw new TsnError('ERR_BAD_SANDBOX', 400, `netns ${JSON.stringify(req.netns)}: expected the absolute path of a namespace file (CNI_NETNS)`);
+    if (!req.netns.startsWith('/')) throw new TsnError('ERR_BAD_SANDBOX', `netns ${JSON.stringify(req.netns)}: expected the absolute path of a namespace file (CNI_NETNS)`);
     const other = this.find(req.containerId, req.ifname);
     if (other) {
-      throw new TsnError('ERR_ENDPOINT_EXISTS', 409, `container ${req.containerId} has ${req.ifname} on network ${other.rt.record.name} already (endpoint ${other.ep.record.id}): DEL it first`);
+      throw new TsnError('ERR_ENDPOINT_EXISTS', `container ${req.containerId} has ${req.ifname} on network ${other.rt.record.name} already (endpoint ${other.ep.record.id}): DEL it first`);
     }
     const routes = (req.routes ?? []).map((r) => ({ ...parseCidr(r.dst, { what: 'route dst' }), gw: r.gw }));
     for (const r of routes) if (r.gw !== undefined) parseIpv4(r.gw);
     const { rt, created } = this.ensureNetwork(req);
     try {
       if (req.prefixLen !== undefined && rt.ipam && req.prefixLen !== rt.ipam.prefixLen) {
-        throw new TsnError('ERR_NETWORK_MISMATCH', 409, `address ${req.ip}/${req.prefixLen} does not fit network ${rt.record.name}, whose subnet is ${rt.ipam.subnet}`);
+        throw new TsnError('ERR_NETWORK_MISMATCH', `address ${req.ip}/${req.prefixLen} does not fit network ${rt.record.name}, whose subnet is ${rt.ipam.subnet}`);
       }
       const ep = this.daemon.connect(rt.record.name, { netns: req.netns, ip: req.ip, mac: req.mac, ifname: req.ifname, containerId: req.containerId });
       try {
@@ -138,14 +138,14 @@ export class RuntimeAttachments {
       for (const r of routes) {
         const gw = r.gw ?? gwDefault;
         if (r.prefixLen === 0 && ep.defaultRoute && gw === gwDefault) continue; // the driver's own
-        if (!gw) throw new TsnError('ERR_BAD_OPTION', 400, `route ${r.text}: no gateway given and network ${rt.record.name} has none`);
+        if (!gw) throw new TsnError('ERR_BAD_OPTION', `route ${r.text}: no gateway given and network ${rt.record.name} has none`);
         const dst = r.text.split('/')[0];
         try {
           nl.routeAdd({ dst, prefixLen: r.prefixLen, gateway: gw, ifindex: idx });
           made.push({ dst: r.text, gw });
         } catch (err) {
           if ((err as { code?: string }).code === 'EEXIST' && r.prefixLen === 0) continue; // the container has a default route from another network
-          throw new TsnError('ERR_BAD_OPTION', 400, `route ${r.text} via ${gw} in ${ep.sandboxPath}: ${(err as Error).message}`);
+          throw new TsnError('ERR_BAD_OPTION', `route ${r.text} via ${gw} in ${ep.sandboxPath}: ${(err as Error).message}`);
         }
       }
     } finally {
@@ -165,30 +165,30 @@ export class RuntimeAttachments {
   /** CHECK: the attachment exists, is switched, and its interface in the container still has its MAC and address. */
   check(containerId: string, ifname: string): AttachmentView {
     const found = this.find(containerId, ifname);
-    if (!found) throw new TsnError('ERR_NO_SUCH_ATTACHMENT', 404, `container ${containerId} has no ${ifname} on any tsnet network (was it ADDed?)`);
+    if (!found) throw new TsnError('ERR_NO_SUCH_ATTACHMENT', `container ${containerId} has no ${ifname} on any tsnet network (was it ADDed?)`);
     const { rt, ep } = found;
     const rec = ep.record;
-    if (!ep.port) throw new TsnError('ERR_ATTACHMENT_BROKEN', 409, `${rec.ifname} of container ${containerId} is not attached to the switch (the daemon could not re-adopt it; see its log)`);
+    if (!ep.port) throw new TsnError('ERR_ATTACHMENT_BROKEN', `${rec.ifname} of container ${containerId} is not attached to the switch (the daemon could not re-adopt it; see its log)`);
     let nl: Rtnetlink;
     try {
       nl = Rtnetlink.open(rec.sandboxPath);
     } catch (err) {
-      throw new TsnError('ERR_ATTACHMENT_BROKEN', 409, `container ${containerId}: namespace ${rec.sandboxPath} cannot be entered: ${(err as Error).message}`);
+      throw new TsnError('ERR_ATTACHMENT_BROKEN', `container ${containerId}: namespace ${rec.sandboxPath} cannot be entered: ${(err as Error).message}`);
     }
     try {
       const idx = nl.linkIndex(rec.ifname);
-      if (idx === 0) throw new TsnError('ERR_ATTACHMENT_BROKEN', 409, `container ${containerId}: ${rec.ifname} is no longer in ${rec.sandboxPath}`);
+      if (idx === 0) throw new TsnError('ERR_ATTACHMENT_BROKEN', `container ${containerId}: ${rec.ifname} is no longer in ${rec.sandboxPath}`);
       const link = nl.linkInfo(idx);
-      if (link.mac !== rec.mac) throw new TsnError('ERR_ATTACHMENT_BROKEN', 409, `container ${containerId}: ${rec.ifname} has MAC ${link.mac}, the switch expects ${rec.mac} (port security drops its frames)`);
+      if (link.mac !== rec.mac) throw new TsnError('ERR_ATTACHMENT_BROKEN', `container ${containerId}: ${rec.ifname} has MAC ${link.mac}, the switch expects ${rec.mac} (port security drops its frames)`);
       if (rec.ip && !nl.addrList(idx).some((a) => a.address === rec.ip && a.prefixLen === rec.prefixLen)) {
-        throw new TsnError('ERR_ATTACHMENT_BROKEN', 409, `container ${containerId}: ${rec.ifname} lost its address ${rec.ip}/${rec.prefixLen}`);
+        throw new TsnError('ERR_ATTACHMENT_BROKEN', `container ${containerId}: ${rec.ifname} lost its address ${rec.ip}/${rec.prefixLen}`);
       }
       const view = this.view(rt, rec);
       const table = nl.routeList();
       for (const r of view.routes) {
         const [dst, len] = r.dst.split('/');
         if (!table.some((t) => t.dst === dst && t.prefixLen === Number(len) && t.gateway === r.gw && t.table === 254)) {
-          throw new TsnError('ERR_ATTACHMENT_BROKEN', 409, `container ${containerId}: route ${r.dst} via ${r.gw} is missing`);
+          throw new TsnError('ERR_ATTACHMENT_BROKEN', `container ${containerId}: route ${r.dst} via ${r.gw} is missing`);
         }
       }
       return view;

@@ -5,24 +5,24 @@
  * dead PID is a clear error before anything is made.
  */
 import { existsSync } from 'node:fs';
-import { TsnError } from './errors.js';
+import { TsnError } from '../errors.js';
 import type { SandboxRef } from './model.js';
 
 export const NETNS_RUN_DIR = '/var/run/netns';
 
 export function sandboxFrom(opts: { netns?: string; pid?: number }): SandboxRef {
   if (opts.netns !== undefined && opts.pid !== undefined) {
-    throw new TsnError('ERR_BAD_SANDBOX', 400, 'give either --netns NAME|PATH or --pid PID, not both');
+    throw new TsnError('ERR_BAD_SANDBOX', 'give either --netns NAME|PATH or --pid PID, not both');
   }
   if (opts.pid !== undefined) {
-    if (!Number.isInteger(opts.pid) || opts.pid < 1) throw new TsnError('ERR_BAD_SANDBOX', 400, `--pid ${opts.pid}: expected a process id (a positive integer)`);
+    if (!Number.isInteger(opts.pid) || opts.pid < 1) throw new TsnError('ERR_BAD_SANDBOX', `--pid ${opts.pid}: expected a process id (a positive integer)`);
     return { kind: 'pid', pid: opts.pid };
   }
   if (opts.netns === undefined || opts.netns === '') {
-    throw new TsnError('ERR_BAD_SANDBOX', 400, 'a sandbox is needed: --netns NAME|PATH or --pid PID');
+    throw new TsnError('ERR_BAD_SANDBOX', 'a sandbox is needed: --netns NAME|PATH or --pid PID');
   }
   if (opts.netns.includes('/')) return { kind: 'path', path: opts.netns };
-  if (opts.netns === '.' || opts.netns === '..') throw new TsnError('ERR_BAD_SANDBOX', 400, `--netns ${opts.netns}: not a namespace name`);
+  if (opts.netns === '.' || opts.netns === '..') throw new TsnError('ERR_BAD_SANDBOX', `--netns ${opts.netns}: not a namespace name`);
   return { kind: 'netns', name: opts.netns };
 }
 
@@ -32,16 +32,16 @@ export function resolveSandbox(ref: SandboxRef): string {
     case 'netns': {
       const path = `${NETNS_RUN_DIR}/${ref.name}`;
       if (!existsSync(path)) {
-        throw new TsnError('ERR_NO_SUCH_SANDBOX', 404, `network namespace ${JSON.stringify(ref.name)} does not exist: expected a name listed by \`ip netns list\`, a path to a namespace file, or --pid PID`);
+        throw new TsnError('ERR_NO_SUCH_SANDBOX', `network namespace ${JSON.stringify(ref.name)} does not exist: expected a name listed by \`ip netns list\`, a path to a namespace file, or --pid PID`);
       }
       return path;
     }
     case 'path':
-      if (!existsSync(ref.path)) throw new TsnError('ERR_NO_SUCH_SANDBOX', 404, `namespace file ${ref.path} does not exist`);
+      if (!existsSync(ref.path)) throw new TsnError('ERR_NO_SUCH_SANDBOX', `namespace file ${ref.path} does not exist`);
       return ref.path;
     case 'pid': {
       const path = `/proc/${ref.pid}/ns/net`;
-      if (!existsSync(path)) throw new TsnError('ERR_NO_SUCH_SANDBOX', 404, `process ${ref.pid} does not exist (a dead PID?): expected the PID of a running process in the container`);
+      if (!existsSync(path)) throw new TsnError('ERR_NO_SUCH_SANDBOX', `process ${ref.pid} does not exist (a dead PID?): expected the PID of a running process in the container`);
       return path;
     }
   }

@@ -6,7 +6,7 @@
  */
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { TsnError } from './errors.js';
+import { TsnError } from '../errors.js';
 
 function isRunningNode(pid: number): boolean {
   if (!Number.isInteger(pid) || pid < 1 || pid === process.pid) return false;
@@ -34,12 +34,12 @@ export class StateLock {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
         const pid = Number(readFileSync(file, 'utf8').trim());
         if (isRunningNode(pid)) {
-          throw new TsnError('ERR_DAEMON_RUNNING', 409, `a daemon (pid ${pid}) is already using the state in ${stateDir}; stop it first (or remove ${file} if that process is not a tsnet-switch daemon)`);
+          throw new TsnError('ERR_DAEMON_RUNNING', `a daemon (pid ${pid}) is already using the state in ${stateDir}; stop it first (or remove ${file} if that process is not a tsnet-switch daemon)`);
         }
         rmSync(file, { force: true }); // stale: its daemon is gone
       }
     }
-    throw new TsnError('ERR_DAEMON_RUNNING', 409, `could not take the lock ${file}`);
+    throw new TsnError('ERR_DAEMON_RUNNING', `could not take the lock ${file}`);
   }
 
   release(): void {

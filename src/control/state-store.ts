@@ -25,7 +25,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { TsnError, tsnError } from './errors.js';
+import { TsnError } from '../errors.js';
 
 export interface StateStoreOptions<T> {
   /** Default 'state.json'. */
@@ -56,10 +56,10 @@ export class StateStore<T extends { version: number }> {
   constructor(dir: string, opts: StateStoreOptions<T> = {}) {
     const fileName = opts.fileName ?? 'state.json';
     if (fileName === '' || fileName.includes('/') || fileName === '.' || fileName === '..') {
-      throw tsnError('ERR_BAD_OPTION', `state file name ${JSON.stringify(fileName)}: expected a plain file name such as state.json`);
+      throw new TsnError('ERR_BAD_OPTION', `state file name ${JSON.stringify(fileName)}: expected a plain file name such as state.json`);
     }
     const version = opts.version ?? 1;
-    if (!Number.isInteger(version) || version < 1) throw tsnError('ERR_BAD_OPTION', `state version ${version}: expected a positive integer`);
+    if (!Number.isInteger(version) || version < 1) throw new TsnError('ERR_BAD_OPTION', `state version ${version}: expected a positive integer`);
     this.dir = path.resolve(dir);
     this.file = path.join(this.dir, fileName);
     this.tmpPrefix = `${fileName}.tmp-`;
@@ -72,7 +72,7 @@ export class StateStore<T extends { version: number }> {
     try {
       fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     } catch (e) {
-      throw tsnError('ERR_STATE_WRITE', `cannot create the state directory ${this.dir} (${errnoText(e)}): run as root or give a writable --state-dir`, { dir: this.dir }, { cause: e });
+      throw new TsnError('ERR_STATE_WRITE', `cannot create the state directory ${this.dir} (${errnoText(e)}): run as root or give a writable --state-dir`, { dir: this.dir }, { cause: e });
     }
   }
 
@@ -97,7 +97,7 @@ export class StateStore<T extends { version: number }> {
       names = fs.readdirSync(this.dir);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-      throw tsnError('ERR_STATE_UNREADABLE', `cannot list the state directory ${this.dir} (${errnoText(e)})`, { dir: this.dir }, { cause: e });
+      throw new TsnError('ERR_STATE_UNREADABLE', `cannot list the state directory ${this.dir} (${errnoText(e)})`, { dir: this.dir }, { cause: e });
     }
     let n = 0;
     for (const name of names) {
@@ -106,7 +106,7 @@ export class StateStore<T extends { version: number }> {
         fs.unlinkSync(path.join(this.dir, name));
         n++;
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw tsnError('ERR_STATE_WRITE', `cannot remove the leftover temp file ${path.join(this.dir, name)} (${errnoText(e)})`, undefined, { cause: e });
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new TsnError('ERR_STATE_WRITE', `cannot remove the leftover temp file ${path.join(this.dir, name)} (${errnoText(e)})`, undefined, { cause: e });
       }
     }
     return n;
@@ -124,7 +124,7 @@ export class StateStore<T extends { version: number }> {
       text = fs.readFileSync(this.file, 'utf8');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw tsnError('ERR_STATE_UNREADABLE', `cannot read the state file ${this.file} (${errnoText(e)}): check its owner and mode (the daemon runs as root), or move it away to start empty`, { file: this.file }, { cause: e });
+      throw new TsnError('ERR_STATE_UNREADABLE', `cannot read the state file ${this.file} (${errnoText(e)}): check its owner and mode (the daemon runs as root), or move it away to start empty`, { file: this.file }, { cause: e });
     }
     let doc: unknown;
     try {
@@ -141,11 +141,11 @@ export class StateStore<T extends { version: number }> {
     }
     const versioned = doc as { version: number };
     if (version > this.version) {
-      throw tsnError('ERR_STATE_VERSION', `the state file ${this.file} has version ${version}, written by a newer tsnet-switch; this one reads version ${this.version}: upgrade, or move the file away to start empty`, { file: this.file, version, supported: this.version });
+      throw new TsnError('ERR_STATE_VERSION', `the state file ${this.file} has version ${version}, written by a newer tsnet-switch; this one reads version ${this.version}: upgrade, or move the file away to start empty`, { file: this.file, version, supported: this.version });
     }
     if (version < this.version) {
       if (!this.opts.migrate) {
-        throw tsnError('ERR_STATE_VERSION', `the state file ${this.file} has version ${version}; this tsnet-switch reads version ${this.version} and cannot migrate it: move the file away to start empty`, { file: this.file, version, supported: this.version });
+        throw new TsnError('ERR_STATE_VERSION', `the state file ${this.file} has version ${version}; this tsnet-switch reads version ${this.version} and cannot migrate it: move the file away to start empty`, { file: this.file, version, supported: this.version });
       }
       try {
         return this.opts.migrate(versioned);
@@ -171,9 +171,9 @@ export class StateStore<T extends { version: number }> {
       fs.renameSync(this.file, aside);
       this.syncDir();
     } catch (e) {
-      throw tsnError('ERR_STATE_CORRUPT', `the state file ${this.file} is corrupt (${reason}), and moving it aside to ${aside} failed (${errnoText(e)}): move or remove it by hand`, { file: this.file, reason }, { cause });
+      throw new TsnError('ERR_STATE_CORRUPT', `the state file ${this.file} is corrupt (${reason}), and moving it aside to ${aside} failed (${errnoText(e)}): move or remove it by hand`, { file: this.file, reason }, { cause });
     }
-    throw tsnError(
+    throw new TsnError(
       'ERR_STATE_CORRUPT',
       `the state file ${this.file} is corrupt (${reason}); it was moved aside to ${aside} and nothing was loaded: go on with empty state, or put a good copy back at ${this.file}`,
       { file: this.file, movedTo: aside, reason },
@@ -187,13 +187,13 @@ export class StateStore<T extends { version: number }> {
    */
   save(state: T): void {
     if (state === null || typeof state !== 'object' || state.version !== this.version) {
-      throw tsnError('ERR_STATE_VERSION', `refusing to save state of version ${JSON.stringify((state as { version?: unknown } | null)?.version)}: this store writes version ${this.version}`, { version: this.version });
+      throw new TsnError('ERR_STATE_VERSION', `refusing to save state of version ${JSON.stringify((state as { version?: unknown } | null)?.version)}: this store writes version ${this.version}`, { version: this.version });
     }
     let text: string;
     try {
       text = `${JSON.stringify(state, null, 2)}\n`;
     } catch (e) {
-      throw tsnError('ERR_STATE_WRITE', `cannot serialize the state for ${this.file}: ${(e as Error).message}`, { file: this.file }, { cause: e });
+      throw new TsnError('ERR_STATE_WRITE', `cannot serialize the state for ${this.file}: ${(e as Error).message}`, { file: this.file }, { cause: e });
     }
     this.ensureDir();
     const tmp = path.join(this.dir, `${this.tmpPrefix}${process.pid}-${randomBytes(4).toString('hex')}`);
@@ -210,7 +210,7 @@ export class StateStore<T extends { version: number }> {
       this.syncDir();
     } catch (e) {
       if (renamed) {
-        throw tsnError('ERR_STATE_WRITE', `the state file ${this.file} was replaced, but syncing its directory failed (${errnoText(e)}): the new state may not survive a power loss`, { file: this.file }, { cause: e });
+        throw new TsnError('ERR_STATE_WRITE', `the state file ${this.file} was replaced, but syncing its directory failed (${errnoText(e)}): the new state may not survive a power loss`, { file: this.file }, { cause: e });
       }
       if (fd !== null) {
         try {
@@ -224,7 +224,7 @@ export class StateStore<T extends { version: number }> {
       } catch {
         // absent (renamed, or never created): nothing to clean
       }
-      throw tsnError('ERR_STATE_WRITE', `cannot write the state file ${this.file} (${errnoText(e)}); the previous state is intact`, { file: this.file }, { cause: e });
+      throw new TsnError('ERR_STATE_WRITE', `cannot write the state file ${this.file} (${errnoText(e)}); the previous state is intact`, { file: this.file }, { cause: e });
     }
   }
 }

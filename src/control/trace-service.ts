@@ -11,7 +11,7 @@ import { parseIpv4 } from '../packet/ipv4.js';
 import { parseMac } from '../packet/mac.js';
 import type { Daemon } from './daemon.js';
 import { describeEndpoints, matchPorts, networkOrThrow } from './endpoint-lookup.js';
-import { TsnError } from './errors.js';
+import { TsnError } from '../errors.js';
 
 export interface TraceRequest {
   in: string;
@@ -22,10 +22,10 @@ export function traceFrame(daemon: Daemon, networkRef: string, req: TraceRequest
   const rt = networkOrThrow(daemon, networkRef);
   const matches = matchPorts([rt], req.in, { byIfname: true });
   if (matches.length === 0) {
-    throw new TsnError('ERR_NO_SUCH_ENDPOINT', 404, `no endpoint ${JSON.stringify(req.in)} on ${rt.record.name}: expected an endpoint id, a netns name, an interface name, a label like c1:eth0, or the gateway's device name (endpoints: ${describeEndpoints([rt])})`);
+    throw new TsnError('ERR_NO_SUCH_ENDPOINT', `no endpoint ${JSON.stringify(req.in)} on ${rt.record.name}: expected an endpoint id, a netns name, an interface name, a label like c1:eth0, or the gateway's device name (endpoints: ${describeEndpoints([rt])})`);
   }
   if (matches.length > 1) {
-    throw new TsnError('ERR_AMBIGUOUS_ENDPOINT', 409, `${JSON.stringify(req.in)} matches ${matches.length} ports on ${rt.record.name}: ${matches.map((m) => m.endpoint?.record.id ?? m.port.name).join(', ')}; give the endpoint id`);
+    throw new TsnError('ERR_AMBIGUOUS_ENDPOINT', `${JSON.stringify(req.in)} matches ${matches.length} ports on ${rt.record.name}: ${matches.map((m) => m.endpoint?.record.id ?? m.port.name).join(', ')}; give the endpoint id`);
   }
   const m = matches[0];
   const macByIp = new Map<number, number>();

@@ -20,7 +20,7 @@ import { CaptureHub } from '../capture/capture-hub.js';
 import { readCapture } from '../capture/capture-reader.js';
 import type { CaptureFormatName, CaptureSession } from '../capture/capture-session.js';
 import { FileSink } from '../capture/capture-sinks.js';
-import { TsnError } from '../control/errors.js';
+import { TsnError } from '../errors.js';
 import { VirtualClock } from '../dataplane/clock.js';
 import { MemoryPort } from '../dataplane/ports/memory-port.js';
 import { SwitchEngine } from '../dataplane/switch-engine.js';
@@ -67,13 +67,13 @@ export function replay(opts: ReplayOptions): ReplaySummary {
   let skippedOutbound = 0;
   opts.inputs.forEach((input, i) => {
     if (!portNames.has(input.port)) {
-      throw new TsnError('ERR_BAD_OPTION', 400, `--in ${input.port}=${input.file}: no port ${JSON.stringify(input.port)} in the topology (ports: ${[...portNames].join(', ')})`);
+      throw new TsnError('ERR_BAD_OPTION', `--in ${input.port}=${input.file}: no port ${JSON.stringify(input.port)} in the topology (ports: ${[...portNames].join(', ')})`);
     }
     let bytes: Buffer;
     try {
       bytes = readFileSync(input.file);
     } catch (err) {
-      throw new TsnError('ERR_BAD_OPTION', 400, `--in ${input.port}=${input.file}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      throw new TsnError('ERR_BAD_OPTION', `--in ${input.port}=${input.file}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
     const cap = readCapture(bytes, input.file);
     cap.records.forEach((r, k) => {

@@ -20,7 +20,7 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { describeZodError } from '../control/api-schema.js';
-import { TsnError } from '../control/errors.js';
+import { TsnError } from '../errors.js';
 import { parseMac } from '../packet/mac.js';
 
 const NAME = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, 'expected 1-64 characters [A-Za-z0-9_.:-]');
@@ -61,7 +61,7 @@ export interface Topology {
 }
 
 function bad(file: string, why: string): never {
-  throw new TsnError('ERR_BAD_TOPOLOGY', 400, `topology ${file}: ${why}`);
+  throw new TsnError('ERR_BAD_TOPOLOGY', `topology ${file}: ${why}`);
 }
 
 export function parseTopology(text: string, file = 'topology'): Topology {

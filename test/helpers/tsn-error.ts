@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { TsnError } from '../../src/control/errors.js';
+import { TsnError } from '../../src/errors.js';
 
 /** Run fn, expect a TsnError with `code` and every fragment in its message; returns the error. */
 export function expectTsnError(fn: () => unknown, code: string, ...fragments: string[]): TsnError {

@@ -11,7 +11,7 @@
 import { parseMac } from '../../packet/mac.js';
 import { parseIpv4 } from '../cidr.js';
 import { TapPort } from '../../dataplane/ports/tap-port.js';
-import { TsnError } from '../errors.js';
+import { TsnError } from '../../errors.js';
 import { macFromIpv4 } from '../mac-address.js';
 import type { EndpointRecord } from '../model.js';
 import type { CreateNetworkRequest, ParsedNetworkOptions } from '../network-options.js';
@@ -56,10 +56,10 @@ export function plumbTap(opts: {
     const existed = nl.linkIndex(opts.ifname) !== 0;
     const where = opts.netns ?? 'the host namespace';
     if (existed && opts.mode === 'create') {
-      throw new TsnError('ERR_IFNAME_IN_USE', 409, `interface ${opts.ifname} exists already in ${where}: choose another name (--ifname / -o bridge.name)`);
+      throw new TsnError('ERR_IFNAME_IN_USE', `interface ${opts.ifname} exists already in ${where}: choose another name (--ifname / -o bridge.name)`);
     }
     if (!existed && opts.mode === 'adopt') {
-      throw new TsnError('ERR_DEVICE_GONE', 410, `interface ${opts.ifname} is no longer in ${where}`);
+      throw new TsnError('ERR_DEVICE_GONE', `interface ${opts.ifname} is no longer in ${where}`);
     }
     port = TapPort.open(opts.ifname, {
       netns: opts.netns ?? undefined,
@@ -111,7 +111,7 @@ export class BridgeDriver implements NetworkDriver {
     const bridgeName = options.bridgeName ?? `tsn-${ctx.id.slice(0, 8)}`;
     options.bridgeName = bridgeName;
     if (ctx.others.some((n) => n.record.options.bridgeName === bridgeName)) {
-      throw new TsnError('ERR_IFNAME_IN_USE', 409, `bridge name ${bridgeName} is used by another network: choose another -o bridge.name`);
+      throw new TsnError('ERR_IFNAME_IN_USE', `bridge name ${bridgeName} is used by another network: choose another -o bridge.name`);
     }
     const gateway = options.internal ? null : { ifname: bridgeName, mac: macFromIpv4(ipam.gateway), ip: ipam.gateway, prefixLen: ipam.prefixLen };
     return { ipam, gateway };
@@ -165,7 +165,7 @@ export class BridgeDriver implements NetworkDriver {
   connect(net: NetworkRuntime, ep: EndpointRecord, adopt: boolean): TapPort {
     const rec = net.record;
     if (!net.domain) {
-      throw new TsnError('ERR_NETWORK_DOWN', 503, `network ${rec.name} is not attached to the switch (its re-adoption failed; see the daemon log)`);
+      throw new TsnError('ERR_NETWORK_DOWN', `network ${rec.name} is not attached to the switch (its re-adoption failed; see the daemon log)`);
     }
     const { port, defaultRoute } = plumbTap({
       netns: ep.sandboxPath,

@@ -32,7 +32,7 @@ import { PacketPort } from '../../dataplane/ports/packet-port.js';
 import { TapPort } from '../../dataplane/ports/tap-port.js';
 import { formatMac, parseMac } from '../../packet/mac.js';
 import { parseIpv4 } from '../cidr.js';
-import { TsnError } from '../errors.js';
+import { TsnError } from '../../errors.js';
 import { macFromIpv4, randomLocalMac } from '../mac-address.js';
 import type { EndpointRecord } from '../model.js';
 import type { CreateNetworkRequest, ParsedNetworkOptions } from '../network-options.js';
@@ -81,7 +81,7 @@ export class MacvlanDriver implements NetworkDriver {
 
   private runtime(net: NetworkRuntime): ParentRuntime {
     const r = this.runtimes.get(net.record.id);
-    if (!r) throw new TsnError('ERR_PARENT_UNAVAILABLE', 503, `network ${net.record.name} has no data plane: its parent ${net.record.options.parent} could not be opened when the daemon started`);
+    if (!r) throw new TsnError('ERR_PARENT_UNAVAILABLE', `network ${net.record.name} has no data plane: its parent ${net.record.options.parent} could not be opened when the daemon started`);
     return r;
   }
 
@@ -91,10 +91,10 @@ export class MacvlanDriver implements NetworkDriver {
     } catch (err) {
       const code = errCode(err);
       if (code === 'ENODEV') {
-        throw new TsnError('ERR_NO_SUCH_PARENT', 404, `parent interface ${JSON.stringify(parent)} does not exist in the host namespace: give -o parent= an existing interface (ip link show)`);
+        throw new TsnError('ERR_NO_SUCH_PARENT', `parent interface ${JSON.stringify(parent)} does not exist in the host namespace: give -o parent= an existing interface (ip link show)`);
       }
       if (code === 'EPROTONOSUPPORT') {
-        throw new TsnError('ERR_BAD_OPTION', 400, `parent interface ${parent} is not an Ethernet device: macvlan and ipvlan need an Ethernet parent (a NIC, veth, bond, VLAN, bridge)`);
+        throw new TsnError('ERR_BAD_OPTION', `parent interface ${parent} is not an Ethernet device: macvlan and ipvlan need an Ethernet parent (a NIC, veth, bond, VLAN, bridge)`);
       }
       throw err;
     }
@@ -183,7 +183,7 @@ export class MacvlanDriver implements NetworkDriver {
     const parentMac = formatMac(r.uplink.parentMac);
     if (this.name === 'ipvlan') {
       if (requested !== null && requested !== parentMac) {
-        throw new TsnError('ERR_BAD_OPTION', 400, `--mac ${requested}: ipvlan endpoints share the parent's MAC ${parentMac}; drop --mac`);
+        throw new TsnError('ERR_BAD_OPTION', `--mac ${requested}: ipvlan endpoints share the parent's MAC ${parentMac}; drop --mac`);
       }
       return { mac: parentMac, shared: true };
     }
@@ -192,14 +192,14 @@ export class MacvlanDriver implements NetworkDriver {
       return { mac: requested ?? parentMac, shared: false };
     }
     const mac = requested ?? (ip ? macFromIpv4(ip) : randomLocalMac());
-    if (mac === parentMac) throw new TsnError('ERR_MAC_IN_USE', 409, `MAC ${mac} is the parent ${rt.record.options.parent}'s own (only a passthru endpoint takes it)`);
-    if (mac === r.shimMac) throw new TsnError('ERR_MAC_IN_USE', 409, `MAC ${mac} is the host shim's`);
+    if (mac === parentMac) throw new TsnError('ERR_MAC_IN_USE', `MAC ${mac} is the parent ${rt.record.options.parent}'s own (only a passthru endpoint takes it)`);
+    if (mac === r.shimMac) throw new TsnError('ERR_MAC_IN_USE', `MAC ${mac} is the host shim's`);
     return { mac, shared: false };
   }
 
   private checkPassthruFree(rt: NetworkRuntime, r: ParentRuntime): void {
     if (r.net.children.length > 0) {
-      throw new TsnError('ERR_NETWORK_FULL', 409, `network ${rt.record.name} is macvlan passthru: its one endpoint owns parent ${rt.record.options.parent} already; disconnect it first, or use mode bridge`);
+      throw new TsnError('ERR_NETWORK_FULL', `network ${rt.record.name} is macvlan passthru: its one endpoint owns parent ${rt.record.options.parent} already; disconnect it first, or use mode bridge`);
     }
   }
 
@@ -281,7 +281,7 @@ export class MacvlanDriver implements NetworkDriver {
     const nl = Rtnetlink.open(this.ctx.hostNetns ?? undefined);
     try {
       const ifindex = nl.linkIndex(r.shim!.name);
-      if (ifindex === 0) throw new TsnError('ERR_INTERNAL', 500, `host shim ${r.shim!.name} has vanished from the host namespace`);
+      if (ifindex === 0) throw new TsnError('ERR_INTERNAL', `host shim ${r.shim!.name} has vanished from the host namespace`);
       const route = { dst: ip, prefixLen: 32, ifindex };
       try {
         if (add) nl.routeAdd(route);

@@ -2,7 +2,7 @@
  * The null driver (Docker's `--network none`): the endpoint is recorded, nothing is plumbed; the
  * container keeps only its loopback.
  */
-import { TsnError } from '../errors.js';
+import { TsnError } from '../../errors.js';
 import type { CreateNetworkRequest } from '../network-options.js';
 import type { NetworkDriver, NetworkPlan } from './network-driver.js';
 
@@ -11,7 +11,7 @@ export class NullDriver implements NetworkDriver {
   /** No addresses: IPAM options are refused. */
   plan(req: CreateNetworkRequest): NetworkPlan {
     if (req.subnet || req.gateway || req.ipRange || req.auxAddresses) {
-      throw new TsnError('ERR_BAD_OPTION', 400, `the ${this.name} driver takes no IPAM options (--subnet, --gateway, --ip-range, --aux-address)`);
+      throw new TsnError('ERR_BAD_OPTION', `the ${this.name} driver takes no IPAM options (--subnet, --gateway, --ip-range, --aux-address)`);
     }
     return { ipam: null, gateway: null };
   }

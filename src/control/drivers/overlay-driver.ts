@@ -26,7 +26,7 @@ import type { Underlay } from '../../dataplane/overlay/underlay.js';
 import { VtepSocketPort } from '../../dataplane/ports/vtep-socket-port.js';
 import { VxlanPort } from '../../dataplane/ports/vxlan-port.js';
 import { formatIpv4, parseCidr, parseIpv4 } from '../cidr.js';
-import { TsnError } from '../errors.js';
+import { TsnError } from '../../errors.js';
 import { checkUserMac } from '../mac-address.js';
 import type { EndpointRecord, NetworkRecord, OverlayRecord } from '../model.js';
 import type { CreateNetworkRequest, ParsedNetworkOptions } from '../network-options.js';
@@ -103,7 +103,7 @@ export class OverlayDriver implements NetworkDriver {
    * options and the MTU (prepare), then IPAM from --subnet or the default pools.
    */
   plan(req: CreateNetworkRequest, { options, given }: ParsedNetworkOptions, ctx: NetworkPlanContext): NetworkPlan {
-    if (options.bridgeName !== null) throw new TsnError('ERR_BAD_OPTION', 400, '-o bridge.name: the overlay driver makes no gateway port; drop the option');
+    if (options.bridgeName !== null) throw new TsnError('ERR_BAD_OPTION', '-o bridge.name: the overlay driver makes no gateway port; drop the option');
     const prepared = this.prepare(req.options ?? {}, given.has('mtu') ? options.mtu : null, ctx.others.map((n) => n.record));
     options.mtu = prepared.mtu;
     return { ipam: ctx.poolIpam(req), gateway: null, overlay: prepared.overlay };
@@ -124,12 +124,11 @@ export class OverlayDriver implements NetworkDriver {
     const link = addrs.find((a) => a.address === overlay.vtep)!.link;
     const fit = link.mtu - OVERLAY_MTU_OVERHEAD;
     if (fit < 68) {
-      throw new TsnError('ERR_BAD_OPTION', 400, `the underlay ${link.name} (${overlay.vtep}) has MTU ${link.mtu}: VXLAN adds ${OVERLAY_MTU_OVERHEAD} bytes, which leaves less than IPv4's minimum of 68; raise the underlay's MTU`);
+      throw new TsnError('ERR_BAD_OPTION', `the underlay ${link.name} (${overlay.vtep}) has MTU ${link.mtu}: VXLAN adds ${OVERLAY_MTU_OVERHEAD} bytes, which leaves less than IPv4's minimum of 68; raise the underlay's MTU`);
     }
     if (explicitMtu !== null && explicitMtu > fit) {
       throw new TsnError(
         'ERR_BAD_OPTION',
-        400,
         `MTU ${explicitMtu} does not fit the underlay: VXLAN adds ${OVERLAY_MTU_OVERHEAD} bytes and ${link.name} (${overlay.vtep}) has MTU ${link.mtu}; expected at most ${fit} (the default), or raise the underlay's MTU`,
       );
     }
@@ -153,10 +152,10 @@ export class OverlayDriver implements NetworkDriver {
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code === 'EADDRINUSE') {
-        throw new TsnError('ERR_VTEP_IN_USE', 409, `UDP port ${ov.port} on ${ov.vtep} is in use (EADDRINUSE): another VTEP holds it (a kernel vxlan device with this dstport, another daemon); choose another -o port=N`);
+        throw new TsnError('ERR_VTEP_IN_USE', `UDP port ${ov.port} on ${ov.vtep} is in use (EADDRINUSE): another VTEP holds it (a kernel vxlan device with this dstport, another daemon); choose another -o port=N`);
       }
       if (code === 'EADDRNOTAVAIL') {
-        throw new TsnError('ERR_BAD_OPTION', 400, `VTEP address ${ov.vtep} is not an address of this host (EADDRNOTAVAIL): give the underlay interface that address, or choose another -o vtep=IP`);
+        throw new TsnError('ERR_BAD_OPTION', `VTEP address ${ov.vtep} is not an address of this host (EADDRNOTAVAIL): give the underlay interface that address, or choose another -o vtep=IP`);
       }
       throw err;
     }
@@ -177,14 +176,14 @@ export class OverlayDriver implements NetworkDriver {
 
   private vxlan(net: NetworkRuntime): VxlanPort {
     const vx = this.vxlanPorts.get(net.record.id);
-    if (!vx) throw new TsnError('ERR_INTERNAL', 500, `overlay network ${net.record.name} has no VXLAN port (it failed to start: see the daemon log)`);
+    if (!vx) throw new TsnError('ERR_INTERNAL', `overlay network ${net.record.name} has no VXLAN port (it failed to start: see the daemon log)`);
     return vx;
   }
 
   createNetwork(net: NetworkRuntime, adopt: boolean): void {
     const rec = net.record;
     const ov = rec.overlay;
-    if (!ov) throw new TsnError('ERR_STATE_CORRUPT', 500, `overlay network ${rec.name} has no overlay settings in its record`);
+    if (!ov) throw new TsnError('ERR_STATE_CORRUPT', `overlay network ${rec.name} has no overlay settings in its record`);
     this.local.createNetwork(net, adopt); // the L2 domain (no gateway port: the record has none)
     let sock: VtepSocketPort | null = null;
     let vx: VxlanPort | null = null;
@@ -218,7 +217,7 @@ export class OverlayDriver implements NetworkDriver {
       if (sock) this.releaseVtep(ov);
       this.local.deleteNetwork(net);
       if (err instanceof Error && /VNI \d+ is used/.test(err.message)) {
-        throw new TsnError('ERR_VNI_IN_USE', 409, `VNI ${ov.vni} is used by another overlay network on VTEP ${this.vtepKey(ov)}: choose another -o vni=N`);
+        throw new TsnError('ERR_VNI_IN_USE', `VNI ${ov.vni} is used by another overlay network on VTEP ${this.vtepKey(ov)}: choose another -o vni=N`);
       }
       throw err;
     }
@@ -296,16 +295,16 @@ export class OverlayDriver implements NetworkDriver {
     const ov = this.overlayOf(net);
     const mac = checkUserMac(macText);
     const vtep = checkVtepAddress(vtepText, '--vtep');
-    if (vtep === ov.vtep) throw new TsnError('ERR_BAD_OPTION', 400, `--vtep ${vtep} is this host's own VTEP: a static remote entry names another host's VTEP address`);
+    if (vtep === ov.vtep) throw new TsnError('ERR_BAD_OPTION', `--vtep ${vtep} is this host's own VTEP: a static remote entry names another host's VTEP address`);
     for (const e of net.endpoints.values()) {
-      if (e.record.mac === mac) throw new TsnError('ERR_MAC_IN_USE', 409, `MAC ${mac} is local endpoint ${e.record.id}'s on ${net.record.name}: a remote entry cannot take it`);
+      if (e.record.mac === mac) throw new TsnError('ERR_MAC_IN_USE', `MAC ${mac} is local endpoint ${e.record.id}'s on ${net.record.name}: a remote entry cannot take it`);
     }
     let ip: string | null = null;
     if (ipText !== null) {
       ip = formatIpv4(parseIpv4(ipText, '--ip'));
-      if (net.ipam && !net.ipam.contains(ip)) throw new TsnError('ERR_IP_OUT_OF_SUBNET', 400, `--ip ${ip} is not in ${net.record.name}'s subnet ${net.ipam.subnet}`);
+      if (net.ipam && !net.ipam.contains(ip)) throw new TsnError('ERR_IP_OUT_OF_SUBNET', `--ip ${ip} is not in ${net.record.name}'s subnet ${net.ipam.subnet}`);
       for (const e of net.endpoints.values()) {
-        if (e.record.ip === ip) throw new TsnError('ERR_IP_IN_USE', 409, `--ip ${ip} is local endpoint ${e.record.id}'s on ${net.record.name}`);
+        if (e.record.ip === ip) throw new TsnError('ERR_IP_IN_USE', `--ip ${ip} is local endpoint ${e.record.id}'s on ${net.record.name}`);
       }
     }
     const vx = this.vxlan(net);
@@ -327,7 +326,7 @@ export class OverlayDriver implements NetworkDriver {
     try {
       macNum = parseMac(macText);
     } catch {
-      throw new TsnError('ERR_BAD_MAC', 400, `MAC address ${JSON.stringify(macText)} is malformed: expected six hex bytes like 02:42:0a:00:00:02`);
+      throw new TsnError('ERR_BAD_MAC', `MAC address ${JSON.stringify(macText)} is malformed: expected six hex bytes like 02:42:0a:00:00:02`);
     }
     const mac = formatMac(macNum);
     const fdb = net.domain!.fdb;
@@ -347,14 +346,13 @@ export class OverlayDriver implements NetworkDriver {
     const known = ov.staticFdb.map((x) => x.mac);
     throw new TsnError(
       'ERR_NO_SUCH_FDB_ENTRY',
-      404,
       `no remote entry for ${mac} on ${net.record.name}${e?.isStatic ? ' (it is a local endpoint\'s: disconnect the endpoint instead)' : ''}; static remote entries: ${known.length ? known.join(', ') : 'none'}`,
     );
   }
 
   private overlayOf(net: NetworkRuntime): OverlayRecord {
     if (net.record.driver !== 'overlay' || !net.record.overlay) {
-      throw new TsnError('ERR_BAD_OPTION', 400, `network ${net.record.name} uses the ${net.record.driver} driver: remote (--vtep) FDB entries are for overlay networks`);
+      throw new TsnError('ERR_BAD_OPTION', `network ${net.record.name} uses the ${net.record.driver} driver: remote (--vtep) FDB entries are for overlay networks`);
     }
     return net.record.overlay;
   }

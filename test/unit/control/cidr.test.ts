@@ -14,7 +14,7 @@ import {
   parseIpv4,
   prefixMask,
 } from '../../../src/control/cidr.js';
-import { TsnError } from '../../../src/control/errors.js';
+import { TsnError } from '../../../src/errors.js';
 import { expectTsnError } from '../../helpers/tsn-error.js';
 
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TsnError } from '../../../src/control/errors.js';
+import { TsnError } from '../../../src/errors.js';
 import { checkNoOverlap, chooseDefaultSubnet, DOCKER_DEFAULT_POOLS, NetworkIpam } from '../../../src/control/ipam.js';
 import { expectTsnError } from '../../helpers/tsn-error.js';
 

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TsnError } from '../../../src/control/errors.js';
+import { TsnError } from '../../../src/errors.js';
 import { StateStore } from '../../../src/control/state-store.js';
 import { expectTsnError } from '../../helpers/tsn-error.js';
 

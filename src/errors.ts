@@ -1,19 +1,20 @@
 /**
- * TsnError: the one error class of the control plane. Every refusal the daemon sends back to a client
- * is a TsnError with
+ * TsnError: the one error class of tsnet-switch (control plane, CLI, capture, emulator, bench, cluster
+ * store, CNI). Every refusal is a TsnError with
  *   - a stable `code` ('ERR_BAD_CIDR', 'ERR_POOL_EXHAUSTED', ...) that clients and tests match on; the
  *     message may be reworded, the code never is;
- *   - the HTTP `status` the API answers with: 400 bad input, 404 not found, 409 conflict with the
- *     current state, 500 the daemon's own failure;
+ *   - the HTTP `status` the API answers with, which comes from TSN_ERROR_STATUS and nowhere else: a
+ *     code means one status everywhere;
  *   - a message that names the bad value and says what would be accepted;
  *   - optional machine-readable `details` (the offending value, a suggestion, the other network, ...).
  *
+ * A new code is a line in the table (the constructor takes only the table's codes, and
+ * test/unit/architecture/error-codes.test.ts checks that every 'ERR_*' in src/ is one of them).
  * The model is undici's lib/core/errors.js: plain classes, stable codes, no string parsing by callers.
- * The codes known here are listed in TSN_ERROR_STATUS with their usual status; other files may use
- * codes of their own (the constructor takes any 'ERR_*' string), but should add them to the table.
+ * It lives at the top of src/ because every layer above the packet views throws it.
  */
 
-/** The known codes and the HTTP status each one usually carries. */
+/** Every code and the HTTP status it carries. */
 export const TSN_ERROR_STATUS = {
   // 400: the request itself is wrong
   ERR_BAD_CIDR: 400,
@@ -22,6 +23,10 @@ export const TSN_ERROR_STATUS = {
   ERR_BAD_NAME: 400,
   ERR_BAD_OPTION: 400,
   ERR_BAD_SANDBOX: 400,
+  ERR_BAD_REQUEST: 400, // API: a body or query that is not what the route takes
+  ERR_BAD_JSON: 400, // API: a body that is not JSON
+  ERR_BAD_FORMAT: 400, // CLI: --format names no format
+  ERR_BAD_CONTAINER_ID: 400, // runtime attachments (CNI): a container id that is not one
   ERR_IP_OUT_OF_SUBNET: 400,
   ERR_LB_BAD_ADDRESS: 400, // lb: a VIP:PORT / RIP[:RPORT] that does not parse, or a VIP outside its network
   ERR_LB_BAD_SCHEDULER: 400, // lb: -s names no scheduler
@@ -33,11 +38,15 @@ export const TSN_ERROR_STATUS = {
   ERR_BAD_TOPOLOGY: 400, // an emulator topology file that does not validate
   ERR_NO_SUCH_SCENARIO: 400, // bench: a scenario name that is none of the registry's
   ERR_BAD_BENCH_FILE: 400, // bench --compare/--from: not a result written by bench --json
+  ERR_NO_CLUSTER_STORE: 400, // cluster requests to a daemon started without --cluster-store
   ERR_NEEDS_ROOT: 403, // bench: namespaces and TAP devices need root
   // 404: it names something that does not exist
+  ERR_NOT_FOUND: 404, // API: no such route
   ERR_NO_SUCH_NETWORK: 404,
   ERR_NO_SUCH_ENDPOINT: 404,
   ERR_NO_SUCH_SANDBOX: 404,
+  ERR_NO_SUCH_ATTACHMENT: 404, // runtime attachments: no such (container, ifname)
+  ERR_NO_SUCH_HOST: 404, // cluster gc: a host that holds nothing in the store
   ERR_LB_NO_SUCH_SERVICE: 404,
   ERR_LB_NO_SUCH_SERVER: 404,
   ERR_NO_SUCH_CAPTURE: 404,
@@ -54,21 +63,35 @@ export const TSN_ERROR_STATUS = {
   ERR_POOL_EXHAUSTED: 409,
   ERR_NETWORK_EXISTS: 409,
   ERR_NETWORK_IN_USE: 409,
+  ERR_NETWORK_MISMATCH: 409, // runtime attachments: the network exists with another driver/subnet/gateway
   ERR_IFNAME_IN_USE: 409,
   ERR_MAC_IN_USE: 409,
   ERR_ENDPOINT_EXISTS: 409,
   ERR_AMBIGUOUS_ENDPOINT: 409,
+  ERR_ATTACHMENT_BROKEN: 409, // runtime attachments (CNI CHECK): recorded, but not as it was made
   ERR_PARENT_IN_USE: 409, // macvlan/ipvlan: the parent carries another network already
   ERR_NETWORK_FULL: 409, // macvlan passthru: its one endpoint is connected already
+  ERR_DAEMON_RUNNING: 409, // daemon: another daemon holds the state dir or the socket
+  ERR_HOST_ALIVE: 409, // cluster gc: the host's lease is held
+  ERR_DEVICE_GONE: 410, // re-adoption: the endpoint's device is no longer there
+  ERR_BODY_TOO_LARGE: 413, // API: a request body over the limit
   // 500: the daemon's own trouble
   ERR_STATE_CORRUPT: 500,
   ERR_STATE_UNREADABLE: 500,
   ERR_STATE_VERSION: 500,
   ERR_STATE_WRITE: 500,
   ERR_INTERNAL: 500,
-  // 503: it cannot be done now
-  ERR_PARENT_UNAVAILABLE: 503, // macvlan/ipvlan: the network's parent could not be opened at start
   ERR_TOOL_MISSING: 500, // bench: a tool it runs (iperf3, ping) is not on PATH; the message names the Debian package
+  // 502: someone the daemon (or a client) talks to answered wrongly
+  ERR_DAEMON: 502, // a client: the daemon answered an error without a code
+  ERR_BAD_RESPONSE: 502, // a client: the daemon's answer is not JSON
+  ERR_STORE_REFUSED: 502, // the cluster store refused a request
+  // 503: it cannot be done now
+  ERR_NO_DAEMON: 503, // a client: no daemon on the socket
+  ERR_PARENT_UNAVAILABLE: 503, // macvlan/ipvlan: the network's parent could not be opened at start
+  ERR_NETWORK_DOWN: 503, // the network's data plane could not be re-adopted at start
+  ERR_STORE_UNAVAILABLE: 503, // the cluster store is unreachable
+  ERR_TIMEOUT: 504, // a client: the daemon did not answer in time
 } as const;
 
 export type TsnErrorCode = keyof typeof TSN_ERROR_STATUS;
@@ -82,17 +105,28 @@ export interface TsnErrorBody {
 
 export class TsnError extends Error {
   override name = 'TsnError';
-  /** Stable, machine-matchable: 'ERR_' and upper-case words. */
+  /** Stable, machine-matchable: 'ERR_' and upper-case words (a client may receive a code it does not know). */
   readonly code: string;
-  /** HTTP status for the API. */
+  /** HTTP status for the API: TSN_ERROR_STATUS[code]. */
   readonly status: number;
   readonly details?: Record<string, unknown>;
 
-  constructor(code: TsnErrorCode | (string & {}), status: number, message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
+  constructor(code: TsnErrorCode, message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
-    this.status = status;
+    this.status = TSN_ERROR_STATUS[code];
     if (details !== undefined) this.details = details;
+  }
+
+  /**
+   * An error a daemon sent back to a client (api-client, capture-client), its code and status as
+   * received: a newer daemon may send a code this client's table does not have.
+   */
+  static received(code: string, status: number, message: string): TsnError {
+    const e = new TsnError('ERR_DAEMON', message);
+    Object.defineProperty(e, 'code', { value: code });
+    Object.defineProperty(e, 'status', { value: status });
+    return e;
   }
 
   toJSON(): TsnErrorBody {
@@ -106,11 +140,6 @@ export function isTsnError(e: unknown): e is TsnError {
   return e instanceof TsnError;
 }
 
-/** A TsnError whose status is the usual one for its (known) code. */
-export function tsnError(code: TsnErrorCode, message: string, details?: Record<string, unknown>, options?: { cause?: unknown }): TsnError {
-  return new TsnError(code, TSN_ERROR_STATUS[code], message, details, options);
-}
-
 /**
  * Any thrown value as a TsnError, for the API's last-resort handler: a TsnError passes through,
  * anything else becomes ERR_INTERNAL (500) with the original as `cause`.
@@ -118,5 +147,5 @@ export function tsnError(code: TsnErrorCode, message: string, details?: Record<s
 export function asTsnError(e: unknown): TsnError {
   if (e instanceof TsnError) return e;
   const msg = e instanceof Error ? e.message : String(e);
-  return new TsnError('ERR_INTERNAL', 500, `internal error: ${msg}`, undefined, { cause: e });
+  return new TsnError('ERR_INTERNAL', `internal error: ${msg}`, undefined, { cause: e });
 }
