@@ -14,7 +14,7 @@
  */
 import { ApiClient, DEFAULT_SOCKET } from '../control/api-client.js';
 import { formatIpv4, parseCidr } from '../control/cidr.js';
-import { TsnError } from '../control/errors.js';
+import { TsnError } from '../errors.js';
 
 export const NETAVARK_API_VERSION = '1.0.0';
 export const PLUGIN_VERSION = '0.1.0';
