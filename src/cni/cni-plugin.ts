@@ -172,22 +172,10 @@ export async function runCniPlugin(env: NodeJS.ProcessEnv, stdin: string): Promi
       return { stdout: JSON.stringify({ cniVersion: v, supportedVersions: SUPPORTED_VERSIONS }), exitCode: 0 };
     }
     const cfg = parsePluginConfig(stdin);
-    switch (e.command) {
-      case 'ADD':
-        return { stdout: await add(cfg, e, env), exitCode: 0 };
-      case 'DEL':
-        await del(cfg, e, env);
-        return { stdout: '', exitCode: 0 };
-      case 'CHECK':
-        await check(cfg, e, env);
-        return { stdout: '', exitCode: 0 };
-      case 'STATUS':
-        await status(cfg, e, env);
-        return { stdout: '', exitCode: 0 };
-      case 'GC':
-        await gc(cfg, e, env);
-        return { stdout: '', exitCode: 0 };
-    }
+    if (e.command === 'ADD') return { stdout: await add(cfg, e, env), exitCode: 0 };
+    // The other verbs print nothing on success.
+    await { DEL: del, CHECK: check, STATUS: status, GC: gc }[e.command](cfg, e, env);
+    return { stdout: '', exitCode: 0 };
   } catch (err) {
     return { stdout: JSON.stringify(cniErrorFrom(err, command).toJSON(errorVersion(stdin))), exitCode: 1 };
   }

@@ -51,6 +51,19 @@ export async function plumb(ns: string, ifname: string, mac: string, cidr: strin
   await sh('ip', ['-n', ns, 'link', 'set', 'dev', ifname, 'up']);
 }
 
+/** The interface names in a namespace (`ip -j link`). */
+export async function linkNames(ns: string): Promise<string[]> {
+  return (JSON.parse(await sh('ip', ['-n', ns, '-j', 'link'])) as { ifname: string }[]).map((l) => l.ifname);
+}
+
+/** Whether `ip` answers two pings from inside `ns`. */
+export function pings(ns: string, ip: string): Promise<boolean> {
+  return nsExec(ns, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', ip]).then(
+    () => true,
+    () => false,
+  );
+}
+
 export async function which(tool: string): Promise<boolean> {
   return sh('sh', ['-c', `command -v ${tool}`]).then(
     () => true,

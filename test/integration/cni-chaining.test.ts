@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { daemonWithSandboxes, runCli, type TestDaemon } from '../helpers/daemon.js';
 import { CniRuntime, SYSTEM_CNI_DIR, type Attachment, type ConfList } from '../helpers/cni-runtime.js';
 import { checkError, checkResult } from '../helpers/cni-schema.js';
-import { kill, nsExec, nsSpawn, privilegedSkipReason, sh } from '../helpers/netns.js';
+import { kill, linkNames, nsExec, nsSpawn, pings, privilegedSkipReason, sh } from '../helpers/netns.js';
 
 const skip = privilegedSkipReason();
 if (skip) console.warn(`skipping CNI chaining tests: ${skip}`);
@@ -28,12 +28,6 @@ afterEach(async () => {
   cleanup = [];
 });
 
-const links = async (ns: string) => (JSON.parse(await sh('ip', ['-n', ns, '-j', 'link'])) as { ifname: string }[]).map((l) => l.ifname);
-const ping = (ns: string, ip: string) =>
-  nsExec(ns, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', ip]).then(
-    () => true,
-    () => false,
-  );
 const iptablesSave = (ns: string) => nsExec(ns, 'iptables-save', []);
 
 async function setup(n: number): Promise<{ d: TestDaemon; ns: string[]; rt: CniRuntime; dir: string }> {
@@ -115,7 +109,7 @@ describe.skipIf(skip !== null)('CNI chaining with the standard plugins', () => {
       await rt.del(list, a, result); // twice: every plugin of the chain is idempotent
       const after = await iptablesSave(d.hostNs);
       expect(after).not.toMatch(/10\.151\.0\.2/);
-      expect(await links(ns[0])).not.toContain('eth0');
+      expect(await linkNames(ns[0])).not.toContain('eth0');
     });
   }
 
@@ -138,7 +132,7 @@ describe.skipIf(skip !== null)('CNI chaining with the standard plugins', () => {
       const inspect = JSON.parse(await d.ok(['network', 'inspect', 'hlnet']))[0];
       expect(inspect.IPAM.Config[0]).toMatchObject({ Subnet: '10.152.0.0/24', Gateway: '10.152.0.1' });
       expect(readdirSync(join(dataDir, 'hlnet'))).toEqual(expect.arrayContaining(['10.152.0.100', '10.152.0.101']));
-      expect(await ping(ns[0], '10.152.0.101')).toBe(true);
+      expect(await pings(ns[0], '10.152.0.101')).toBe(true);
       await rt.check(list, att('hl1', ns[0]), r1);
       await rt.del(list, att('hl1', ns[0]), r1);
       await rt.del(list, att('hl1', ns[0]), r1);
@@ -161,7 +155,7 @@ describe.skipIf(skip !== null)('CNI chaining with the standard plugins', () => {
     expect(e.code).toBe(7);
     expect(e.details).toContain('10.153.0.0/24');
     expect(readdirSync(join(dataDir, 'stnet')).filter((f) => f.startsWith('10.'))).toEqual([]); // released after the refusal
-    expect(await links(ns[1])).not.toContain('eth0');
+    expect(await linkNames(ns[1])).not.toContain('eth0');
     await rt.del(st, att('st1', ns[0]), r);
     expect(JSON.parse(await d.ok(['network', 'inspect', 'stnet']))[0].Endpoints).toEqual({});
   });

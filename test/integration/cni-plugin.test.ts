@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { daemonWithSandboxes, runCli, type TestDaemon } from '../helpers/daemon.js';
 import { CniRuntime, SYSTEM_CNI_DIR, type Attachment, type ConfList } from '../helpers/cni-runtime.js';
 import { checkError, checkResult, VersionSchema } from '../helpers/cni-schema.js';
-import { nsExec, privilegedSkipReason, sh } from '../helpers/netns.js';
+import { linkNames, pings, privilegedSkipReason } from '../helpers/netns.js';
 
 const skip = privilegedSkipReason();
 if (skip) console.warn(`skipping CNI plugin tests: ${skip}`);
@@ -25,12 +25,6 @@ afterEach(async () => {
 
 const VERSIONS = ['0.4.0', '1.0.0', '1.1.0'] as const;
 
-const ping = (ns: string, ip: string) =>
-  nsExec(ns, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', ip]).then(
-    () => true,
-    () => false,
-  );
-const links = async (ns: string) => (JSON.parse(await sh('ip', ['-n', ns, '-j', 'link'])) as { ifname: string }[]).map((l) => l.ifname);
 
 /** A daemon, `n` container namespaces, and the plugin installed by `tsnet-switch cni install` into a temp bin dir. */
 async function setup(n: number): Promise<{ d: TestDaemon; ns: string[]; rt: CniRuntime; bin: string }> {
@@ -77,12 +71,12 @@ describe.skipIf(skip !== null)('CNI plugin (spec 1.1) against the daemon', () =>
       const inspect = JSON.parse(await d.ok(['network', 'inspect', 'cninet']))[0];
       expect(inspect.IPAM.Config[0]).toMatchObject({ Subnet: '10.141.0.0/24', Gateway: '10.141.0.1' });
       expect(Object.values(inspect.Endpoints).map((e) => (e as { SandboxPath: string }).SandboxPath).sort()).toEqual([a1.netns, a2.netns].sort());
-      expect(await ping(ns[0], '10.141.0.3')).toBe(true);
-      expect(await ping(ns[1], '10.141.0.1')).toBe(true);
+      expect(await pings(ns[0], '10.141.0.3')).toBe(true);
+      expect(await pings(ns[1], '10.141.0.1')).toBe(true);
 
       await rt.check(l, a1, r1);
       await rt.del(l, a1, r1);
-      expect(await links(ns[0])).not.toContain('eth0');
+      expect(await linkNames(ns[0])).not.toContain('eth0');
       await rt.del(l, a1, r1); // the spec: DEL of what is gone succeeds
       await rt.del(l, a1, undefined); // and without a prevResult
       const chk = await rt.exec('tsnet-switch', 'CHECK', { ...conf(version, { network: 'cninet' }), prevResult: r1 }, a1);
@@ -103,12 +97,12 @@ describe.skipIf(skip !== null)('CNI plugin (spec 1.1) against the daemon', () =>
     const e = checkError(again.json);
     expect(e.code).toBe(100);
     expect(e.details).toContain('dup');
-    expect(await links(ns[1])).not.toContain('eth0');
+    expect(await linkNames(ns[1])).not.toContain('eth0');
     // The same container id with another ifname on another network is a second attachment.
     const other = checkResult('1.0.0', await rt.add(list('1.0.0', { network: 'second', subnet: '10.143.0.0/24' }), att('dup', ns[0], 'net1')));
     expect(other.interfaces?.[0].name).toBe('net1');
-    expect(await links(ns[0])).toEqual(expect.arrayContaining(['eth0', 'net1']));
-    expect(await ping(ns[0], '10.142.0.1')).toBe(true);
+    expect(await linkNames(ns[0])).toEqual(expect.arrayContaining(['eth0', 'net1']));
+    expect(await pings(ns[0], '10.142.0.1')).toBe(true);
     const inspect = JSON.parse(await d.ok(['network', 'inspect', 'cninet']))[0];
     expect(Object.keys(inspect.Endpoints)).toHaveLength(1);
     expect(first.ips?.[0].address).toBe('10.142.0.2/24');
@@ -121,11 +115,11 @@ describe.skipIf(skip !== null)('CNI plugin (spec 1.1) against the daemon', () =>
     await d.kill('SIGKILL');
     const down = await rt.exec('tsnet-switch', 'ADD', conf('1.0.0', { subnet: '10.144.0.0/24' }), att('during', ns[1]));
     expect(checkError(down.json).code).toBe(11); // try again later
-    expect(await links(ns[1])).not.toContain('eth0');
+    expect(await linkNames(ns[1])).not.toContain('eth0');
     await d.start();
     const r2 = checkResult('1.0.0', await rt.add(l, att('after', ns[1])));
     expect(r2.ips?.[0].address).toBe('10.144.0.3/24');
-    expect(await ping(ns[1], '10.144.0.2')).toBe(true);
+    expect(await pings(ns[1], '10.144.0.2')).toBe(true);
     await rt.check(l, att('before', ns[0]), r1);
     await rt.del(l, att('before', ns[0]), r1);
     await rt.del(l, att('after', ns[1]), r2);
@@ -144,13 +138,13 @@ describe.skipIf(skip !== null)('CNI plugin (spec 1.1) against the daemon', () =>
     expect(hand.code, hand.stderr).toBe(0);
     const failures = await rt.gc(l, [{ containerID: 'keep', ifname: 'eth0' }]);
     expect(failures).toEqual([]);
-    expect(await links(ns[0])).toContain('eth0');
-    expect(await links(ns[1])).not.toContain('eth0');
-    expect(await links(ns[2])).not.toContain('eth0');
-    expect(await links(ns[3])).toContain('hand0');
+    expect(await linkNames(ns[0])).toContain('eth0');
+    expect(await linkNames(ns[1])).not.toContain('eth0');
+    expect(await linkNames(ns[2])).not.toContain('eth0');
+    expect(await linkNames(ns[3])).toContain('hand0');
     const inspect = JSON.parse(await d.ok(['network', 'inspect', 'cninet']))[0];
     expect(Object.values(inspect.Endpoints).map((e) => (e as { Interface: string; SandboxPath: string }).Interface).sort()).toEqual(['eth0', 'hand0']);
-    expect(await ping(ns[0], '10.145.0.1')).toBe(true);
+    expect(await pings(ns[0], '10.145.0.1')).toBe(true);
   });
 
   it('STATUS is 0 with the daemon up and 50 with it down; a daemon that is down makes DEL and CHECK code 11', async () => {
@@ -197,7 +191,7 @@ describe.skipIf(skip !== null)('CNI plugin (spec 1.1) against the daemon', () =>
       expect(e.code, `${c.name}: ${JSON.stringify(e)}`).toBe(c.code);
       expect(`${e.msg} ${e.details}`, c.name).toContain(c.text);
     }
-    expect(await links(ns[0])).not.toContain('eth0');
+    expect(await linkNames(ns[0])).not.toContain('eth0');
     expect(JSON.parse(await d.ok(['network', 'ls', '--json']))).toEqual([]); // no network was made by a refused ADD
     // A network that exists with another subnet: 7, naming both.
     await rt.add(list('1.0.0', { subnet: '10.147.0.0/24' }), att('ok', ns[0]));
@@ -216,7 +210,7 @@ describe.skipIf(skip !== null)('CNI plugin (spec 1.1) against the daemon', () =>
     const r2 = checkResult('1.0.0', await rt.add(l, { ...att('st2', ns[1]), args: 'IgnoreUnknown=1;IP=10.149.0.88;MAC=02:00:00:00:00:88;K8S_POD_NAME=x' }));
     expect(r2.ips?.[0].address).toBe('10.149.0.88/24');
     expect(r2.interfaces?.[0].mac).toBe('02:00:00:00:00:88');
-    expect(await ping(ns[0], '10.149.0.88')).toBe(true);
+    expect(await pings(ns[0], '10.149.0.88')).toBe(true);
     const taken = await rt.exec('tsnet-switch', 'ADD', conf('1.0.0', { subnet: '10.149.0.0/24' }), { ...att('st3', ns[1], 'eth1'), args: 'IP=10.149.0.77' });
     expect(checkError(taken.json).code).toBe(100);
     expect(existsSync(`/var/run/netns/${ns[1]}`)).toBe(true);
