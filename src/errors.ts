@@ -71,6 +71,7 @@ export const TSN_ERROR_STATUS = {
   ERR_ATTACHMENT_BROKEN: 409, // runtime attachments (CNI CHECK): recorded, but not as it was made
   ERR_PARENT_IN_USE: 409, // macvlan/ipvlan: the parent carries another network already
   ERR_NETWORK_FULL: 409, // macvlan passthru: its one endpoint is connected already
+  ERR_PORT_IN_USE: 409, // published ports: the host port/protocol forwards to another endpoint already
   ERR_DAEMON_RUNNING: 409, // daemon: another daemon holds the state dir or the socket
   ERR_HOST_ALIVE: 409, // cluster gc: the host's lease is held
   ERR_DEVICE_GONE: 410, // re-adoption: the endpoint's device is no longer there

@@ -12,7 +12,7 @@
  * steps back; the descriptor keeps working from the switch's own namespace.
  *
  * Syscalls: open(2) of /dev/net/tun, ioctl(2) TUNSETIFF, TUNSETVNETHDRSZ, TUNSETOFFLOAD, TUNSETPERSIST,
- * TUNGETIFF; close(2); setns(2) via netns.c.
+ * TUNGETIFF, TUNGETDEVNETNS; fstat(2); close(2); setns(2) via netns.c.
  */
 #define _GNU_SOURCE
 #include "tap.h"
@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static bool get_bool_prop(napi_env env, napi_value obj, const char *key, bool dflt) {
@@ -175,6 +176,59 @@ static napi_value tap_set_persist(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * tapDeviceName(fd) -> string: the device's current name, which follows renames and moves to another
+ * namespace (libnetwork moves a runtime's interface into the sandbox and renames it). A device that is
+ * gone (deleted, or its namespace destroyed) throws EBADFD: the descriptor is detached from it.
+ * Syscall: ioctl(TUNGETIFF).
+ */
+static napi_value tap_device_name(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd;
+  TSN_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  TSN_CALL(env, napi_get_value_int32(env, argv[0], &fd));
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  if (ioctl(fd, TUNGETIFF, &ifr) < 0) {
+    tsn_throw_errno(env, "ioctl", "TUNGETIFF", errno);
+    return NULL;
+  }
+  napi_value name;
+  TSN_CALL(env, napi_create_string_utf8(env, ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ), &name));
+  return name;
+}
+
+/*
+ * tapNetnsInode(fd) -> number: the inode of the network namespace the device is in now (the namespace's
+ * id, as stat(2) of /proc/PID/ns/net gives it), so a watcher can tell whether anything but our
+ * descriptor still reaches that namespace. EBADFD once the device is gone.
+ * Syscalls: ioctl(TUNGETDEVNETNS), fstat, close.
+ */
+static napi_value tap_netns_inode(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd;
+  TSN_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  TSN_CALL(env, napi_get_value_int32(env, argv[0], &fd));
+  int nsfd = ioctl(fd, TUNGETDEVNETNS);
+  if (nsfd < 0) {
+    tsn_throw_errno(env, "ioctl", "TUNGETDEVNETNS", errno);
+    return NULL;
+  }
+  struct stat st;
+  int rc = fstat(nsfd, &st);
+  int e = errno;
+  close(nsfd);
+  if (rc < 0) {
+    tsn_throw_errno(env, "fstat", "TUNGETDEVNETNS descriptor", e);
+    return NULL;
+  }
+  napi_value ino;
+  TSN_CALL(env, napi_create_double(env, (double)st.st_ino, &ino));
+  return ino;
+}
+
 /* closeFd(fd). Syscall: close. */
 static napi_value close_fd(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -190,6 +244,8 @@ napi_value tsn_tap_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"tapOpen", NULL, tap_open, NULL, NULL, NULL, napi_default, NULL},
       {"tapSetPersist", NULL, tap_set_persist, NULL, NULL, NULL, napi_default, NULL},
+      {"tapDeviceName", NULL, tap_device_name, NULL, NULL, NULL, napi_default, NULL},
+      {"tapNetnsInode", NULL, tap_netns_inode, NULL, NULL, NULL, napi_default, NULL},
       {"closeFd", NULL, close_fd, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

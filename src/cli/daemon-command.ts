@@ -12,6 +12,8 @@ import { StateLock } from '../control/state-lock.js';
 import { TsnError } from '../errors.js';
 import { createCluster } from '../cluster/cluster-start.js';
 import type { ClusterFlags } from '../cluster/cluster-options.js';
+import { SandboxWatcher } from '../control/sandbox-watcher.js';
+import { DEFAULT_DOCKER_PLUGIN_SOCKET, DockerPluginServer } from '../docker/plugin-server.js';
 
 export interface DaemonCommandOptions {
   stateDir: string;
@@ -19,8 +21,9 @@ export interface DaemonCommandOptions {
   defaultAddressPool: string[];
   /** Connections the load balancer tracks at most (`--lb-max-connections`). */
   lbMaxConnections?: number;
-  /** --cluster-store and its companions (src/cluster/cluster-options.ts). */
   cluster?: ClusterFlags;
+  /** The Docker plugin socket (`--docker-plugin PATH|off`), null: off. */
+  dockerPlugin?: string | null;
 }
 
 /** `base=CIDR,size=N`, as dockerd's --default-address-pool. */
@@ -45,14 +48,16 @@ export async function runDaemon(opts: DaemonCommandOptions): Promise<void> {
   // from the first one; until it has read the store they fail with ERR_STORE_UNAVAILABLE).
   const cluster = opts.cluster ? createCluster(daemon, opts.cluster, opts.stateDir) : null;
   const api = new ApiServer(daemon, opts.socket, cluster);
+  const dockerSocket = opts.dockerPlugin === undefined ? DEFAULT_DOCKER_PLUGIN_SOCKET : opts.dockerPlugin;
+  const docker = dockerSocket ? new DockerPluginServer(daemon, dockerSocket) : null;
   let adopted;
   try {
     await api.listen();
     adopted = daemon.start(); // synchronous: no request is served before it returns
-    // Register and follow the store; if it is away the daemon still runs (its data plane forwards)
-    // and the agent keeps trying.
     await cluster?.agent.start();
+    await docker?.listen();
   } catch (err) {
+    await docker?.close().catch(() => undefined);
     await api.close().catch(() => undefined);
     await cluster?.agent.stop().catch(() => undefined);
     daemon.stop();
@@ -61,15 +66,18 @@ export async function runDaemon(opts: DaemonCommandOptions): Promise<void> {
   }
   // Aging and other periodic work also run when no frame arrives.
   const timer = setInterval(() => engine.periodic(), 1000);
-  daemon.log(`listening on ${opts.socket}; state in ${opts.stateDir}; ${adopted.networks} network(s), ${adopted.endpoints} endpoint(s) adopted${adopted.dropped ? `, ${adopted.dropped} released` : ''}${adopted.kept ? `, ${adopted.kept} kept unattached` : ''}`);
+  // Endpoints whose sandbox went away are released within a tick (src/control/sandbox-watcher.ts).
+  const watcher = new SandboxWatcher(daemon);
+  watcher.start();
+  daemon.log(`listening on ${opts.socket}; state in ${opts.stateDir}; ${adopted.networks} network(s), ${adopted.endpoints} endpoint(s) adopted${docker ? `; Docker plugin on ${docker.socketPath}` : ''}${adopted.dropped ? `, ${adopted.dropped} released` : ''}${adopted.kept ? `, ${adopted.kept} kept unattached` : ''}`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     daemon.log(`${signal}: shutting down`);
     clearInterval(timer);
-    api
-      .close()
+    watcher.stop();
+    Promise.all([api.close(), docker?.close()])
       .catch(() => undefined)
       .then(() => cluster?.agent.stop())
       .catch(() => undefined)

@@ -64,13 +64,14 @@ program
   .option('--cluster-ca <file>', 'CA bundle to verify etcd with (TLS)')
   .option('--cluster-cert <file>', 'client certificate for etcd (TLS)')
   .option('--cluster-key <file>', 'client key for etcd (TLS)')
+  .option('--docker-plugin <path|off>', 'serve the Docker network + IPAM driver `tsnet` on this socket (dockerd looks in /run/docker/plugins), or off', '/run/docker/plugins/tsnet.sock')
   .action(async (o) => {
     const lbMax = o.lbMaxConnections !== undefined ? intArg(o.lbMaxConnections, '--lb-max-connections') : undefined;
     if (lbMax !== undefined && (lbMax < 1 || lbMax > 1 << 24)) throw new TsnError('ERR_BAD_OPTION', `--lb-max-connections ${lbMax}: expected 1 to ${1 << 24}`);
     const clusterFlags = ['clusterPrefix', 'hostId', 'advertiseAddr', 'clusterTtl', 'clusterCa', 'clusterCert', 'clusterKey'].filter((k) => o[k] !== undefined);
     if (o.clusterStore === undefined && clusterFlags.length) throw new TsnError('ERR_BAD_OPTION', `${clusterFlags.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} need --cluster-store etcd://HOST:PORT`);
     const cluster = o.clusterStore !== undefined ? { clusterStore: o.clusterStore, clusterPrefix: o.clusterPrefix, hostId: o.hostId, advertiseAddr: o.advertiseAddr, clusterTtl: o.clusterTtl, clusterCa: o.clusterCa, clusterCert: o.clusterCert, clusterKey: o.clusterKey } : undefined;
-    await runDaemon({ stateDir: o.stateDir, socket: socketPathFrom(o.socket), defaultAddressPool: o.defaultAddressPool, lbMaxConnections: lbMax, cluster });
+    await runDaemon({ stateDir: o.stateDir, socket: socketPathFrom(o.socket), defaultAddressPool: o.defaultAddressPool, lbMaxConnections: lbMax, cluster, dockerPlugin: o.dockerPlugin === 'off' ? null : o.dockerPlugin });
   });
 
 const network = program.command('network').description('manage networks');

@@ -15,11 +15,15 @@ import { createDrivers } from './drivers/driver-registry.js';
 import type { DriverContext, EndpointRuntime, NetworkDriver, NetworkPlanContext, NetworkRuntime } from './drivers/network-driver.js';
 import type { OverlayDriver } from './drivers/overlay-driver.js';
 import { TsnError } from '../errors.js';
-import { DOCKER_DEFAULT_POOLS, NetworkIpam, planPoolIpam, type AddressPool } from './ipam.js';
+import { chooseDefaultSubnet, DOCKER_DEFAULT_POOLS, NetworkIpam, planPoolIpam, type AddressPool } from './ipam.js';
 import { checkUserMac, macFromIpv4, randomLocalMac } from './mac-address.js';
-import { DRIVERS, EMPTY_STATE, type DaemonState, type DriverName, type EndpointRecord, type NetworkRecord } from './model.js';
+import { DRIVERS, EMPTY_STATE, type DaemonState, type DriverName, type EndpointRecord, type NetworkRecord, type SandboxRef } from './model.js';
 import { checkIfname, parseNetworkOptions, type CreateNetworkRequest } from './network-options.js';
 import { Rtnetlink } from './rtnetlink.js';
+import { HostNat } from './nat/host-nat.js';
+import { natRuleset } from './nat/nft-ruleset.js';
+import { checkPublishFree, formatPublish, parsePublish } from './nat/published-ports.js';
+import { HOST_SIDE } from './runtime-moved-tap.js';
 import { describeSandbox, resolveSandbox, sandboxFrom } from './sandbox.js';
 import { StateStore } from './state-store.js';
 import { LbControl } from './lb-control.js';
@@ -35,6 +39,14 @@ export interface ConnectRequest {
   ifname?: string;
   /** A runtime's container id (CNI, netavark): with ifname, how the runtime names the attachment (runtime-attachments.ts). */
   containerId?: string;
+  /** Published ports, HOSTPORT:PORT[/tcp|udp] (src/control/nat/). */
+  publish?: string[];
+  /** Runtime front doors (src/docker/): make the TAP in the host namespace under this name, for the runtime to move into its sandbox. */
+  hostSideName?: string;
+  /** `ip` was reserved in the network's IPAM already (Docker's IpamDriver.RequestAddress). */
+  addressReserved?: boolean;
+  label?: string;
+  docker?: EndpointRecord['docker'];
 }
 
 export interface DaemonOptions {
@@ -50,7 +62,7 @@ const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
 
 /** How capture, trace and annotations name an endpoint's port: `sandbox:ifname`, as fdb show does. */
 export function endpointLabel(ep: EndpointRecord): string {
-  return `${describeSandbox(ep.sandbox)}:${ep.ifname}`;
+  return `${ep.label ?? describeSandbox(ep.sandbox)}:${ep.ifname}`;
 }
 
 export class Daemon {
@@ -65,6 +77,8 @@ export class Daemon {
   readonly log: (msg: string) => void;
   /** Virtual services (`lb ...`): src/control/lb-control.ts. */
   readonly lb: LbControl;
+  /** Masquerade and published ports in the host namespace (src/control/nat/). */
+  private readonly nat: HostNat;
 
   constructor(opts: DaemonOptions) {
     this.engine = opts.engine;
@@ -76,12 +90,14 @@ export class Daemon {
     const drivers = createDrivers(ctx);
     this.drivers = drivers.byName;
     this.overlay = drivers.overlay;
+    this.nat = new HostNat(this.hostNetns, this.log);
     this.lb = new LbControl({ engine: this.engine, network: (n) => this.network(n), networks: () => this.networks.values(), persist: () => this.persist(), log: (m) => this.log(m) });
   }
 
   /** Reload persisted state and re-adopt devices. Endpoints whose sandbox is gone are released. */
   start(): { networks: number; endpoints: number; dropped: number; kept: number } {
     const state = this.store.load() ?? EMPTY_STATE;
+    const hadNat = natRuleset(state).rules > 0;
     let dropped = 0;
     let endpoints = 0;
     let kept = 0;
@@ -109,7 +125,7 @@ export class Daemon {
       }
       let port = null;
       try {
-        resolveSandbox(ep.sandbox);
+        if (!ep.hostSide || ep.hostSide.moved) resolveSandbox(ep.sandbox);
         port = this.drivers[rt.record.driver].connect(rt, ep, true);
       } catch (err) {
         const code = (err as { code?: string }).code;
@@ -133,11 +149,13 @@ export class Daemon {
     }
     this.lb.restore(state.lb);
     if (dropped > 0) this.persist(); // otherwise the file already says exactly this
+    this.nat.sync(this.snapshot(), hadNat); // reconcile what a crashed daemon left with what the state says
     return { networks: this.networks.size, endpoints, dropped, kept };
   }
 
   /** Stop switching; devices stay (persistent) for the next start to adopt. */
   stop(): void {
+    this.nat.remove();
     this.lb.close();
     this.engine.close();
   }
@@ -161,10 +179,16 @@ export class Daemon {
     return n;
   }
 
-  private persist(): void {
+  private snapshot(): DaemonState {
     const networks = [...this.networks.values()].map((n) => ({ ...n.record, ipam: n.ipam ? n.ipam.toJSON() : null }));
     const endpoints = [...this.networks.values()].flatMap((n) => [...n.endpoints.values()].map((e) => e.record));
-    this.store.save({ version: 1, networks, endpoints, lb: this.lb.toState() });
+    return { version: 1, networks, endpoints, lb: this.lb.toState() };
+  }
+
+  private persist(): void {
+    const state = this.snapshot();
+    this.store.save(state);
+    this.nat.sync(state);
   }
 
   private hostRoutes(): string[] {
@@ -197,7 +221,7 @@ export class Daemon {
     };
     const { ipam, gateway, overlay } = this.drivers[driver].plan(req, parsed, planCtx);
     const options = parsed.options;
-    const record: NetworkRecord = { id, name, driver, created: new Date().toISOString(), options, ipam: null, gateway, ...(overlay ? { overlay } : {}) };
+    const record: NetworkRecord = { id, name, driver, created: new Date().toISOString(), options, ipam: null, gateway, ...(overlay ? { overlay } : {}), ...(req.docker ? { docker: req.docker } : {}) };
     const rt: NetworkRuntime = { record, ipam, domain: null, gatewayPort: null, endpoints: new Map() };
     this.drivers[driver].createNetwork(rt, false);
     this.networks.set(name, rt);
@@ -236,11 +260,14 @@ export class Daemon {
 
   connect(networkName: string, req: ConnectRequest): EndpointRecord {
     const rt = this.network(networkName);
-    const sandbox = sandboxFrom({ netns: req.netns, pid: req.pid });
-    const sandboxPath = resolveSandbox(sandbox);
-    const ifname = checkIfname(req.ifname ?? 'eth0', '--ifname');
+    const hostSide = req.hostSideName !== undefined; // the runtime moves it into the sandbox (src/control/runtime-moved-tap.ts)
+    const sandbox: SandboxRef = hostSide ? { kind: 'path', path: HOST_SIDE } : sandboxFrom({ netns: req.netns, pid: req.pid });
+    const sandboxPath = hostSide ? HOST_SIDE : resolveSandbox(sandbox);
+    const ifname = checkIfname(req.hostSideName ?? req.ifname ?? 'eth0', '--ifname');
+    const publish = (req.publish ?? []).map(parsePublish);
+    if (publish.length) checkPublishFree(publish, this.publishedPorts());
     for (const e of rt.endpoints.values()) {
-      if (e.record.sandboxPath === sandboxPath) {
+      if (!hostSide && e.record.sandboxPath === sandboxPath) {
         throw new TsnError('ERR_ENDPOINT_EXISTS', `${describeSandbox(sandbox)} is connected to ${rt.record.name} already (endpoint ${e.record.id})`);
       }
     }
@@ -248,7 +275,7 @@ export class Daemon {
     if (!rt.ipam && req.ip !== undefined) throw new TsnError('ERR_BAD_OPTION', `the ${rt.record.driver} driver assigns no addresses: drop --ip`);
     // A failed connect must leave IPAM exactly as it was, allocation cursor included.
     const ipamBefore = rt.ipam ? rt.ipam.toJSON() : null;
-    const ip = rt.ipam ? rt.ipam.allocate(req.ip) : null;
+    const ip = rt.ipam ? (req.addressReserved && req.ip && rt.ipam.isAllocated(req.ip) ? req.ip : rt.ipam.allocate(req.ip)) : null;
     try {
       const chosen = this.drivers[rt.record.driver].endpointMac?.(rt, mac0, ip) ?? { mac: mac0 ?? (ip ? macFromIpv4(ip) : randomLocalMac()), shared: false };
       const mac = chosen.mac;
@@ -268,6 +295,10 @@ export class Daemon {
         defaultRoute: false,
         created: new Date().toISOString(),
         ...(req.containerId !== undefined ? { containerId: req.containerId } : {}),
+        ...(hostSide ? { hostSide: { srcName: ifname, sandboxKey: null, moved: false } } : {}),
+        ...(req.label ? { label: req.label } : {}),
+        ...(req.docker ? { docker: req.docker } : {}),
+        ...(publish.length ? { publish } : {}),
       };
       const port = this.drivers[rt.record.driver].connect(rt, ep, false);
       const ert: EndpointRuntime = { record: ep, port };
@@ -356,6 +387,8 @@ export class Daemon {
         IPv4Address: e.record.ip ? `${e.record.ip}/${e.record.prefixLen}` : '',
         DefaultRoute: e.record.defaultRoute,
         Attached: e.port !== null,
+        ...(e.record.label ? { Name: e.record.label } : {}),
+        ...(e.record.publish?.length ? { Ports: e.record.publish.map(formatPublish) } : {}),
       };
     }
     return {
@@ -379,7 +412,7 @@ export class Daemon {
     for (const rt of this.networks.values()) {
       if (rt.gatewayPort) m.set(rt.gatewayPort.id, { network: rt.record.name, endpoint: null, name: `${rt.gatewayPort.name} (gateway)` });
       for (const e of rt.endpoints.values()) {
-        if (e.port) m.set(e.port.id, { network: rt.record.name, endpoint: e.record.id, name: `${describeSandbox(e.record.sandbox)}:${e.record.ifname}` });
+        if (e.port) m.set(e.port.id, { network: rt.record.name, endpoint: e.record.id, name: endpointLabel(e.record) });
       }
     }
     return m;
@@ -445,5 +478,79 @@ export class Daemon {
     this.persist();
     this.log(`fdb del ${rt.record.name} ${r.mac} (${r.type})`);
     return { network: rt.record.name, ...r };
+  }
+
+  // For the runtime front doors (src/docker/) and the sandbox-gone watcher (src/control/sandbox-watcher.ts).
+
+  /** Every endpoint's published ports, for conflict checks. */
+  private publishedPorts(): { owner: string; publish: NonNullable<EndpointRecord['publish']> }[] {
+    return [...this.networks.values()].flatMap((n) =>
+      [...n.endpoints.values()].filter((e) => e.record.publish?.length).map((e) => ({ owner: `endpoint ${e.record.id} (${endpointLabel(e.record)}) on ${n.record.name}`, publish: e.record.publish! })),
+    );
+  }
+
+  /** The first network whose record matches, with its IPAM state. */
+  findNetwork(match: (r: NetworkRecord, ipam: NetworkIpam | null) => boolean): NetworkRecord | null {
+    for (const rt of this.networks.values()) if (match(rt.record, rt.ipam)) return this.recordOf(rt);
+    return null;
+  }
+
+  /** Every endpoint with its network, for the watcher. */
+  endpointRuntimes(): { network: NetworkRuntime; endpoint: EndpointRuntime }[] {
+    return [...this.networks.values()].flatMap((n) => [...n.endpoints.values()].map((e) => ({ network: n, endpoint: e })));
+  }
+
+  /**
+   * Change an endpoint's record (a front door learned its sandbox, its name or its ports; the watcher
+   * saw the runtime move its TAP), then persist. `publish`, when given, replaces the published ports.
+   */
+  updateEndpoint(networkName: string, ref: string, change: { publish?: string[] | EndpointRecord['publish']; update?: (rec: EndpointRecord) => void }): EndpointRecord {
+    const rt = this.network(networkName);
+    const ep = this.endpoint(rt, ref);
+    if (change.publish !== undefined) {
+      const wanted = change.publish.map((p) => (typeof p === 'string' ? parsePublish(p) : p));
+      checkPublishFree(wanted, this.publishedPorts().filter((t) => !t.owner.startsWith(`endpoint ${ep.record.id} `)));
+      ep.record.publish = wanted.length ? wanted : undefined;
+    }
+    change.update?.(ep.record);
+    if (ep.port) ep.port.label = endpointLabel(ep.record);
+    this.persist();
+    return ep.record;
+  }
+
+  /** An endpoint whose sandbox or device went away: released as a disconnect is (address, port, record). */
+  releaseGone(networkId: string, endpointId: string, why: string): void {
+    const rt = this.byId(networkId);
+    const ep = rt?.endpoints.get(endpointId);
+    if (!rt || !ep) return;
+    this.detach(rt, ep);
+    this.lb.endpointsChanged(rt);
+    this.persist();
+    this.log(`endpoint ${endpointId} (${endpointLabel(ep.record)}) released from ${rt.record.name}: ${why}`);
+  }
+
+  /** Reserve an address on a network's IPAM (a front door's IPAM driver): `ip`, or the next free one. */
+  reserveAddress(networkName: string, ip?: string): { ip: string; prefixLen: number } {
+    const rt = this.network(networkName);
+    if (!rt.ipam) throw new TsnError('ERR_BAD_OPTION', `network ${rt.record.name} has no IPAM (driver ${rt.record.driver})`);
+    const got = rt.ipam.allocate(ip);
+    this.persist();
+    return { ip: got, prefixLen: rt.ipam.prefixLen };
+  }
+
+  /** Give an address back, unless an endpoint holds it or it is reserved (gateway, aux). */
+  releaseAddress(networkName: string, ip: string): boolean {
+    const rt = this.network(networkName);
+    if (!rt.ipam || !rt.ipam.contains(ip) || rt.ipam.reservedReason(ip) !== null) return false;
+    for (const e of rt.endpoints.values()) if (e.record.ip === ip) return false;
+    const released = rt.ipam.release(ip);
+    if (released) this.persist();
+    return released;
+  }
+
+  /** A free subnet from the default pools, avoiding every network's, the host's routes and `alsoTaken`. */
+  chooseSubnet(alsoTaken: readonly string[]): string {
+    const taken = [...this.networks.values()].filter((n) => n.ipam).map((n) => n.ipam!.subnet);
+    return chooseDefaultSubnet(this.defaultPools, [...taken, ...alsoTaken, ...this.hostRoutes()]);
   }
 }

@@ -41,6 +41,8 @@ export interface NetworkOptions {
   /** macvlan/ipvlan: the host's own port on the network (-o host_shim=IP), and its interface name. */
   hostShim?: string;
   hostShimName?: string;
+  /** Outbound masquerade of the subnet in the daemon's namespace (bridge; src/control/nat/). Default off on the CLI, on through Docker. */
+  masquerade?: boolean;
 }
 
 export interface NetworkRecord {
@@ -55,6 +57,28 @@ export interface NetworkRecord {
   gateway: { ifname: string; mac: string; ip: string; prefixLen: number } | null;
   /** Driver overlay only. */
   overlay?: OverlayRecord;
+  /** Made through Docker's remote driver (src/docker/): Docker's network id. */
+  docker?: { networkId: string };
+}
+
+/** A published port: HOSTPORT on the daemon's namespace forwarded (DNAT) to the endpoint's PORT. */
+export interface PublishedPort {
+  proto: 'tcp' | 'udp';
+  hostPort: number;
+  port: number;
+}
+
+/**
+ * An endpoint whose TAP is made in the host namespace for a runtime to move into its sandbox (Docker's
+ * libnetwork moves the interface named `srcName` and renames it). `moved`: the device was seen in the
+ * sandbox (then `sandboxPath`/`ifname` say where it is); until then it is in the host namespace under
+ * `srcName`. See src/control/runtime-moved-tap.ts.
+ */
+export interface HostSideTap {
+  srcName: string;
+  /** The namespace file the runtime will move it into (Docker's SandboxKey), once known (Join). */
+  sandboxKey: string | null;
+  moved: boolean;
 }
 
 export type SandboxRef = { kind: 'netns'; name: string } | { kind: 'path'; path: string } | { kind: 'pid'; pid: number };
@@ -74,6 +98,14 @@ export interface EndpointRecord {
   created: string;
   /** The runtime's container id when a CNI or netavark plugin made it (runtime-attachments.ts); absent for `connect`. */
   containerId?: string;
+  /** The runtime moves the TAP into the sandbox itself (Docker): see HostSideTap. */
+  hostSide?: HostSideTap;
+  /** How output names the endpoint (fdb show, stats, capture): the container's name where the runtime gave one. */
+  label?: string;
+  /** Made through Docker's remote driver: Docker's endpoint id. */
+  docker?: { endpointId: string };
+  /** Published ports (`connect --publish`, `docker run -p`), installed by src/control/nat/. */
+  publish?: PublishedPort[];
 }
 
 export interface DaemonState {

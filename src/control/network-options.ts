@@ -28,6 +28,8 @@ export interface CreateNetworkRequest {
   auxAddresses?: Record<string, string>;
   mtu?: number;
   options?: Record<string, string>;
+  /** Made through Docker's remote driver (src/docker/). */
+  docker?: { networkId: string };
 }
 
 /** The option keys of one driver, as network-options.ts needs them (a NetworkDriver has these). */
@@ -49,6 +51,8 @@ const COMMON_OPTION_KEYS: Record<string, keyof NetworkOptions> = {
   mtu: 'mtu',
   'com.docker.network.driver.mtu': 'mtu',
   port_security: 'portSecurity',
+  masquerade: 'masquerade',
+  'com.docker.network.bridge.enable_ip_masquerade': 'masquerade',
 };
 
 export interface ParsedNetworkOptions {
@@ -93,7 +97,7 @@ export function parseNetworkOptions(req: CreateNetworkRequest, driver: DriverNam
     if (!field && own.includes(key)) continue; // the driver's plan reads it
     if (!field) throw new TsnError('ERR_BAD_OPTION', `-o ${key}=${value}: unknown option; accepted: ${Object.keys(known).join(', ')}`);
     given.add(field);
-    if (field === 'icc' || field === 'internal') options[field] = parseBool(key, value);
+    if (field === 'icc' || field === 'internal' || field === 'masquerade') options[field] = parseBool(key, value);
     else if (field === 'mtu') options.mtu = parseMtu(value, `-o ${key}`);
     else if (field === 'portSecurity') {
       if (value !== 'mac' && value !== 'ip') throw new TsnError('ERR_BAD_OPTION', `-o ${key}=${value}: expected mac or ip`);

@@ -94,6 +94,10 @@ export interface NativeError extends Error {
 export interface NativeAddon {
   tapOpen(name: string, opts?: TapOpenOptions): { fd: number; name: string };
   tapSetPersist(fd: number, on: boolean): void;
+  /** The device's current name (it follows renames and namespace moves); EBADFD once the device is gone. */
+  tapDeviceName(fd: number): string;
+  /** Inode (the namespace's id) of the network namespace the device is in now; EBADFD once it is gone. */
+  tapNetnsInode(fd: number): number;
   closeFd(fd: number): void;
   attachPool(pool: ArrayBuffer, desc: Int32Array, txIdx: Int32Array, status: Int32Array): number;
   detachPool(handle: number): void;

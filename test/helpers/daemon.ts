@@ -41,7 +41,10 @@ export class TestDaemon {
   child: ChildProcess | null = null;
   log = '';
 
-  constructor(private readonly extraArgs: string[] = []) {}
+  /** Tests never serve the Docker plugin on the host's /run/docker/plugins (test/helpers/dockerd.ts runs one privately). */
+  constructor(private readonly extraArgs: string[] = []) {
+    if (!extraArgs.includes('--docker-plugin')) this.extraArgs = [...extraArgs, '--docker-plugin', 'off'];
+  }
 
   async setup(): Promise<void> {
     await addNetns(this.hostNs);

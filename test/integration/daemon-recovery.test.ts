@@ -38,7 +38,7 @@ describe.skipIf(skip !== null)('daemon recovery', () => {
     cleanup.push(() => second.teardown());
     const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
       import('node:child_process').then(({ spawn }) => {
-        const c = spawn(process.execPath, [join(import.meta.dirname, '../../bin/tsnet-switch.js'), 'daemon', '--state-dir', d.stateDir, '--socket', second.socket]);
+        const c = spawn(process.execPath, [join(import.meta.dirname, '../../bin/tsnet-switch.js'), 'daemon', '--state-dir', d.stateDir, '--socket', second.socket, '--docker-plugin', 'off']);
         let out = '';
         c.stderr.on('data', (x) => (out += x));
         c.on('exit', (code) => resolve({ code, out }));

@@ -22,7 +22,7 @@ export async function startDaemon(cleanup: CleanupStack, hostNs: string): Promis
   cleanup.defer(`temp dir ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
   const socket = join(dir, 'api.sock');
   const entry = process.argv[1];
-  const p = cleanup.spawn(process.execPath, [...process.execArgv, entry, 'daemon', '--state-dir', join(dir, 'state'), '--socket', socket], {
+  const p = cleanup.spawn(process.execPath, [...process.execArgv, entry, 'daemon', '--state-dir', join(dir, 'state'), '--socket', socket, '--docker-plugin', 'off'], {
     netns: hostNs,
     label: 'tsnet-switch daemon',
   });

@@ -17,6 +17,7 @@ import type { EndpointRecord } from '../model.js';
 import type { CreateNetworkRequest, ParsedNetworkOptions } from '../network-options.js';
 import { Rtnetlink } from '../rtnetlink.js';
 import type { DriverContext, EndpointRuntime, NetworkDriver, NetworkPlan, NetworkPlanContext, NetworkRuntime } from './network-driver.js';
+import { placement } from '../runtime-moved-tap.js';
 
 function errCode(err: unknown): string | undefined {
   return (err as { code?: string }).code;
@@ -167,17 +168,18 @@ export class BridgeDriver implements NetworkDriver {
     if (!net.domain) {
       throw new TsnError('ERR_NETWORK_DOWN', `network ${rec.name} is not attached to the switch (its re-adoption failed; see the daemon log)`);
     }
+    const place = placement(ep, this.ctx.hostNetns, adopt);
     const { port, defaultRoute } = plumbTap({
-      netns: ep.sandboxPath,
-      ifname: ep.ifname,
+      netns: place.netns,
+      ifname: place.ifname,
       mac: ep.mac,
       mtu: rec.options.mtu,
-      ip: ep.ip,
+      ip: place.configure ? ep.ip : null,
       prefixLen: ep.prefixLen,
       ownMac: true,
       ownIp: rec.options.portSecurity === 'ip' && ep.ip ? ep.ip : undefined,
       mode: adopt ? 'adopt' : 'create',
-      defaultRouteVia: rec.options.internal || !rec.gateway ? null : rec.gateway.ip,
+      defaultRouteVia: rec.options.internal || !rec.gateway || !place.configure ? null : rec.gateway.ip,
     });
     try {
       this.ctx.engine.addPort(port, net.domain);

@@ -40,6 +40,7 @@ import { PARENT_OPTION_KEYS, parentLink, planParentNetwork } from '../parent-net
 import { Rtnetlink } from '../rtnetlink.js';
 import { commitPersistent, plumbTap } from './bridge-driver.js';
 import type { DriverContext, EndpointRuntime, NetworkDriver, NetworkPlan, NetworkPlanContext, NetworkRuntime } from './network-driver.js';
+import { placement } from '../runtime-moved-tap.js';
 
 const WATCHDOG_MS = 1000;
 
@@ -207,17 +208,18 @@ export class MacvlanDriver implements NetworkDriver {
     const r = this.runtime(rt);
     const opts = rt.record.options;
     if (opts.mode === 'passthru') this.checkPassthruFree(rt, r);
+    const place = placement(ep, this.ctx.hostNetns, adopt);
     const { port, defaultRoute } = plumbTap({
-      netns: ep.sandboxPath,
-      ifname: ep.ifname,
+      netns: place.netns,
+      ifname: place.ifname,
       mac: ep.mac,
       mtu: opts.mtu,
-      ip: ep.ip,
+      ip: place.configure ? ep.ip : null,
       prefixLen: ep.prefixLen,
       ownMac: this.name === 'macvlan',
       ownIp: (this.name === 'ipvlan' || opts.portSecurity === 'ip') && ep.ip ? ep.ip : undefined,
       mode: adopt ? 'adopt' : 'create',
-      defaultRouteVia: opts.internal || !rt.ipam ? null : rt.ipam.gateway,
+      defaultRouteVia: opts.internal || !rt.ipam || !place.configure ? null : rt.ipam.gateway,
     });
     // The TAP is not persistent yet (unless adopted): closing the port undoes it. On failure
     // addParentMember has closed it already.

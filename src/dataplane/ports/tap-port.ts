@@ -83,6 +83,31 @@ export class TapPort extends Port {
     native().tapSetPersist(this.fd, on);
   }
 
+  /**
+   * The device's name now, or null when it is gone (deleted, or its namespace destroyed: the kernel
+   * detaches the descriptor). Follows renames and moves to another namespace. One ioctl, no netlink.
+   */
+  deviceName(): string | null {
+    if (this.fd < 0) return null;
+    try {
+      return native().tapDeviceName(this.fd);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'EBADFD') return null;
+      throw err;
+    }
+  }
+
+  /** The inode (id) of the namespace the device is in now, or null when it is gone. */
+  netnsInode(): number | null {
+    if (this.fd < 0) return null;
+    try {
+      return native().tapNetnsInode(this.fd);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'EBADFD') return null;
+      throw err;
+    }
+  }
+
   close(): void {
     if (this.fd < 0) return;
     this.stop();

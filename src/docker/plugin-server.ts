@@ -1,0 +1,129 @@
+/**
+ * The Docker plugin socket: HTTP POST + JSON on a Unix socket that dockerd finds by name in
+ * /run/docker/plugins (tsnet.sock: the driver and the IPAM driver are both called `tsnet`). It
+ * answers /Plugin.Activate with both roles and routes /NetworkDriver.* and /IpamDriver.* to
+ * network-driver-plugin.ts and ipam-driver-plugin.ts. As the protocol asks: an unknown method is
+ * 404 (libnetwork then treats it as not implemented), a body that does not parse is 400, and an
+ * operation that fails is `{"Err": message}` with the error's 4xx/5xx status (Docker shows the message
+ * to the user; its IPAM proxy ignores an Err that comes with 200).
+ */
+import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createConnection } from 'node:net';
+import { dirname } from 'node:path';
+import type { Daemon } from '../control/daemon.js';
+import { TsnError } from '../errors.js';
+import { DockerPools } from './docker-pools.js';
+import { IpamDriverPlugin } from './ipam-driver-plugin.js';
+import { NetworkDriverPlugin } from './network-driver-plugin.js';
+
+export const DEFAULT_DOCKER_PLUGIN_SOCKET = '/run/docker/plugins/tsnet.sock';
+const CONTENT_TYPE = 'application/vnd.docker.plugins.v1.2+json';
+const MAX_BODY = 1 << 20;
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': CONTENT_TYPE, 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) throw new TsnError('ERR_BODY_TOO_LARGE', `request body over ${MAX_BODY} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8').trim();
+  if (text === '' || text === 'null') return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new TsnError('ERR_BAD_JSON', 'request body is not valid JSON');
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new TsnError('ERR_BAD_JSON', 'request body must be a JSON object');
+  return v as Record<string, unknown>;
+}
+
+function socketAlive(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = createConnection(path);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+}
+
+export class DockerPluginServer {
+  private server: Server | null = null;
+  private readonly network: NetworkDriverPlugin;
+  private readonly ipam: IpamDriverPlugin;
+  constructor(
+    private readonly daemon: Daemon,
+    readonly socketPath: string,
+    /** Log every call with its body (TSNET_DOCKER_DEBUG=1). */
+    private readonly verbose = process.env.TSNET_DOCKER_DEBUG === '1',
+  ) {
+    const pools = new DockerPools();
+    this.network = new NetworkDriverPlugin(daemon, pools);
+    this.ipam = new IpamDriverPlugin(daemon, pools);
+  }
+
+  async listen(): Promise<void> {
+    if (existsSync(this.socketPath)) {
+      if (await socketAlive(this.socketPath)) throw new TsnError('ERR_DAEMON_RUNNING', `something answers on the Docker plugin socket ${this.socketPath} already (another tsnet-switch daemon?): stop it, or give --docker-plugin PATH|off`);
+      unlinkSync(this.socketPath);
+    }
+    mkdirSync(dirname(this.socketPath), { recursive: true, mode: 0o755 });
+    const server = createServer((req, res) => {
+      this.handle(req, res).catch((err) => this.fail(res, err));
+    });
+    const old = process.umask(0o177);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(this.socketPath, () => resolve());
+      });
+    } finally {
+      process.umask(old);
+    }
+    chmodSync(this.socketPath, 0o600);
+    this.server = server;
+  }
+
+  async close(): Promise<void> {
+    const s = this.server;
+    this.server = null;
+    if (!s) return;
+    await new Promise<void>((resolve) => {
+      s.close(() => resolve());
+      s.closeAllConnections?.();
+    });
+    if (existsSync(this.socketPath)) unlinkSync(this.socketPath);
+  }
+
+  private fail(res: ServerResponse, err: unknown): void {
+    const e = err as { status?: number; message?: string };
+    if (err instanceof TsnError && (err.code === 'ERR_BAD_JSON' || err.code === 'ERR_BODY_TOO_LARGE')) return send(res, err.status, { Err: err.message });
+    if (!(err instanceof TsnError) && !(typeof (err as { code?: unknown }).code === 'string')) this.daemon.log(`docker plugin: internal error: ${(err as Error)?.stack ?? String(err)}`);
+    this.daemon.log(`docker: refused: ${e?.message ?? String(err)}`);
+    // Not 200: libnetwork's IPAM proxy reads an `Err` only from an error status (its driver proxy from both).
+    send(res, typeof e?.status === 'number' && e.status >= 400 ? e.status : 500, { Err: e?.message ?? String(err) });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://tsnet').pathname;
+    const body = await readJson(req);
+    if (req.method !== 'POST') return send(res, 404, { Err: `${req.method} ${path}: the plugin protocol is POST only` });
+    if (path === '/Plugin.Activate') return send(res, 200, { Implements: ['NetworkDriver', 'IpamDriver'] });
+    const m = /^\/(NetworkDriver|IpamDriver)\.([A-Za-z]+)$/.exec(path);
+    if (m && this.verbose) this.daemon.log(`docker: ${m[1]}.${m[2]} ${JSON.stringify(body)}`);
+    const answer = m ? (m[1] === 'NetworkDriver' ? this.network.handle(m[2], body) : this.ipam.handle(m[2], body)) : undefined;
+    if (answer === undefined) return send(res, 404, { Err: `${path}: not implemented by tsnet` });
+    send(res, 200, answer);
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * tsnet-switch as Docker's network and IPAM driver, with a real dockerd (test/helpers/dockerd.ts: its
+ * own namespaces, data root and sockets; nothing of the host changes): containers on a `tsnet` network
+ * ping each other and the gateway through our switch, `docker run --ip`, `docker network inspect`
+ * shows our IPAM, `docker network connect/disconnect`.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DockerHost, TEST_IMAGE } from '../helpers/dockerd.js';
+import { privilegedSkipReason } from '../helpers/netns.js';
+
+const skip = privilegedSkipReason();
+
+interface StatsPort {
+  network: string;
+  port: string;
+  endpoint: string | null;
+  rxPackets: number;
+  txPackets: number;
+}
+
+describe.skipIf(skip)('Docker remote network + IPAM driver (real dockerd)', () => {
+  const h = new DockerHost();
+
+  beforeAll(async () => {
+    await h.setup();
+    await h.startDockerd();
+    await h.startTsnet();
+    await h.importImage();
+  }, 120_000);
+
+  afterAll(async () => {
+    await h.cleanup();
+    expect(h.leftovers()).toEqual([]);
+  }, 180_000);
+
+  const ipOf = async (container: string, network: string) => h.dockerOk(['inspect', '-f', `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, container]);
+
+  it('two containers ping each other and the gateway across the switch; --ip; inspect shows our IPAM', async () => {
+    await h.dockerOk(['network', 'create', '-d', 'tsnet', '--ipam-driver', 'tsnet', '--subnet', '10.201.0.0/24', '--ip-range', '10.201.0.128/25', '--aux-address', 'router=10.201.0.254', '-o', 'tsnet.name=web', 'web']);
+    await h.dockerOk(['run', '-d', '--name', 'c1', '--network', 'web', TEST_IMAGE, 'sleep', '600']);
+    await h.dockerOk(['run', '-d', '--name', 'c2', '--network', 'web', '--ip', '10.201.0.50', TEST_IMAGE, 'sleep', '600']);
+    const ip1 = await ipOf('c1', 'web');
+    expect(await ipOf('c2', 'web')).toBe('10.201.0.50');
+    // Dynamic addresses come from the ip-range; the static one may lie outside it (as with Docker's IPAM).
+    expect(Number(ip1.split('.')[3])).toBeGreaterThanOrEqual(128);
+    // Inside the container: the address Docker reports, on the interface libnetwork renamed.
+    expect(await h.dockerOk(['exec', 'c2', 'ip', '-4', 'addr', 'show', 'eth0'])).toContain('10.201.0.50/24');
+
+    const before = JSON.parse(await h.tsnetOk(['stats', '--json'])) as { ports: StatsPort[] };
+    const ping = await h.dockerOk(['exec', 'c1', 'ping', '-c', '3', '-W', '2', '10.201.0.50']);
+    expect(ping).toContain('3 packets received');
+    expect(await h.dockerOk(['exec', 'c2', 'ping', '-c', '1', '-W', '2', '10.201.0.1'])).toContain('1 packets received');
+    const after = JSON.parse(await h.tsnetOk(['stats', '--json'])) as { ports: StatsPort[] };
+    const eps = after.ports.filter((p) => p.network === 'web' && p.endpoint);
+    expect(eps).toHaveLength(2);
+    for (const p of eps) {
+      expect(p.port).toMatch(/^docker:[0-9a-f]{12}:eth0$/); // the watcher followed libnetwork's move and rename
+      const b = before.ports.find((x) => x.endpoint === p.endpoint);
+      expect(p.rxPackets - (b?.rxPackets ?? 0)).toBeGreaterThanOrEqual(3); // the echo requests / replies crossed the switch
+    }
+
+    const dinspect = JSON.parse(await h.dockerOk(['network', 'inspect', 'web']))[0];
+    expect(dinspect.Driver).toBe('tsnet');
+    expect(dinspect.IPAM.Driver).toBe('tsnet');
+    expect(dinspect.IPAM.Config[0]).toMatchObject({ Subnet: '10.201.0.0/24', IPRange: '10.201.0.128/25' });
+    const dockerAddrs = Object.values(dinspect.Containers as Record<string, { IPv4Address: string }>).map((c) => c.IPv4Address).sort();
+    expect(dockerAddrs).toEqual([`10.201.0.50/24`, `${ip1}/24`].sort());
+    const tinspect = JSON.parse(await h.tsnetOk(['network', 'inspect', 'web']))[0];
+    expect(tinspect.IPAM.Config[0]).toMatchObject({ Subnet: '10.201.0.0/24', IPRange: '10.201.0.128/25', Gateway: '10.201.0.1', AuxiliaryAddresses: { router: '10.201.0.254' } });
+    const ours = Object.values(tinspect.Endpoints as Record<string, { IPv4Address: string; Attached: boolean }>);
+    expect(ours.map((e) => e.IPv4Address).sort()).toEqual(dockerAddrs);
+    expect(ours.every((e) => e.Attached)).toBe(true);
+    // fdb show names the endpoints as stats does.
+    const fdb = JSON.parse(await h.tsnetOk(['fdb', 'show', 'web', '--json'])) as { port: string }[];
+    expect(fdb.filter((e) => e.port.startsWith('docker:')).length).toBe(2);
+  }, 120_000);
+
+  it('docker network connect / disconnect attach and detach a second interface', async () => {
+    await h.dockerOk(['network', 'create', '-d', 'tsnet', '--ipam-driver', 'tsnet', '--subnet', '10.202.0.0/24', '-o', 'tsnet.name=db', 'db']);
+    await h.dockerOk(['run', '-d', '--name', 'c3', '--network', 'db', TEST_IMAGE, 'sleep', '600']);
+    await h.dockerOk(['network', 'connect', 'db', 'c1']);
+    const dbIp = await ipOf('c1', 'db');
+    expect(dbIp).toMatch(/^10\.202\.0\./);
+    expect(await h.dockerOk(['exec', 'c1', 'ip', '-4', 'addr', 'show', 'eth1'])).toContain(`${dbIp}/24`);
+    expect(await h.dockerOk(['exec', 'c3', 'ping', '-c', '2', '-W', '2', dbIp])).toContain('2 packets received');
+    let t = JSON.parse(await h.tsnetOk(['network', 'inspect', 'db']))[0];
+    expect(Object.keys(t.Endpoints)).toHaveLength(2);
+
+    await h.dockerOk(['network', 'disconnect', 'db', 'c1']);
+    t = JSON.parse(await h.tsnetOk(['network', 'inspect', 'db']))[0];
+    expect(Object.values(t.Endpoints as Record<string, { IPv4Address: string }>).map((e) => e.IPv4Address)).not.toContain(`${dbIp}/24`);
+    expect(Object.keys(t.Endpoints)).toHaveLength(1);
+    const links = await h.dockerOk(['exec', 'c1', 'ip', 'link']);
+    expect(links).not.toContain('eth1');
+    // c1 is still on web.
+    expect(await h.dockerOk(['exec', 'c1', 'ping', '-c', '1', '-W', '2', '10.201.0.50'])).toContain('1 packets received');
+  }, 120_000);
+});
