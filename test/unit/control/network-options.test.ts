@@ -37,7 +37,7 @@ describe('parseNetworkOptions', () => {
   it('an unknown key lists the accepted ones, the parent drivers\' included, as before', () => {
     const err = expectTsnError(() => parse('bridge', { vni: '5' }), 'ERR_BAD_OPTION');
     expect(err.message).toBe(
-      '-o vni=5: unknown option; accepted: icc, com.docker.network.bridge.enable_icc, internal, bridge.name, com.docker.network.bridge.name, mtu, com.docker.network.driver.mtu, port_security, parent, mode, macvlan_mode, ipvlan_mode, host_shim, host_shim.name',
+      '-o vni=5: unknown option; accepted: icc, com.docker.network.bridge.enable_icc, internal, bridge.name, com.docker.network.bridge.name, mtu, com.docker.network.driver.mtu, port_security, masquerade, com.docker.network.bridge.enable_ip_masquerade, parent, mode, macvlan_mode, ipvlan_mode, host_shim, host_shim.name',
     );
   });
 
