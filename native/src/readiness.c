@@ -8,6 +8,12 @@
  * is reported again on the next turn. Never one JS call per packet, nor per port.
  *
  * The poll handles keep the event loop alive while ports are open; the check handle does not.
+ *
+ * The ready list is kept in C (g_ready) and only copied into the JavaScript array for the call: that
+ * array is writable from JavaScript at any time (another I/O callback in the same poll phase may run
+ * between our poll callbacks and the check), so nothing is ever indexed by a value read back from it.
+ *
+ * Syscalls: epoll_ctl (through libuv's poll handles).
  */
 #include "readiness.h"
 #include "errors.h"
@@ -23,7 +29,8 @@ typedef struct {
 static napi_env g_env;
 static napi_ref g_handler, g_receiver, g_ready_ref;
 static napi_async_context g_actx;
-static int32_t *g_ready;    /* shared with JS */
+static int32_t *g_ready_js; /* the JS array the ready list is copied into for the call (JS-writable) */
+static int32_t *g_ready;    /* the ready list itself, C-owned: port ids this turn */
 static size_t g_ready_cap;  /* = max port id + 1 */
 static port_poll **g_polls; /* by port id */
 static uint8_t *g_flag;     /* port already in the ready list this turn */
@@ -35,7 +42,10 @@ static void on_check(uv_check_t *h) {
   (void)h;
   if (g_nready == 0 || !g_handler) return;
   int32_t n = g_nready;
-  for (int32_t i = 0; i < n; i++) g_flag[g_ready[i]] = 0;
+  for (int32_t i = 0; i < n; i++) {
+    g_flag[g_ready[i]] = 0;
+    g_ready_js[i] = g_ready[i];
+  }
   g_nready = 0;
   napi_handle_scope scope;
   napi_open_handle_scope(g_env, &scope);
@@ -82,6 +92,16 @@ static napi_value set_ready_handler(napi_env env, napi_callback_info info) {
     tsn_throw_code(env, "ERR_INVALID_STATE", "setReadyHandler: a handler is already set");
     return NULL;
   }
+  int32_t *ready = calloc(len, sizeof *ready);
+  port_poll **polls = calloc(len, sizeof *polls);
+  uint8_t *flag = calloc(len, 1);
+  if (!ready || !polls || !flag) {
+    free(ready);
+    free(polls);
+    free(flag);
+    tsn_throw_code(env, "ENOMEM", "setReadyHandler: out of memory");
+    return NULL;
+  }
   g_env = env;
   napi_value recv, name;
   TSN_CALL(env, napi_create_object(env, &recv)); /* napi_make_callback wants an object as receiver */
@@ -90,10 +110,11 @@ static napi_value set_ready_handler(napi_env env, napi_callback_info info) {
   TSN_CALL(env, napi_create_reference(env, argv[1], 1, &g_ready_ref));
   TSN_CALL(env, napi_create_string_utf8(env, "tsnet-switch:ready", NAPI_AUTO_LENGTH, &name));
   TSN_CALL(env, napi_async_init(env, NULL, name, &g_actx));
-  g_ready = data;
+  g_ready_js = data;
+  g_ready = ready;
   g_ready_cap = len;
-  g_polls = calloc(len, sizeof *g_polls);
-  g_flag = calloc(len, 1);
+  g_polls = polls;
+  g_flag = flag;
   uv_loop_t *loop;
   TSN_CALL(env, napi_get_uv_event_loop(env, &loop));
   if (!g_check_started) {
@@ -105,7 +126,14 @@ static napi_value set_ready_handler(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* pollStart(fd, portId): report portId whenever fd is readable. Syscall: epoll_ctl (through libuv). */
+static void free_poll(uv_handle_t *h) { free(h); }
+
+/*
+ * pollStart(fd, portId): report portId whenever fd is readable. A descriptor libuv cannot poll (a
+ * regular file: EPERM) throws with its errno. Once uv_poll_init has succeeded the handle is in the
+ * loop's handle queue, so a failure after it closes the handle (uv_close, freed in its callback),
+ * never frees it in place. Syscall: epoll_ctl (through libuv).
+ */
 static napi_value poll_start(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -124,19 +152,26 @@ static napi_value poll_start(napi_env env, napi_callback_info info) {
   uv_loop_t *loop;
   TSN_CALL(env, napi_get_uv_event_loop(env, &loop));
   port_poll *pp = calloc(1, sizeof *pp);
+  if (!pp) {
+    tsn_throw_code(env, "ENOMEM", "pollStart: out of memory");
+    return NULL;
+  }
   pp->port = port;
   int r = uv_poll_init(loop, &pp->handle, fd);
-  if (r == 0) r = uv_poll_start(&pp->handle, UV_READABLE, on_poll);
   if (r < 0) {
-    free(pp);
+    free(pp); /* not initialised: not in the loop's queue */
+    tsn_throw_errno(env, "uv_poll_init", NULL, -r);
+    return NULL;
+  }
+  r = uv_poll_start(&pp->handle, UV_READABLE, on_poll);
+  if (r < 0) {
+    uv_close((uv_handle_t *)&pp->handle, free_poll);
     tsn_throw_errno(env, "uv_poll_start", NULL, -r);
     return NULL;
   }
   g_polls[port] = pp;
   return NULL;
 }
-
-static void free_poll(uv_handle_t *h) { free(h); }
 
 /* pollStop(portId): stop watching; the port is no longer reported. Safe to call twice. */
 static napi_value poll_stop(napi_env env, napi_callback_info info) {
