@@ -7,7 +7,8 @@
  * descriptor just in front of the frame (the headroom holds it) so a frame leaves with one write().
  *
  * A GSO super-frame leaving by a descriptor that cannot take GSO is segmented here (gso.c) and each
- * segment written; a partial checksum (NEEDS_CSUM) leaving by one that cannot finish it is completed
+ * segment written; if a write fails half-way the frame is counted as cut short (TSN_ST_GSO_PARTIAL),
+ * the segments that left in TSN_ST_SEGMENTS and those that did not in TSN_ST_SEGS_LOST; a partial checksum (NEEDS_CSUM) leaving by one that cannot finish it is completed
  * here. JavaScript is never called per frame.
  *
  * Syscalls: read(2), write(2), writev(2).
@@ -90,6 +91,7 @@ struct seg_ctx {
   int fd;
   int vnet;
   tsn_pool *p;
+  int written; /* segments of this frame written so far */
 };
 
 /* Write one segment (a complete frame with full checksums) behind an all-zero virtio-net header if needed. */
@@ -103,6 +105,7 @@ static int write_segment(void *vctx, const uint8_t *seg, size_t len) {
   } while (r < 0 && errno == EINTR);
   if (r < 0) return -errno;
   c->p->status[TSN_ST_SEGMENTS]++;
+  c->written++;
   return 0;
 }
 
@@ -151,11 +154,20 @@ static napi_value tx_burst(napi_env env, napi_callback_info info) {
     struct tsn_vnet vh = {(uint8_t)d[TSN_D_VFLAGS], (uint8_t)d[TSN_D_GSO_TYPE], (uint16_t)d[TSN_D_HDR_LEN],
                           (uint16_t)d[TSN_D_GSO_SIZE], (uint16_t)d[TSN_D_CSUM_START], (uint16_t)d[TSN_D_CSUM_OFF]};
     if ((vh.gso_type & ~TSN_GSO_ECN) != TSN_GSO_NONE && !gso_ok) {
-      struct seg_ctx c = {fd, vnet, p};
+      struct seg_ctx c = {fd, vnet, p, 0};
       int r = tsn_gso_segment(frame, (size_t)len, &vh, p->scratch, TSN_SLOT_SIZE, write_segment, &c);
-      if (r == -EINVAL || r == -ENOBUFS) p->status[TSN_ST_DROP_BAD_GSO]++;
-      else if (r < 0) count_write_error(p, -r);
-      else sent++;
+      if (r >= 0) {
+        sent++;
+      } else if (r == -EINVAL || r == -ENOBUFS) {
+        p->status[TSN_ST_DROP_BAD_GSO]++;
+      } else if (c.written == 0) {
+        count_write_error(p, -r); /* nothing of it left: a dropped frame */
+      } else {
+        /* Cut short: what left is in TSN_ST_SEGMENTS, what did not is counted here, by segment. */
+        p->status[TSN_ST_GSO_PARTIAL]++;
+        p->status[TSN_ST_SEGS_LOST] += tsn_gso_count_segments(frame, (size_t)len, &vh) - c.written;
+        p->status[TSN_ST_LAST_ERRNO] = -r;
+      }
       continue;
     }
     if ((vh.flags & TSN_VNET_F_NEEDS_CSUM) && !gso_ok) {

@@ -513,6 +513,24 @@ int tsn_gso_segment(const uint8_t *frame, size_t len, const struct tsn_vnet *vh,
 }
 
 /**
+ * tsn_gso_count_segments() - How many segments tsn_gso_segment() cuts a frame into
+ * @frame:	Frame
+ * @len:	Its length
+ * @vh:		Its virtio-net header
+ *
+ * Return: the segment count, or -EINVAL for a frame tsn_gso_segment() refuses
+ */
+int tsn_gso_count_segments(const uint8_t *frame, size_t len, const struct tsn_vnet *vh) {
+  struct tsn_tcp_hdrs h;
+  size_t paylen;
+
+  if (!frame || !vh || gso_parse(frame, len, vh, &h))
+    return -EINVAL;
+  paylen = h.end - h.hdrs;
+  return paylen ? (int)((paylen + vh->gso_size - 1) / vh->gso_size) : 1;
+}
+
+/**
  * tsn_vnet_parse() - Read a 12-byte struct virtio_net_hdr_mrg_rxbuf
  * @p:		The header as read from the TAP, before the frame
  * @out:	Fields in host order; num_buffers is dropped

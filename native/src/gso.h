@@ -50,6 +50,9 @@ typedef int (*tsn_emit_fn)(void *ctx, const uint8_t *seg, size_t len);
 int tsn_gso_segment(const uint8_t *frame, size_t len, const struct tsn_vnet *vh, uint8_t *scratch,
                     size_t scratch_len, tsn_emit_fn emit, void *ctx);
 
+/* Segments tsn_gso_segment() would emit for this frame, or -EINVAL (as it would return). */
+int tsn_gso_count_segments(const uint8_t *frame, size_t len, const struct tsn_vnet *vh);
+
 void tsn_vnet_parse(const uint8_t *p, struct tsn_vnet *out);
 void tsn_vnet_write(uint8_t *p, const struct tsn_vnet *vh);
 

@@ -14,7 +14,9 @@ enum {
   TSN_ST_SEGMENTS,        /* segments written for GSO frames segmented in C */
   TSN_ST_DROP_BAD_GSO,    /* GSO frames that could not be segmented (malformed) */
   TSN_ST_CSUM_DONE,       /* partial checksums completed in C */
-  TSN_ST_COUNT = 8
+  TSN_ST_GSO_PARTIAL,     /* GSO frames cut short: some segments written, then a write failed */
+  TSN_ST_SEGS_LOST,       /* segments of those frames that were not written */
+  TSN_ST_COUNT = 9
 };
 
 typedef struct {

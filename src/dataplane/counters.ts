@@ -11,6 +11,8 @@ export class PortCounters {
   txBytes = 0;
   /** GSO super-frames counted once in rx/tx; segments written by C are counted here. */
   txSegments = 0;
+  /** Segments of super-frames cut short (drop 'tx-gso-partial') that were never written. */
+  txSegmentsLost = 0;
   readonly drops = new Float64Array(DROP_REASON_COUNT);
 
   dropCount(reason: DropReason): number {
@@ -37,6 +39,7 @@ export class PortCounters {
       txPackets: this.txPackets,
       txBytes: this.txBytes,
       txSegments: this.txSegments,
+      txSegmentsLost: this.txSegmentsLost,
       drops: this.dropsByReason(),
     };
   }

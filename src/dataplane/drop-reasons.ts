@@ -15,6 +15,7 @@ export const DROP_REASONS = [
   'flood-no-ports', // broadcast/unknown unicast with nobody else in the domain
   'tx-queue-full', // the egress descriptor said EAGAIN/ENOBUFS
   'tx-error', // the egress write failed otherwise (device down)
+  'tx-gso-partial', // a GSO super-frame cut short: some of its segments were written, then a write failed (the rest: txSegmentsLost)
   'bad-gso', // a GSO super-frame that could not be segmented for a port that needs it
   'rx-error', // the ingress read failed (device gone)
   'internal-error', // a stage threw: a bug, counted instead of crashing the switch

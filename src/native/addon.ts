@@ -243,7 +243,11 @@ export const ST_LAST_ERRNO = 3;
 export const ST_SEGMENTS = 4;
 export const ST_DROP_BAD_GSO = 5;
 export const ST_CSUM_DONE = 6;
-export const ST_COUNT = 8;
+/** GSO frames cut short: some segments written, then a write failed (their segments: ST_SEGMENTS / ST_SEGS_LOST). */
+export const ST_GSO_PARTIAL = 7;
+/** Segments of those frames that were not written. */
+export const ST_SEGS_LOST = 8;
+export const ST_COUNT = 9;
 
 let loaded: NativeAddon | undefined;
 

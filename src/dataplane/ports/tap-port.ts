@@ -3,7 +3,7 @@
  * offloads, so 64 KB TCP super-frames and partial checksums cross the switch untouched. Reads and
  * writes are bursts in C (burst.c); readiness comes from a libuv poll handle (readiness.c).
  */
-import { native, ST_DROP_BAD_GSO, ST_DROP_ERR, ST_DROP_FULL, ST_SEGMENTS, type TapOpenOptions } from '../../native/addon.js';
+import { native, ST_DROP_BAD_GSO, ST_DROP_ERR, ST_DROP_FULL, ST_GSO_PARTIAL, ST_SEGMENTS, ST_SEGS_LOST, type TapOpenOptions } from '../../native/addon.js';
 import { DROP } from '../drop-reasons.js';
 import type { FramePool } from '../frame-pool.js';
 import { DESC_STRIDE, D_LEN } from '../layout.js';
@@ -65,6 +65,12 @@ export class TapPort extends Port {
     if (st[ST_DROP_FULL]) c.drops[DROP['tx-queue-full']] += st[ST_DROP_FULL];
     if (st[ST_DROP_ERR]) c.drops[DROP['tx-error']] += st[ST_DROP_ERR];
     if (st[ST_DROP_BAD_GSO]) c.drops[DROP['bad-gso']] += st[ST_DROP_BAD_GSO];
+    // A super-frame cut short by a failed write: the frame counts as a drop of its own reason, its
+    // segments that left are in txSegments, those that did not in txSegmentsLost.
+    if (st[ST_GSO_PARTIAL]) {
+      c.drops[DROP['tx-gso-partial']] += st[ST_GSO_PARTIAL];
+      c.txSegmentsLost += st[ST_SEGS_LOST];
+    }
   }
 
   start(): void {
