@@ -9,6 +9,10 @@ export const DROP_REASONS = [
   'bad-src-mac', // multicast or zero source MAC
   'spoofed-src-mac', // a container port sent with a source MAC that is not its own
   'spoofed-src-ip', // with port_security=ip: a container port sent from an IPv4 address not its own
+  'spoofed-src-ipv6', // with port_security=ip: an IPv6 source other than the port's link-local address (or :: outside DAD/MLD/RS)
+  'spoofed-nd', // with port_security=ip: Neighbor Discovery claiming an address or MAC not the port's own (or malformed ND)
+  'ipv6-router-msg', // with port_security=ip: a router advertisement or redirect from a container port (RA guard)
+  'bad-ipv6', // with port_security=ip: an IPv6 header chain that cannot be followed (truncated, too many extension headers)
   'same-port', // the destination MAC lives on the ingress port
   'icc-disabled', // container-to-container traffic on a network with icc=false
   'no-domain', // the ingress port belongs to no L2 domain

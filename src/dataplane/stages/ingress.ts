@@ -9,7 +9,10 @@
  * - spoofed-src-mac: port security. A container port may only send with its own MAC as source.
  * - spoofed-src-ip: with IP port security (`-o port_security=ip`), an IPv4 packet or ARP message
  *   from a container port must carry the port's own address as source (0.0.0.0 is allowed: DHCP and
- *   ARP probes use it). IPv6 is not checked yet.
+ *   ARP probes use it).
+ * - spoofed-src-ipv6, spoofed-nd, ipv6-router-msg, bad-ipv6: the same for IPv6, whose rule (the
+ *   port's own link-local address or ::, Neighbor Discovery for its own address only, no router
+ *   messages) is ipv6-port-security.ts's.
  * - no-domain: the port is not in any L2 domain (mid-teardown).
  *
  * One pass, reading two or three bytes per frame; survivors are compacted in place.
@@ -35,6 +38,7 @@ import {
 import { formatIpv4 } from '../../packet/ipv4.js';
 import { readMac, formatMac } from '../../packet/mac.js';
 import type { Stage, StageContext } from '../stage.js';
+import { ipv6PortSecurityProblem } from './ipv6-port-security.js';
 
 const ETH_HLEN = 14;
 
@@ -67,7 +71,7 @@ function sourceIpProblem(bytes: Uint8Array, off: number, len: number, ownIp: num
 export class IngressStage implements Stage {
   readonly name = 'ingress';
   readonly next = ['macvlan', 'arp-suppress', 'lb', 'l2-learn'] as const;
-  readonly dropReasons: readonly DropReason[] = ['runt', 'bad-vnet-hdr', 'bad-src-mac', 'spoofed-src-mac', 'spoofed-src-ip', 'no-domain'];
+  readonly dropReasons: readonly DropReason[] = ['runt', 'bad-vnet-hdr', 'bad-src-mac', 'spoofed-src-mac', 'spoofed-src-ip', 'spoofed-src-ipv6', 'spoofed-nd', 'ipv6-router-msg', 'bad-ipv6', 'no-domain'];
 
   process(batch: Batch, _ctx: StageContext): void {
     const { rows, ports, tracer } = batch;
@@ -81,6 +85,7 @@ export class IngressStage implements Stage {
       const port = ports[desc[d + D_PORT]]!;
       let reason = -1;
       let why = '';
+      let v6: ReturnType<typeof ipv6PortSecurityProblem> = null;
       if (len < 0) {
         reason = DROP['bad-vnet-hdr'];
         why = 'read shorter than the virtio-net header';
@@ -106,6 +111,9 @@ export class IngressStage implements Stage {
             why = `source ${formatMac(src)} is not the port's ${formatMac(port.ownMac)}`;
           } else if (port.ownIp !== null && (why = sourceIpProblem(bytes, off, len, port.ownIp) ?? '') !== '') {
             reason = DROP['spoofed-src-ip'];
+          } else if (port.ownIp !== null && bytes[off + 12] === 0x86 && bytes[off + 13] === 0xdd && (v6 = ipv6PortSecurityProblem(bytes, off + ETH_HLEN, off + len, src)) !== null) {
+            reason = DROP[v6.reason];
+            why = v6.why;
           } else if (port.domain === null) {
             reason = DROP['no-domain'];
           }
