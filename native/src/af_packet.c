@@ -46,6 +46,7 @@
 #include "gso.h"
 #include "layout.h"
 #include "napi_args.h"
+#include "packet_rx.h"
 #include "wire.h"
 #include "netns.h"
 #include "pool.h"
@@ -700,39 +701,7 @@ static napi_value packet_recv_burst(napi_env env, napi_callback_info info) {
     int32_t *d = p->desc + (size_t)slot * TSN_DESC_STRIDE;
     d[TSN_D_SLOT] = (int32_t)slot;
     d[TSN_D_OUT] = -1;
-    d[TSN_D_OFF] = (int32_t)(frame - p->base);
-    if (got < hdr) {
-      d[TSN_D_LEN] = -1;
-      d[TSN_D_VFLAGS] = d[TSN_D_GSO_TYPE] = d[TSN_D_HDR_LEN] = d[TSN_D_GSO_SIZE] = d[TSN_D_CSUM_START] = d[TSN_D_CSUM_OFF] = 0;
-      w++;
-      continue;
-    }
-    d[TSN_D_LEN] = (int32_t)(got - hdr);
-    struct tsn_vnet vh = {0};
-    if (hdr) {
-      uint8_t tmp[TSN_VNET_HDR_LEN] = {0};
-      memcpy(tmp, frame - hdr, hdr);
-      tsn_vnet_parse(tmp, &vh);
-    }
-    const struct tpacket_auxdata *aux = aux_of(mh);
-    if (aux && (aux->tp_status & TP_STATUS_VLAN_VALID) && d[TSN_D_LEN] >= 12) {
-      /* Put the tag the kernel stripped back between the MACs and the ethertype: 4 bytes of headroom. */
-      uint16_t tpid = (aux->tp_status & TP_STATUS_VLAN_TPID_VALID) && aux->tp_vlan_tpid ? aux->tp_vlan_tpid : ETH_P_8021Q;
-      memmove(frame - 4, frame, 12);
-      tsn_wr16(frame + 8, tpid);
-      tsn_wr16(frame + 10, aux->tp_vlan_tci);
-      d[TSN_D_OFF] -= 4;
-      d[TSN_D_LEN] += 4;
-      if (vh.flags & TSN_VNET_F_NEEDS_CSUM) vh.csum_start += 4;
-      if (vh.hdr_len) vh.hdr_len += 4;
-      st[TSN_PST_RX_VLAN]++;
-    }
-    d[TSN_D_VFLAGS] = vh.flags;
-    d[TSN_D_GSO_TYPE] = vh.gso_type;
-    d[TSN_D_HDR_LEN] = vh.hdr_len;
-    d[TSN_D_GSO_SIZE] = vh.gso_size;
-    d[TSN_D_CSUM_START] = vh.csum_start;
-    d[TSN_D_CSUM_OFF] = vh.csum_offset;
+    if (tsn_packet_rx_describe(frame, got, hdr, aux_of(mh), d, (int32_t)(frame - p->base))) st[TSN_PST_RX_VLAN]++;
     w++;
   }
   napi_create_int32(env, w, &res);

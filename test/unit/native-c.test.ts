@@ -1,7 +1,9 @@
 // native-c: the addon's standalone C tests and fuzzers (native/test/*.c), built here with the system C
 // compiler under AddressSanitizer and UndefinedBehaviorSanitizer and run; each exits non-zero on a
 // failed check, and a sanitizer report fails it too. They drive the C functions the Node-API glue calls
-// (vtep_rx.c's receive decoding, gso.c's segmentation and checksums) with frames built byte by byte.
+// (vtep_rx.c's receive decoding, packet_rx.c's AF_PACKET rows, gso.c's segmentation and checksums)
+// with frames built byte by byte, and a bounded deterministic fuzz run (rx_fuzz.c; its libFuzzer entry
+// point is for longer runs by hand: clang -fsanitize=fuzzer,address,undefined -DTSN_LIBFUZZER).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,5 +35,9 @@ describe.skipIf(!haveCc)('native C tests under ASan/UBSan', () => {
 
   it('vtep_rx_test: VXLAN receive decoding, GRO runs and tunnel GSO (vtep_rx.c)', () => {
     expect(buildAndRun('vtep_rx_test', ['vtep_rx.c', 'gso.c'])).toMatch(/\d+ checks, 0 failures/);
+  }, 180_000);
+
+  it('rx_fuzz: 100000 mutated VXLAN messages and AF_PACKET frames through vtep_rx.c, packet_rx.c and gso.c (deterministic)', () => {
+    expect(buildAndRun('rx_fuzz', ['vtep_rx.c', 'packet_rx.c', 'gso.c'], ['100000'])).toMatch(/100000 inputs, .*; 0 failures/);
   }, 180_000);
 });
