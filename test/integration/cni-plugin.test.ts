@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { daemonWithSandboxes, runCli, type TestDaemon } from '../helpers/daemon.js';
 import { CniRuntime, SYSTEM_CNI_DIR, type Attachment, type ConfList } from '../helpers/cni-runtime.js';
 import { checkError, checkResult, VersionSchema } from '../helpers/cni-schema.js';
-import { linkNames, pings, privilegedSkipReason } from '../helpers/netns.js';
+import { linkNames, pings, privilegedSkipReason, sh } from '../helpers/netns.js';
 
 const skip = privilegedSkipReason();
 if (skip) console.warn(`skipping CNI plugin tests: ${skip}`);
@@ -106,6 +106,17 @@ describe.skipIf(skip !== null)('CNI plugin (spec 1.1) against the daemon', () =>
     const inspect = JSON.parse(await d.ok(['network', 'inspect', 'cninet']))[0];
     expect(Object.keys(inspect.Endpoints)).toHaveLength(1);
     expect(first.ips?.[0].address).toBe('10.142.0.2/24');
+  });
+
+  it('DEL after the container\'s namespace is gone succeeds and releases the address', async () => {
+    const { d, ns, rt } = await setup(2);
+    const l = list('1.0.0', { subnet: '10.140.0.0/24' });
+    const r = await rt.add(l, att('gone', ns[0]));
+    await sh('ip', ['netns', 'del', ns[0]]); // the runtime removed the namespace first
+    await rt.del(l, att('gone', ns[0]), r);
+    expect(JSON.parse(await d.ok(['network', 'inspect', 'cninet']))[0].Endpoints).toEqual({});
+    const again = checkResult('1.0.0', await rt.add(l, { ...att('next', ns[1]), args: 'IP=10.140.0.2' }));
+    expect(again.ips?.[0].address).toBe('10.140.0.2/24'); // the address was released
   });
 
   it('ADD after a daemon restart: the old attachment is re-adopted, a new one joins it, DEL of both works', async () => {
