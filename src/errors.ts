@@ -54,6 +54,7 @@ export const TSN_ERROR_STATUS = {
   ERR_NO_SUCH_FDB_ENTRY: 404, // fdb del: no such entry on the network
   // 409: it conflicts with what exists
   ERR_SUBNET_OVERLAP: 409,
+  ERR_SUBNET_IN_USE: 409, // network create: a device of the host holds or routes the subnet (--force skips)
   ERR_LB_SERVICE_EXISTS: 409,
   ERR_LB_SERVER_EXISTS: 409,
   ERR_LB_VIP_IN_USE: 409, // lb: the VIP is an endpoint's, the gateway's or otherwise reserved
@@ -81,6 +82,8 @@ export const TSN_ERROR_STATUS = {
   ERR_STATE_UNREADABLE: 500,
   ERR_STATE_VERSION: 500,
   ERR_STATE_WRITE: 500,
+  ERR_STATE_DIR: 500, // the state dir's path is too long for the device marker (an interface alias)
+  ERR_LISTEN: 500, // daemon: --metrics-listen / --ui-listen could not be bound
   ERR_INTERNAL: 500,
   ERR_TOOL_MISSING: 500, // bench: a tool it runs (iperf3, ping) is not on PATH; the message names the Debian package
   // 502: someone the daemon (or a client) talks to answered wrongly

@@ -1156,6 +1156,75 @@ static napi_value nl_route_list(napi_env env, napi_callback_info info) {
   return nl_dump(env, fd, &m, "RTM_GETROUTE", route_list_cb, &l);
 }
 
+/* ------------------------------------------------------------------------------------------------ */
+/* Interface aliases: the marker on every device the daemon makes (src/control/device-marker.ts)    */
+
+/*
+ * nlLinkSetAlias(fd, ifindex, alias)
+ * Sets the link's alias (`ip link set DEV alias TEXT`; '' clears it). The alias stays with the device
+ * across namespace moves and daemon restarts, so a restarted daemon can tell its devices exactly.
+ * Syscalls: sendto, recvmsg (RTM_NEWLINK with IFLA_IFALIAS)
+ */
+static napi_value nl_link_set_alias(napi_env env, napi_callback_info info) {
+  const char *fn = "nlLinkSetAlias";
+  size_t argc = 3;
+  napi_value argv[3] = {NULL, NULL, NULL};
+  TSN_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int fd, ifindex;
+  char alias[IFALIASZ];
+  if (!fd_arg(env, argv[0], fn, &fd) || !ifindex_arg(env, argv[1], fn, &ifindex) || !str_arg(env, argv[2], fn, "alias", alias, sizeof alias))
+    return NULL;
+  nl_msg m;
+  struct ifinfomsg *ifi = nl_msg_init(&m, RTM_NEWLINK, 0, sizeof *ifi);
+  ifi->ifi_family = AF_UNSPEC;
+  ifi->ifi_index = ifindex;
+  nl_put(&m, IFLA_IFALIAS, alias, strlen(alias)); /* the kernel takes the length as given; empty clears */
+  nl_do(env, fd, &m, "RTM_NEWLINK", "alias", ifindex, NULL, NULL);
+  return NULL;
+}
+
+static int link_alias_list_cb(napi_env env, const struct nlmsghdr *nh, void *arg) {
+  js_list *l = arg;
+  if (nh->nlmsg_type != RTM_NEWLINK || nh->nlmsg_len < NLMSG_LENGTH(sizeof(struct ifinfomsg))) return 0;
+  const struct ifinfomsg *ifi = NLMSG_DATA(nh);
+  char name[IFNAMSIZ] = "", alias[IFALIASZ] = "", kind[32] = "";
+  int left = (int)IFLA_PAYLOAD(nh);
+  for (const struct rtattr *rta = IFLA_RTA(ifi); RTA_OK(rta, left); rta = RTA_NEXT(rta, left)) {
+    if (rta->rta_type == IFLA_IFNAME) rta_str(rta, name, sizeof name);
+    else if (rta->rta_type == IFLA_IFALIAS) rta_str(rta, alias, sizeof alias);
+    else if (rta->rta_type == IFLA_LINKINFO) {
+      int nleft = (int)RTA_PAYLOAD(rta);
+      for (const struct rtattr *n = RTA_DATA(rta); RTA_OK(n, nleft); n = RTA_NEXT(n, nleft))
+        if (n->rta_type == IFLA_INFO_KIND) rta_str(n, kind, sizeof kind);
+    }
+  }
+  napi_value o;
+  JS_TRY(napi_create_object(env, &o));
+  if (set_num(env, o, "index", ifi->ifi_index) || set_str(env, o, "name", name) || set_str(env, o, "alias", alias) || set_str(env, o, "kind", kind) ||
+      set_bool(env, o, "up", ifi->ifi_flags & IFF_UP))
+    return -1;
+  return list_push(env, l, o);
+}
+
+/*
+ * nlLinkAliasList(fd) -> [{ index, name, alias, kind, up }]
+ * Every link of the namespace with its alias ('' when it has none) and IFLA_INFO_KIND ('' when none).
+ * Syscalls: sendto, recvmsg (RTM_GETLINK dump)
+ */
+static napi_value nl_link_alias_list(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1] = {NULL};
+  TSN_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int fd;
+  if (!fd_arg(env, argv[0], "nlLinkAliasList", &fd)) return NULL;
+  nl_msg m;
+  struct ifinfomsg *ifi = nl_msg_init(&m, RTM_GETLINK, NLM_F_DUMP, sizeof *ifi);
+  ifi->ifi_family = AF_UNSPEC;
+  nl_put_u32(&m, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+  js_list l = {0};
+  return nl_dump(env, fd, &m, "RTM_GETLINK", link_alias_list_cb, &l);
+}
+
 napi_value tsn_netlink_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"nlOpen", NULL, nl_open, NULL, NULL, NULL, napi_default, NULL},
@@ -1170,6 +1239,8 @@ napi_value tsn_netlink_init(napi_env env, napi_value exports) {
       {"nlRouteAdd", NULL, nl_route_add, NULL, NULL, NULL, napi_default, NULL},
       {"nlRouteDel", NULL, nl_route_del, NULL, NULL, NULL, napi_default, NULL},
       {"nlRouteList", NULL, nl_route_list, NULL, NULL, NULL, napi_default, NULL},
+      {"nlLinkSetAlias", NULL, nl_link_set_alias, NULL, NULL, NULL, napi_default, NULL},
+      {"nlLinkAliasList", NULL, nl_link_alias_list, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

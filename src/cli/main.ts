@@ -87,11 +87,13 @@ network
   .option('--aux-address <name=ip>', 'reserve an address (repeatable)', collect, [])
   .option('--mtu <n>', 'MTU of the network\'s interfaces')
   .option('-o, --opt <key=value>', 'driver option: icc=true|false, internal=true|false, bridge.name=NAME; overlay: vni=N, vtep=LOCAL_IP, peers=IP[,IP...], port=4789, learning=true|false; macvlan/ipvlan: parent=IFACE, mode=bridge|private|vepa|passthru (ipvlan: l2), host_shim=IP, host_shim.name=NAME (repeatable)', collect, [])
+  .option('--force', 'create it even if a device of the host holds or routes the subnet')
   .option('--json', 'print JSON')
   .addOption(socketOption())
   .action(async (name: string, o) => {
     const body = {
       name,
+      force: o.force ? true : undefined,
       driver: o.driver,
       subnet: o.subnet,
       gateway: o.gateway,

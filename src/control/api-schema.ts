@@ -16,6 +16,7 @@ export const CreateNetworkBody = z.strictObject({
   auxAddresses: z.record(str(64), str(64)).optional(),
   mtu: z.number().int().optional(),
   options: z.record(str(128), str(256)).optional(),
+  force: z.boolean().optional(),
 });
 
 export const ConnectBody = z.strictObject({

@@ -24,6 +24,10 @@ import { HostNat } from './nat/host-nat.js';
 import { natRuleset } from './nat/nft-ruleset.js';
 import { checkPublishFree, formatPublish, parsePublish } from './nat/published-ports.js';
 import { HOST_SIDE } from './runtime-moved-tap.js';
+import { markerOwner } from './device-marker.js';
+import { checkHostSubnetFree } from './host-subnet-clash.js';
+import { knownStateOf, Reconciler, type ReconcileAction } from './reconcile.js';
+import { deviceReconcileSource } from './reconcile-devices.js';
 import { describeSandbox, resolveSandbox, sandboxFrom } from './sandbox.js';
 import { StateStore } from './state-store.js';
 import { LbControl } from './lb-control.js';
@@ -79,6 +83,9 @@ export class Daemon {
   readonly lb: LbControl;
   /** Masquerade and published ports in the host namespace (src/control/nat/). */
   private readonly nat: HostNat;
+  /** What reconcile-at-start looks for (reconcile.ts); owners of other persistent things register here. */
+  readonly reconciler = new Reconciler();
+  private readonly owner: string;
 
   constructor(opts: DaemonOptions) {
     this.engine = opts.engine;
@@ -86,7 +93,9 @@ export class Daemon {
     this.defaultPools = opts.defaultPools ?? DOCKER_DEFAULT_POOLS;
     this.hostNetns = opts.hostNetns ?? null;
     this.log = opts.log ?? ((m) => process.stderr.write(`tsnet-switch: ${m}\n`));
-    const ctx: DriverContext = { engine: this.engine, hostNetns: this.hostNetns, log: this.log };
+    this.owner = markerOwner(opts.stateDir);
+    this.reconciler.register(deviceReconcileSource);
+    const ctx: DriverContext = { engine: this.engine, hostNetns: this.hostNetns, log: this.log, owner: this.owner };
     const drivers = createDrivers(ctx);
     this.drivers = drivers.byName;
     this.overlay = drivers.overlay;
@@ -150,7 +159,13 @@ export class Daemon {
     this.lb.restore(state.lb);
     if (dropped > 0) this.persist(); // otherwise the file already says exactly this
     this.nat.sync(this.snapshot(), hadNat); // reconcile what a crashed daemon left with what the state says
+    this.reconcile();
     return { networks: this.networks.size, endpoints, dropped, kept };
+  }
+
+  /** Remove what a daemon made that no state knows (reconcile.ts); dryRun only reports (doctor). */
+  reconcile(dryRun = false): ReconcileAction[] {
+    return this.reconciler.run(knownStateOf(this.owner, this.hostNetns, this.networks.values()), { dryRun, log: this.log });
   }
 
   /** Stop switching; devices stay (persistent) for the next start to adopt. */
@@ -221,6 +236,8 @@ export class Daemon {
     };
     const { ipam, gateway, overlay } = this.drivers[driver].plan(req, parsed, planCtx);
     const options = parsed.options;
+    // A bridge network's gateway would share its subnet with that device (macvlan/ipvlan subnets are the parent's LAN by design).
+    if (driver === 'bridge' && ipam && !req.force) checkHostSubnetFree(ipam.subnet, this.hostNetns);
     const record: NetworkRecord = { id, name, driver, created: new Date().toISOString(), options, ipam: null, gateway, ...(overlay ? { overlay } : {}), ...(req.docker ? { docker: req.docker } : {}) };
     const rt: NetworkRuntime = { record, ipam, domain: null, gatewayPort: null, endpoints: new Map() };
     this.drivers[driver].createNetwork(rt, false);

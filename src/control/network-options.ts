@@ -30,6 +30,8 @@ export interface CreateNetworkRequest {
   options?: Record<string, string>;
   /** Made through Docker's remote driver (src/docker/). */
   docker?: { networkId: string };
+  /** Create it even if a host device holds or routes the subnet (host-subnet-clash.ts). */
+  force?: boolean;
 }
 
 /** The option keys of one driver, as network-options.ts needs them (a NetworkDriver has these). */

@@ -18,12 +18,13 @@ import {
   type NativeAddon,
   type NlAddr,
   type NlLinkAttrs,
+  type NlLinkAlias,
   type NlLinkInfo,
   type NlRoute,
   type NlRouteEntry,
 } from '../native/addon.js';
 
-export type { NlAddr, NlLinkAttrs, NlLinkInfo, NlRoute, NlRouteEntry };
+export type { NlAddr, NlLinkAlias, NlLinkAttrs, NlLinkInfo, NlRoute, NlRouteEntry };
 
 export class Rtnetlink {
   private fd: number;
@@ -108,6 +109,16 @@ export class Rtnetlink {
   /** IPv4 routes of the main table; the default route is dst '0.0.0.0', prefixLen 0. */
   routeList(): NlRouteEntry[] {
     return this.addon.nlRouteList(this.sock());
+  }
+
+  /** Set the link's alias (`ip link set DEV alias TEXT`), the daemon's marker on what it made; '' clears. */
+  linkSetAlias(ifindex: number, alias: string): void {
+    this.addon.nlLinkSetAlias(this.sock(), ifindex, alias);
+  }
+
+  /** Every link of the namespace with its alias and kind. */
+  linkAliasList(): NlLinkAlias[] {
+    return this.addon.nlLinkAliasList(this.sock());
   }
 
   /** Close the socket; closing twice is harmless. */

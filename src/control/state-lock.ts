@@ -42,6 +42,16 @@ export class StateLock {
     throw new TsnError('ERR_DAEMON_RUNNING', `could not take the lock ${file}`);
   }
 
+  /** The pid of the running daemon that holds the lock on `stateDir`, or null if none does. */
+  static holder(stateDir: string): number | null {
+    try {
+      const pid = Number(readFileSync(join(stateDir, 'daemon.pid'), 'utf8').trim());
+      return isRunningNode(pid) ? pid : null;
+    } catch {
+      return null;
+    }
+  }
+
   release(): void {
     try {
       if (Number(readFileSync(this.file, 'utf8').trim()) === process.pid) rmSync(this.file, { force: true });

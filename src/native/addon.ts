@@ -58,6 +58,16 @@ export interface NlLinkInfo {
   promiscuity?: number;
 }
 
+/** One link as nlLinkAliasList lists it: with its alias (IFLA_IFALIAS; '' when none). */
+export interface NlLinkAlias {
+  index: number;
+  name: string;
+  alias: string;
+  /** IFLA_INFO_KIND ('tun', 'veth', ...); '' when the link has none. */
+  kind: string;
+  up: boolean;
+}
+
 export interface NlAddr {
   index: number;
   address: string;
@@ -129,6 +139,9 @@ export interface NativeAddon {
   nlRouteDel(fd: number, route: NlRoute): void;
   /** IPv4 routes of the main table. */
   nlRouteList(fd: number): NlRouteEntry[];
+  /** IFLA_IFALIAS: at most 255 bytes; '' clears. */
+  nlLinkSetAlias(fd: number, ifindex: number, alias: string): void;
+  nlLinkAliasList(fd: number): NlLinkAlias[];
   /**
    * Capture filters (native/src/bpf.c): tcpdump syntax compiled by libpcap for Ethernet frames. A
    * filter libpcap refuses throws code ERR_BAD_FILTER with libpcap's message.

@@ -51,9 +51,10 @@ export class TestDaemon {
     await this.start();
   }
 
-  async start(): Promise<void> {
+  /** Starts the daemon (again); `extraArgs` replace the constructor's for this start (e.g. another --state-dir). */
+  async start(extraArgs: string[] = this.extraArgs): Promise<void> {
     const from = this.log.length;
-    const child = spawn('ip', ['netns', 'exec', this.hostNs, process.execPath, CLI, 'daemon', '--state-dir', this.stateDir, '--socket', this.socket, ...this.extraArgs], {
+    const child = spawn('ip', ['netns', 'exec', this.hostNs, process.execPath, CLI, 'daemon', '--state-dir', this.stateDir, '--socket', this.socket, ...extraArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout!.on('data', (d) => (this.log += d));

@@ -11,6 +11,7 @@
 import { parseMac } from '../../packet/mac.js';
 import { parseIpv4 } from '../cidr.js';
 import { TapPort } from '../../dataplane/ports/tap-port.js';
+import { deviceAlias } from '../device-marker.js';
 import { TsnError } from '../../errors.js';
 import { macFromIpv4 } from '../mac-address.js';
 import type { EndpointRecord } from '../model.js';
@@ -50,6 +51,8 @@ export function plumbTap(opts: {
   ownIp?: string;
   mode: PlumbMode;
   defaultRouteVia: string | null;
+  /** The device's marker (device-marker.ts), set on a new device and on an adopted one that lacks it. */
+  alias?: string;
 }): { port: TapPort; defaultRoute: boolean; created: boolean } {
   const nl = Rtnetlink.open(opts.netns ?? undefined);
   let port: TapPort | null = null;
@@ -69,6 +72,8 @@ export function plumbTap(opts: {
       ownIp: opts.ownIp !== undefined ? parseIpv4(opts.ownIp) : undefined,
     });
     let defaultRoute = false;
+    // Marked before the device can become persistent: reconcile never meets one of ours unmarked.
+    if (opts.alias !== undefined) nl.linkSetAlias(nl.linkIndex(opts.ifname), opts.alias);
     if (!existed) {
       const idx = nl.linkIndex(opts.ifname);
       nl.linkSet(idx, { mac: opts.mac, mtu: opts.mtu, up: true });
@@ -135,6 +140,7 @@ export class BridgeDriver implements NetworkDriver {
         ownMac: false, // the host's port is trusted: it routes for everything beyond the network
         mode: adopt ? 'adopt-or-create' : 'create',
         defaultRouteVia: null,
+        alias: deviceAlias(this.ctx.owner, rec.id, 'gateway'),
       }).port;
       this.ctx.engine.addPort(port, domain);
       domain.fdb.addStatic(parseMac(rec.gateway.mac), port);
@@ -180,6 +186,7 @@ export class BridgeDriver implements NetworkDriver {
       ownIp: rec.options.portSecurity === 'ip' && ep.ip ? ep.ip : undefined,
       mode: adopt ? 'adopt' : 'create',
       defaultRouteVia: rec.options.internal || !rec.gateway || !place.configure ? null : rec.gateway.ip,
+      alias: deviceAlias(this.ctx.owner, rec.id, 'endpoint', ep.id),
     });
     try {
       this.ctx.engine.addPort(port, net.domain);

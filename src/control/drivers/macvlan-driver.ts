@@ -34,6 +34,7 @@ import { formatMac, parseMac } from '../../packet/mac.js';
 import { parseIpv4 } from '../cidr.js';
 import { TsnError } from '../../errors.js';
 import { macFromIpv4, randomLocalMac } from '../mac-address.js';
+import { deviceAlias } from '../device-marker.js';
 import type { EndpointRecord } from '../model.js';
 import type { CreateNetworkRequest, ParsedNetworkOptions } from '../network-options.js';
 import { PARENT_OPTION_KEYS, parentLink, planParentNetwork } from '../parent-network-options.js';
@@ -145,6 +146,7 @@ export class MacvlanDriver implements NetworkDriver {
       ownIp: this.name === 'ipvlan' ? ip : undefined,
       mode: adopt ? 'adopt-or-create' : 'create',
       defaultRouteVia: null,
+      alias: deviceAlias(this.ctx.owner, rt.record.id, 'shim'),
     });
     // On failure addParentMember closes the port: a shim made just now (not yet persistent) goes with it.
     addParentMember(this.ctx.engine, r.net, port, { mac: this.name === 'macvlan' ? parseMac(mac) : undefined, ip: parseIpv4(ip), shim: true });
@@ -220,6 +222,7 @@ export class MacvlanDriver implements NetworkDriver {
       ownIp: (this.name === 'ipvlan' || opts.portSecurity === 'ip') && ep.ip ? ep.ip : undefined,
       mode: adopt ? 'adopt' : 'create',
       defaultRouteVia: opts.internal || !rt.ipam || !place.configure ? null : rt.ipam.gateway,
+      alias: deviceAlias(this.ctx.owner, rt.record.id, 'endpoint', ep.id),
     });
     // The TAP is not persistent yet (unless adopted): closing the port undoes it. On failure
     // addParentMember has closed it already.

@@ -29,6 +29,8 @@ export interface DriverContext {
   /** The namespace the daemon treats as "the host" (null: the daemon's own). */
   hostNetns: string | null;
   log(msg: string): void;
+  /** The daemon's state dir, the owner in the marker on every device it makes (device-marker.ts). */
+  owner?: string;
 }
 
 /** What a driver's `plan` sees of the daemon: nothing it could change. */
