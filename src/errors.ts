@@ -83,7 +83,6 @@ export const TSN_ERROR_STATUS = {
   ERR_STATE_VERSION: 500,
   ERR_STATE_WRITE: 500,
   ERR_STATE_DIR: 500, // the state dir's path is too long for the device marker (an interface alias)
-  ERR_LISTEN: 500, // daemon: --metrics-listen / --ui-listen could not be bound
   ERR_INTERNAL: 500,
   ERR_TOOL_MISSING: 500, // bench: a tool it runs (iperf3, ping) is not on PATH; the message names the Debian package
   // 502: someone the daemon (or a client) talks to answered wrongly

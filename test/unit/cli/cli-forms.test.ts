@@ -42,7 +42,7 @@ describe.skipIf(!built)('CLI forms (needs `npx tsc -p tsconfig.build.json`)', ()
     writeFileSync(script, cli(['completion', 'bash']).stdout);
     const complete = (words: string[]) =>
       execFileSync('bash', ['-c', `source ${script}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _tsnet_switch; echo "\${COMPREPLY[*]}"`], { encoding: 'utf8' }).trim().split(' ');
-    expect(complete(['tsnet-switch', 'net'])).toEqual(['network']);
+    expect(complete(['tsnet-switch', 'netw'])).toEqual(['network']);
     expect(complete(['tsnet-switch', 'network', ''])).toEqual(expect.arrayContaining(['create', 'ls', 'inspect', 'rm']));
     expect(complete(['tsnet-switch', '--socket', '/s', 'network', 'inspect', '--f'])).toEqual(['--format']);
     expect(complete(['tsnet-switch', 'lb', 'add-s'])).toEqual(['add-service', 'add-server']);
