@@ -10,7 +10,6 @@ import { registerBenchCommand } from './bench-command.js';
 import { registerCaptureCommand } from './capture-command.js';
 import { registerCniCommand } from './cni-command.js';
 import { registerNetavarkCommand } from './netavark-command.js';
-import { runDaemon } from './daemon-command.js';
 import { registerEmulateCommand } from './emulate-command.js';
 import { registerOverlayFdbCommands } from './fdb-commands.js';
 import { registerTraceCommand } from './trace-command.js';
@@ -71,6 +70,8 @@ program
     const clusterFlags = ['clusterPrefix', 'hostId', 'advertiseAddr', 'clusterTtl', 'clusterCa', 'clusterCert', 'clusterKey'].filter((k) => o[k] !== undefined);
     if (o.clusterStore === undefined && clusterFlags.length) throw new TsnError('ERR_BAD_OPTION', `${clusterFlags.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} need --cluster-store etcd://HOST:PORT`);
     const cluster = o.clusterStore !== undefined ? { clusterStore: o.clusterStore, clusterPrefix: o.clusterPrefix, hostId: o.hostId, advertiseAddr: o.advertiseAddr, clusterTtl: o.clusterTtl, clusterCa: o.clusterCa, clusterCert: o.clusterCert, clusterKey: o.clusterKey } : undefined;
+    // Loaded here, not at the top: no other command needs the data plane or the daemon.
+    const { runDaemon } = await import('./daemon-command.js');
     await runDaemon({ stateDir: o.stateDir, socket: socketPathFrom(o.socket), defaultAddressPool: o.defaultAddressPool, lbMaxConnections: lbMax, cluster, dockerPlugin: o.dockerPlugin === 'off' ? null : o.dockerPlugin });
   });
 

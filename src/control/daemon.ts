@@ -8,8 +8,6 @@
  * keep their interfaces across a restart (also after kill -9) and traffic resumes.
  */
 import { randomBytes } from 'node:crypto';
-import { CaptureHub } from '../capture/capture-hub.js';
-import { formatMac } from '../packet/mac.js';
 import type { SwitchEngine } from '../dataplane/switch-engine.js';
 import { createDrivers } from './drivers/driver-registry.js';
 import type { DriverContext, EndpointRuntime, NetworkDriver, NetworkPlanContext, NetworkRuntime } from './drivers/network-driver.js';
@@ -19,6 +17,10 @@ import { chooseDefaultSubnet, DOCKER_DEFAULT_POOLS, NetworkIpam, planPoolIpam, t
 import { checkUserMac, macFromIpv4, randomLocalMac } from './mac-address.js';
 import { DRIVERS, EMPTY_STATE, type DaemonState, type DriverName, type EndpointRecord, type NetworkRecord, type SandboxRef } from './model.js';
 import { checkIfname, parseNetworkOptions, type CreateNetworkRequest } from './network-options.js';
+import { fdbRows } from './render/fdb-view.js';
+import { inspectNetwork, networkRow } from './render/network-views.js';
+import { endpointLabel, portOwners } from './render/port-owners.js';
+import { statsReport } from './render/stats-view.js';
 import { Rtnetlink } from './rtnetlink.js';
 import { HostNat } from './nat/host-nat.js';
 import { natRuleset } from './nat/nft-ruleset.js';
@@ -64,10 +66,8 @@ export interface DaemonOptions {
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
 
-/** How capture, trace and annotations name an endpoint's port: `sandbox:ifname`, as fdb show does. */
-export function endpointLabel(ep: EndpointRecord): string {
-  return `${ep.label ?? describeSandbox(ep.sandbox)}:${ep.ifname}`;
-}
+// endpointLabel moved to render/port-owners.ts; re-exported for code written against the daemon.
+export { endpointLabel };
 
 export class Daemon {
   readonly engine: SwitchEngine;
@@ -379,104 +379,24 @@ export class Daemon {
   }
 
   listNetworks() {
-    return [...this.networks.values()].map((rt) => ({
-      id: rt.record.id,
-      name: rt.record.name,
-      driver: rt.record.driver,
-      subnet: rt.ipam?.subnet ?? null,
-      gateway: rt.ipam?.gateway ?? null,
-      endpoints: rt.endpoints.size,
-      internal: rt.record.options.internal,
-    }));
+    return [...this.networks.values()].map(networkRow);
   }
 
-  /** `network inspect`: Docker's shape where it has one. */
+  /** `network inspect`: src/control/render/network-views.ts. */
   inspectNetwork(name: string) {
     const rt = this.network(name);
-    const r = rt.record;
-    const endpoints: Record<string, unknown> = {};
-    for (const e of rt.endpoints.values()) {
-      endpoints[e.record.id] = {
-        Sandbox: describeSandbox(e.record.sandbox),
-        SandboxPath: e.record.sandboxPath,
-        Interface: e.record.ifname,
-        MacAddress: e.record.mac,
-        IPv4Address: e.record.ip ? `${e.record.ip}/${e.record.prefixLen}` : '',
-        DefaultRoute: e.record.defaultRoute,
-        Attached: e.port !== null,
-        ...(e.record.label ? { Name: e.record.label } : {}),
-        ...(e.record.publish?.length ? { Ports: e.record.publish.map(formatPublish) } : {}),
-      };
-    }
-    return {
-      Name: r.name,
-      Id: r.id,
-      Created: r.created,
-      Driver: r.driver,
-      IPAM: rt.ipam ? rt.ipam.inspect() : { Driver: 'null', Config: [] },
-      Internal: r.options.internal,
-      MTU: r.options.mtu,
-      Options: { icc: String(r.options.icc), internal: String(r.options.internal), port_security: r.options.portSecurity ?? 'mac', ...(r.options.bridgeName ? { 'bridge.name': r.options.bridgeName } : {}) },
-      GatewayPort: r.gateway ? { Interface: r.gateway.ifname, MacAddress: r.gateway.mac, IPv4Address: `${r.gateway.ip}/${r.gateway.prefixLen}` } : null,
-      Endpoints: endpoints,
-      ...(this.drivers[r.driver].inspect?.(rt) ?? {}),
-    };
+    return inspectNetwork(rt, this.drivers[rt.record.driver]);
   }
 
-  /** Who is behind a port, for fdb/stats output. */
-  private portOwners(): Map<number, { network: string; endpoint: string | null; name: string }> {
-    const m = new Map<number, { network: string; endpoint: string | null; name: string }>();
-    for (const rt of this.networks.values()) {
-      if (rt.gatewayPort) m.set(rt.gatewayPort.id, { network: rt.record.name, endpoint: null, name: `${rt.gatewayPort.name} (gateway)` });
-      for (const e of rt.endpoints.values()) {
-        if (e.port) m.set(e.port.id, { network: rt.record.name, endpoint: e.record.id, name: endpointLabel(e.record) });
-      }
-    }
-    return m;
-  }
-
+  /** `fdb show`: src/control/render/fdb-view.ts. */
   fdbShow(networkName?: string) {
     const nets = networkName ? [this.network(networkName)] : [...this.networks.values()];
-    const owners = this.portOwners();
-    const now = this.engine.clock.now();
-    return nets.flatMap((rt) =>
-      (rt.domain?.fdb.list() ?? []).map((e) => ({
-        network: rt.record.name,
-        mac: formatMac(e.mac),
-        port: owners.get(e.port.id)?.name ?? e.port.name,
-        endpoint: owners.get(e.port.id)?.endpoint ?? null,
-        type: e.isStatic ? 'static' : 'learned',
-        ageSeconds: e.isStatic ? null : Math.max(0, Math.round(now - e.updated)),
-        vtep: this.overlay.remoteOf(e.remote),
-      })),
-    );
+    return fdbRows(nets, portOwners(this.networks.values()), this.engine.clock.now(), (r) => this.overlay.remoteOf(r));
   }
 
+  /** `stats`: src/control/render/stats-view.ts. */
   stats() {
-    const owners = this.portOwners();
-    const ports = [];
-    for (const rt of this.networks.values()) {
-      const list = [...(rt.domain?.ports ?? [])];
-      for (const p of list) {
-        const o = owners.get(p.id);
-        ports.push({ network: rt.record.name, port: o?.name ?? p.name, endpoint: o?.endpoint ?? null, ...p.counters.toJSON() });
-      }
-    }
-    const networks = [...this.networks.values()].map((rt) => {
-      const sum = { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, drops: {} as Record<string, number> };
-      for (const p of rt.domain?.ports ?? []) {
-        const c = p.counters;
-        sum.rxPackets += c.rxPackets;
-        sum.rxBytes += c.rxBytes;
-        sum.txPackets += c.txPackets;
-        sum.txBytes += c.txBytes;
-        for (const [k, v] of Object.entries(c.dropsByReason())) sum.drops[k] = (sum.drops[k] ?? 0) + v;
-      }
-      return { network: rt.record.name, ...sum, fdb: rt.domain?.fdb.counters() ?? null };
-    });
-    // Running captures: frames they wrote and dropped (capture-dropped: the writer was behind).
-    const captures = CaptureHub.for(this.engine).list().map((c) => c.summary());
-    return { ports, networks, vteps: this.overlay.vtepStats(), engine: { bursts: this.engine.bursts, internalErrors: this.engine.internalErrors }, captures };
+    return statsReport(this.engine, [...this.networks.values()], portOwners(this.networks.values()), this.overlay.vtepStats());
   }
 
   /** `fdb add NETWORK MAC --vtep IP [--ip ADDR]`: a static entry for a MAC behind a remote VTEP (overlay). */

@@ -4,7 +4,7 @@
  * and SCENARIO arguments select by name or family, in registry order, refusing unknown names.
  */
 import { describe, expect, it } from 'vitest';
-import { selectScenarios } from '../../../src/cli/bench-command.js';
+import { selectScenarios } from '../../../src/cli/bench-run.js';
 import { DEBIAN_PACKAGE } from '../../../src/bench/host-commands.js';
 import { SCENARIOS } from '../../../src/bench/registry.js';
 

@@ -1,0 +1,21 @@
+/**
+ * `fdb show [NETWORK]`: one row per FDB entry, in the columns of `bridge fdb show` / OVS `fdb/show`:
+ * MAC, the port (by owner name), static or learned, age, and the remote VTEP for overlay entries.
+ */
+import { formatMac } from '../../packet/mac.js';
+import type { NetworkRuntime } from '../drivers/network-driver.js';
+import type { PortOwner } from './port-owners.js';
+
+export function fdbRows(nets: readonly NetworkRuntime[], owners: Map<number, PortOwner>, now: number, remoteOf: (remote: number) => string | null) {
+  return nets.flatMap((rt) =>
+    (rt.domain?.fdb.list() ?? []).map((e) => ({
+      network: rt.record.name,
+      mac: formatMac(e.mac),
+      port: owners.get(e.port.id)?.name ?? e.port.name,
+      endpoint: owners.get(e.port.id)?.endpoint ?? null,
+      type: e.isStatic ? 'static' : 'learned',
+      ageSeconds: e.isStatic ? null : Math.max(0, Math.round(now - e.updated)),
+      vtep: remoteOf(e.remote),
+    })),
+  );
+}

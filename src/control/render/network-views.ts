@@ -1,0 +1,52 @@
+/**
+ * `network ls` and `network inspect` as the API returns them: rows, and Docker's inspect shape where it
+ * has one, with the driver's own sections (NetworkDriver.inspect) merged into the top level.
+ */
+import type { NetworkDriver, NetworkRuntime } from '../drivers/network-driver.js';
+import { formatPublish } from '../nat/published-ports.js';
+import { describeSandbox } from '../sandbox.js';
+
+/** One `network ls` row. */
+export function networkRow(rt: NetworkRuntime) {
+  return {
+    id: rt.record.id,
+    name: rt.record.name,
+    driver: rt.record.driver,
+    subnet: rt.ipam?.subnet ?? null,
+    gateway: rt.ipam?.gateway ?? null,
+    endpoints: rt.endpoints.size,
+    internal: rt.record.options.internal,
+  };
+}
+
+/** `network inspect NAME`. */
+export function inspectNetwork(rt: NetworkRuntime, driver: NetworkDriver) {
+  const r = rt.record;
+  const endpoints: Record<string, unknown> = {};
+  for (const e of rt.endpoints.values()) {
+    endpoints[e.record.id] = {
+      Sandbox: describeSandbox(e.record.sandbox),
+      SandboxPath: e.record.sandboxPath,
+      Interface: e.record.ifname,
+      MacAddress: e.record.mac,
+      IPv4Address: e.record.ip ? `${e.record.ip}/${e.record.prefixLen}` : '',
+      DefaultRoute: e.record.defaultRoute,
+      Attached: e.port !== null,
+      ...(e.record.label ? { Name: e.record.label } : {}),
+      ...(e.record.publish?.length ? { Ports: e.record.publish.map(formatPublish) } : {}),
+    };
+  }
+  return {
+    Name: r.name,
+    Id: r.id,
+    Created: r.created,
+    Driver: r.driver,
+    IPAM: rt.ipam ? rt.ipam.inspect() : { Driver: 'null', Config: [] },
+    Internal: r.options.internal,
+    MTU: r.options.mtu,
+    Options: { icc: String(r.options.icc), internal: String(r.options.internal), port_security: r.options.portSecurity ?? 'mac', ...(r.options.bridgeName ? { 'bridge.name': r.options.bridgeName } : {}) },
+    GatewayPort: r.gateway ? { Interface: r.gateway.ifname, MacAddress: r.gateway.mac, IPv4Address: `${r.gateway.ip}/${r.gateway.prefixLen}` } : null,
+    Endpoints: endpoints,
+    ...(driver.inspect?.(rt) ?? {}),
+  };
+}
