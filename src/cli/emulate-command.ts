@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { TsnError } from '../errors.js';
-import { replay, type ReplayInput } from '../emulator/replay.js';
+import type { ReplayInput } from '../emulator/replay.js';
 import { parseTopology } from '../emulator/topology.js';
 import { table } from './format.js';
 
@@ -30,7 +30,7 @@ export function registerEmulateCommand(program: Command): void {
     .addOption(new Option('--format <format>', 'output format').choices(['pcapng', 'pcap']).default('pcapng'))
     .option('--annotate', "the switch's decision as each packet's comment (pcapng)")
     .option('--json', 'print JSON')
-    .action((file: string, o: { in: string[]; out: string; format: 'pcapng' | 'pcap'; annotate?: boolean; json?: boolean }) => {
+    .action(async (file: string, o: { in: string[]; out: string; format: 'pcapng' | 'pcap'; annotate?: boolean; json?: boolean }) => {
       let text: string;
       try {
         text = readFileSync(file, 'utf8');
@@ -38,6 +38,7 @@ export function registerEmulateCommand(program: Command): void {
         throw new TsnError('ERR_BAD_TOPOLOGY', `topology ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
       }
       if (o.in.length === 0) throw new TsnError('ERR_BAD_OPTION', 'emulate needs at least one --in PORT=FILE');
+      const { replay } = await import('../emulator/replay.js'); // the data plane: loaded by this command only
       const summary = replay({ topology: parseTopology(text, file), inputs: o.in.map(parseReplayInput), outDir: o.out, format: o.format, annotate: o.annotate });
       if (o.json) {
         console.log(JSON.stringify(summary, null, 2));

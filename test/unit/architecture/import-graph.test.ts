@@ -27,3 +27,12 @@ describe('src/ import graph', () => {
     expect(importCycles(g)).toEqual([['a', 'b', 'c', 'a']]);
   });
 });
+
+describe('what the CLI loads before it knows the command', () => {
+  it('not the bench harness, the daemon or the switch engine (each is imported by its command only)', () => {
+    const fromMain = [...reachable(graph, 'src/cli/main.ts')];
+    expect(fromMain).toContain('src/control/api-client.ts');
+    expect(fromMain.filter((f) => f.startsWith('src/bench/') || f === 'src/cli/bench-run.ts')).toEqual([]);
+    expect(fromMain.filter((f) => ['src/control/daemon.ts', 'src/cli/daemon-command.ts', 'src/dataplane/switch-engine.ts'].includes(f))).toEqual([]);
+  });
+});
