@@ -17,7 +17,8 @@
  * Check up front (`bind`): at least the 8-byte fixed part ('truncated'); hardware type 1 and
  * protocol type 0x0800 ('unsupported-type'); lengths 6 and 4 ('bad-address-length'); then all 28
  * bytes ('truncated'). The operation is not checked: RARP and InARP codes read like any other.
- * MACs are 48-bit numbers and IPv4 addresses uint32 numbers. Emit: `emitArp`.
+ * MACs are 48-bit numbers and IPv4 addresses uint32 numbers. Emit: `emitArp`; answer a request in
+ * place: `writeArpReply` (the one ARP-reply writer: the lb, ipvlan and arp-suppress stages use it).
  */
 import { ARP_LEN, ETHERTYPE_IPV4 } from './constants.js';
 import { read16, read32, write16, write32 } from './bytes.js';
@@ -120,4 +121,23 @@ export function emitArp(
   writeMac(buf, off + 18, targetMac);
   write32(buf, off + 24, targetIp);
   return ARP_LEN;
+}
+
+/**
+ * Turns the Ethernet/IPv4 ARP request in the frame at `buf[frameOff]` (Ethernet header first) into its
+ * reply in place: "answerIp is-at answerMac", from answerMac, to the frame's Ethernet source (the reply
+ * leaves by the port the request came in), with the request's sender as the ARP target. The caller has
+ * checked that the frame is such a request (28 bytes of ARP after 14 of Ethernet; padding stays).
+ */
+export function writeArpReply(buf: Uint8Array, frameOff: number, answerMac: number, answerIp: number): void {
+  const a = frameOff + 14;
+  const requesterMac = readMac(buf, a + 8);
+  const requesterIp = read32(buf, a + 14);
+  writeMac(buf, frameOff, readMac(buf, frameOff + 6));
+  writeMac(buf, frameOff + 6, answerMac);
+  write16(buf, a + 6, ARP_REPLY);
+  writeMac(buf, a + 8, answerMac);
+  write32(buf, a + 14, answerIp);
+  writeMac(buf, a + 18, requesterMac);
+  write32(buf, a + 24, requesterIp);
 }

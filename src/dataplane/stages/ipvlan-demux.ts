@@ -32,7 +32,8 @@ import type { ParentNetwork } from '../parent-networks.js';
 import type { Port } from '../port.js';
 import { replicateToPorts } from '../replicate.js';
 import { KEEP, ParentDemuxStage } from './parent-demux.js';
-import { read16, read32, write16, write32 } from '../../packet/bytes.js';
+import { read16, read32 } from '../../packet/bytes.js';
+import { writeArpReply } from '../../packet/arp.js';
 import { formatIpv4 } from '../../packet/ipv4.js';
 import { formatMac, readMac, writeMac } from '../../packet/mac.js';
 
@@ -169,16 +170,7 @@ export class IpvlanDemuxStage extends ParentDemuxStage {
     const desc = batch.pool.desc;
     const d = row * DESC_STRIDE;
     const off = desc[d + D_OFF];
-    const a = off + ETH_HLEN;
-    const senderMac = readMac(bytes, a + 8);
-    const senderIp = read32(bytes, a + 14);
-    writeMac(bytes, off, readMac(bytes, off + 6));
-    writeMac(bytes, off + 6, net.parentMac);
-    write16(bytes, a + 6, 2);
-    writeMac(bytes, a + 8, net.parentMac);
-    write32(bytes, a + 14, target);
-    writeMac(bytes, a + 18, senderMac);
-    write32(bytes, a + 24, senderIp);
+    writeArpReply(bytes, off, net.parentMac, target);
     desc[d + D_VFLAGS] = desc[d + D_GSO_TYPE] = desc[d + D_HDR_LEN] = desc[d + D_GSO_SIZE] = desc[d + D_CSUM_START] = desc[d + D_CSUM_OFF] = 0;
     desc[d + D_OUT] = to.id;
     if (batch.notes !== null) batch.notes[row] = `ipvlan arp reply for ${formatIpv4(target)}`;

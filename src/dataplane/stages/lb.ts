@@ -30,7 +30,8 @@ import type { Batch } from '../batch.js';
 import { DROP, type DropReason } from '../drop-reasons.js';
 import { DESC_STRIDE, D_CSUM_START, D_HDR_LEN, D_LEN, D_OFF, D_OUT, D_PORT, D_SLOT, D_VFLAGS, HEADROOM, OUT_FLOOD, OUT_NONE, SLOT_SIZE, VNET_F_NEEDS_CSUM } from '../layout.js';
 import type { Stage, StageContext } from '../stage.js';
-import { read16, read32, write16, write32 } from '../../packet/bytes.js';
+import { read16, read32 } from '../../packet/bytes.js';
+import { writeArpReply } from '../../packet/arp.js';
 import { formatIpv4 } from '../../packet/ipv4.js';
 import { formatMac, readMac, writeMac } from '../../packet/mac.js';
 import { IPPROTO_TCP, IPPROTO_UDP, STATE_CLOSE, STATE_FIN_WAIT, STATE_NAMES, STATE_TIME_WAIT } from '../../lb/conn-table.js';
@@ -92,15 +93,7 @@ export class LbStage implements Stage {
           const target = read32(bytes, a + 24);
           const vip = lbd.vips.get(target);
           if (vip !== undefined) {
-            const senderMac = readMac(bytes, a + 8);
-            const senderIp = read32(bytes, a + 14);
-            writeMac(bytes, off, readMac(bytes, off + 6));
-            writeMac(bytes, off + 6, vip.mac);
-            write16(bytes, a + 6, 2);
-            writeMac(bytes, a + 18, senderMac);
-            write32(bytes, a + 24, senderIp);
-            writeMac(bytes, a + 8, vip.mac);
-            write32(bytes, a + 14, target);
+            writeArpReply(bytes, off, vip.mac, target);
             desc[d + D_OUT] = port.id;
             if (batch.notes !== null) batch.notes[row] = `lb arp reply for VIP ${formatIpv4(target)}`;
             if (tracer) tracer.add(this.name, row, `arp reply: ${formatIpv4(target)} is-at ${formatMac(vip.mac)} (VIP), back out ${port.name}`);

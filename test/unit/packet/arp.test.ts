@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ARP_REPLY, ARP_REQUEST as OP_REQUEST, ArpView, emitArp } from '../../../src/packet/arp.js';
+import { ARP_REPLY, ARP_REQUEST as OP_REQUEST, ArpView, emitArp, writeArpReply } from '../../../src/packet/arp.js';
 import { ETHERTYPE_IPV4 } from '../../../src/packet/constants.js';
 import { parseIpv4 } from '../../../src/packet/ipv4.js';
 import { parseMac } from '../../../src/packet/mac.js';
@@ -83,5 +83,39 @@ describe('ArpView', () => {
       m[5] = 16;
       expect(arp.bind(m, 0, m.length)).toBe('bad-address-length');
     });
+  });
+});
+
+describe('writeArpReply (the one ARP-reply writer of the lb, ipvlan and arp-suppress stages)', () => {
+  const req = (ethSrc: number, sha: number) => {
+    const f = new Uint8Array(60); // padded to the minimum frame, as on the wire
+    f.fill(0xff, 0, 6);
+    f.set([(ethSrc / 2 ** 40) & 255, (ethSrc / 2 ** 32) & 255, (ethSrc >>> 24) & 255, (ethSrc >>> 16) & 255, (ethSrc >>> 8) & 255, ethSrc & 255], 6);
+    f.set([0x08, 0x06], 12);
+    emitArp(f, 14, OP_REQUEST, sha, parseIpv4('10.1.0.5'), 0, parseIpv4('10.1.0.100'));
+    f.fill(0xee, 42); // padding is left alone
+    return f;
+  };
+
+  it('writes every field of the reply, byte for byte', () => {
+    const client = parseMac('02:42:0a:01:00:05');
+    const answer = parseMac('0e:4c:0a:01:00:64');
+    const f = req(client, client);
+    writeArpReply(f, 0, answer, parseIpv4('10.1.0.100'));
+    const want = new Uint8Array(60);
+    want.set([0x02, 0x42, 0x0a, 0x01, 0x00, 0x05, 0x0e, 0x4c, 0x0a, 0x01, 0x00, 0x64, 0x08, 0x06], 0);
+    emitArp(want, 14, ARP_REPLY, answer, parseIpv4('10.1.0.100'), client, parseIpv4('10.1.0.5'));
+    want.fill(0xee, 42);
+    expect(toHex(f)).toBe(toHex(want));
+  });
+
+  it('answers the frame\'s Ethernet source, and names the ARP sender as the target', () => {
+    const f = req(parseMac('02:00:00:00:00:01'), parseMac('02:00:00:00:00:02'));
+    writeArpReply(f, 0, parseMac('0e:00:00:00:00:09'), parseIpv4('10.1.0.100'));
+    const v = new ArpView();
+    expect(v.bind(f, 14, 46)).toBe('ok');
+    expect(toHex(f.subarray(0, 6))).toBe('020000000001');
+    expect(v.targetMac).toBe(parseMac('02:00:00:00:00:02'));
+    expect(v.operation).toBe(ARP_REPLY);
   });
 });
