@@ -70,12 +70,7 @@ static napi_value rx_burst(napi_env env, napi_callback_info info) {
       if (vnet) {
         struct tsn_vnet vh;
         tsn_vnet_parse(frame - hdr, &vh);
-        d[TSN_D_VFLAGS] = vh.flags;
-        d[TSN_D_GSO_TYPE] = vh.gso_type;
-        d[TSN_D_HDR_LEN] = vh.hdr_len;
-        d[TSN_D_GSO_SIZE] = vh.gso_size;
-        d[TSN_D_CSUM_START] = vh.csum_start;
-        d[TSN_D_CSUM_OFF] = vh.csum_offset;
+        TSN_DESC_SET_VNET(d, &vh);
       } else {
         d[TSN_D_VFLAGS] = d[TSN_D_GSO_TYPE] = d[TSN_D_HDR_LEN] = d[TSN_D_GSO_SIZE] = d[TSN_D_CSUM_START] = d[TSN_D_CSUM_OFF] = 0;
       }

@@ -54,6 +54,17 @@ int tsn_gso_segment(const uint8_t *frame, size_t len, const struct tsn_vnet *vh,
 int tsn_gso_count_segments(const uint8_t *frame, size_t len, const struct tsn_vnet *vh);
 
 void tsn_vnet_parse(const uint8_t *p, struct tsn_vnet *out);
+
+/* Copy virtio-net fields into a descriptor row (TSN_D_* of layout.h; the caller includes it). */
+#define TSN_DESC_SET_VNET(d, vh)              \
+  do {                                        \
+    (d)[TSN_D_VFLAGS] = (vh)->flags;          \
+    (d)[TSN_D_GSO_TYPE] = (vh)->gso_type;     \
+    (d)[TSN_D_HDR_LEN] = (vh)->hdr_len;       \
+    (d)[TSN_D_GSO_SIZE] = (vh)->gso_size;     \
+    (d)[TSN_D_CSUM_START] = (vh)->csum_start; \
+    (d)[TSN_D_CSUM_OFF] = (vh)->csum_offset;  \
+  } while (0)
 void tsn_vnet_write(uint8_t *p, const struct tsn_vnet *vh);
 
 /* Lower-level helpers, exported for the burst code and the tests. */

@@ -40,11 +40,6 @@ int tsn_packet_rx_describe(uint8_t *frame, size_t got, size_t hdr, const struct 
     if (vh.hdr_len) vh.hdr_len += 4;
     tagged = 1;
   }
-  d[TSN_D_VFLAGS] = vh.flags;
-  d[TSN_D_GSO_TYPE] = vh.gso_type;
-  d[TSN_D_HDR_LEN] = vh.hdr_len;
-  d[TSN_D_GSO_SIZE] = vh.gso_size;
-  d[TSN_D_CSUM_START] = vh.csum_start;
-  d[TSN_D_CSUM_OFF] = vh.csum_offset;
+  TSN_DESC_SET_VNET(d, &vh);
   return tagged;
 }
