@@ -157,10 +157,11 @@ program
   .option('--ip <ip>', 'static address (default: allocated)')
   .option('--mac <mac>', 'MAC address (default: 02:42 + the IPv4 address)')
   .option('--ifname <name>', 'interface name inside the sandbox', 'eth0')
+  .option('-p, --publish <hostport:port[/proto]>', 'forward HOSTPORT of the host to PORT of the endpoint, tcp or udp (repeatable)', collect, [])
   .option('--json', 'print JSON')
   .addOption(socketOption())
   .action(async (net: string, o) => {
-    const body = { netns: o.netns, pid: o.pid !== undefined ? intArg(o.pid, '--pid') : undefined, ip: o.ip, mac: o.mac, ifname: o.ifname };
+    const body = { netns: o.netns, pid: o.pid !== undefined ? intArg(o.pid, '--pid') : undefined, ip: o.ip, mac: o.mac, ifname: o.ifname, ...(o.publish.length ? { publish: o.publish } : {}) };
     const r = await client(o).call<{ id: string; ifname: string; mac: string; ip: string | null; prefixLen: number | null }>('POST', `/v1/networks/${encodeURIComponent(net)}/connect`, body);
     print(o.json, r, () => `${r.id}  ${r.ifname}  ${r.mac}  ${r.ip ? `${r.ip}/${r.prefixLen}` : '-'}`);
   });

@@ -25,6 +25,8 @@ export const ConnectBody = z.strictObject({
   ip: str(64).optional(),
   mac: str(64).optional(),
   ifname: str(64).optional(),
+  /** HOSTPORT:PORT[/tcp|udp] (src/control/nat/published-ports.ts). */
+  publish: z.array(str(32)).max(64).optional(),
 });
 
 /** POST /v1/fdb: a static remote entry on an overlay network (fdb add NETWORK MAC --vtep IP [--ip ADDR]). */

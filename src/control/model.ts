@@ -79,6 +79,8 @@ export interface HostSideTap {
   /** The namespace file the runtime will move it into (Docker's SandboxKey), once known (Join). */
   sandboxKey: string | null;
   moved: boolean;
+  /** It was in the sandbox and came back under srcName (Leave, or the sandbox went while we were down). */
+  returned?: boolean;
 }
 
 export type SandboxRef = { kind: 'netns'; name: string } | { kind: 'path'; path: string } | { kind: 'pid'; pid: number };

@@ -72,6 +72,7 @@ export function placement(ep: EndpointRecord, hostNetns: string | null, adopt: b
   if (!adopt) return { netns: hostNetns, ifname: hs.srcName, configure: false };
   if (hs.moved && linkExists(ep.sandboxPath, ep.ifname)) return { netns: ep.sandboxPath, ifname: ep.ifname, configure: false };
   if (linkExists(hostNetns, hs.srcName)) {
+    if (hs.moved) hs.returned = true;
     hs.moved = false;
     return { netns: hostNetns, ifname: hs.srcName, configure: false };
   }
@@ -96,6 +97,7 @@ export function learnMove(ep: EndpointRecord, nameNow: string): boolean {
   if (!hs) return false;
   if (!hs.moved && nameNow !== hs.srcName && hs.sandboxKey) {
     hs.moved = true;
+    delete hs.returned;
     ep.sandbox = { kind: 'path', path: hs.sandboxKey };
     ep.sandboxPath = hs.sandboxKey;
     ep.ifname = nameNow;
@@ -103,6 +105,7 @@ export function learnMove(ep: EndpointRecord, nameNow: string): boolean {
   }
   if (hs.moved && nameNow === hs.srcName) {
     hs.moved = false;
+    hs.returned = true;
     ep.sandbox = { kind: 'path', path: HOST_SIDE };
     ep.sandboxPath = HOST_SIDE;
     ep.ifname = hs.srcName;

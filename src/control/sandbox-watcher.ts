@@ -72,8 +72,14 @@ export class SandboxWatcher {
       }
       if (rec.hostSide) {
         if (learnMove(rec, name)) moved.push({ network: network.record.name, endpointId: rec.id });
-        // Not in its sandbox (yet, or any more): the runtime owns it; only sign 1 applies.
-        if (!rec.hostSide.moved) continue;
+        if (!rec.hostSide.moved) {
+          // Back under its source name while the sandbox it was in is gone: the runtime took it back
+          // from a container it could not tell us about (libnetwork, with the daemon down). Otherwise
+          // (before Join, between Leave and DeleteEndpoint) the runtime owns it: only sign 1 applies.
+          const key = rec.hostSide.sandboxKey;
+          if (rec.hostSide.returned && key && nsInode(key) === null) gone.push({ networkId: network.record.id, endpointId: rec.id, why: `its sandbox ${key} is gone and the runtime took the interface back` });
+          continue;
+        }
       }
       if (nsInode(rec.sandboxPath) === devNs) continue; // its name still leads to it
       live ??= namespacesWithProcesses();
