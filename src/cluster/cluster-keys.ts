@@ -7,20 +7,21 @@
  *   P/v1/vnis/<vni>                            "<net-id>"                VNIs unique cluster-wide
  *   P/v1/ipam/<net-id>/<ipv4>                  AddressClaim              no lease: survives its host
  *   P/v1/endpoints/<net-id>/<endpoint-id>      ClusterEndpointRecord     lease: its host's (none if static)
+ *   P/v1/services/<net-id>/<tcp|udp>-<vip>-<port>  ClusterServiceRecord  an lb service, cluster-wide
  *
  * P is --cluster-prefix (default /tsnet). Every id, name and address in a key is ASCII without '/'.
  */
-export type KeyKind = 'hosts' | 'networks' | 'names' | 'vnis' | 'ipam' | 'endpoints';
+export type KeyKind = 'hosts' | 'networks' | 'names' | 'vnis' | 'ipam' | 'endpoints' | 'services';
 
 export interface ParsedKey {
   kind: KeyKind;
-  /** hosts: host id; networks: net id; names: name; vnis: vni; ipam/endpoints: net id. */
+  /** hosts: host id; networks: net id; names: name; vnis: vni; ipam/endpoints/services: net id. */
   a: string;
-  /** ipam: the address; endpoints: the endpoint id. */
+  /** ipam: the address; endpoints: the endpoint id; services: tcp-VIP-PORT. */
   b?: string;
 }
 
-const KINDS: readonly KeyKind[] = ['hosts', 'networks', 'names', 'vnis', 'ipam', 'endpoints'];
+const KINDS: readonly KeyKind[] = ['hosts', 'networks', 'names', 'vnis', 'ipam', 'endpoints', 'services'];
 
 export class ClusterKeys {
   /** Everything of this cluster: `P/v1/`. */
@@ -63,6 +64,12 @@ export class ClusterKeys {
   endpoints(netId: string): string {
     return `${this.root}endpoints/${netId}/`;
   }
+  service(netId: string, protocol: string, vip: string, port: number): string {
+    return `${this.root}services/${netId}/${protocol}-${vip}-${port}`;
+  }
+  services(netId: string): string {
+    return `${this.root}services/${netId}/`;
+  }
 
   /** What a key under the root is, or null for keys this version does not know (left alone). */
   parse(key: string): ParsedKey | null {
@@ -70,7 +77,7 @@ export class ClusterKeys {
     const parts = key.slice(this.root.length).split('/');
     const kind = parts[0] as KeyKind;
     if (!KINDS.includes(kind)) return null;
-    if (kind === 'ipam' || kind === 'endpoints') return parts.length === 3 && parts[1] && parts[2] ? { kind, a: parts[1], b: parts[2] } : null;
+    if (kind === 'ipam' || kind === 'endpoints' || kind === 'services') return parts.length === 3 && parts[1] && parts[2] ? { kind, a: parts[1], b: parts[2] } : null;
     return parts.length === 2 && parts[1] ? { kind, a: parts[1] } : null;
   }
 }

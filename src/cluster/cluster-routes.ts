@@ -6,6 +6,8 @@
  *   GET  /v1/cluster          cluster ls
  *   POST /v1/cluster/gc       cluster gc HOST   {host}
  *
+ * and lb requests on services of cluster networks go through the store (cluster-services.ts).
+ *
  * Returns null for every other route (the daemon's own handling applies).
  */
 import { z } from 'zod';
@@ -14,6 +16,8 @@ import { ConnectBody, CreateNetworkBody, DisconnectBody, FdbAddBody } from '../c
 import { TsnError } from '../errors.js';
 import type { ClusterAgent } from './cluster-agent.js';
 import type { ClusterRequests } from './cluster-requests.js';
+import type { ClusterServices } from './cluster-services.js';
+import { LbAddServiceBody, LbDelServerBody, LbEditServiceBody, LbServerBody, LbServiceRefBody } from '../control/lb-api.js';
 import { clusterInspect, clusterList, markStoreEntries } from './cluster-status.js';
 
 export const ClusterGcBody = z.strictObject({ host: z.string().min(1).max(128) });
@@ -21,6 +25,7 @@ export const ClusterGcBody = z.strictObject({ host: z.string().min(1).max(128) }
 export interface ClusterApi {
   agent: ClusterAgent;
   requests: ClusterRequests;
+  services: ClusterServices;
 }
 
 type Parse = <T>(schema: z.ZodType<T>, body: unknown) => T;
@@ -56,6 +61,17 @@ export async function handleClusterRoute(
     }
     if (name && action === 'connect' && method === 'POST') return [201, await r.connect(name, parse(ConnectBody, body))];
     if (name && action === 'disconnect' && method === 'POST') return [200, await r.disconnect(name, parse(DisconnectBody, body).endpoint)];
+  }
+  if (resource === 'lb' && method === 'POST') {
+    const sv = cluster.services;
+    let answer: unknown | null = null;
+    if (name === 'services' && !action) answer = await sv.addService(parse(LbAddServiceBody, body));
+    else if (name === 'services' && action === 'delete') answer = await sv.delService(parse(LbServiceRefBody, body));
+    else if (name === 'services' && action === 'edit') sv.refuseEdit(parse(LbEditServiceBody, body));
+    else if (name === 'servers' && !action) answer = await sv.addServer(parse(LbServerBody, body));
+    else if (name === 'servers' && action === 'edit') sv.refuseEdit(parse(LbServerBody, body));
+    else if (name === 'servers' && action === 'delete') answer = await sv.delServer(parse(LbDelServerBody, body));
+    if (answer !== null) return [name === 'services' && !action ? 201 : name === 'servers' && !action ? 201 : 200, answer];
   }
   if (resource === 'fdb' && !name) {
     if (method === 'GET') return [200, markStoreEntries(cluster.agent, daemon.fdbShow(query.get('network') ?? undefined))];

@@ -1,6 +1,7 @@
 /**
  * createCluster: the daemon's cluster store pieces from its flags: an etcd client, the agent that
- * follows the store, and the requests that write to it (what the API server routes through).
+ * follows the store, the requests that write to it, and the cluster-wide lb services (what the API
+ * server routes through).
  */
 import type { Daemon } from '../control/daemon.js';
 import { DEFAULT_VXLAN_PORT } from '../control/overlay-options.js';
@@ -8,6 +9,7 @@ import { ClusterAgent } from './cluster-agent.js';
 import { ClusterKeys } from './cluster-keys.js';
 import { parseClusterFlags, type ClusterFlags } from './cluster-options.js';
 import { ClusterRequests } from './cluster-requests.js';
+import { ClusterServices } from './cluster-services.js';
 import type { ClusterApi } from './cluster-routes.js';
 import { EtcdClient } from './etcd-client.js';
 
@@ -24,5 +26,5 @@ export function createCluster(daemon: Daemon, flags: ClusterFlags, stateDir: str
     stateDir,
     log: (m) => daemon.log(m),
   });
-  return { agent, requests: new ClusterRequests(agent) };
+  return { agent, requests: new ClusterRequests(agent), services: new ClusterServices(agent) };
 }

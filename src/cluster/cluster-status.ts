@@ -39,7 +39,7 @@ export async function clusterList(agent: ClusterAgent) {
   hosts.sort((a, b) => a.id.localeCompare(b.id));
   // Hosts whose lease is gone but whose address claims remain: `cluster gc HOST` releases them.
   const departed = new Map<string, number>();
-  for (const m of v.addresses.values()) for (const c of m.values()) if (!v.hosts.has(c.host) && !c.host.startsWith('static:')) departed.set(c.host, (departed.get(c.host) ?? 0) + 1);
+  for (const m of v.addresses.values()) for (const c of m.values()) if (!v.hosts.has(c.host) && !c.host.startsWith('static:') && c.host !== 'service') departed.set(c.host, (departed.get(c.host) ?? 0) + 1);
   return {
     store: agent.client.description,
     link: agent.link,

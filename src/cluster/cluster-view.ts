@@ -50,6 +50,16 @@ export interface ClusterEndpointRecord {
   vtep?: string;
 }
 
+/** An lb service on a cluster network: every host answers for the VIP and schedules over these servers, in this order. */
+export interface ClusterServiceRecord {
+  protocol: 'tcp' | 'udp';
+  vip: string;
+  port: number;
+  scheduler: string;
+  persistTimeout: number;
+  servers: { ip: string; port: number; weight: number; method: 'nat' | 'dr' | 'tun' }[];
+}
+
 /** Who holds an address: the host, and the endpoint once it exists. */
 export interface AddressClaim {
   host: string;
@@ -71,6 +81,8 @@ export class ClusterView {
   readonly addresses = new Map<string, Map<string, AddressClaim>>();
   /** net id -> endpoint id -> record */
   readonly endpoints = new Map<string, Map<string, Versioned<ClusterEndpointRecord>>>();
+  /** net id -> tcp-VIP-PORT -> service */
+  readonly services = new Map<string, Map<string, Versioned<ClusterServiceRecord>>>();
   revision = 0;
   malformed = 0;
 
@@ -84,6 +96,7 @@ export class ClusterView {
     this.vnis.clear();
     this.addresses.clear();
     this.endpoints.clear();
+    this.services.clear();
     for (const kv of kvs) this.put(kv);
     this.revision = revision;
   }
@@ -138,6 +151,11 @@ export class ClusterView {
         if (e) mapOf(this.endpoints, k.a).set(k.b!, ver(e));
         break;
       }
+      case 'services': {
+        const v = this.parseJson<ClusterServiceRecord>(kv, (x) => (x?.protocol === 'tcp' || x?.protocol === 'udp') && typeof x?.vip === 'string' && Array.isArray(x?.servers));
+        if (v) mapOf(this.services, k.a).set(k.b!, ver(v));
+        break;
+      }
     }
   }
 
@@ -162,6 +180,9 @@ export class ClusterView {
         break;
       case 'endpoints':
         this.endpoints.get(k.a)?.delete(k.b!);
+        break;
+      case 'services':
+        this.services.get(k.a)?.delete(k.b!);
         break;
     }
   }

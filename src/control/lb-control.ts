@@ -26,6 +26,7 @@ import { formatIpv4 } from '../packet/ipv4.js';
 import { formatMac, parseMac } from '../packet/mac.js';
 import type { NetworkRuntime } from './drivers/network-driver.js';
 import { TsnError } from '../errors.js';
+import { VxlanPort } from '../dataplane/ports/vxlan-port.js';
 import type { LbServerRecord, LbServiceRecord, LbState } from './lb-model.js';
 
 export interface LbHost {
@@ -215,6 +216,9 @@ export class LbControl {
     const ipText = formatIpv4(ip);
     const inSubnet = net.ipam?.contains(ipText) ?? false;
     for (const e of net.endpoints.values()) if (e.record.ip === ipText) return parseMac(e.record.mac);
+    // Overlay: an endpoint on another host (from the cluster store, `fdb add --ip`, or learned).
+    const remote = net.domain ? VxlanPort.of(net.domain)?.neighbors.get(ip) : undefined;
+    if (remote) return remote.mac;
     const gw = net.record.gateway;
     if (gw && gw.ip === ipText) return parseMac(gw.mac);
     if (!inSubnet) {
@@ -351,7 +355,8 @@ export class LbControl {
     return { dryRun: true, service: serviceName(svc.protocol, svc.vip, svc.port), trackedFlows: p.tracked, movedFlows: p.moved, detail: p.detail };
   }
 
-  addServer(req: ServerRequest) {
+  /** `strict: false` (the cluster store's follower): a server not reachable yet is added unavailable (MAC 0). */
+  addServer(req: ServerRequest, { strict = true }: { strict?: boolean } = {}) {
     const { svc, record, net } = this.service(req);
     const a = parseAddrPort(req.server, 'real server', false);
     const method = checkMethod(req.method ?? 'nat');
@@ -364,7 +369,7 @@ export class LbControl {
     if (svc.servers.some((s) => s.ip === a.ip && s.port === port && !s.removed)) {
       throw new TsnError('ERR_LB_SERVER_EXISTS', `real server ${a.text}:${port} is in ${serviceName(svc.protocol, svc.vip, svc.port)} already: change it with lb edit-server`);
     }
-    const mac = this.resolveMac(net, a.ip, method, true);
+    const mac = this.resolveMac(net, a.ip, method, strict);
     const check = this.checkSpec(req.options, net, svc) ?? null;
     if (req.dryRun) return this.preview(svc, this.lb.previewChange(svc, this.after(svc, { add: { ip: a.ip, port, weight } })));
     const srec: LbServerRecord = { ip: a.text, port, weight, method, check };

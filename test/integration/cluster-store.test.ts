@@ -10,11 +10,15 @@
  *     addresses stay claimed until it comes back (and re-adopts everything) or `cluster gc HOST`;
  *   - etcd down: the data plane forwards, control requests fail fast naming the store, and after
  *     etcd is back the hosts follow again; a host cut off while the store compacted does a full resync;
- *   - two hosts creating the same name (or VNI) at once: exactly one wins.
+ *   - two hosts creating the same name (or VNI) at once: exactly one wins;
+ *   - an lb service is cluster-wide: a VIP with servers on hosts 2 and 3 answers clients on hosts 1
+ *     and 2, rr spreads evenly, mh makes the same choice for the same client on another host, and a
+ *     server whose host dies stops getting connections once its lease expires.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { TestCluster, pingOnce } from '../helpers/cluster-hosts.js';
 import { kill, nsExec, nsSpawn, privilegedSkipReason } from '../helpers/netns.js';
+import { curlMany, startBackend, tally } from '../helpers/lb-backends.js';
 
 const skip = privilegedSkipReason();
 if (skip) console.warn(`skipping cluster store integration tests: ${skip}`);
@@ -261,4 +265,58 @@ describe.skipIf(skip !== null)('overlay networks through a cluster store (etcd)'
     const peers = await h1.daemon.cli(['network', 'create', '-d', 'overlay', '-o', 'peers=10.250.0.9', 'st']);
     expect(peers.stderr).toMatch(/-o peers=10\.250\.0\.9: with --cluster-store the peers/);
   }, 120_000);
+
+  it('makes lb services cluster-wide: any host answers the VIP, servers on any host, a dead host leaves', async () => {
+    const c = await cluster([3, 3, 3]);
+    const [h1, h2, h3] = c.hosts;
+    await h1.daemon.ok(['network', 'create', '-d', 'overlay', '--subnet', '10.251.0.0/24', 'ov']);
+    for (const h of [h2, h3]) await TestCluster.until(`ov on ${h.id}`, async () => (await h.daemon.ok(['network', 'ls'])).includes('ov'));
+    const [c1, c2, b2, b3] = [await c.sandbox(), await c.sandbox(), await c.sandbox(), await c.sandbox()];
+    const ip1 = json(await h1.daemon.ok(['connect', 'ov', '--netns', c1, '--json'])).ip;
+    await h2.daemon.ok(['connect', 'ov', '--netns', c2]);
+    const rip2 = json(await h2.daemon.ok(['connect', 'ov', '--netns', b2, '--json'])).ip;
+    const rip3 = json(await h3.daemon.ok(['connect', 'ov', '--netns', b3, '--json'])).ip;
+    const backends = [await startBackend(b2, 'b2'), await startBackend(b3, 'b3')];
+    cleanup.push(async () => backends.forEach((b) => kill(b)));
+    for (const h of c.hosts) await TestCluster.until(`servers known on ${h.id}`, async () => json(await h.daemon.ok(['fdb', 'show', 'ov', '--json'])).filter((e: { type: string }) => e.type === 'store').length >= (h === h1 ? 3 : 2));
+    const VIP = '10.251.0.200';
+    await h1.daemon.ok(['lb', 'add-service', '-t', `${VIP}:80`, '-s', 'rr', 'ov']);
+    await h1.daemon.ok(['lb', 'add-server', '-t', `${VIP}:80`, '-r', `${rip2}:8080`]);
+    await h1.daemon.ok(['lb', 'add-server', '-t', `${VIP}:80`, '-r', `${rip3}:8080`]);
+    // Every host has the service with both servers, in the store's order.
+    for (const h of c.hosts) {
+      await TestCluster.until(`service on ${h.id}`, async () => {
+        const svc = json(await h.daemon.ok(['lb', 'ls', '--json'])).services.find((x: { vip: string }) => x.vip === VIP);
+        return svc && svc.servers.map((r: { ip: string; mac: string | null }) => `${r.ip}:${r.mac !== null}`).join() === `${rip2}:true,${rip3}:true`;
+      });
+    }
+    // A client on host 1 (servers on 2 and 3) and one on host 2 (a server local, one remote).
+    expect(tally(await curlMany(c1, `http://${VIP}/`, 20))).toEqual({ b2: 10, b3: 10 });
+    expect(tally(await curlMany(c2, `http://${VIP}/`, 20))).toEqual({ b2: 10, b3: 10 });
+    // The VIP cannot be handed out as an endpoint's address anywhere.
+    const taken = await h3.daemon.cli(['connect', 'ov', '--netns', await c.sandbox(), '--ip', VIP]);
+    expect(taken.stderr).toMatch(/10\.251\.0\.200/);
+    expect(taken.code).not.toBe(0);
+
+    // mh: the same client address gets the same server through another host's LB.
+    const VIP2 = '10.251.0.201';
+    await h2.daemon.ok(['lb', 'add-service', '-t', `${VIP2}:80`, '-s', 'mh', 'ov']);
+    await h2.daemon.ok(['lb', 'add-server', '-t', `${VIP2}:80`, '-r', `${rip2}:8080`]);
+    await h2.daemon.ok(['lb', 'add-server', '-t', `${VIP2}:80`, '-r', `${rip3}:8080`]);
+    await TestCluster.until('mh service on host1', async () => (json(await h1.daemon.ok(['lb', 'ls', '--json'])).services.find((x: { vip: string }) => x.vip === VIP2)?.servers.filter((r: { mac: string | null }) => r.mac).length ?? 0) === 2);
+    await TestCluster.until('mh service on host3', async () => (json(await h3.daemon.ok(['lb', 'ls', '--json'])).services.find((x: { vip: string }) => x.vip === VIP2)?.servers.filter((r: { mac: string | null }) => r.mac).length ?? 0) === 2);
+    const viaHost1 = tally(await curlMany(c1, `http://${VIP2}/`, 6));
+    expect(Object.keys(viaHost1)).toHaveLength(1);
+    // The same client address, now on host 3.
+    await h1.daemon.ok(['disconnect', 'ov', c1]);
+    const moved = await c.sandbox();
+    await h3.daemon.ok(['connect', 'ov', '--netns', moved, '--ip', ip1]);
+    await TestCluster.until('moved client reaches the VIP', async () => (await curlMany(moved, `http://${VIP2}/`, 1))[0] !== '');
+    expect(tally(await curlMany(moved, `http://${VIP2}/`, 6))).toEqual(viaHost1);
+
+    // Host 3 dies: after its lease, its server gets no new connections from host 1 or 2.
+    await h3.daemon.kill('SIGKILL');
+    await TestCluster.until('b3 unavailable on host2', async () => json(await h2.daemon.ok(['lb', 'ls', '--json'])).services.find((x: { vip: string }) => x.vip === VIP).servers.find((r: { ip: string }) => r.ip === rip3).mac === null);
+    expect(tally(await curlMany(c2, `http://${VIP}/`, 10))).toEqual({ b2: 10 });
+  }, 180_000);
 });
