@@ -75,6 +75,7 @@ export const TSN_ERROR_STATUS = {
   ERR_PORT_IN_USE: 409, // published ports: the host port/protocol forwards to another endpoint already
   ERR_DAEMON_RUNNING: 409, // daemon: another daemon holds the state dir or the socket
   ERR_HOST_ALIVE: 409, // cluster gc: the host's lease is held
+  ERR_STORE_CONFLICT: 409, // cluster: a store record changed under a read-modify-write (another host wrote it)
   ERR_DEVICE_GONE: 410, // re-adoption: the endpoint's device is no longer there
   ERR_BODY_TOO_LARGE: 413, // API: a request body over the limit
   // 500: the daemon's own trouble

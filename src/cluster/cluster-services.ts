@@ -17,7 +17,7 @@
  * and add again).
  */
 import type { AddServiceRequest, DelServerRequest, ServerRequest, ServiceRef } from '../control/lb-control.js';
-import { TsnError } from '../control/errors.js';
+import { TsnError } from '../errors.js';
 import type { NetworkRuntime } from '../control/drivers/network-driver.js';
 import type { ClusterAgent } from './cluster-agent.js';
 import type { ClusterServiceRecord } from './cluster-view.js';
@@ -64,7 +64,7 @@ export class ClusterServices {
     const a = this.agent;
     const key = a.keys.service(netId, rec.protocol, rec.vip, rec.port);
     const t = await a.client.txn([modRevision === 0 ? { key, target: 'CREATE', createRevision: 0 } : { key, target: 'MOD', modRevision }], [{ put: { key, value: JSON.stringify(rec) } }]);
-    if (!t.succeeded) throw new TsnError('ERR_CONFLICT', 409, `virtual service ${rec.protocol} ${rec.vip}:${rec.port} was changed in the cluster at the same time by another host; look again (lb ls) and retry`);
+    if (!t.succeeded) throw new TsnError('ERR_STORE_CONFLICT', `virtual service ${rec.protocol} ${rec.vip}:${rec.port} was changed in the cluster at the same time by another host; look again (lb ls) and retry`);
   }
 
   async addService(req: AddServiceRequest): Promise<unknown | null> {
@@ -88,12 +88,12 @@ export class ClusterServices {
           [{ put: { key: svcKey, value: JSON.stringify(rec) } }],
           [{ range: { key: svcKey } }],
         );
-        if (!t.succeeded) throw new TsnError('ERR_LB_SERVICE_EXISTS', 409, `virtual service ${out.protocol} ${out.vip}:${out.port} exists in the cluster already`);
+        if (!t.succeeded) throw new TsnError('ERR_LB_SERVICE_EXISTS', `virtual service ${out.protocol} ${out.vip}:${out.port} exists in the cluster already`);
         const c = await a.client.txn([{ key: vipKey, target: 'CREATE', createRevision: 0 }], [{ put: { key: vipKey, value: claim } }], [{ range: { key: vipKey } }]);
         const held = c.ranges[0]?.[0]?.value;
         if (!c.succeeded && !(held && JSON.parse(held).host === 'service')) {
           await a.client.delete(svcKey);
-          throw new TsnError('ERR_LB_VIP_IN_USE', 409, `VIP ${out.vip} is claimed in the cluster by ${held}: choose a free address`);
+          throw new TsnError('ERR_LB_VIP_IN_USE', `VIP ${out.vip} is claimed in the cluster by ${held}: choose a free address`);
         }
         ok = true;
       } finally {
@@ -160,7 +160,7 @@ export class ClusterServices {
   }
 
   refuseEdit(req: ServiceRef): void {
-    if (this.find(req)) throw new TsnError('ERR_BAD_OPTION', 400, `virtual service ${req.protocol} ${req.service} is cluster-wide: edits are not supported on cluster services yet; delete and add the server (or service) again`);
+    if (this.find(req)) throw new TsnError('ERR_BAD_OPTION', `virtual service ${req.protocol} ${req.service} is cluster-wide: edits are not supported on cluster services yet; delete and add the server (or service) again`);
   }
 
   /** Make the local services of cluster networks what the store says (after every reconcile). */
