@@ -19,6 +19,7 @@ import { renderTemplate } from './go-template.js';
 import { COMPLETION_SHELLS, completionScript, type CompletionShell } from './completion-script.js';
 import { registerLbCommands } from './lb-commands.js';
 import { registerClusterCommands } from './cluster-commands.js';
+import { registerOverlayKeyCommands } from './overlay-key-command.js';
 
 const program = new Command();
 program
@@ -214,6 +215,7 @@ program
 
 registerLbCommands(program);
 registerClusterCommands(program, socketOption, client);
+registerOverlayKeyCommands(program, socketOption, client);
 
 registerCaptureCommand(program);
 registerTraceCommand(program);

@@ -10,6 +10,7 @@
  *   POST   /v1/networks/NAME/disconnect       disconnect
  *   GET    /v1/fdb[?network=NAME]             fdb show
  *   POST   /v1/fdb                            fdb add (overlay: a MAC behind a remote VTEP)
+ *   GET    /v1/overlay/key                    this host's WireGuard public key (encrypted overlays)
  *   DELETE /v1/fdb?network=NAME&mac=MAC       fdb del
  *   GET    /v1/stats                          stats
  *   GET    /v1/ping                           liveness
@@ -180,6 +181,7 @@ export class ApiServer {
       if (!network || !mac) throw new TsnError('ERR_BAD_REQUEST', 'DELETE /v1/fdb needs ?network=NAME&mac=MAC');
       return send(res, 200, d.fdbDel(network, mac));
     }
+    if (resource === 'overlay' && name === 'key' && !action && method === 'GET') return send(res, 200, { PublicKey: d.overlay.encrypted.publicKey() }); // never the private key
     if (resource === 'stats' && method === 'GET') return send(res, 200, d.stats());
     if (resource === 'capture' && !name && method === 'POST') return void this.captures.start(parse(CaptureBody, body), req, res);
     if (resource === 'captures' && !name && method === 'GET') return send(res, 200, this.captures.list());

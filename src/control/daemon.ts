@@ -95,7 +95,7 @@ export class Daemon {
     this.log = opts.log ?? ((m) => process.stderr.write(`tsnet-switch: ${m}\n`));
     this.owner = markerOwner(opts.stateDir);
     this.reconciler.register(deviceReconcileSource);
-    const ctx: DriverContext = { engine: this.engine, hostNetns: this.hostNetns, log: this.log, owner: this.owner };
+    const ctx: DriverContext = { engine: this.engine, hostNetns: this.hostNetns, log: this.log, owner: this.owner, stateDir: opts.stateDir };
     const drivers = createDrivers(ctx);
     this.drivers = drivers.byName;
     this.overlay = drivers.overlay;

@@ -22,6 +22,15 @@ export interface OverlayRecord {
   learning: boolean;
   /** Static remote entries (`fdb add NETWORK MAC --vtep IP [--ip ADDR]`). */
   staticFdb: { mac: string; vtep: string; ip: string | null }[];
+  /** `-o encrypted=true`: WireGuard between VTEPs (src/control/overlay-encryption-options.ts). */
+  encrypted?: OverlayEncryption;
+}
+
+export interface OverlayEncryption {
+  /** This host's WireGuard UDP port. */
+  port: number;
+  /** Peers from -o encrypted.peers: public key (base64), VTEP address, first endpoint. */
+  peers: { publicKey: string; vtep: string; endpoint: string; port: number }[];
 }
 
 export interface NetworkOptions {

@@ -25,6 +25,7 @@ const A1 = 0x02420a160002;
 const B1 = 0x02420a160003;
 
 let cleanup: (() => Promise<void> | void)[] = [];
+const logs: string[] = [];
 afterEach(async () => {
   for (const f of cleanup.reverse()) await f();
   cleanup = [];
@@ -44,7 +45,7 @@ function identity() {
   return { privateKey, publicKey: n.wgX25519PublicKey(privateKey) };
 }
 
-async function twoHosts() {
+async function twoHosts(rekeyAfterMs?: number) {
   const ns = `tsnt-${uniqueTag()}-w`;
   await addNetns(ns);
   cleanup.push(() => delNetns(ns));
@@ -55,7 +56,7 @@ async function twoHosts() {
     const sw = new SwitchEngine({ poolSlots: 128 });
     cleanup.push(() => sw.close());
     const other = me === 'a' ? ids.b : ids.a;
-    const wg = new WireguardUnderlay(ip, port, { identity: ids[me], vxlanPort: 4789, tunnelMtu: 65535 - 60, netns });
+    const wg = new WireguardUnderlay(ip, port, { identity: ids[me], vxlanPort: 4789, tunnelMtu: 65535 - 60, netns, rekeyAfterMs, log: (m) => logs.push(m) });
     wg.setPeers([{ publicKey: other.publicKey, vtep: peerIp, endpoint: peerIp, port }]);
     const sock = new VtepSocketPort(`wg-${ip}`, wg);
     sw.addDetachedPort(sock);
@@ -122,6 +123,25 @@ describe.skipIf(skip !== null)('WireGuard VTEP (Noise_IKpsk2 handshake, ChaCha20
     expect(parts.every((f) => tcpChecksumsValid(f))).toBe(true);
     expect(Buffer.concat(parts.map((f) => f.subarray(54))).equals(Buffer.from(sf.frame.subarray(54)))).toBe(true);
     expect(a.vx.sendCalls).toBeGreaterThan(0);
+    expect(b.sock.counters.totalDrops()).toBe(0);
+  });
+
+  it('rekeys after REKEY_AFTER_TIME (shortened) while traffic flows, without losing a frame', async () => {
+    const { a, b } = await twoHosts(1000);
+    await deliver(a, b, ethFrame(BROADCAST, A1, 0x0806));
+    b.local.take();
+    const first = a.wg.describePeers()[0].Handshakes;
+    let sent = 0;
+    const end = Date.now() + 3500;
+    while (Date.now() < end) {
+      for (let i = 0; i < 10; i++) a.local.inject(ethFrame(B1, A1, 0x88b5, [sent++ & 0xff, ...new Array(60).fill(1)]));
+      a.sw.drain();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await until(() => b.local.sent.length === sent, 3000).catch(() => undefined);
+    expect(a.wg.describePeers()[0].Handshakes, logs.join('\n')).toBeGreaterThanOrEqual(first + 2);
+    // Frames sent while a new session was being made went on the old one: none lost.
+    expect(b.local.sent.length).toBe(sent);
     expect(b.sock.counters.totalDrops()).toBe(0);
   });
 });

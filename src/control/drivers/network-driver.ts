@@ -31,6 +31,8 @@ export interface DriverContext {
   log(msg: string): void;
   /** The daemon's state dir, the owner in the marker on every device it makes (device-marker.ts). */
   owner?: string;
+  /** The daemon's state dir (the encrypted overlay keeps this host's WireGuard key there). */
+  stateDir?: string;
 }
 
 /** What a driver's `plan` sees of the daemon: nothing it could change. */

@@ -33,6 +33,9 @@ import type { CreateNetworkRequest, ParsedNetworkOptions } from '../network-opti
 import { OVERLAY_OPTION_KEYS, checkVtepAddress, parseOverlayOptions } from '../overlay-options.js';
 import { Rtnetlink, withRtnetlink } from '../rtnetlink.js';
 import { BridgeDriver } from './bridge-driver.js';
+import { EncryptedVteps } from './encrypted-vteps.js';
+import { ENCRYPTION_OPTION_KEYS, parseEncryptionOptions } from '../overlay-encryption-options.js';
+import { WG_OVERHEAD } from '../../native/wireguard-addon.js';
 import type { DriverContext, EndpointRuntime, NetworkDriver, NetworkPlan, NetworkPlanContext, NetworkRuntime } from './network-driver.js';
 
 /** VXLAN over IPv4: outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
@@ -65,6 +68,8 @@ export class OverlayDriver implements NetworkDriver {
   private readonly vteps = new Map<string, VtepUse>();
   private readonly vxlanPorts = new Map<string, VxlanPort>(); // by network id
   private readonly openUnderlay: UnderlayFactory;
+  /** `-o encrypted=true`: WireGuard underlays, one per VTEP address and port (encrypted-vteps.ts). */
+  readonly encrypted: EncryptedVteps;
 
   constructor(
     private readonly ctx: DriverContext,
@@ -72,10 +77,11 @@ export class OverlayDriver implements NetworkDriver {
   ) {
     this.local = new BridgeDriver(ctx);
     this.openUnderlay = openUnderlay ?? ((ip, port) => new UdpUnderlay(ip, port, { netns: ctx.hostNetns ?? undefined }));
+    this.encrypted = new EncryptedVteps({ stateDir: ctx.stateDir, netns: ctx.hostNetns ?? undefined, log: ctx.log });
   }
 
   /** Keys `-o` accepts for this driver, besides the common ones (overlay-options.ts parses them). */
-  readonly ownOptionKeys = Object.keys(OVERLAY_OPTION_KEYS);
+  readonly ownOptionKeys = [...Object.keys(OVERLAY_OPTION_KEYS), ...ENCRYPTION_OPTION_KEYS];
 
   /** IPv4 addresses of the host namespace (loopback excluded) and the link each is on. */
   private hostAddresses(): { address: string; link: UnderlayLink; tap: boolean }[] {
@@ -121,8 +127,13 @@ export class OverlayDriver implements NetworkDriver {
       defaultCandidates: addrs.filter((a) => !a.tap).map((a) => a.address),
       others: others.flatMap((r) => (r.overlay ? [r.overlay] : [])),
     });
+    const encrypted = parseEncryptionOptions(options, overlay.vtep, { peersFromStore: false });
+    if (encrypted) {
+      overlay.encrypted = encrypted;
+      if (overlay.peers.length === 0) overlay.peers = encrypted.peers.map((p) => p.vtep); // BUM to every encrypted peer
+    }
     const link = addrs.find((a) => a.address === overlay.vtep)!.link;
-    const fit = link.mtu - OVERLAY_MTU_OVERHEAD;
+    const fit = link.mtu - OVERLAY_MTU_OVERHEAD - (encrypted ? WG_OVERHEAD : 0);
     if (fit < 68) {
       throw new TsnError('ERR_BAD_OPTION', `the underlay ${link.name} (${overlay.vtep}) has MTU ${link.mtu}: VXLAN adds ${OVERLAY_MTU_OVERHEAD} bytes, which leaves less than IPv4's minimum of 68; raise the underlay's MTU`);
     }
@@ -136,7 +147,7 @@ export class OverlayDriver implements NetworkDriver {
   }
 
   private vtepKey(ov: OverlayRecord): string {
-    return `${ov.vtep}:${ov.port}`;
+    return ov.encrypted ? EncryptedVteps.key(ov) : `${ov.vtep}:${ov.port}`;
   }
 
   private acquireVtep(ov: OverlayRecord): VtepSocketPort {
@@ -148,9 +159,12 @@ export class OverlayDriver implements NetworkDriver {
     }
     let underlay: Underlay;
     try {
-      underlay = this.openUnderlay(ov.vtep, ov.port);
+      underlay = ov.encrypted ? this.encrypted.open(ov, this.underlayLink(ov.vtep)?.mtu ?? 1500) : this.openUnderlay(ov.vtep, ov.port);
     } catch (err) {
       const code = (err as { code?: string }).code;
+      if (code === 'EADDRINUSE' && ov.encrypted) {
+        throw new TsnError('ERR_VTEP_IN_USE', 409, `UDP port ${ov.encrypted.port} on ${ov.vtep} is in use (EADDRINUSE): another WireGuard endpoint holds it (wireguard-go, another daemon); choose another -o encrypted.port=N`);
+      }
       if (code === 'EADDRINUSE') {
         throw new TsnError('ERR_VTEP_IN_USE', `UDP port ${ov.port} on ${ov.vtep} is in use (EADDRINUSE): another VTEP holds it (a kernel vxlan device with this dstport, another daemon); choose another -o port=N`);
       }
@@ -171,6 +185,7 @@ export class OverlayDriver implements NetworkDriver {
     if (!use) return;
     if (--use.users > 0) return;
     this.vteps.delete(key);
+    if (ov.encrypted) this.encrypted.forget(ov);
     this.ctx.engine.removePort(use.port); // closes the sockets
   }
 
@@ -189,6 +204,7 @@ export class OverlayDriver implements NetworkDriver {
     let vx: VxlanPort | null = null;
     try {
       sock = this.acquireVtep(ov);
+      if (ov.encrypted) this.encrypted.update(rec);
       const link = this.underlayLink(ov.vtep);
       const subnet = net.ipam ? parseCidr(net.ipam.subnet) : null;
       vx = new VxlanPort(`vxlan${ov.vni}`, {
@@ -196,7 +212,8 @@ export class OverlayDriver implements NetworkDriver {
         vtep: sock,
         peers: ov.peers.map((p) => parseIpv4(p)),
         learning: ov.learning,
-        underlayMtu: link?.mtu ?? rec.options.mtu + OVERLAY_MTU_OVERHEAD,
+        // Encrypted: the "underlay" VXLAN sees is the WireGuard tunnel, 60 bytes smaller than the link.
+        underlayMtu: (link?.mtu ?? rec.options.mtu + OVERLAY_MTU_OVERHEAD + (ov.encrypted ? WG_OVERHEAD : 0)) - (ov.encrypted ? WG_OVERHEAD : 0),
         subnet: subnet ? { network: subnet.network, prefixLen: subnet.prefixLen } : undefined,
       });
       vx.label = `vxlan ${ov.vni} (${ov.peers.length} peer${ov.peers.length === 1 ? '' : 's'})`;
@@ -214,7 +231,10 @@ export class OverlayDriver implements NetworkDriver {
         this.ctx.engine.removePort(vx);
         sock?.detach(vx);
       }
-      if (sock) this.releaseVtep(ov);
+      if (sock) {
+        if (ov.encrypted) this.encrypted.update(rec, true);
+        this.releaseVtep(ov);
+      }
       this.local.deleteNetwork(net);
       if (err instanceof Error && /VNI \d+ is used/.test(err.message)) {
         throw new TsnError('ERR_VNI_IN_USE', `VNI ${ov.vni} is used by another overlay network on VTEP ${this.vtepKey(ov)}: choose another -o vni=N`);
@@ -228,6 +248,7 @@ export class OverlayDriver implements NetworkDriver {
     if (vx) {
       this.ctx.engine.removePort(vx);
       this.vxlanPorts.delete(net.record.id);
+      if (net.record.overlay?.encrypted) this.encrypted.update(net.record, true);
       if (net.record.overlay) this.releaseVtep(net.record.overlay);
     }
     this.local.deleteNetwork(net);
@@ -256,6 +277,7 @@ export class OverlayDriver implements NetworkDriver {
 
   /** `network inspect`: an `Overlay` section, with the underlay MTU read again and the effective MTU. */
   inspect(net: NetworkRuntime): Record<string, unknown> {
+    if (net.record.overlay?.encrypted) return { Overlay: { ...this.overlaySection(net), Encryption: this.encrypted.describe(net.record) } };
     return { Overlay: this.overlaySection(net) };
   }
 
@@ -263,12 +285,13 @@ export class OverlayDriver implements NetworkDriver {
     const ov = net.record.overlay!;
     const vx = this.vxlanPorts.get(net.record.id);
     const link = this.underlayLink(ov.vtep);
-    if (vx && link && link.mtu !== vx.underlayMtu) {
-      this.ctx.log(`network ${net.record.name}: underlay ${link.name} MTU is now ${link.mtu} (was ${vx.underlayMtu})`);
-      vx.underlayMtu = link.mtu;
+    const tunnel = ov.encrypted ? WG_OVERHEAD : 0; // VXLAN rides the WireGuard tunnel: 60 bytes less
+    if (vx && link && link.mtu - tunnel !== vx.underlayMtu) {
+      this.ctx.log(`network ${net.record.name}: underlay ${link.name} MTU is now ${link.mtu} (was ${vx.underlayMtu + tunnel})`);
+      vx.underlayMtu = link.mtu - tunnel;
     }
-    const underlayMtu = link?.mtu ?? vx?.underlayMtu ?? null;
-    const fit = underlayMtu === null ? null : underlayMtu - OVERLAY_MTU_OVERHEAD;
+    const underlayMtu = link?.mtu ?? (vx ? vx.underlayMtu + tunnel : null);
+    const fit = underlayMtu === null ? null : underlayMtu - OVERLAY_MTU_OVERHEAD - tunnel;
     const effective = fit === null ? net.record.options.mtu : Math.min(net.record.options.mtu, fit);
     const out: Record<string, unknown> = {
       VNI: ov.vni,

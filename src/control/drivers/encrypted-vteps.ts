@@ -1,0 +1,118 @@
+/**
+ * The encrypted VTEPs of the overlay driver (`-o encrypted=true`): one WireguardUnderlay per local
+ * VTEP address and WireGuard port, shared by every encrypted overlay on it, so there is one session
+ * per VTEP pair whatever the number of networks. Its peer set is the union of what the networks'
+ * peer sources say; a VTEP address claimed with two different keys is refused.
+ *
+ * Peer keys come through WireguardPeerSource: today `-o encrypted.peers` (OptionPeerSource); a cluster
+ * store can offer the same interface (public keys published beside the host records) without this file
+ * changing.
+ *
+ * TSNET_WG_REKEY_AFTER_SECONDS shortens REKEY_AFTER_TIME (tests of rekeying under load; the protocol's
+ * 120 s otherwise). REJECT_AFTER_TIME stays 180 s: a real WireGuard peer keeps its sessions that long.
+ */
+import { WG_OVERHEAD } from '../../native/wireguard-addon.js';
+import { WireguardUnderlay, type WireguardPeerInfo, type WireguardPeerSpec } from '../../dataplane/wireguard/wireguard-underlay.js';
+import { TsnError } from '../errors.js';
+import type { NetworkRecord, OverlayRecord } from '../model.js';
+import { WireguardKeyStore } from '../wireguard-key-store.js';
+
+/** Where the peers of an encrypted overlay and their public keys come from. */
+export interface WireguardPeerSource {
+  peersOf(net: NetworkRecord): WireguardPeerSpec[];
+}
+
+/** `-o encrypted.peers=PUBKEY@IP[:PORT],…`, kept in the network record. */
+export class OptionPeerSource implements WireguardPeerSource {
+  peersOf(net: NetworkRecord): WireguardPeerSpec[] {
+    return (net.overlay?.encrypted?.peers ?? []).map((p) => ({ publicKey: Uint8Array.from(Buffer.from(p.publicKey, 'base64')), vtep: p.vtep, endpoint: p.endpoint, port: p.port }));
+  }
+}
+
+interface EncryptedUse {
+  underlay: WireguardUnderlay;
+  networks: Map<string, NetworkRecord>;
+}
+
+export class EncryptedVteps {
+  private readonly uses = new Map<string, EncryptedUse>();
+  private keys: WireguardKeyStore | null;
+
+  constructor(
+    private readonly opts: { stateDir?: string; netns?: string; log: (m: string) => void; source?: WireguardPeerSource },
+  ) {
+    this.keys = opts.stateDir ? new WireguardKeyStore(opts.stateDir) : null;
+  }
+
+  private get source(): WireguardPeerSource {
+    return this.opts.source ?? new OptionPeerSource();
+  }
+
+  static key(ov: OverlayRecord): string {
+    return `${ov.vtep}:wg${ov.encrypted!.port}`;
+  }
+
+  private keyStore(): WireguardKeyStore {
+    if (!this.keys) throw new TsnError('ERR_INTERNAL', 500, 'encrypted overlays need the daemon\'s state dir for the WireGuard key');
+    return this.keys;
+  }
+
+  /** This host's public key (made at first use). */
+  publicKey(): string {
+    return this.keyStore().publicKey();
+  }
+
+  /** Open the WireGuard underlay of `ov` (the caller shares it per key). Throws EADDRINUSE etc. as UdpUnderlay does. */
+  open(ov: OverlayRecord, underlayLinkMtu: number): WireguardUnderlay {
+    const env = process.env.TSNET_WG_REKEY_AFTER_SECONDS;
+    const rekeyAfterMs = env && /^\d+(\.\d+)?$/.test(env) ? Math.max(1, Number(env)) * 1000 : undefined;
+    const underlay = new WireguardUnderlay(ov.vtep, ov.encrypted!.port, {
+      identity: this.keyStore().identity(),
+      vxlanPort: ov.port,
+      tunnelMtu: underlayLinkMtu - WG_OVERHEAD,
+      netns: this.opts.netns,
+      rekeyAfterMs,
+      log: this.opts.log,
+    });
+    this.uses.set(EncryptedVteps.key(ov), { underlay, networks: new Map() });
+    return underlay;
+  }
+
+  forget(ov: OverlayRecord): void {
+    this.uses.delete(EncryptedVteps.key(ov));
+  }
+
+  /** Add (or, with `remove`, drop) a network's peers on its VTEP; refuses a VTEP address with two keys. */
+  update(net: NetworkRecord, remove = false): void {
+    const use = this.uses.get(EncryptedVteps.key(net.overlay!));
+    if (!use) return;
+    const next = new Map(use.networks);
+    if (remove) next.delete(net.id);
+    else next.set(net.id, net);
+    const byVtep = new Map<string, WireguardPeerSpec>();
+    for (const rec of next.values()) {
+      for (const p of this.source.peersOf(rec)) {
+        const other = byVtep.get(p.vtep);
+        if (other && Buffer.compare(Buffer.from(other.publicKey), Buffer.from(p.publicKey)) !== 0) {
+          throw new TsnError('ERR_BAD_OPTION', 400, `VTEP ${p.vtep} has key ${Buffer.from(other.publicKey).toString('base64')} in another encrypted overlay on ${net.overlay!.vtep}, not ${Buffer.from(p.publicKey).toString('base64')}: one key per host`);
+        }
+        byVtep.set(p.vtep, p);
+      }
+    }
+    use.underlay.setPeers([...byVtep.values()]);
+    use.networks = next;
+  }
+
+  /** `network inspect`'s Encryption section: our public key, port, and what `wg show` shows per peer of this network. */
+  describe(net: NetworkRecord): { PublicKey: string; ListenPort: number; CookiesSent: number; Peers: WireguardPeerInfo[] } | null {
+    const use = this.uses.get(EncryptedVteps.key(net.overlay!));
+    if (!use) return null;
+    const mine = new Set(this.source.peersOf(net).map((p) => p.vtep));
+    return {
+      PublicKey: Buffer.from(use.underlay.publicKey).toString('base64'),
+      ListenPort: use.underlay.port,
+      CookiesSent: use.underlay.cookiesSent,
+      Peers: use.underlay.describePeers().filter((p) => mine.has(p.VTEP)),
+    };
+  }
+}
