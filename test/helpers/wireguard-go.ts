@@ -26,13 +26,25 @@ export interface WireguardGo {
   stop(): Promise<void>;
 }
 
+/** `wg pubkey` of a private key (on its standard input): the peer's key as wireguard-tools derive it. */
+function wgPubkey(priv: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = spawn('wg', ['pubkey'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    c.stdout!.on('data', (d) => (out += d));
+    c.on('error', reject);
+    c.on('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`wg pubkey exited ${code}`))));
+    c.stdin!.end(priv + '\n');
+  });
+}
+
 export async function startWireguardGo(ns: string, opts: { listenPort: number; address: string; mtu: number; peer: WireguardGoPeer; ifname?: string }): Promise<WireguardGo> {
   const ifname = opts.ifname ?? 'wg0';
   const dir = await mkdtemp(join(tmpdir(), 'tsnet-wg-'));
   const keyFile = join(dir, 'private.key');
   const priv = (await sh('wg', ['genkey'])).trim();
   await writeFile(keyFile, priv + '\n', { mode: 0o600 });
-  const pub = (await sh('sh', ['-c', `wg pubkey < ${keyFile}`])).trim();
+  const pub = await wgPubkey(priv);
   const child = spawn('ip', ['netns', 'exec', ns, 'wireguard-go', '-f', ifname], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1', LOG_LEVEL: 'error' },

@@ -16,7 +16,8 @@ import { WireguardUnderlay } from '../../src/dataplane/wireguard/wireguard-under
 import { wgNative } from '../../src/native/wireguard-addon.js';
 import { parseIpv4 } from '../../src/packet/ipv4.js';
 import { BROADCAST, ethFrame, tcpChecksumsValid, tcpFrame } from '../helpers/frames.js';
-import { addNetns, delNetns, kill, nsSpawn, privilegedSkipReason, uniqueTag } from '../helpers/netns.js';
+import { readFileSync } from 'node:fs';
+import { addNetns, delNetns, kill, nsExec, nsSpawn, privilegedSkipReason, uniqueTag } from '../helpers/netns.js';
 
 const skip = privilegedSkipReason(['tcpdump']);
 if (skip) console.warn(`skipping WireGuard VTEP tests: ${skip}`);
@@ -45,7 +46,7 @@ function identity() {
   return { privateKey, publicKey: n.wgX25519PublicKey(privateKey) };
 }
 
-async function twoHosts(rekeyAfterMs?: number) {
+async function twoHosts(rekeyAfterMs?: number, wrongKeyForB = false) {
   const ns = `tsnt-${uniqueTag()}-w`;
   await addNetns(ns);
   cleanup.push(() => delNetns(ns));
@@ -57,7 +58,7 @@ async function twoHosts(rekeyAfterMs?: number) {
     cleanup.push(() => sw.close());
     const other = me === 'a' ? ids.b : ids.a;
     const wg = new WireguardUnderlay(ip, port, { identity: ids[me], vxlanPort: 4789, tunnelMtu: 65535 - 60, netns, rekeyAfterMs, log: (m) => logs.push(m) });
-    wg.setPeers([{ publicKey: other.publicKey, vtep: peerIp, endpoint: peerIp, port }]);
+    wg.setPeers([{ publicKey: wrongKeyForB && me === 'a' ? identity().publicKey : other.publicKey, vtep: peerIp, endpoint: peerIp, port }]);
     const sock = new VtepSocketPort(`wg-${ip}`, wg);
     sw.addDetachedPort(sock);
     const domain = sw.createDomain('ov');
@@ -143,5 +144,67 @@ describe.skipIf(skip !== null)('WireGuard VTEP (Noise_IKpsk2 handshake, ChaCha20
     // Frames sent while a new session was being made went on the old one: none lost.
     expect(b.local.sent.length).toBe(sent);
     expect(b.sock.counters.totalDrops()).toBe(0);
+  });
+
+  it('drops tampered, replayed, truncated, unknown-index and unknown-key messages from another socket by reason; the session survives', async () => {
+    const { ns, port, a, b } = await twoHosts();
+    await deliver(a, b, ethFrame(BROADCAST, A1, 0x0806));
+    b.local.take();
+    // Capture two real transport messages from a to b.
+    const file = `/tmp/tsnet-wg-${uniqueTag()}.pcap`;
+    cleanup.push(() => void nsExec(ns, 'rm', ['-f', file]).catch(() => undefined));
+    const dump = nsSpawn(ns, 'tcpdump', ['-i', 'lo', '-U', '-w', file, '-c', '2', 'udp', 'and', 'src', 'host', '127.0.0.1', 'and', 'dst', 'port', String(port), 'and', 'udp[8] = 4']);
+    cleanup.push(() => kill(dump));
+    let err = '';
+    dump.stderr!.on('data', (d) => (err += d));
+    await until(() => err.includes('listening on'));
+    for (let i = 0; i < 2; i++) await deliver(a, b, ethFrame(B1, A1, 0x88b5, new Array(64).fill(i)));
+    await until(() => dump.exitCode !== null);
+    const pcap = readFileSync(file);
+    const msgs: Buffer[] = [];
+    for (let o = 24; o + 16 <= pcap.length; ) {
+      const caplen = pcap.readUInt32LE(o + 8);
+      msgs.push(pcap.subarray(o + 16 + 14 + 20 + 8, o + 16 + caplen)); // Ethernet (lo), IPv4, UDP
+      o += 16 + caplen;
+    }
+    expect(msgs).toHaveLength(2);
+    expect(msgs.every((m) => m[0] === 4)).toBe(true);
+    const tampered = Buffer.from(msgs[0]);
+    tampered.writeBigUInt64LE(tampered.readBigUInt64LE(8) + 1000n, 8); // an unseen counter, so the tag is what fails
+    tampered[40] ^= 0x01;
+    const badIndex = Buffer.from(msgs[1]);
+    badIndex.writeUInt32LE((badIndex.readUInt32LE(4) ^ 0x5a5a0000) >>> 0, 4);
+    const stranger = createInitiation(identity(), b.wg.publicKey, 1234, null).message;
+    const before = b.sock.counters.dropsByReason();
+    const send = async (hex: string[]) =>
+      nsExec(ns, 'python3', ['-c', `import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('127.0.0.3',0))\nfor h in sys.argv[1:]: s.sendto(bytes.fromhex(h),('127.0.0.2',${port}))`, ...hex]);
+    await send([tampered, msgs[0], msgs[1], msgs[0].subarray(0, 20), badIndex, Buffer.from(stranger), Buffer.from('09000000deadbeef', 'hex')].map((m) => Buffer.from(m).toString('hex')));
+    const want = { 'wg-bad-mac': 1, 'wg-replay': 2, 'wg-malformed': 2, 'wg-no-session': 1, 'wg-unknown-peer': 1 };
+    await until(() => Object.entries(want).every(([k, v]) => (b.sock.counters.dropsByReason()[k] ?? 0) - (before[k] ?? 0) === v)).catch(() => {
+      throw new Error(`drops ${JSON.stringify(b.sock.counters.dropsByReason())} (before ${JSON.stringify(before)}), wanted +${JSON.stringify(want)}`);
+    });
+    // None of it moved b's idea of where a is, and the session carries frames as before.
+    expect(b.wg.describePeers()[0].Endpoint).toBe(`127.0.0.1:${port}`);
+    const after = ethFrame(B1, A1, 0x88b5, new Array(64).fill(9));
+    a.local.inject(after);
+    a.sw.drain();
+    await until(() => b.local.sent.some((f) => Buffer.from(f.frame).equals(Buffer.from(after))));
+    expect(b.wg.describePeers()[0].Session).toBe('established');
+  });
+
+  it('with a wrong key for the peer: no session, a clear state, nothing crosses', async () => {
+    const { a, b } = await twoHosts(undefined, true);
+    for (let i = 0; i < 5; i++) {
+      a.local.inject(ethFrame(BROADCAST, A1, 0x0806));
+      a.sw.drain();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await until(() => b.sock.counters.dropCount('wg-bad-mac') >= 1); // b: mac1 is not for its key
+    expect(b.local.sent).toHaveLength(0);
+    const pa = a.wg.describePeers()[0];
+    expect(pa.Session).toBe('handshake-sent');
+    expect(pa.LatestHandshake).toBeNull();
+    expect(pa.HandshakeAttempts).toBeGreaterThanOrEqual(1);
+    expect(a.sock.counters.dropCount('wg-no-session')).toBeGreaterThanOrEqual(5);
   });
 });
