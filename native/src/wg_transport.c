@@ -831,10 +831,16 @@ static napi_value js_install(napi_env env, napi_callback_info info) {
   k->initiator = initiator;
   k->live = 1;
   if (initiator) {
+    /* Both sides may have initiated at once: a waiting responder session stays usable for receiving as
+     * previous (the other side sends on it), as the kernel's noise.c does; else the old current is. */
     kp_free(d, p->prev);
-    kp_free(d, p->next);
-    p->next = -1;
-    p->prev = p->cur;
+    if (p->next >= 0) {
+      kp_free(d, p->cur);
+      p->prev = p->next;
+      p->next = -1;
+    } else {
+      p->prev = p->cur;
+    }
     p->cur = slot;
   } else {
     kp_free(d, p->next);
