@@ -13,7 +13,7 @@
  * Without encrypted.peers the peers come from the cluster store when the daemon has one (a
  * WireguardPeerSource); with neither, the network is refused (nothing could be reached).
  */
-import { TsnError } from './errors.js';
+import { TsnError } from '../errors.js';
 import type { OverlayEncryption } from './model.js';
 import { checkVtepAddress } from './overlay-options.js';
 
@@ -21,7 +21,7 @@ export const ENCRYPTION_OPTION_KEYS = ['encrypted', 'encrypted.port', 'encrypted
 export const DEFAULT_WIREGUARD_PORT = 51820;
 
 function bad(message: string): TsnError {
-  return new TsnError('ERR_BAD_OPTION', 400, message);
+  return new TsnError('ERR_BAD_OPTION', message);
 }
 
 /** A WireGuard public key: 44 characters of base64 for 32 bytes. Returns it normalized. */

@@ -9,7 +9,7 @@ import { chmodSync, mkdirSync, openSync, readFileSync, renameSync, statSync, wri
 import { join } from 'node:path';
 import { wgNative } from '../native/wireguard-addon.js';
 import type { StaticIdentity } from '../dataplane/wireguard/noise-handshake.js';
-import { TsnError } from './errors.js';
+import { TsnError } from '../errors.js';
 
 export class WireguardKeyStore {
   private cached: StaticIdentity | null = null;
@@ -33,11 +33,11 @@ export class WireguardKeyStore {
     }
     if (st) {
       if ((st.mode & 0o077) !== 0) {
-        throw new TsnError('ERR_KEY_PERMISSIONS', 500, `${this.path} is readable by others (mode ${(st.mode & 0o777).toString(8)}): chmod 600 it, or remove it to make a new key`);
+        throw new TsnError('ERR_STATE_UNREADABLE', `${this.path} is readable by others (mode ${(st.mode & 0o777).toString(8)}): chmod 600 it, or remove it to make a new key`);
       }
       const text = readFileSync(this.path, 'utf8').trim();
       const buf = Buffer.from(text, 'base64');
-      if (buf.length !== 32) throw new TsnError('ERR_STATE_CORRUPT', 500, `${this.path} does not hold a WireGuard private key (44 characters of base64): remove it to make a new key`);
+      if (buf.length !== 32) throw new TsnError('ERR_STATE_CORRUPT', `${this.path} does not hold a WireGuard private key (44 characters of base64): remove it to make a new key`);
       priv = Uint8Array.from(buf);
     } else {
       priv = n.wgGenerateKey();

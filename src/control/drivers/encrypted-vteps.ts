@@ -13,7 +13,7 @@
  */
 import { WG_OVERHEAD } from '../../native/wireguard-addon.js';
 import { WireguardUnderlay, type WireguardPeerInfo, type WireguardPeerSpec } from '../../dataplane/wireguard/wireguard-underlay.js';
-import { TsnError } from '../errors.js';
+import { TsnError } from '../../errors.js';
 import type { NetworkRecord, OverlayRecord } from '../model.js';
 import { WireguardKeyStore } from '../wireguard-key-store.js';
 
@@ -53,7 +53,7 @@ export class EncryptedVteps {
   }
 
   private keyStore(): WireguardKeyStore {
-    if (!this.keys) throw new TsnError('ERR_INTERNAL', 500, 'encrypted overlays need the daemon\'s state dir for the WireGuard key');
+    if (!this.keys) throw new TsnError('ERR_INTERNAL', 'encrypted overlays need the daemon\'s state dir for the WireGuard key');
     return this.keys;
   }
 
@@ -94,7 +94,7 @@ export class EncryptedVteps {
       for (const p of this.source.peersOf(rec)) {
         const other = byVtep.get(p.vtep);
         if (other && Buffer.compare(Buffer.from(other.publicKey), Buffer.from(p.publicKey)) !== 0) {
-          throw new TsnError('ERR_BAD_OPTION', 400, `VTEP ${p.vtep} has key ${Buffer.from(other.publicKey).toString('base64')} in another encrypted overlay on ${net.overlay!.vtep}, not ${Buffer.from(p.publicKey).toString('base64')}: one key per host`);
+          throw new TsnError('ERR_BAD_OPTION', `VTEP ${p.vtep} has key ${Buffer.from(other.publicKey).toString('base64')} in another encrypted overlay on ${net.overlay!.vtep}, not ${Buffer.from(p.publicKey).toString('base64')}: one key per host`);
         }
         byVtep.set(p.vtep, p);
       }

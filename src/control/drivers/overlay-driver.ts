@@ -163,7 +163,7 @@ export class OverlayDriver implements NetworkDriver {
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code === 'EADDRINUSE' && ov.encrypted) {
-        throw new TsnError('ERR_VTEP_IN_USE', 409, `UDP port ${ov.encrypted.port} on ${ov.vtep} is in use (EADDRINUSE): another WireGuard endpoint holds it (wireguard-go, another daemon); choose another -o encrypted.port=N`);
+        throw new TsnError('ERR_VTEP_IN_USE', `UDP port ${ov.encrypted.port} on ${ov.vtep} is in use (EADDRINUSE): another WireGuard endpoint holds it (wireguard-go, another daemon); choose another -o encrypted.port=N`);
       }
       if (code === 'EADDRINUSE') {
         throw new TsnError('ERR_VTEP_IN_USE', `UDP port ${ov.port} on ${ov.vtep} is in use (EADDRINUSE): another VTEP holds it (a kernel vxlan device with this dstport, another daemon); choose another -o port=N`);
