@@ -160,7 +160,12 @@ export class EtcdClient {
       onResponse,
     );
     req.on('error', onError);
-    if (timeoutMs !== null) req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    if (timeoutMs !== null) {
+      // A deadline for the whole request, queueing for a pooled socket included: req.setTimeout only
+      // starts once a socket is assigned, so a request queued behind stuck ones would wait forever.
+      const deadline = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      req.once('close', () => clearTimeout(deadline));
+    }
     req.end(body);
     return req;
   }
