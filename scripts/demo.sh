@@ -36,8 +36,9 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# The demo uses no Docker: no plugin socket in /run/docker/plugins for a dockerd to find.
 say "start the daemon (state and API socket in $dir)"
-"${TSN[@]}" daemon --state-dir "$dir/state" >"$dir/daemon.log" 2>&1 &
+"${TSN[@]}" daemon --state-dir "$dir/state" --docker-plugin off >"$dir/daemon.log" 2>&1 &
 daemon_pid=$!
 for _ in $(seq 100); do [ -S "$TSNET_SWITCH_SOCKET" ] && break; sleep 0.1; done
 [ -S "$TSNET_SWITCH_SOCKET" ] || { cat "$dir/daemon.log"; exit 1; }
