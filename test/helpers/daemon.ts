@@ -42,9 +42,7 @@ export class TestDaemon {
   log = '';
 
   /** Tests never serve the Docker plugin on the host's /run/docker/plugins (test/helpers/dockerd.ts runs one privately). */
-  constructor(private readonly extraArgs: string[] = []) {
-    if (!extraArgs.includes('--docker-plugin')) this.extraArgs = [...extraArgs, '--docker-plugin', 'off'];
-  }
+  constructor(private readonly extraArgs: string[] = []) {}
 
   async setup(): Promise<void> {
     await addNetns(this.hostNs);
@@ -54,7 +52,10 @@ export class TestDaemon {
   /** Starts the daemon (again); `extraArgs` replace the constructor's for this start (e.g. another --state-dir). */
   async start(extraArgs: string[] = this.extraArgs): Promise<void> {
     const from = this.log.length;
-    const child = spawn('ip', ['netns', 'exec', this.hostNs, process.execPath, CLI, 'daemon', '--state-dir', this.stateDir, '--socket', this.socket, ...extraArgs], {
+    // Also for a start with other arguments: `ip netns exec` shares the host's /run, and a killed
+    // daemon would leave its plugin socket there.
+    const plugin = extraArgs.includes('--docker-plugin') ? [] : ['--docker-plugin', 'off'];
+    const child = spawn('ip', ['netns', 'exec', this.hostNs, process.execPath, CLI, 'daemon', '--state-dir', this.stateDir, '--socket', this.socket, ...extraArgs, ...plugin], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout!.on('data', (d) => (this.log += d));
