@@ -63,11 +63,14 @@ export class DockerHost {
     await addNetns(this.hostNs);
     this.holder = spawn('nsenter', [`--net=/run/netns/${this.hostNs}`, 'unshare', '--mount', '--propagation', 'private', 'sleep', 'infinity'], { stdio: 'ignore' });
     // The holder is in its namespaces once unshare has exec'd sleep.
-    for (let i = 0; i < 100; i++) {
+    // Never go on before it is: the tmpfs below would be mounted over the host's own /run.
+    let inside = false;
+    for (let i = 0; i < 500 && !inside; i++) {
       const comm = existsSync(`/proc/${this.holder.pid}/comm`) ? readFileSync(`/proc/${this.holder.pid}/comm`, 'utf8').trim() : '';
-      if (comm === 'sleep') break;
-      await new Promise((r) => setTimeout(r, 20));
+      inside = comm === 'sleep';
+      if (!inside) await new Promise((r) => setTimeout(r, 20));
     }
+    if (!inside) throw new Error(`the namespace holder (pid ${this.holder.pid}) did not reach its private mount namespace within 10 s`);
     await this.inNs('mount', ['-t', 'tmpfs', '-o', 'mode=755', 'tsnet-test-run', '/run']);
     await this.inNs('mkdir', ['-p', '/run/docker/plugins']);
     await sh('ip', ['-n', this.hostNs, 'link', 'set', 'lo', 'up']);
