@@ -24,8 +24,7 @@
  *
  * Errors are `{ error: { code, message } }` with a 4xx/5xx status; bodies over 64 KiB get 413.
  */
-import { chmodSync, existsSync, unlinkSync } from 'node:fs';
-import { createConnection } from 'node:net';
+import { existsSync, unlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { FdbAddBody } from './api-schema.js';
@@ -37,6 +36,7 @@ import { handleLbRoute } from './lb-api.js';
 import { handleAttachmentRoute } from './attachment-api.js';
 import { RuntimeAttachments } from './runtime-attachments.js';
 import { TsnError } from '../errors.js';
+import { listenRootOnly } from './unix-socket-listener.js';
 import { handleClusterRoute, type ClusterApi } from '../cluster/cluster-routes.js';
 
 const MAX_BODY = 64 * 1024;
@@ -69,18 +69,6 @@ function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   return r.data;
 }
 
-/** Is something answering on this socket path? */
-function socketAlive(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = createConnection(path);
-    c.once('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', () => resolve(false));
-  });
-}
-
 export class ApiServer {
   private server: Server | null = null;
   private captureService: CaptureService | null = null;
@@ -98,27 +86,12 @@ export class ApiServer {
   ) {}
 
   async listen(): Promise<void> {
-    if (existsSync(this.socketPath)) {
-      if (await socketAlive(this.socketPath)) {
-        throw new TsnError('ERR_DAEMON_RUNNING', `a daemon is already listening on ${this.socketPath}`);
-      }
-      unlinkSync(this.socketPath); // stale, from a daemon that died
-    }
     const server = createServer((req, res) => {
       this.handle(req, res).catch((err) => this.fail(res, err));
     });
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
-    const old = process.umask(0o177);
-    try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(this.socketPath, () => resolve());
-      });
-    } finally {
-      process.umask(old);
-    }
-    chmodSync(this.socketPath, 0o600);
+    await listenRootOnly(server, this.socketPath, `a daemon is already listening on ${this.socketPath}`);
     this.server = server;
   }
 

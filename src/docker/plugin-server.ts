@@ -7,12 +7,12 @@
  * operation that fails is `{"Err": message}` with the error's 4xx/5xx status (Docker shows the message
  * to the user; its IPAM proxy ignores an Err that comes with 200).
  */
-import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createConnection } from 'node:net';
 import { dirname } from 'node:path';
 import type { Daemon } from '../control/daemon.js';
 import { TsnError } from '../errors.js';
+import { listenRootOnly } from '../control/unix-socket-listener.js';
 import { DockerPools } from './docker-pools.js';
 import { IpamDriverPlugin } from './ipam-driver-plugin.js';
 import { NetworkDriverPlugin } from './network-driver-plugin.js';
@@ -47,17 +47,6 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
   return v as Record<string, unknown>;
 }
 
-function socketAlive(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = createConnection(path);
-    c.once('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', () => resolve(false));
-  });
-}
-
 export class DockerPluginServer {
   private server: Server | null = null;
   private readonly network: NetworkDriverPlugin;
@@ -74,24 +63,11 @@ export class DockerPluginServer {
   }
 
   async listen(): Promise<void> {
-    if (existsSync(this.socketPath)) {
-      if (await socketAlive(this.socketPath)) throw new TsnError('ERR_DAEMON_RUNNING', `something answers on the Docker plugin socket ${this.socketPath} already (another tsnet-switch daemon?): stop it, or give --docker-plugin PATH|off`);
-      unlinkSync(this.socketPath);
-    }
     mkdirSync(dirname(this.socketPath), { recursive: true, mode: 0o755 });
     const server = createServer((req, res) => {
       this.handle(req, res).catch((err) => this.fail(res, err));
     });
-    const old = process.umask(0o177);
-    try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(this.socketPath, () => resolve());
-      });
-    } finally {
-      process.umask(old);
-    }
-    chmodSync(this.socketPath, 0o600);
+    await listenRootOnly(server, this.socketPath, `something answers on the Docker plugin socket ${this.socketPath} already (another tsnet-switch daemon?): stop it, or give --docker-plugin PATH|off`);
     this.server = server;
   }
 
