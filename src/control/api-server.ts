@@ -35,6 +35,7 @@ import type { Daemon } from './daemon.js';
 import { handleLbRoute } from './lb-api.js';
 import { handleAttachmentRoute } from './attachment-api.js';
 import { RuntimeAttachments } from './runtime-attachments.js';
+import { localNetworkRequests } from './network-requests.js';
 import { TsnError } from '../errors.js';
 import { listenRootOnly } from './unix-socket-listener.js';
 import { handleClusterRoute, type ClusterApi } from '../cluster/cluster-routes.js';
@@ -161,8 +162,11 @@ export class ApiServer {
     if (resource === 'captures' && name && method === 'DELETE') return send(res, 200, this.captures.stop(name));
     const lbAnswer = handleLbRoute(d.lb, method, parts, url.searchParams, body, parse);
     if (lbAnswer) return send(res, lbAnswer[0], lbAnswer[1]);
-    const attachAnswer = handleAttachmentRoute((this.runtimeAttachments ??= new RuntimeAttachments(d)), method, parts, body, parse);
-    if (attachAnswer) return send(res, attachAnswer[0], attachAnswer[1]);
+    const attachAnswer = handleAttachmentRoute((this.runtimeAttachments ??= new RuntimeAttachments(d, this.cluster?.requests ?? localNetworkRequests(d))), method, parts, body, parse);
+    if (attachAnswer) {
+      const [status, answer] = await attachAnswer;
+      return send(res, status, answer);
+    }
     throw new TsnError('ERR_NOT_FOUND', `no such API endpoint: ${method} ${url.pathname}`);
   }
 }

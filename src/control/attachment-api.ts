@@ -41,21 +41,21 @@ export function handleAttachmentRoute(
   parts: string[],
   body: unknown,
   parse: <T>(schema: z.ZodType<T>, body: unknown) => T,
-): [number, unknown] | null {
+): Promise<[number, unknown]> | null {
   const [, resource, action, extra] = parts;
   if (resource !== 'attachments' || method !== 'POST' || extra !== undefined) return null;
-  if (!action) return [201, attachments.add(parse(AttachBody, body))];
+  if (!action) return attachments.add(parse(AttachBody, body)).then((r) => [201, r]);
   if (action === 'check') {
     const b = parse(AttachmentRefBody, body);
-    return [200, attachments.check(b.containerId, b.ifname)];
+    return Promise.resolve().then(() => [200, attachments.check(b.containerId, b.ifname)]);
   }
   if (action === 'delete') {
     const b = parse(AttachmentRefBody, body);
-    return [200, attachments.remove(b.containerId, b.ifname)];
+    return attachments.remove(b.containerId, b.ifname).then((r) => [200, r]);
   }
   if (action === 'gc') {
     const b = parse(AttachmentGcBody, body);
-    return [200, attachments.gc(b.network, b.valid)];
+    return attachments.gc(b.network, b.valid).then((r) => [200, r]);
   }
   return null;
 }

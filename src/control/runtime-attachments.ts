@@ -9,7 +9,9 @@
  *   - CHECK to say whether the interface is still there as it was made;
  *   - GC to remove every attachment of a network whose container is not in a list of valid ones.
  * The attachment is an ordinary endpoint (EndpointRecord.containerId set), so `network inspect`,
- * `stats`, capture and a daemon restart treat it like any other.
+ * `stats`, capture and a daemon restart treat it like any other. Networks and endpoints are made
+ * through NetworkRequests, so on a cluster network (--cluster-store) the address is claimed and the
+ * endpoint published in the store as for `connect`.
  */
 import type { CreateNetworkRequest, Daemon } from './daemon.js';
 import type { EndpointRuntime, NetworkRuntime } from './drivers/network-driver.js';
@@ -17,6 +19,7 @@ import { parseCidr, parseIpv4 } from './cidr.js';
 import { TsnError } from '../errors.js';
 import type { EndpointRecord } from './model.js';
 import { Rtnetlink } from './rtnetlink.js';
+import type { NetworkRequests } from './network-requests.js';
 
 export interface AttachRequest {
   network: string;
@@ -56,7 +59,10 @@ export class RuntimeAttachments {
   /** Routes each attachment installed beyond the driver's default route (for CHECK and the result); not persisted. */
   private readonly extraRoutes = new Map<string, { dst: string; gw: string }[]>();
 
-  constructor(private readonly daemon: Daemon) {}
+  constructor(
+    private readonly daemon: Daemon,
+    private readonly requests: NetworkRequests,
+  ) {}
 
   /** The endpoint of (containerId, ifname), on any network. */
   find(containerId: string, ifname: string): { rt: NetworkRuntime; ep: EndpointRuntime } | null {
@@ -79,11 +85,11 @@ export class RuntimeAttachments {
   }
 
   /** Make the network from the runtime's configuration, or check that the existing one matches it. */
-  private ensureNetwork(req: AttachRequest): { rt: NetworkRuntime; created: boolean } {
+  private async ensureNetwork(req: AttachRequest): Promise<{ rt: NetworkRuntime; created: boolean }> {
     const existing = this.daemon.networkRuntimes().find((n) => n.record.name === req.network);
     const want = req.create ?? {};
     if (!existing) {
-      this.daemon.createNetwork({ name: req.network, ...want });
+      await this.requests.createNetwork({ name: req.network, ...want });
       return { rt: this.daemon.networkRuntimes().find((n) => n.record.name === req.network)!, created: true };
     }
     if (want.driver !== undefined && want.driver !== existing.record.driver) {
@@ -98,7 +104,7 @@ export class RuntimeAttachments {
     return { rt: existing, created: false };
   }
 
-  add(req: AttachRequest): AttachmentView {
+  async add(req: AttachRequest): Promise<AttachmentView> {
     checkContainerId(req.containerId);
     if (!req.netns.startsWith('/')) throw new TsnError('ERR_BAD_SANDBOX', `netns ${JSON.stringify(req.netns)}: expected the absolute path of a namespace file (CNI_NETNS)`);
     const other = this.find(req.containerId, req.ifname);
@@ -107,22 +113,22 @@ export class RuntimeAttachments {
     }
     const routes = (req.routes ?? []).map((r) => ({ ...parseCidr(r.dst, { what: 'route dst' }), gw: r.gw }));
     for (const r of routes) if (r.gw !== undefined) parseIpv4(r.gw);
-    const { rt, created } = this.ensureNetwork(req);
+    const { rt, created } = await this.ensureNetwork(req);
     try {
       if (req.prefixLen !== undefined && rt.ipam && req.prefixLen !== rt.ipam.prefixLen) {
         throw new TsnError('ERR_NETWORK_MISMATCH', `address ${req.ip}/${req.prefixLen} does not fit network ${rt.record.name}, whose subnet is ${rt.ipam.subnet}`);
       }
-      const ep = this.daemon.connect(rt.record.name, { netns: req.netns, ip: req.ip, mac: req.mac, ifname: req.ifname, containerId: req.containerId });
+      const ep = await this.requests.connect(rt.record.name, { netns: req.netns, ip: req.ip, mac: req.mac, ifname: req.ifname, containerId: req.containerId });
       try {
         this.extraRoutes.set(ep.id, this.installRoutes(rt, ep, routes));
       } catch (err) {
-        this.daemon.disconnect(rt.record.name, ep.id);
+        await this.requests.disconnect(rt.record.name, ep.id);
         throw err;
       }
       return { ...this.view(rt, ep), created };
     } catch (err) {
       // A network this ADD made goes with it when the ADD fails (nothing half-made stays).
-      if (created && rt.endpoints.size === 0) this.daemon.removeNetwork(rt.record.name);
+      if (created && rt.endpoints.size === 0) await this.requests.removeNetwork(rt.record.name, false);
       throw err;
     }
   }
@@ -155,11 +161,11 @@ export class RuntimeAttachments {
   }
 
   /** DEL: the attachment goes, if there is one; an unknown one is no error. */
-  remove(containerId: string, ifname: string): { removed: EndpointRecord | null } {
+  async remove(containerId: string, ifname: string): Promise<{ removed: EndpointRecord | null }> {
     const found = this.find(containerId, ifname);
     if (!found) return { removed: null };
     this.extraRoutes.delete(found.ep.record.id);
-    return { removed: this.daemon.disconnect(found.rt.record.name, found.ep.record.id) };
+    return { removed: await this.requests.disconnect(found.rt.record.name, found.ep.record.id) };
   }
 
   /** CHECK: the attachment exists, is switched, and its interface in the container still has its MAC and address. */
@@ -198,7 +204,7 @@ export class RuntimeAttachments {
   }
 
   /** GC: remove the attachments of `network` whose (container, ifname) is not in `valid`; errors are collected, not fatal. */
-  gc(network: string, valid: { containerId: string; ifname: string }[]): { removed: EndpointRecord[]; errors: string[] } {
+  async gc(network: string, valid: { containerId: string; ifname: string }[]): Promise<{ removed: EndpointRecord[]; errors: string[] }> {
     const keep = new Set(valid.map((v) => `${v.containerId}\u0000${v.ifname}`));
     const rt = this.daemon.networkRuntimes().find((n) => n.record.name === network);
     const removed: EndpointRecord[] = [];
@@ -209,7 +215,7 @@ export class RuntimeAttachments {
       if (cid === undefined || keep.has(`${cid}\u0000${ep.record.ifname}`)) continue; // not a runtime's, or still valid
       try {
         this.extraRoutes.delete(ep.record.id);
-        removed.push(this.daemon.disconnect(rt.record.name, ep.record.id));
+        removed.push(await this.requests.disconnect(rt.record.name, ep.record.id));
       } catch (err) {
         errors.push(`endpoint ${ep.record.id} (container ${cid}): ${(err as Error).message}`);
       }

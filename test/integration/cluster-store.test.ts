@@ -15,12 +15,19 @@
  *     and 2, rr spreads evenly, mh makes the same choice for the same client on another host, and a
  *     server whose host dies stops getting connections once its lease expires;
  *   - a fourth host running the kernel's VXLAN with static configuration interoperates: its MAC is
- *     published with `fdb add --vtep` on one cluster host and installed by all of them.
+ *     published with `fdb add --vtep` on one cluster host and installed by all of them;
+ *   - a CNI attachment on a cluster network claims its address and publishes its endpoint in the
+ *     store like `connect` (the other host installs it, refuses its address), and DEL withdraws it.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { TestCluster, pingOnce } from '../helpers/cluster-hosts.js';
 import { addNetns, delNetns, kill, nsExec, nsSpawn, privilegedSkipReason, plumb, sh, uniqueTag } from '../helpers/netns.js';
 import { curlMany, startBackend, tally } from '../helpers/lb-backends.js';
+import { CniRuntime, SYSTEM_CNI_DIR } from '../helpers/cni-runtime.js';
+import { runCli } from '../helpers/daemon.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const skip = privilegedSkipReason();
 if (skip) console.warn(`skipping cluster store integration tests: ${skip}`);
@@ -372,5 +379,34 @@ describe.skipIf(skip !== null)('overlay networks through a cluster store (etcd)'
     await TestCluster.until('static entry withdrawn on host1', async () => !json(await h1.daemon.ok(['fdb', 'show', 'ov', '--json'])).some((e: { mac: string; type: string }) => e.mac === '02:00:0a:fb:00:fa' && e.type === 'store'));
     expect(json(await h1.daemon.ok(['network', 'inspect', 'ov']))[0].Cluster.FloodPeers).toEqual([h2.vtep]);
     await TestCluster.until('address released', async () => (await h2.daemon.cli(['connect', 'ov', '--netns', await c.sandbox(), '--ip', '10.251.0.250'])).code === 0);
+  }, 120_000);
+  it('claims and publishes a CNI attachment on a cluster network through the store, and withdraws it on DEL', async () => {
+    const c = await cluster([15, 15]);
+    const [h1, h2] = c.hosts;
+    await h1.daemon.ok(['network', 'create', '-d', 'overlay', '--subnet', '10.252.0.0/24', 'ov']);
+    await TestCluster.until('ov on host2', async () => (await h2.daemon.ok(['network', 'ls'])).includes('ov'));
+    const bin = mkdtempSync(join(tmpdir(), 'tsnet-cni-bin-'));
+    cleanup.push(async () => rmSync(bin, { recursive: true, force: true }));
+    const inst = await runCli(['cni', 'install', '--dir', bin], h2.daemon.socket);
+    expect(inst.code, inst.stderr).toBe(0);
+    const rt = new CniRuntime(h2.daemon.hostNs, [bin, SYSTEM_CNI_DIR]);
+    const l = { cniVersion: '1.0.0', name: 'ov', plugins: [{ type: 'tsnet-switch', network: 'ov' }] };
+    const ctr = await c.sandbox();
+    const at = { containerId: 'cluster-ctr', netns: `/var/run/netns/${ctr}`, ifname: 'eth0' };
+    const added = await rt.add(l, at);
+    const ip = String((added.ips as { address: string }[])[0].address).split('/')[0];
+    const mac = String((added.interfaces as { mac: string }[])[0].mac);
+    // Host 1 knows it from the store: a store entry behind host 2, and its address is taken cluster-wide.
+    await TestCluster.until('CNI endpoint on host1', async () => json(await h1.daemon.ok(['fdb', 'show', 'ov', '--json'])).some((e: { mac: string; type: string; host?: string }) => e.mac === mac && e.type === 'store' && e.host === 'host2'));
+    const s1 = await c.sandbox();
+    const taken = await h1.daemon.cli(['connect', 'ov', '--netns', s1, '--ip', ip]);
+    expect(taken.code).not.toBe(0);
+    expect(taken.stderr).toContain(ip);
+    const ip1 = json(await h1.daemon.ok(['connect', 'ov', '--netns', s1, '--json'])).ip;
+    expect(ip1).not.toBe(ip);
+    expect(await pingOnce(s1, ip, 3)).toBe(true);
+    await rt.del(l, at, added);
+    await TestCluster.until('CNI endpoint withdrawn on host1', async () => !json(await h1.daemon.ok(['fdb', 'show', 'ov', '--json'])).some((e: { mac: string; type: string }) => e.mac === mac && e.type === 'store'));
+    expect((await h1.daemon.cli(['connect', 'ov', '--netns', await c.sandbox(), '--ip', ip])).code).toBe(0);
   }, 120_000);
 });

@@ -1,0 +1,28 @@
+/**
+ * NetworkRequests: the requests that make and remove networks and endpoints, as the API's clients see
+ * them. Without a cluster store they are the daemon's own; with one, ClusterRequests
+ * (src/cluster/cluster-requests.ts) answers them, claiming addresses and publishing endpoints of cluster
+ * networks in the store before the local change, and passing every other network to the daemon.
+ *
+ * The runtime integrations (CNI, netavark) go through this, never through the daemon directly, so an
+ * attachment on a cluster network is claimed and published exactly like a `connect`.
+ */
+import type { ConnectRequest, CreateNetworkRequest, Daemon } from './daemon.js';
+import type { EndpointRecord, NetworkRecord } from './model.js';
+
+export interface NetworkRequests {
+  createNetwork(req: CreateNetworkRequest): Promise<NetworkRecord>;
+  removeNetwork(ref: string, force: boolean): Promise<void>;
+  connect(ref: string, req: ConnectRequest): Promise<EndpointRecord>;
+  disconnect(ref: string, endpointRef: string): Promise<EndpointRecord>;
+}
+
+/** The daemon's own requests, for a daemon without a cluster store. */
+export function localNetworkRequests(daemon: Daemon): NetworkRequests {
+  return {
+    createNetwork: async (req) => daemon.createNetwork(req),
+    removeNetwork: async (ref, force) => daemon.removeNetwork(ref, force),
+    connect: async (ref, req) => daemon.connect(ref, req),
+    disconnect: async (ref, endpointRef) => daemon.disconnect(ref, endpointRef),
+  };
+}
