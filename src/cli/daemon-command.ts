@@ -14,6 +14,8 @@ import { createCluster } from '../cluster/cluster-start.js';
 import type { ClusterFlags } from '../cluster/cluster-options.js';
 import { SandboxWatcher } from '../control/sandbox-watcher.js';
 import { DEFAULT_DOCKER_PLUGIN_SOCKET, DockerPluginServer } from '../docker/plugin-server.js';
+import { MetricsServer } from '../metrics/metrics-server.js';
+import { formatTcpListenAddress, type TcpListenAddress } from '../control/tcp-listen-address.js';
 
 export interface DaemonCommandOptions {
   stateDir: string;
@@ -24,6 +26,8 @@ export interface DaemonCommandOptions {
   cluster?: ClusterFlags;
   /** The Docker plugin socket (`--docker-plugin PATH|off`), null: off. */
   dockerPlugin?: string | null;
+  /** `--metrics-listen HOST:PORT`: Prometheus's /metrics (src/metrics/), off when absent. */
+  metricsListen?: TcpListenAddress;
 }
 
 /** `base=CIDR,size=N`, as dockerd's --default-address-pool. */
@@ -50,13 +54,16 @@ export async function runDaemon(opts: DaemonCommandOptions): Promise<void> {
   const api = new ApiServer(daemon, opts.socket, cluster);
   const dockerSocket = opts.dockerPlugin === undefined ? DEFAULT_DOCKER_PLUGIN_SOCKET : opts.dockerPlugin;
   const docker = dockerSocket ? new DockerPluginServer(daemon, dockerSocket) : null;
+  const metrics = opts.metricsListen ? new MetricsServer(daemon, opts.metricsListen) : null;
   let adopted;
   try {
     await api.listen();
     adopted = daemon.start(); // synchronous: no request is served before it returns
     await cluster?.agent.start();
     await docker?.listen();
+    await metrics?.listen();
   } catch (err) {
+    await metrics?.close().catch(() => undefined);
     await docker?.close().catch(() => undefined);
     await api.close().catch(() => undefined);
     await cluster?.agent.stop().catch(() => undefined);
@@ -69,7 +76,7 @@ export async function runDaemon(opts: DaemonCommandOptions): Promise<void> {
   // Endpoints whose sandbox went away are released within a tick (src/control/sandbox-watcher.ts).
   const watcher = new SandboxWatcher(daemon);
   watcher.start();
-  daemon.log(`listening on ${opts.socket}; state in ${opts.stateDir}; ${adopted.networks} network(s), ${adopted.endpoints} endpoint(s) adopted${docker ? `; Docker plugin on ${docker.socketPath}` : ''}${adopted.dropped ? `, ${adopted.dropped} released` : ''}${adopted.kept ? `, ${adopted.kept} kept unattached` : ''}`);
+  daemon.log(`listening on ${opts.socket}; state in ${opts.stateDir}; ${adopted.networks} network(s), ${adopted.endpoints} endpoint(s) adopted${docker ? `; Docker plugin on ${docker.socketPath}` : ''}${metrics?.address ? `; metrics on http://${formatTcpListenAddress(metrics.address)}/metrics` : ''}${adopted.dropped ? `, ${adopted.dropped} released` : ''}${adopted.kept ? `, ${adopted.kept} kept unattached` : ''}`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -77,7 +84,7 @@ export async function runDaemon(opts: DaemonCommandOptions): Promise<void> {
     daemon.log(`${signal}: shutting down`);
     clearInterval(timer);
     watcher.stop();
-    Promise.all([api.close(), docker?.close()])
+    Promise.all([api.close(), docker?.close(), metrics?.close()])
       .catch(() => undefined)
       .then(() => cluster?.agent.stop())
       .catch(() => undefined)

@@ -6,6 +6,7 @@
 import { Command, Option } from 'commander';
 import { ApiClient, DEFAULT_SOCKET, socketPathFrom } from '../control/api-client.js';
 import { TsnError } from '../errors.js';
+import { parseTcpListenAddress } from '../control/tcp-listen-address.js';
 import { registerBenchCommand } from './bench-command.js';
 import { registerCaptureCommand } from './capture-command.js';
 import { registerCniCommand } from './cni-command.js';
@@ -65,7 +66,9 @@ program
   .option('--cluster-cert <file>', 'client certificate for etcd (TLS)')
   .option('--cluster-key <file>', 'client key for etcd (TLS)')
   .option('--docker-plugin <path|off>', 'serve the Docker network + IPAM driver `tsnet` on this socket (dockerd looks in /run/docker/plugins), or off', '/run/docker/plugins/tsnet.sock')
+  .option('--metrics-listen <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (off by default; e.g. 127.0.0.1:9477)')
   .action(async (o) => {
+    const metricsListen = o.metricsListen !== undefined ? parseTcpListenAddress(o.metricsListen, '--metrics-listen') : undefined;
     const lbMax = o.lbMaxConnections !== undefined ? intArg(o.lbMaxConnections, '--lb-max-connections') : undefined;
     if (lbMax !== undefined && (lbMax < 1 || lbMax > 1 << 24)) throw new TsnError('ERR_BAD_OPTION', `--lb-max-connections ${lbMax}: expected 1 to ${1 << 24}`);
     const clusterFlags = ['clusterPrefix', 'hostId', 'advertiseAddr', 'clusterTtl', 'clusterCa', 'clusterCert', 'clusterKey'].filter((k) => o[k] !== undefined);
@@ -73,7 +76,7 @@ program
     const cluster = o.clusterStore !== undefined ? { clusterStore: o.clusterStore, clusterPrefix: o.clusterPrefix, hostId: o.hostId, advertiseAddr: o.advertiseAddr, clusterTtl: o.clusterTtl, clusterCa: o.clusterCa, clusterCert: o.clusterCert, clusterKey: o.clusterKey } : undefined;
     // Loaded here, not at the top: no other command needs the data plane or the daemon.
     const { runDaemon } = await import('./daemon-command.js');
-    await runDaemon({ stateDir: o.stateDir, socket: socketPathFrom(o.socket), defaultAddressPool: o.defaultAddressPool, lbMaxConnections: lbMax, cluster, dockerPlugin: o.dockerPlugin === 'off' ? null : o.dockerPlugin });
+    await runDaemon({ stateDir: o.stateDir, socket: socketPathFrom(o.socket), defaultAddressPool: o.defaultAddressPool, lbMaxConnections: lbMax, cluster, dockerPlugin: o.dockerPlugin === 'off' ? null : o.dockerPlugin, metricsListen });
   });
 
 const network = program.command('network').description('manage networks');

@@ -103,6 +103,11 @@ export class EncryptedVteps {
     use.networks = next;
   }
 
+  /** Every encrypted VTEP (LOCAL_IP:wgPORT) with what `wg show` shows of its peers: for metrics. */
+  allPeers(): { vtep: string; peers: WireguardPeerInfo[] }[] {
+    return [...this.uses].map(([vtep, use]) => ({ vtep, peers: use.underlay.describePeers() }));
+  }
+
   /** `network inspect`'s Encryption section: our public key, port, and what `wg show` shows per peer of this network. */
   describe(net: NetworkRecord): { PublicKey: string; ListenPort: number; CookiesSent: number; Peers: WireguardPeerInfo[] } | null {
     const use = this.uses.get(EncryptedVteps.key(net.overlay!));
