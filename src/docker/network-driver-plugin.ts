@@ -42,6 +42,8 @@ export class NetworkDriverPlugin {
   constructor(
     private readonly daemon: Daemon,
     private readonly pools: DockerPools,
+    /** The daemon's cluster store, if it has one (its overlays are claimed there; see CreateNetwork). */
+    private readonly clusterStore: string | null = null,
   ) {}
 
   private network(dockerId: string): NetworkRecord {
@@ -62,6 +64,11 @@ export class NetworkDriverPlugin {
         return { Scope: 'local', ConnectivityScope: 'local' };
       case 'CreateNetwork': {
         const req = networkRequestFromDocker(body as never, (subnet) => this.pools.pending.get(subnet)?.ipRange ?? null);
+        // A cluster overlay's name, VNI and addresses are claimed in the store; this driver's IPAM hands
+        // out addresses locally, so an overlay made here would be a local one under a cluster name.
+        if (req.driver === 'overlay' && this.clusterStore) {
+          throw new TsnError('ERR_BAD_OPTION', `-o tsnet.driver=overlay: this daemon keeps its overlays in the cluster store ${this.clusterStore}, which Docker networks do not go through yet; create the overlay with \`tsnet-switch network create -d overlay\` and attach containers with \`tsnet-switch connect\``);
+        }
         const rec = this.daemon.createNetwork(req);
         this.pools.pending.delete(rec.ipam ? (rec.ipam as { subnet: string }).subnet : '');
         return {};

@@ -54,11 +54,13 @@ export class DockerPluginServer {
   constructor(
     private readonly daemon: Daemon,
     readonly socketPath: string,
+    /** The cluster store's endpoints (etcd://…), when the daemon has one. */
+    clusterStore: string | null = null,
     /** Log every call with its body (TSNET_DOCKER_DEBUG=1). */
     private readonly verbose = process.env.TSNET_DOCKER_DEBUG === '1',
   ) {
     const pools = new DockerPools();
-    this.network = new NetworkDriverPlugin(daemon, pools);
+    this.network = new NetworkDriverPlugin(daemon, pools, clusterStore);
     this.ipam = new IpamDriverPlugin(daemon, pools);
   }
 
