@@ -20,6 +20,7 @@ import { renderTemplate } from './go-template.js';
 import { COMPLETION_SHELLS, completionScript, type CompletionShell } from './completion-script.js';
 import { registerLbCommands } from './lb-commands.js';
 import { registerClusterCommands } from './cluster-commands.js';
+import { registerDoctorCommand } from './doctor-command.js';
 import { registerOverlayKeyCommands } from './overlay-key-command.js';
 
 const program = new Command();
@@ -218,6 +219,7 @@ program
 
 registerLbCommands(program);
 registerClusterCommands(program, socketOption, client);
+registerDoctorCommand(program, socketOption, client);
 registerOverlayKeyCommands(program, socketOption, client);
 
 registerCaptureCommand(program);

@@ -33,6 +33,7 @@ import { CaptureService } from './capture-service.js';
 import { traceFrame } from './trace-service.js';
 import type { Daemon } from './daemon.js';
 import { handleLbRoute } from './lb-api.js';
+import { daemonDoctorFindings } from './doctor-checks.js';
 import { handleAttachmentRoute } from './attachment-api.js';
 import { RuntimeAttachments } from './runtime-attachments.js';
 import { localNetworkRequests } from './network-requests.js';
@@ -157,6 +158,7 @@ export class ApiServer {
     }
     if (resource === 'overlay' && name === 'key' && !action && method === 'GET') return send(res, 200, { PublicKey: d.overlay.encrypted.publicKey() }); // never the private key
     if (resource === 'stats' && method === 'GET') return send(res, 200, d.stats());
+    if (resource === 'doctor' && method === 'GET') return send(res, 200, { findings: daemonDoctorFindings(d) });
     if (resource === 'capture' && !name && method === 'POST') return void this.captures.start(parse(CaptureBody, body), req, res);
     if (resource === 'captures' && !name && method === 'GET') return send(res, 200, this.captures.list());
     if (resource === 'captures' && name && method === 'DELETE') return send(res, 200, this.captures.stop(name));

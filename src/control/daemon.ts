@@ -77,7 +77,8 @@ export class Daemon {
   /** The overlay driver, for its own requests (fdb add/del, inspect, VTEP stats) and the cluster store's. */
   readonly overlay: OverlayDriver;
   private readonly defaultPools: readonly AddressPool[];
-  private readonly hostNetns: string | null;
+  /** The namespace the daemon treats as the host (a netns path; null: its own). */
+  readonly hostNetns: string | null;
   readonly log: (msg: string) => void;
   /** Virtual services (`lb ...`): src/control/lb-control.ts. */
   readonly lb: LbControl;

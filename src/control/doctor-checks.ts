@@ -1,0 +1,106 @@
+/**
+ * `tsnet-switch doctor`, the daemon's half: checks that need what the daemon knows, each finding with
+ * what is wrong and how to fix it. It reads what `network inspect` shows (one source of truth for MTUs
+ * and parent delivery) and the kernel's own view of the devices; it changes nothing.
+ *
+ *   orphans      devices a daemon made that no state knows (reconcile.ts, run with dryRun)
+ *   mtu          an endpoint larger than its overlay can carry, a parent smaller than its children
+ *   promiscuous  a macvlan parent the kernel made promiscuous for our MACs (no unicast filter)
+ *   forwarding   outbound masquerade or published ports with net.ipv4.ip_forward off
+ *
+ * The CLI's half (src/cli/doctor-command.ts) adds /dev/net/tun and whether the daemon answers at all.
+ */
+import { readFileSync } from 'node:fs';
+import type { Daemon } from './daemon.js';
+import { Rtnetlink } from './rtnetlink.js';
+
+export interface DoctorFinding {
+  check: 'tun' | 'daemon' | 'orphans' | 'mtu' | 'promiscuous' | 'forwarding';
+  /** problem: something configured does not work, or will not; note: worth knowing, not wrong. */
+  severity: 'problem' | 'note';
+  /** What it concerns: `network ov, endpoint 1a2b… (eth0 in /run/netns/c1)`. */
+  subject: string;
+  problem: string;
+  fix: string;
+}
+
+/** A link's MTU in a namespace (null: the namespace or link is gone). */
+function linkMtu(netns: string | null, name: string): number | null {
+  let nl: Rtnetlink;
+  try {
+    nl = Rtnetlink.open(netns ?? undefined);
+  } catch {
+    return null;
+  }
+  try {
+    return nl.linkInfo(nl.linkIndex(name)).mtu;
+  } catch {
+    return null;
+  } finally {
+    nl.close();
+  }
+}
+
+function orphanFindings(daemon: Daemon): DoctorFinding[] {
+  return daemon.reconcile(true).map((a) =>
+    a.action === 'would-remove'
+      ? { check: 'orphans', severity: 'problem', subject: a.what, problem: a.why, fix: 'restart the daemon (it removes what no state knows at start), or delete it by hand (ip link del)' }
+      : { check: 'orphans', severity: 'note', subject: a.what, problem: a.why, fix: 'nothing to do here; that daemon adopts it when it starts' },
+  );
+}
+
+function mtuFindings(daemon: Daemon): DoctorFinding[] {
+  const out: DoctorFinding[] = [];
+  for (const rt of daemon.networkRuntimes()) {
+    const view = daemon.inspectNetwork(rt.record.name) as { Overlay?: { EffectiveMTU?: number; UnderlayInterface?: string | null; UnderlayMTU?: number | null }; Parent?: { Interface?: string } };
+    const limit = view.Overlay?.EffectiveMTU ?? null;
+    const parent = view.Parent?.Interface ?? null;
+    const parentMtu = parent ? linkMtu(daemon.hostNetns, parent) : null;
+    for (const ep of rt.endpoints.values()) {
+      const e = ep.record;
+      const mtu = linkMtu(e.sandboxPath, e.ifname);
+      if (mtu === null) continue; // the sandbox is gone: the watcher releases it
+      const subject = `network ${rt.record.name}, endpoint ${e.id.slice(0, 12)} (${e.ifname} in ${e.sandboxPath})`;
+      if (limit !== null && mtu > limit) {
+        out.push({ check: 'mtu', severity: 'problem', subject, problem: `its MTU is ${mtu} but the overlay carries at most ${limit} (underlay ${view.Overlay?.UnderlayInterface ?? '?'} MTU ${view.Overlay?.UnderlayMTU ?? '?'} less the encapsulation): larger frames are dropped (overlay-mtu-exceeded)`, fix: `ip -n <sandbox> link set ${e.ifname} mtu ${limit}, or raise the underlay's MTU` });
+      }
+      if (parentMtu !== null && mtu > parentMtu) {
+        out.push({ check: 'mtu', severity: 'problem', subject, problem: `its MTU is ${mtu} but its parent ${parent} has MTU ${parentMtu}: larger frames cannot leave`, fix: `ip link set ${parent} mtu ${mtu}, or lower the endpoint's MTU to ${parentMtu}` });
+      }
+    }
+  }
+  return out;
+}
+
+function promiscuityFindings(daemon: Daemon): DoctorFinding[] {
+  const out: DoctorFinding[] = [];
+  for (const rt of daemon.networkRuntimes()) {
+    if (rt.record.driver !== 'macvlan') continue;
+    const p = (daemon.inspectNetwork(rt.record.name) as { Parent?: { Interface?: string; Delivery?: string; Promiscuity?: number | null } }).Parent;
+    if (!p?.Delivery?.includes('promiscuous') || p.Delivery.startsWith('promiscuous (passthru')) continue;
+    out.push({ check: 'promiscuous', severity: 'problem', subject: `network ${rt.record.name}, parent ${p.Interface}`, problem: `the parent is promiscuous (promiscuity ${p.Promiscuity ?? '?'}): ${p.Delivery}; it takes every frame on its LAN and the switch drops what is for nobody`, fix: 'use a NIC (or driver) with a unicast filter for several MACs, fewer endpoints on it, or the ipvlan driver (one MAC)' });
+  }
+  return out;
+}
+
+function forwardingFindings(daemon: Daemon, ipForward: () => string | null): DoctorFinding[] {
+  const needs = daemon.networkRuntimes().filter((rt) => rt.record.options.masquerade || [...rt.endpoints.values()].some((e) => e.record.publish?.length));
+  if (!needs.length) return [];
+  // The sysctl is per namespace: read it only where the daemon's host namespace is its own.
+  const v = daemon.hostNetns === null ? ipForward() : null;
+  if (v === null || v.trim() === '1') return [];
+  return [{ check: 'forwarding', severity: 'problem', subject: `network ${needs.map((n) => n.record.name).join(', ')}`, problem: `outbound masquerade or published ports need IPv4 forwarding, and net.ipv4.ip_forward is ${v.trim()} in the daemon's host namespace: containers reach nothing beyond the host`, fix: 'sysctl -w net.ipv4.ip_forward=1 (the daemon turns it on when it installs NAT; something turned it off since)' }];
+}
+
+const readIpForward = () => {
+  try {
+    return readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8');
+  } catch {
+    return null;
+  }
+};
+
+/** Every daemon-side finding; an empty list means healthy. */
+export function daemonDoctorFindings(daemon: Daemon, ipForward: () => string | null = readIpForward): DoctorFinding[] {
+  return [...orphanFindings(daemon), ...mtuFindings(daemon), ...promiscuityFindings(daemon), ...forwardingFindings(daemon, ipForward)];
+}

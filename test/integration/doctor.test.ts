@@ -1,0 +1,97 @@
+/**
+ * `tsnet-switch doctor` against a live daemon: a healthy setup reports nothing of its own, and each
+ * broken setup (an orphaned device, an endpoint larger than its overlay carries, forwarding off under
+ * masquerade, no daemon) is reported with its check, a fix and exit code 1; doctor changes nothing.
+ *
+ * Other tests run beside this one and may leave devices of their own daemons in named namespaces;
+ * doctor rightly reports those too, so the healthy case looks only at findings about this test's things.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { daemonWithSandboxes, runCli } from '../helpers/daemon.js';
+import { linkNames, nsExec, privilegedSkipReason } from '../helpers/netns.js';
+
+const skip = privilegedSkipReason();
+if (skip) console.warn(`skipping doctor tests: ${skip}`);
+
+interface Finding { check: string; severity: 'problem' | 'note'; subject: string; problem: string; fix: string }
+
+let cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.reverse()) await f().catch(() => undefined);
+  cleanup = [];
+});
+
+async function doctor(socket: string): Promise<{ code: number | null; ok: boolean; findings: Finding[]; text: string }> {
+  const j = await runCli(['doctor', '--json'], socket);
+  const t = await runCli(['doctor'], socket);
+  const parsed = JSON.parse(j.stdout) as { ok: boolean; findings: Finding[] };
+  expect(t.code).toBe(j.code);
+  return { code: j.code, ...parsed, text: t.stdout };
+}
+
+describe.skipIf(skip !== null)('tsnet-switch doctor', () => {
+  it('reports nothing about a healthy setup, then each broken one with a fix and exit 1', async () => {
+    const { d, ns } = await daemonWithSandboxes(1, [], (f) => cleanup.push(f));
+    const mine = (f: Finding) => f.subject.includes(d.hostNs) || f.subject.includes(ns[0]) || /network (ov|front)\b/.test(f.subject) || f.subject.includes('tsndoc');
+    // An underlay for the overlay's VTEP, and a bridge network that masquerades.
+    await nsExec(d.hostNs, 'ip', ['link', 'add', 'ul0', 'type', 'veth', 'peer', 'name', 'ul1']);
+    await nsExec(d.hostNs, 'ip', ['addr', 'add', '10.94.0.1/24', 'dev', 'ul0']);
+    await nsExec(d.hostNs, 'ip', ['link', 'set', 'ul0', 'up']);
+    let r = await runCli(['network', 'create', '-d', 'overlay', '--subnet', '10.95.0.0/24', '-o', 'vtep=10.94.0.1', 'ov'], d.socket);
+    expect(r.code, r.stderr).toBe(0);
+    r = await runCli(['connect', 'ov', '--netns', ns[0]], d.socket);
+    expect(r.code, r.stderr).toBe(0);
+    r = await runCli(['network', 'create', '--subnet', '10.96.0.0/24', '-o', 'masquerade=true', 'front'], d.socket);
+    expect(r.code, r.stderr).toBe(0);
+
+    const healthy = await doctor(d.socket);
+    expect(healthy.findings.filter(mine)).toEqual([]);
+    expect(healthy.ok).toBe(!healthy.findings.some((f) => f.severity === 'problem'));
+    expect(healthy.code).toBe(healthy.ok ? 0 : 1);
+    if (healthy.findings.length === 0) expect(healthy.text.trim()).toBe('no problems found');
+
+    // Broken 1: the endpoint's MTU raised past what the overlay carries (1500 underlay - 50).
+    await nsExec(ns[0], 'ip', ['link', 'set', 'eth0', 'mtu', '1500']);
+    // Broken 2: forwarding turned off under a masquerading network.
+    await nsExec(d.hostNs, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=0']);
+    // Broken 3: a device marked as made by a daemon whose state dir is gone.
+    await nsExec(d.hostNs, 'ip', ['tuntap', 'add', 'tsndoc0', 'mode', 'tap']);
+    await nsExec(d.hostNs, 'ip', ['link', 'set', 'tsndoc0', 'alias', `tsnet-switch/1 owner=${encodeURIComponent(`/tmp/tsnet-gone-${d.tag}`)} net=feedface role=gateway`]);
+
+    const broken = await doctor(d.socket);
+    expect(broken.code).toBe(1);
+    expect(broken.ok).toBe(false);
+    const ofMine = broken.findings.filter(mine);
+    const mtu = ofMine.find((f) => f.check === 'mtu');
+    expect(mtu?.severity).toBe('problem');
+    expect(mtu?.problem).toMatch(/MTU is 1500 but the overlay carries at most 1450/);
+    expect(mtu?.fix).toContain('mtu 1450');
+    const fwd = ofMine.find((f) => f.check === 'forwarding');
+    expect(fwd?.subject).toBe('network front');
+    expect(fwd?.problem).toContain('net.ipv4.ip_forward is 0');
+    const orphan = ofMine.find((f) => f.check === 'orphans' && f.subject.includes('tsndoc0'));
+    expect(orphan?.severity).toBe('problem');
+    expect(orphan?.problem).toContain('is gone');
+    expect(broken.text).toMatch(/PROBLEM \[mtu\] network ov, endpoint/);
+    expect(broken.text).toContain('fix: sysctl -w net.ipv4.ip_forward=1');
+    // Doctor only reports: the orphan is still there, the MTU and the sysctl unchanged.
+    expect(await linkNames(d.hostNs)).toContain('tsndoc0');
+    expect((await nsExec(d.hostNs, 'sysctl', ['-n', 'net.ipv4.ip_forward'])).trim()).toBe('0');
+
+    // Fixed again: nothing of ours is reported.
+    await nsExec(ns[0], 'ip', ['link', 'set', 'eth0', 'mtu', '1450']);
+    await nsExec(d.hostNs, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
+    await nsExec(d.hostNs, 'ip', ['link', 'del', 'tsndoc0']);
+    expect((await doctor(d.socket)).findings.filter(mine)).toEqual([]);
+  });
+
+  it('says the daemon is not reachable, naming the socket, with exit 1', async () => {
+    const socket = `/tmp/tsnet-doctor-none-${process.pid}.sock`;
+    const r = await runCli(['doctor', '--json'], socket);
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout) as { ok: boolean; findings: Finding[] };
+    expect(out.ok).toBe(false);
+    expect(out.findings).toContainEqual(expect.objectContaining({ check: 'daemon', severity: 'problem', subject: socket }));
+    expect(out.findings.find((f) => f.check === 'daemon')?.problem).toContain(`cannot reach the daemon at ${socket}`);
+  });
+});
