@@ -21,6 +21,7 @@ import { COMPLETION_SHELLS, completionScript, type CompletionShell } from './com
 import { registerLbCommands } from './lb-commands.js';
 import { registerClusterCommands } from './cluster-commands.js';
 import { registerDoctorCommand } from './doctor-command.js';
+import { registerTopCommand } from './top-command.js';
 import { registerOverlayKeyCommands } from './overlay-key-command.js';
 
 const program = new Command();
@@ -220,6 +221,7 @@ program
 registerLbCommands(program);
 registerClusterCommands(program, socketOption, client);
 registerDoctorCommand(program, socketOption, client);
+registerTopCommand(program, socketOption, client);
 registerOverlayKeyCommands(program, socketOption, client);
 
 registerCaptureCommand(program);
