@@ -14,6 +14,7 @@ import { createCluster } from '../cluster/cluster-start.js';
 import type { ClusterFlags } from '../cluster/cluster-options.js';
 import { SandboxWatcher } from '../control/sandbox-watcher.js';
 import { DEFAULT_DOCKER_PLUGIN_SOCKET, DockerPluginServer } from '../docker/plugin-server.js';
+import { UiServer } from '../ui/ui-server.js';
 import { MetricsServer } from '../metrics/metrics-server.js';
 import { formatTcpListenAddress, type TcpListenAddress } from '../control/tcp-listen-address.js';
 
@@ -28,6 +29,7 @@ export interface DaemonCommandOptions {
   dockerPlugin?: string | null;
   /** `--metrics-listen HOST:PORT`: Prometheus's /metrics (src/metrics/), off when absent. */
   metricsListen?: TcpListenAddress;
+  uiListen?: TcpListenAddress;
 }
 
 /** `base=CIDR,size=N`, as dockerd's --default-address-pool. */
@@ -55,6 +57,7 @@ export async function runDaemon(opts: DaemonCommandOptions): Promise<void> {
   const dockerSocket = opts.dockerPlugin === undefined ? DEFAULT_DOCKER_PLUGIN_SOCKET : opts.dockerPlugin;
   const docker = dockerSocket ? new DockerPluginServer(daemon, dockerSocket, opts.cluster?.clusterStore ?? null) : null;
   const metrics = opts.metricsListen ? new MetricsServer(daemon, opts.metricsListen) : null;
+  const ui = opts.uiListen ? new UiServer(daemon, opts.uiListen) : null;
   let adopted;
   try {
     await api.listen();
@@ -62,7 +65,10 @@ export async function runDaemon(opts: DaemonCommandOptions): Promise<void> {
     await cluster?.agent.start();
     await docker?.listen();
     await metrics?.listen();
+    const uiAt = await ui?.listen();
+    if (uiAt) daemon.uiUrl = `http://${formatTcpListenAddress(uiAt)}/`;
   } catch (err) {
+    await ui?.close().catch(() => undefined);
     await metrics?.close().catch(() => undefined);
     await docker?.close().catch(() => undefined);
     await api.close().catch(() => undefined);
@@ -76,7 +82,7 @@ export async function runDaemon(opts: DaemonCommandOptions): Promise<void> {
   // Endpoints whose sandbox went away are released within a tick (src/control/sandbox-watcher.ts).
   const watcher = new SandboxWatcher(daemon);
   watcher.start();
-  daemon.log(`listening on ${opts.socket}; state in ${opts.stateDir}; ${adopted.networks} network(s), ${adopted.endpoints} endpoint(s) adopted${docker ? `; Docker plugin on ${docker.socketPath}` : ''}${metrics?.address ? `; metrics on http://${formatTcpListenAddress(metrics.address)}/metrics` : ''}${adopted.dropped ? `, ${adopted.dropped} released` : ''}${adopted.kept ? `, ${adopted.kept} kept unattached` : ''}`);
+  daemon.log(`listening on ${opts.socket}; state in ${opts.stateDir}; ${adopted.networks} network(s), ${adopted.endpoints} endpoint(s) adopted${docker ? `; Docker plugin on ${docker.socketPath}` : ''}${metrics?.address ? `; metrics on http://${formatTcpListenAddress(metrics.address)}/metrics` : ''}${daemon.uiUrl ? `; page on ${daemon.uiUrl}` : ''}${adopted.dropped ? `, ${adopted.dropped} released` : ''}${adopted.kept ? `, ${adopted.kept} kept unattached` : ''}`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -84,7 +90,7 @@ export async function runDaemon(opts: DaemonCommandOptions): Promise<void> {
     daemon.log(`${signal}: shutting down`);
     clearInterval(timer);
     watcher.stop();
-    Promise.all([api.close(), docker?.close(), metrics?.close()])
+    Promise.all([api.close(), docker?.close(), metrics?.close(), ui?.close()])
       .catch(() => undefined)
       .then(() => cluster?.agent.stop())
       .catch(() => undefined)

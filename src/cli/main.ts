@@ -69,8 +69,10 @@ program
   .option('--cluster-key <file>', 'client key for etcd (TLS)')
   .option('--docker-plugin <path|off>', 'serve the Docker network + IPAM driver `tsnet` on this socket (dockerd looks in /run/docker/plugins), or off', '/run/docker/plugins/tsnet.sock')
   .option('--metrics-listen <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (off by default; e.g. 127.0.0.1:9477)')
+  .option('--ui-listen <host:port>', 'serve the live, read-only page at http://HOST:PORT/ (off by default; bind it to loopback, e.g. 127.0.0.1:9480)')
   .action(async (o) => {
     const metricsListen = o.metricsListen !== undefined ? parseTcpListenAddress(o.metricsListen, '--metrics-listen') : undefined;
+    const uiListen = o.uiListen !== undefined ? parseTcpListenAddress(o.uiListen, '--ui-listen') : undefined;
     const lbMax = o.lbMaxConnections !== undefined ? intArg(o.lbMaxConnections, '--lb-max-connections') : undefined;
     if (lbMax !== undefined && (lbMax < 1 || lbMax > 1 << 24)) throw new TsnError('ERR_BAD_OPTION', `--lb-max-connections ${lbMax}: expected 1 to ${1 << 24}`);
     const clusterFlags = ['clusterPrefix', 'hostId', 'advertiseAddr', 'clusterTtl', 'clusterCa', 'clusterCert', 'clusterKey'].filter((k) => o[k] !== undefined);
@@ -78,7 +80,7 @@ program
     const cluster = o.clusterStore !== undefined ? { clusterStore: o.clusterStore, clusterPrefix: o.clusterPrefix, hostId: o.hostId, advertiseAddr: o.advertiseAddr, clusterTtl: o.clusterTtl, clusterCa: o.clusterCa, clusterCert: o.clusterCert, clusterKey: o.clusterKey } : undefined;
     // Loaded here, not at the top: no other command needs the data plane or the daemon.
     const { runDaemon } = await import('./daemon-command.js');
-    await runDaemon({ stateDir: o.stateDir, socket: socketPathFrom(o.socket), defaultAddressPool: o.defaultAddressPool, lbMaxConnections: lbMax, cluster, dockerPlugin: o.dockerPlugin === 'off' ? null : o.dockerPlugin, metricsListen });
+    await runDaemon({ stateDir: o.stateDir, socket: socketPathFrom(o.socket), defaultAddressPool: o.defaultAddressPool, lbMaxConnections: lbMax, cluster, dockerPlugin: o.dockerPlugin === 'off' ? null : o.dockerPlugin, metricsListen, uiListen });
   });
 
 const network = program.command('network').description('manage networks');
@@ -222,6 +224,17 @@ registerLbCommands(program);
 registerClusterCommands(program, socketOption, client);
 registerDoctorCommand(program, socketOption, client);
 registerTopCommand(program, socketOption, client);
+
+program
+  .command('ui')
+  .description("print the address of the daemon's live page (daemon --ui-listen)")
+  .option('--json', 'print JSON')
+  .addOption(socketOption())
+  .action(async (o) => {
+    const r = await client(o).call<{ url: string | null }>('GET', '/v1/ui');
+    if (!r.url) throw new TsnError('ERR_BAD_OPTION', 'the daemon serves no page: start it with --ui-listen 127.0.0.1:9480');
+    print(o.json, r, () => r.url!);
+  });
 registerOverlayKeyCommands(program, socketOption, client);
 
 registerCaptureCommand(program);

@@ -8,7 +8,7 @@ import type { Command, Option } from 'commander';
 import type { ApiClient } from '../control/api-client.js';
 import { TsnError } from '../errors.js';
 import { table } from './format.js';
-import { humanRate, portRates, sortRates, SORT_KEYS, type PortCounters, type PortRate, type SortKey } from './top-rates.js';
+import { humanRate, portRates, sortRates, SORT_KEYS, type PortCounters, type PortRate, type SortKey } from '../control/render/port-rates.js';
 
 const CLEAR = '\x1b[H\x1b[2J';
 

@@ -3,7 +3,8 @@
  * `localhost`, and a port 0-65535 (0: the kernel picks one; the daemon logs which). A name other than
  * localhost is refused rather than resolved: what a listener binds to should be read off the flag.
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import type { Server } from 'node:http';
+import { isIPv4, isIPv6, type AddressInfo } from 'node:net';
 import { TsnError } from '../errors.js';
 
 export interface TcpListenAddress {
@@ -31,4 +32,19 @@ export function parseTcpListenAddress(text: string, flag: string): TcpListenAddr
 /** How to print an address in a URL or a log line. */
 export function formatTcpListenAddress(a: TcpListenAddress): string {
   return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
+/** Listen on `a`; an address that cannot be bound is a TsnError naming the flag and why. */
+export async function listenTcp(server: Server, a: TcpListenAddress, flag: string): Promise<TcpListenAddress> {
+  const where = formatTcpListenAddress(a);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      const why =
+        err.code === 'EADDRINUSE' ? 'the port is in use' : err.code === 'EADDRNOTAVAIL' ? 'no interface of this host has that address' : err.code === 'EACCES' ? 'permission denied' : (err.message ?? String(err));
+      reject(new TsnError('ERR_BAD_OPTION', `${flag} ${where}: cannot listen there (${err.code ?? 'error'}: ${why})`));
+    });
+    server.listen(a.port, a.host, () => resolve());
+  });
+  const bound = server.address() as AddressInfo;
+  return { host: bound.address, port: bound.port };
 }

@@ -5,10 +5,8 @@
  * or a monitoring network exposes counters and names, never the API.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Daemon } from '../control/daemon.js';
-import { formatTcpListenAddress, type TcpListenAddress } from '../control/tcp-listen-address.js';
-import { TsnError } from '../errors.js';
+import { listenTcp, type TcpListenAddress } from '../control/tcp-listen-address.js';
 import { EXPOSITION_CONTENT_TYPE, renderExposition } from './exposition-format.js';
 import { collectSwitchMetrics } from './switch-metrics.js';
 
@@ -32,18 +30,9 @@ export class MetricsServer {
     const server = createServer((req, res) => this.handle(req, res));
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
-    const where = formatTcpListenAddress(this.listenOn);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) => {
-        const why =
-          err.code === 'EADDRINUSE' ? 'the port is in use' : err.code === 'EADDRNOTAVAIL' ? 'no interface of this host has that address' : err.code === 'EACCES' ? 'permission denied' : (err.message ?? String(err));
-        reject(new TsnError('ERR_BAD_OPTION', `--metrics-listen ${where}: cannot listen there (${err.code ?? 'error'}: ${why})`));
-      });
-      server.listen(this.listenOn.port, this.listenOn.host, () => resolve());
-    });
-    const a = server.address() as AddressInfo;
+    const bound = await listenTcp(server, this.listenOn, '--metrics-listen');
     this.server = server;
-    this.address = { host: a.address, port: a.port };
+    this.address = bound;
     return this.address;
   }
 

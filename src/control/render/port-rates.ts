@@ -1,6 +1,6 @@
 /**
- * `tsnet-switch top`'s arithmetic: per-port rates from two samples of the `stats` counters, sorted as
- * the screen shows them. Pure, so the unit test can feed it samples; src/cli/top-command.ts polls and draws.
+ * Per-port rates (`tsnet-switch top`, the UI page) from two samples of the `stats` counters, sorted as
+ * the screen shows them. Pure, so the unit test can feed it samples; src/cli/top-command.ts and src/ui/ui-server.ts sample.
  */
 export interface PortCounters {
   network: string;

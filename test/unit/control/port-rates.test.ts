@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { humanRate, portRates, sortRates, type PortCounters } from '../../../src/cli/top-rates.js';
+import { humanRate, portRates, sortRates, type PortCounters } from '../../../src/control/render/port-rates.js';
 
 const row = (port: string, rx: number, tx: number, drops: Record<string, number> = {}): PortCounters => ({ network: 'n', port, rxPackets: rx, rxBytes: rx * 100, txPackets: tx, txBytes: tx * 100, drops });
 
