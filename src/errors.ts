@@ -40,6 +40,7 @@ export const TSN_ERROR_STATUS = {
   ERR_BAD_BENCH_FILE: 400, // bench --compare/--from: not a result written by bench --json
   ERR_NO_CLUSTER_STORE: 400, // cluster requests to a daemon started without --cluster-store
   ERR_NEEDS_ROOT: 403, // bench: namespaces and TAP devices need root
+  ERR_UI_TOKEN: 401, // the page's actions (capture, trace) without the token `tsnet-switch ui` prints
   // 404: it names something that does not exist
   ERR_NOT_FOUND: 404, // API: no such route
   ERR_NO_SUCH_NETWORK: 404,

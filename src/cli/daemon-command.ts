@@ -66,7 +66,7 @@ export async function runDaemon(opts: DaemonCommandOptions): Promise<void> {
     await docker?.listen();
     await metrics?.listen();
     const uiAt = await ui?.listen();
-    if (uiAt) daemon.uiUrl = `http://${formatTcpListenAddress(uiAt)}/`;
+    if (uiAt && ui) daemon.ui = { url: `http://${formatTcpListenAddress(uiAt)}/`, token: ui.token };
   } catch (err) {
     await ui?.close().catch(() => undefined);
     await metrics?.close().catch(() => undefined);
@@ -82,7 +82,7 @@ export async function runDaemon(opts: DaemonCommandOptions): Promise<void> {
   // Endpoints whose sandbox went away are released within a tick (src/control/sandbox-watcher.ts).
   const watcher = new SandboxWatcher(daemon);
   watcher.start();
-  daemon.log(`listening on ${opts.socket}; state in ${opts.stateDir}; ${adopted.networks} network(s), ${adopted.endpoints} endpoint(s) adopted${docker ? `; Docker plugin on ${docker.socketPath}` : ''}${metrics?.address ? `; metrics on http://${formatTcpListenAddress(metrics.address)}/metrics` : ''}${daemon.uiUrl ? `; page on ${daemon.uiUrl}` : ''}${adopted.dropped ? `, ${adopted.dropped} released` : ''}${adopted.kept ? `, ${adopted.kept} kept unattached` : ''}`);
+  daemon.log(`listening on ${opts.socket}; state in ${opts.stateDir}; ${adopted.networks} network(s), ${adopted.endpoints} endpoint(s) adopted${docker ? `; Docker plugin on ${docker.socketPath}` : ''}${metrics?.address ? `; metrics on http://${formatTcpListenAddress(metrics.address)}/metrics` : ''}${daemon.ui ? `; page on ${daemon.ui.url} (actions: tsnet-switch ui prints the token)` : ''}${adopted.dropped ? `, ${adopted.dropped} released` : ''}${adopted.kept ? `, ${adopted.kept} kept unattached` : ''}`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

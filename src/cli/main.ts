@@ -227,13 +227,13 @@ registerTopCommand(program, socketOption, client);
 
 program
   .command('ui')
-  .description("print the address of the daemon's live page (daemon --ui-listen)")
+  .description("print the address of the daemon's live page (daemon --ui-listen), with the token its capture and trace actions need")
   .option('--json', 'print JSON')
   .addOption(socketOption())
   .action(async (o) => {
-    const r = await client(o).call<{ url: string | null }>('GET', '/v1/ui');
+    const r = await client(o).call<{ url: string | null; token?: string; open?: string }>('GET', '/v1/ui');
     if (!r.url) throw new TsnError('ERR_BAD_OPTION', 'the daemon serves no page: start it with --ui-listen 127.0.0.1:9480');
-    print(o.json, r, () => r.url!);
+    print(o.json, r, () => r.open!);
   });
 registerOverlayKeyCommands(program, socketOption, client);
 

@@ -57,6 +57,15 @@ export const TraceBody = z.strictObject({
   frame: str(60_000),
 });
 
+/** The page's actions (src/ui/ui-server.ts): a trace names its network; a capture is bounded by count and time. */
+export const UiTraceBody = TraceBody.extend({ network: str(256) });
+export const UiCaptureBody = z.strictObject({
+  target: str(4096),
+  count: z.number().int().min(1).max(100_000).optional(),
+  seconds: z.number().min(0.1).max(600).optional(),
+  filter: str(4096).optional(),
+});
+
 /** One line per problem: `field: what is wrong`. */
 export function describeZodError(err: z.ZodError): string {
   return err.issues.map((i) => `${i.path.length ? i.path.join('.') : 'body'}: ${i.message}`).join('; ');

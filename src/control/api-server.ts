@@ -158,7 +158,7 @@ export class ApiServer {
     }
     if (resource === 'overlay' && name === 'key' && !action && method === 'GET') return send(res, 200, { PublicKey: d.overlay.encrypted.publicKey() }); // never the private key
     if (resource === 'stats' && method === 'GET') return send(res, 200, d.stats());
-    if (resource === 'ui' && method === 'GET') return send(res, 200, { url: d.uiUrl });
+    if (resource === 'ui' && method === 'GET') return send(res, 200, d.ui ? { url: d.ui.url, token: d.ui.token, open: `${d.ui.url}#token=${d.ui.token}` } : { url: null });
     if (resource === 'doctor' && method === 'GET') return send(res, 200, { findings: daemonDoctorFindings(d) });
     if (resource === 'capture' && !name && method === 'POST') return void this.captures.start(parse(CaptureBody, body), req, res);
     if (resource === 'captures' && !name && method === 'GET') return send(res, 200, this.captures.list());

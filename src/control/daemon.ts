@@ -86,8 +86,8 @@ export class Daemon {
   private readonly nat: HostNat;
   /** What reconcile-at-start looks for (reconcile.ts); owners of other persistent things register here. */
   readonly reconciler = new Reconciler();
-  /** The live page's address (daemon --ui-listen, src/ui/), for `tsnet-switch ui`; null: none. */
-  uiUrl: string | null = null;
+  /** The live page (daemon --ui-listen, src/ui/): its address and its actions' token, for `tsnet-switch ui` (root-only API); null: none. */
+  ui: { url: string; token: string } | null = null;
   private readonly owner: string;
 
   constructor(opts: DaemonOptions) {

@@ -4,6 +4,12 @@
  * switch in the middle, its ports around it with their address and live rates, the overlay's peers or
  * the parent; below, drops by reason, services and the FDB. It redraws every second.
  *
+ * Two actions, in a panel that the redraw leaves alone: run a trace and see each stage's decision,
+ * and capture frames into a pcapng to download. They send the token from the address's fragment
+ * (`#token=…`, as `tsnet-switch ui` prints it; a fragment never reaches a server's logs). The fragment
+ * may also carry `trace.network`, `trace.in`, `trace.frame` or `capture.target`, `capture.count`: the
+ * form is filled and run at load, so a trace or a capture can be shared as a link.
+ *
  * Elements carry data-* attributes (data-network, data-port, data-rx-pps) so a test, or a user's
  * script, can read the numbers off the page.
  */
@@ -15,6 +21,8 @@ h1 { font-size: 1.3em; margin: 0 0 .2em; } h2 { font-size: 1.1em; margin: 1.2em 
 td, th { border-bottom: 1px solid #e6e9ef; padding: .15em .8em .15em 0; text-align: left; font-variant-numeric: tabular-nums; }
 svg text { font: 12px system-ui, sans-serif; } .rate { fill: #1f6f43; } .drop { fill: #b3261e; }
 #status { color: #5b6475; }
+#actions { background: #fff; border: 1px solid #d6dae2; border-radius: 8px; padding: .6em 1em 1em; margin: 1em 0; }
+#actions form { margin: .5em 0; } #actions input { margin-right: .5em; } .err { color: #b3261e; }
 `;
 
 const SCRIPT = `
@@ -58,16 +66,86 @@ async function refresh() {
       ? v.networks.map((n) => '<section class="net" data-network="' + esc(n.name) + '"><h2>' + esc(n.name) + '</h2><div class="meta">' + esc(n.driver) + ' · ' + esc(n.subnet) + (n.gateway ? ' · gateway ' + esc(n.gateway) : '') + ' · ' + n.ports.length + ' port(s)</div>' + picture(n) + tables(n, v.fdb) + '</section>').join('')
       : '<p>No networks yet: <code>tsnet-switch network create …</code></p>';
     document.getElementById('status').textContent = 'rates over the last ' + v.intervalSeconds + ' s · ' + v.at;
+    // The actions' suggestions: networks, and ports as trace --in and capture take them.
+    const options = (xs) => xs.map((x) => '<option value="' + esc(x) + '">').join('');
+    const ports = v.networks.flatMap((n) => [n.name, ...n.ports.map((p) => p.port.replace(/ \\(gateway\\)$/, ''))]);
+    if (document.getElementById('port-names').dataset.list !== ports.join()) {
+      document.getElementById('port-names').innerHTML = options(ports);
+      document.getElementById('port-names').dataset.list = ports.join();
+      document.getElementById('network-names').innerHTML = options(v.networks.map((n) => n.name));
+    }
   } catch (err) {
     document.getElementById('status').textContent = 'cannot read the daemon: ' + err;
   }
 }
+const params = new URLSearchParams(location.hash.slice(1));
+const token = params.get('token');
+const $ = (id) => document.getElementById(id);
+
+async function act(path, body) {
+  const r = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer ' + token }, body: JSON.stringify(body) });
+  if (!r.ok) throw new Error((await r.json().catch(() => ({}))).error || r.status + ' ' + r.statusText);
+  return r;
+}
+
+async function runTrace(ev) {
+  if (ev) ev.preventDefault();
+  const out = $('trace-result');
+  out.textContent = 'tracing…';
+  try {
+    const t = await (await act('trace', { network: $('trace-network').value, in: $('trace-in').value, frame: $('trace-frame').value })).json();
+    out.innerHTML = '<div class="meta">' + esc(t.frame.summary) + ' · ' + (t.dropped ? 'dropped' : 'out: ' + esc(t.outputs.join(', ') || 'nowhere')) + '</div><table class="trace"><tr><th>stage</th><th>decision</th></tr>'
+      + t.stages.map((s) => '<tr data-stage="' + esc(s.stage) + '"><td>' + esc(s.stage) + '</td><td>' + esc(s.decision) + '</td></tr>').join('') + '</table>';
+  } catch (err) { out.innerHTML = '<span class="err">' + esc(err.message) + '</span>'; }
+}
+
+async function runCapture(ev) {
+  if (ev) ev.preventDefault();
+  const out = $('capture-result');
+  out.textContent = 'capturing…';
+  try {
+    const target = $('capture-target').value;
+    const r = await act('capture', { target, count: Number($('capture-count').value), seconds: Number($('capture-seconds').value) });
+    const blob = await r.blob();
+    const head = new Uint8Array(await blob.slice(0, 4).arrayBuffer());
+    const format = head[0] === 0x0a && head[1] === 0x0d && head[2] === 0x0d && head[3] === 0x0a ? 'pcapng' : 'unknown format';
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = target.replace(/[^A-Za-z0-9_.-]/g, '_') + '.pcapng';
+    a.textContent = 'download ' + a.download;
+    out.innerHTML = '<span data-capture-bytes="' + blob.size + '" data-capture-format="' + format + '">' + format + ', ' + blob.size + ' bytes</span> ';
+    out.appendChild(a);
+  } catch (err) { out.innerHTML = '<span class="err">' + esc(err.message) + '</span>'; }
+}
+
+function setupActions() {
+  $('trace-form').addEventListener('submit', runTrace);
+  $('capture-form').addEventListener('submit', runCapture);
+  if (!token) {
+    for (const b of document.querySelectorAll('#actions button')) b.disabled = true;
+    $('actions-note').textContent = 'Read-only: open the address tsnet-switch ui prints (it carries the token) to trace and capture.';
+  }
+  for (const [k, v] of params) { const el = $(k.replace('.', '-')); if (el && k !== 'token') el.value = v; }
+  if (token && params.has('trace.frame')) runTrace();
+  if (token && params.has('capture.target')) runCapture();
+}
+
+setupActions();
 refresh();
 setInterval(refresh, 1000);
 `;
 
 export const UI_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>tsnet-switch</title><style>${STYLE}</style></head>
-<body><h1>tsnet-switch</h1><div id="status">loading…</div><div id="nets"></div>
+<body><h1>tsnet-switch</h1><div id="status">loading…</div>
+<section id="actions"><div id="actions-note" class="meta"></div>
+<datalist id="network-names"></datalist><datalist id="port-names"></datalist>
+<form id="trace-form" data-action="trace"><b>Trace</b> network <input id="trace-network" list="network-names" size="12" required>
+in <input id="trace-in" list="port-names" size="22" required> frame <input id="trace-frame" size="34" placeholder="icmp 10.0.0.2 > 10.0.0.3" required>
+<button>Run trace</button></form><div id="trace-result"></div>
+<form id="capture-form" data-action="capture"><b>Capture</b> network or port <input id="capture-target" list="port-names" size="22" required>
+frames <input id="capture-count" type="number" min="1" max="100000" value="100" size="6"> at most <input id="capture-seconds" type="number" min="1" max="600" value="10" size="4"> s
+<button>Capture</button></form><div id="capture-result"></div></section>
+<div id="nets"></div>
 <script>${SCRIPT}</script></body></html>
 `;

@@ -1,12 +1,20 @@
 /**
  * UiServer: `daemon --ui-listen HOST:PORT` serves the live page (ui-page.ts) and its data
- * (`/view.json`, ui-view.ts). Read-only: it answers GET for those two paths and nothing else, so it
- * changes nothing whoever reaches it; bind it to loopback (the documented default, 127.0.0.1:9480).
+ * (`/view.json`, ui-view.ts) to anyone who reaches it: bind it to loopback (127.0.0.1:9480).
+ * Its two actions, `POST /trace` (a dry run through the pipeline) and `POST /capture` (a pcapng of at
+ * most `count` frames or `seconds`), need the page's token: made at start, held in memory only, and
+ * handed out by the root-only API (`tsnet-switch ui` prints the address with `#token=`), so only
+ * who may use the API may use them. Without it the page is read-only.
  *
  * Rates come from the daemon's own clock: every second the server samples the `stats` counters and
  * keeps the rates between the last two samples, so every viewer sees the same numbers whenever it asks.
  */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { UiCaptureBody, UiTraceBody, describeZodError } from '../control/api-schema.js';
+import { CaptureService } from '../control/capture-service.js';
+import { traceFrame } from '../control/trace-service.js';
+import { TsnError } from '../errors.js';
 import type { Daemon } from '../control/daemon.js';
 import { portRates, type PortCounters, type PortRate } from '../control/render/port-rates.js';
 import { listenTcp, type TcpListenAddress } from '../control/tcp-listen-address.js';
@@ -14,6 +22,35 @@ import { UI_PAGE } from './ui-page.js';
 import { uiView } from './ui-view.js';
 
 const SAMPLE_MS = 1000;
+const MAX_BODY = 64 * 1024;
+const CAPTURE_COUNT = 1000;
+const CAPTURE_SECONDS = 10;
+
+function readBody(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) return reject(new TsnError('ERR_BODY_TOO_LARGE', `request body over ${MAX_BODY} bytes`));
+      parts.push(c);
+    });
+    req.on('end', () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(parts).toString('utf8')));
+      } catch {
+        reject(new TsnError('ERR_BAD_JSON', 'request body is not valid JSON'));
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
+function parse<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: Parameters<typeof describeZodError>[0] } }, v: unknown): T {
+  const r = schema.safeParse(v);
+  if (!r.success) throw new TsnError('ERR_BAD_REQUEST', `invalid request: ${describeZodError(r.error)}`);
+  return r.data;
+}
 
 function reply(res: ServerResponse, status: number, type: string, body: string): void {
   res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
@@ -26,7 +63,10 @@ export class UiServer {
   private last: { at: bigint; ports: PortCounters[] } | null = null;
   private rates = new Map<string, PortRate>();
   private interval = 0;
+  private captures: CaptureService | null = null;
   address: TcpListenAddress | null = null;
+  /** The actions' credential (base64url, 24 random bytes); never written anywhere. */
+  readonly token = randomBytes(24).toString('base64url');
 
   constructor(
     private readonly daemon: Daemon,
@@ -55,18 +95,42 @@ export class UiServer {
     this.last = now;
   }
 
+  private authorized(req: IncomingMessage): boolean {
+    const m = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
+    const given = Buffer.from(m?.[1] ?? '');
+    const want = Buffer.from(this.token);
+    return given.length === want.length && timingSafeEqual(given, want);
+  }
+
   private handle(req: IncomingMessage, res: ServerResponse): void {
+    this.route(req, res).catch((err) => {
+      const e = err as TsnError;
+      if (!(err instanceof TsnError)) this.daemon.log(`ui: ${(err as Error).stack ?? String(err)}`);
+      if (res.headersSent) return void res.destroy();
+      reply(res, err instanceof TsnError ? e.status : 500, 'application/json', JSON.stringify({ code: e.code ?? 'ERR_INTERNAL', error: e.message ?? String(err) }));
+    });
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://ui').pathname;
-    if (req.method !== 'GET' && req.method !== 'HEAD') return reply(res, 405, 'text/plain; charset=utf-8', `${req.method} not allowed: the page is read-only\n`);
-    if (path === '/') return reply(res, 200, 'text/html; charset=utf-8', UI_PAGE);
-    if (path === '/view.json') {
-      try {
-        return reply(res, 200, 'application/json', JSON.stringify(uiView(this.daemon, this.rates, this.interval)));
-      } catch (err) {
-        this.daemon.log(`ui: ${(err as Error).stack ?? String(err)}`);
-        return reply(res, 500, 'text/plain; charset=utf-8', `view failed: ${(err as Error).message}\n`);
+    if (req.method === 'POST' && (path === '/trace' || path === '/capture')) {
+      if (!this.authorized(req)) throw new TsnError('ERR_UI_TOKEN', `${path.slice(1)} needs the page's token: open the address \`tsnet-switch ui\` prints (it ends in #token=…)`);
+      const body = await readBody(req);
+      if (path === '/trace') {
+        const t = parse(UiTraceBody, body);
+        return reply(res, 200, 'application/json', JSON.stringify(traceFrame(this.daemon, t.network, { in: t.in, frame: t.frame })));
       }
+      const c = parse(UiCaptureBody, body);
+      const captures = (this.captures ??= new CaptureService(this.daemon));
+      const session = captures.start({ target: c.target, format: 'pcapng', count: c.count ?? CAPTURE_COUNT, filter: c.filter }, req, res);
+      // Bounded in time too, so a quiet port still ends in a file.
+      const timer = setTimeout(() => !session.ended && session.end('stopped'), (c.seconds ?? CAPTURE_SECONDS) * 1000);
+      res.once('close', () => clearTimeout(timer));
+      return;
     }
+    if (req.method !== 'GET' && req.method !== 'HEAD') return reply(res, 405, 'text/plain; charset=utf-8', `${req.method} ${path} not allowed: the page is read-only but for POST /trace and /capture with its token\n`);
+    if (path === '/') return reply(res, 200, 'text/html; charset=utf-8', UI_PAGE);
+    if (path === '/view.json') return reply(res, 200, 'application/json', JSON.stringify(uiView(this.daemon, this.rates, this.interval)));
     return reply(res, 404, 'text/plain; charset=utf-8', `no such path ${path}: the page is at /\n`);
   }
 

@@ -1,7 +1,9 @@
 /**
  * The daemon's live page (--ui-listen) in a real browser: headless Chromium (Debian's) loads it inside
  * the daemon's namespace, the test reads the drawn network and ports and a rate that changes (a ping
- * runs, then stops) from the DOM, takes a screenshot, and checks the page is read-only.
+ * runs, then stops) from the DOM, takes a screenshot; the actions (trace, capture) work with the token
+ * `tsnet-switch ui` prints, from the page and over HTTP (tshark reads the pcapng), and are refused
+ * without it; everything else is read-only.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -10,8 +12,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { daemonWithSandboxes, runCli } from '../helpers/daemon.js';
 import { kill, nsExec, privilegedSkipReason } from '../helpers/netns.js';
+import { tsharkCount } from '../helpers/tshark.js';
 
-const skip = privilegedSkipReason(['chromium', 'curl']);
+const skip = privilegedSkipReason(['chromium', 'curl', 'tshark']);
 if (skip) console.warn(`skipping UI page tests: ${skip}`);
 
 let cleanup: (() => Promise<void>)[] = [];
@@ -38,18 +41,20 @@ function drawnPorts(dom: string, network: string): { port: string; kind: string;
 }
 
 describe.skipIf(skip !== null)('the live page (daemon --ui-listen)', () => {
-  it('draws the network with its ports and live rates in Chromium; read-only', async () => {
+  it('draws the network with its ports and live rates in Chromium; trace and capture with the token only', async () => {
     const { d, ns } = await daemonWithSandboxes(3, ['--ui-listen', '127.0.0.1:0'], (f) => cleanup.push(f));
     const profile = mkdtempSync(join(tmpdir(), 'tsnet-chromium-'));
     cleanup.push(async () => rmSync(profile, { recursive: true, force: true }));
     expect((await runCli(['network', 'create', '--subnet', '10.98.0.0/24', 'uinet'], d.socket)).code).toBe(0);
     for (const n of ns) expect((await runCli(['connect', 'uinet', '--netns', n], d.socket)).code).toBe(0);
-    const ui = await runCli(['ui'], d.socket);
+    const ui = await runCli(['ui', '--json'], d.socket);
     expect(ui.code, ui.stderr).toBe(0);
-    const url = ui.stdout.trim();
+    const { url, token, open } = JSON.parse(ui.stdout) as { url: string; token: string; open: string };
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(open).toBe(`${url}#token=${token}`);
+    expect((await runCli(['ui'], d.socket)).stdout.trim()).toBe(open);
 
-    const ping = spawn('ip', ['netns', 'exec', ns[0], 'ping', '-q', '-i', '0.01', '-w', '5', '10.98.0.3'], { stdio: 'ignore' });
+    const ping = spawn('ip', ['netns', 'exec', ns[0], 'ping', '-q', '-i', '0.01', '-w', '9', '10.98.0.3'], { stdio: 'ignore' });
     cleanup.push(async () => kill(ping));
     await sleep(2500); // two samples of the daemon's 1 s rate window inside the ping
     const during = drawnPorts(chromium(d.hostNs, url, '--dump-dom', profile), 'uinet');
@@ -58,6 +63,33 @@ describe.skipIf(skip !== null)('the live page (daemon --ui-listen)', () => {
     const idle = during.find((p) => p.port.includes(ns[2]));
     expect(busy?.rxPps).toBeGreaterThan(20); // ~100 echo requests a second
     expect(idle?.rxPps).toBeLessThan(busy!.rxPps! / 4);
+
+    // The actions over HTTP, as the page sends them: refused without the token, done with it.
+    const post = (path: string, body: unknown, auth: string | null, out = '-') =>
+      nsExec(d.hostNs, 'curl', ['-s', '-o', out, '-w', out === '-' ? '' : '%{http_code}', '-X', 'POST', '-H', 'content-type: application/json', ...(auth ? ['-H', `authorization: Bearer ${auth}`] : []), '--data', JSON.stringify(body), `${url}${path}`]);
+    const traceBody = { network: 'uinet', in: busy!.port, frame: 'icmp 10.98.0.2 > 10.98.0.3' };
+    expect(JSON.parse(await post('trace', traceBody, null))).toMatchObject({ code: 'ERR_UI_TOKEN' });
+    expect(JSON.parse(await post('trace', traceBody, `${token}x`))).toMatchObject({ code: 'ERR_UI_TOKEN' });
+    const traced = JSON.parse(await post('trace', traceBody, token)) as { stages: { stage: string }[]; outputs: string[]; dropped: boolean };
+    expect(traced.dropped).toBe(false);
+    expect(traced.outputs.some((o) => o.includes(ns[1]))).toBe(true);
+    const pcap = join(profile, 'http.pcapng');
+    expect(await post('capture', { target: 'uinet', count: 6, seconds: 5 }, token, pcap)).toBe('200');
+    expect(await tsharkCount(pcap, 'icmp')).toBe(6);
+    expect(await post('capture', { target: 'uinet', count: 0 }, token)).toContain('count');
+
+    // The same from the page: a shared link fills the forms and runs them.
+    const link = `${open}&trace.network=uinet&trace.in=${encodeURIComponent(busy!.port)}&trace.frame=${encodeURIComponent('icmp 10.98.0.2 > 10.98.0.3')}&capture.target=uinet&capture.count=4&capture.seconds=5`;
+    const acted = chromium(d.hostNs, link, '--dump-dom', profile);
+    expect(acted).toMatch(/<tr data-stage="[^"]+">/);
+    for (const s of traced.stages) expect(acted).toContain(`data-stage="${s.stage}"`);
+    const got = /data-capture-bytes="(\d+)" data-capture-format="(\w+)"/.exec(acted);
+    expect(got?.[2]).toBe('pcapng');
+    expect(Number(got?.[1])).toBeGreaterThan(200);
+    // Without the token the page says it is read-only and its buttons are off.
+    const plain = chromium(d.hostNs, url, '--dump-dom', profile);
+    expect(plain).toContain('Read-only: open the address tsnet-switch ui prints');
+    expect(plain).toMatch(/<button disabled="">Run trace<\/button>/);
 
     await new Promise((r) => ping.once('exit', r));
     await sleep(2200);
@@ -70,9 +102,9 @@ describe.skipIf(skip !== null)('the live page (daemon --ui-listen)', () => {
     expect(png.subarray(1, 4).toString()).toBe('PNG');
     expect(png.length).toBeGreaterThan(5000);
 
-    // Read-only: nothing but GET of the page and its data.
-    const post = await nsExec(d.hostNs, 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'POST', `${url}view.json`]);
-    expect(post).toBe('405');
+    // Nothing else changes anything.
+    const put = await nsExec(d.hostNs, 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'POST', `${url}view.json`]);
+    expect(put).toBe('405');
     const other = await nsExec(d.hostNs, 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `${url}v1/networks`]);
     expect(other).toBe('404');
   });
