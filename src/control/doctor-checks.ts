@@ -7,15 +7,19 @@
  *   mtu          an endpoint larger than its overlay can carry, a parent smaller than its children
  *   promiscuous  a macvlan parent the kernel made promiscuous for our MACs (no unicast filter)
  *   forwarding   outbound masquerade or published ports with net.ipv4.ip_forward off
+ *   shim-routes  a macvlan/ipvlan host shim's /32 route to an endpoint gone or pointing elsewhere
+ *   offloads     a TAP with a virtio-net header and TSO cannot be opened (the daemon falls back to
+ *                1500-byte frames): a non-persistent probe TAP, gone when closed, is the only thing made
  *
  * The CLI's half (src/cli/doctor-command.ts) adds /dev/net/tun and whether the daemon answers at all.
  */
 import { readFileSync } from 'node:fs';
 import type { Daemon } from './daemon.js';
 import { Rtnetlink } from './rtnetlink.js';
+import { native } from '../native/addon.js';
 
 export interface DoctorFinding {
-  check: 'tun' | 'daemon' | 'orphans' | 'mtu' | 'promiscuous' | 'forwarding';
+  check: 'tun' | 'daemon' | 'orphans' | 'mtu' | 'promiscuous' | 'forwarding' | 'shim-routes' | 'offloads';
   /** problem: something configured does not work, or will not; note: worth knowing, not wrong. */
   severity: 'problem' | 'note';
   /** What it concerns: `network ov, endpoint 1a2b… (eth0 in /run/netns/c1)`. */
@@ -100,7 +104,52 @@ const readIpForward = () => {
   }
 };
 
+function shimRouteFindings(daemon: Daemon): DoctorFinding[] {
+  const out: DoctorFinding[] = [];
+  const shimmed = daemon.networkRuntimes().filter((rt) => rt.record.options.hostShim && rt.record.options.hostShimName);
+  if (!shimmed.length) return out;
+  const nl = Rtnetlink.open(daemon.hostNetns ?? undefined);
+  try {
+    const routes = nl.routeList().filter((r) => r.table === 254 && r.prefixLen === 32);
+    for (const rt of shimmed) {
+      const shim = rt.record.options.hostShimName!;
+      const shimIndex = nl.linkIndex(shim);
+      for (const ep of rt.endpoints.values()) {
+        const ip = ep.record.ip;
+        if (!ip) continue;
+        const r = routes.find((x) => x.dst === ip);
+        const subject = `network ${rt.record.name}, endpoint ${ep.record.id.slice(0, 12)} (${ip})`;
+        const fix = `ip route replace ${ip}/32 dev ${shim}`;
+        if (!r) out.push({ check: 'shim-routes', severity: 'problem', subject, problem: `the host's /32 route to it through the shim ${shim} is gone: the host reaches the container through the parent, which macvlan does not deliver to its own children`, fix });
+        else if (r.ifindex !== shimIndex) {
+          let dev = String(r.ifindex);
+          try {
+            dev = nl.linkInfo(r.ifindex ?? 0).name;
+          } catch {
+            /* a link that went away */
+          }
+          out.push({ check: 'shim-routes', severity: 'problem', subject, problem: `the host's /32 route to it goes through ${dev}, not the shim ${shim}: host-to-container traffic misses the network`, fix });
+        }
+      }
+    }
+  } finally {
+    nl.close();
+  }
+  return out;
+}
+
+function offloadFindings(daemon: Daemon): DoctorFinding[] {
+  const probe = `tsndoc${process.pid % 100000}`;
+  try {
+    const t = native().tapOpen(probe, { vnetHdr: true, offload: true, persist: false, ...(daemon.hostNetns ? { netns: daemon.hostNetns } : {}) });
+    native().closeFd(t.fd); // non-persistent: the device goes with its last descriptor
+    return [];
+  } catch (err) {
+    return [{ check: 'offloads', severity: 'problem', subject: '/dev/net/tun', problem: `a TAP with a virtio-net header and TSO cannot be opened (${(err as Error).message}): the switch moves 1500-byte frames and TCP is several times slower`, fix: 'use a kernel with IFF_VNET_HDR and TUNSETOFFLOAD (every Linux since 2.6.27 has them); inside a container, give it /dev/net/tun and CAP_NET_ADMIN' }];
+  }
+}
+
 /** Every daemon-side finding; an empty list means healthy. */
 export function daemonDoctorFindings(daemon: Daemon, ipForward: () => string | null = readIpForward): DoctorFinding[] {
-  return [...orphanFindings(daemon), ...mtuFindings(daemon), ...promiscuityFindings(daemon), ...forwardingFindings(daemon, ipForward)];
+  return [...offloadFindings(daemon), ...orphanFindings(daemon), ...mtuFindings(daemon), ...promiscuityFindings(daemon), ...forwardingFindings(daemon, ipForward), ...shimRouteFindings(daemon)];
 }

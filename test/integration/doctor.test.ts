@@ -1,7 +1,7 @@
 /**
  * `tsnet-switch doctor` against a live daemon: a healthy setup reports nothing of its own, and each
  * broken setup (an orphaned device, an endpoint larger than its overlay carries, forwarding off under
- * masquerade, no daemon) is reported with its check, a fix and exit code 1; doctor changes nothing.
+ * masquerade, a promiscuous macvlan parent, a host shim's route gone or elsewhere, no daemon) is reported with its check, a fix and exit code 1; doctor changes nothing.
  *
  * Other tests run beside this one and may leave devices of their own daemons in named namespaces;
  * doctor rightly reports those too, so the healthy case looks only at findings about this test's things.
@@ -31,8 +31,8 @@ async function doctor(socket: string): Promise<{ code: number | null; ok: boolea
 
 describe.skipIf(skip !== null)('tsnet-switch doctor', () => {
   it('reports nothing about a healthy setup, then each broken one with a fix and exit 1', async () => {
-    const { d, ns } = await daemonWithSandboxes(1, [], (f) => cleanup.push(f));
-    const mine = (f: Finding) => f.subject.includes(d.hostNs) || f.subject.includes(ns[0]) || /network (ov|front)\b/.test(f.subject) || f.subject.includes('tsndoc');
+    const { d, ns } = await daemonWithSandboxes(2, [], (f) => cleanup.push(f));
+    const mine = (f: Finding) => f.subject.includes(d.hostNs) || ns.some((n) => f.subject.includes(n)) || /network (ov|front|lan)\b/.test(f.subject) || f.subject.includes('tsndoc') || f.check === 'offloads';
     // An underlay for the overlay's VTEP, and a bridge network that masquerades.
     await nsExec(d.hostNs, 'ip', ['link', 'add', 'ul0', 'type', 'veth', 'peer', 'name', 'ul1']);
     await nsExec(d.hostNs, 'ip', ['addr', 'add', '10.94.0.1/24', 'dev', 'ul0']);
@@ -43,7 +43,6 @@ describe.skipIf(skip !== null)('tsnet-switch doctor', () => {
     expect(r.code, r.stderr).toBe(0);
     r = await runCli(['network', 'create', '--subnet', '10.96.0.0/24', '-o', 'masquerade=true', 'front'], d.socket);
     expect(r.code, r.stderr).toBe(0);
-
     const healthy = await doctor(d.socket);
     expect(healthy.findings.filter(mine)).toEqual([]);
     expect(healthy.ok).toBe(!healthy.findings.some((f) => f.severity === 'problem'));
@@ -57,6 +56,18 @@ describe.skipIf(skip !== null)('tsnet-switch doctor', () => {
     // Broken 3: a device marked as made by a daemon whose state dir is gone.
     await nsExec(d.hostNs, 'ip', ['tuntap', 'add', 'tsndoc0', 'mode', 'tap']);
     await nsExec(d.hostNs, 'ip', ['link', 'set', 'tsndoc0', 'alias', `tsnet-switch/1 owner=${encodeURIComponent(`/tmp/tsnet-gone-${d.tag}`)} net=feedface role=gateway`]);
+
+    // Broken 4: a macvlan network on a veth parent (veth has no unicast filter: the kernel makes it
+    // promiscuous for the endpoint's MAC), with a host shim whose route to the endpoint is deleted.
+    await nsExec(d.hostNs, 'ip', ['link', 'add', 'par0', 'type', 'veth', 'peer', 'name', 'par1']);
+    for (const l of ['par0', 'par1']) await nsExec(d.hostNs, 'ip', ['link', 'set', l, 'up']);
+    r = await runCli(['network', 'create', '-d', 'macvlan', '--subnet', '10.100.0.0/24', '-o', 'parent=par0', '-o', 'host_shim=10.100.0.250', 'lan'], d.socket);
+    expect(r.code, r.stderr).toBe(0);
+    r = await runCli(['connect', 'lan', '--netns', ns[1], '--ip', '10.100.0.7'], d.socket);
+    expect(r.code, r.stderr).toBe(0);
+    const shim = (JSON.parse((await runCli(['network', 'inspect', 'lan'], d.socket)).stdout) as { HostShim: { Interface: string } }[])[0].HostShim.Interface;
+
+    await nsExec(d.hostNs, 'ip', ['route', 'del', '10.100.0.7/32']);
 
     const broken = await doctor(d.socket);
     expect(broken.code).toBe(1);
@@ -72,13 +83,27 @@ describe.skipIf(skip !== null)('tsnet-switch doctor', () => {
     const orphan = ofMine.find((f) => f.check === 'orphans' && f.subject.includes('tsndoc0'));
     expect(orphan?.severity).toBe('problem');
     expect(orphan?.problem).toContain('is gone');
+    const gone = ofMine.find((f) => f.check === 'shim-routes');
+    expect(gone?.subject).toContain('network lan');
+    expect(gone?.problem).toContain(`through the shim ${shim} is gone`);
+    expect(gone?.fix).toBe(`ip route replace 10.100.0.7/32 dev ${shim}`);
+    const promisc = ofMine.find((f) => f.check === 'promiscuous');
+    expect(promisc?.subject).toBe('network lan, parent par0');
+    expect(promisc?.problem).toMatch(/promiscuity [1-9]/);
     expect(broken.text).toMatch(/PROBLEM \[mtu\] network ov, endpoint/);
     expect(broken.text).toContain('fix: sysctl -w net.ipv4.ip_forward=1');
     // Doctor only reports: the orphan is still there, the MTU and the sysctl unchanged.
     expect(await linkNames(d.hostNs)).toContain('tsndoc0');
     expect((await nsExec(d.hostNs, 'sysctl', ['-n', 'net.ipv4.ip_forward'])).trim()).toBe('0');
 
+    // The route put back through another device: reported as pointing elsewhere.
+    await nsExec(d.hostNs, 'ip', ['route', 'replace', '10.100.0.7/32', 'dev', 'ul0']);
+    expect((await doctor(d.socket)).findings.find((f) => f.check === 'shim-routes')?.problem).toContain(`goes through ul0, not the shim ${shim}`);
+
     // Fixed again: nothing of ours is reported.
+    await nsExec(d.hostNs, 'ip', ['route', 'replace', '10.100.0.7/32', 'dev', shim]);
+    expect((await doctor(d.socket)).findings.filter((f) => f.check === 'shim-routes')).toEqual([]);
+    expect((await runCli(['network', 'rm', '--force', 'lan'], d.socket)).code).toBe(0); // the veth parent stays promiscuous
     await nsExec(ns[0], 'ip', ['link', 'set', 'eth0', 'mtu', '1450']);
     await nsExec(d.hostNs, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
     await nsExec(d.hostNs, 'ip', ['link', 'del', 'tsndoc0']);
