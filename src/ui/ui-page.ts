@@ -2,7 +2,7 @@
  * The UI page: one HTML document with its style and script inline (shipped in the package, no CDN,
  * nothing fetched but /view.json from the same daemon). Each network is drawn as an SVG picture: the
  * switch in the middle, its ports around it with their address and live rates, the overlay's peers or
- * the parent; below, drops by reason, services and the FDB. It redraws every second.
+ * the parent, the load balancer's services joined to their real servers; below, drops by reason, services and the FDB. It redraws every second.
  *
  * Two actions, in a panel that the redraw leaves alone: run a trace and see each stage's decision,
  * and capture frames into a pcapng to download. They send the token from the address's fragment
@@ -30,23 +30,33 @@ const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&l
 const human = (v, unit) => { for (const [n, s] of [[1e9, 'G'], [1e6, 'M'], [1e3, 'k']]) if (v >= n) return (v / n).toFixed(2) + s + unit; return (v >= 10 || v === 0 ? v.toFixed(0) : v.toFixed(1)) + unit; };
 
 function picture(net) {
-  const n = net.ports.length, W = 760, H = 120 + 70 * Math.ceil(n / 2), cx = W / 2, cy = H / 2;
+  const n = net.ports.length, W = 760, body = 120 + 70 * Math.ceil(n / 2), H = body + (net.services.length ? 40 + 50 * net.services.length : 0), cx = W / 2, cy = body / 2;
+  const at = {};
   let out = '<svg width="' + W + '" height="' + H + '" role="img" aria-label="network ' + esc(net.name) + '">';
   net.ports.forEach((p, i) => {
     const left = i % 2 === 0, row = Math.floor(i / 2), y = 60 + row * 70, x = left ? 20 : W - 250;
     out += '<line x1="' + cx + '" y1="' + cy + '" x2="' + (left ? x + 230 : x) + '" y2="' + (y + 22) + '" stroke="#9aa3b5"/>';
     const r = p.rate;
+    if (p.ip) at[p.ip.split('/')[0]] = { x: left ? x + 115 : x + 115, y: y + 50 };
     out += '<g data-port="' + esc(p.port) + '" data-kind="' + p.kind + '" data-rx-pps="' + (r ? r.rxPps.toFixed(1) : '') + '" data-tx-pps="' + (r ? r.txPps.toFixed(1) : '') + '">';
     out += '<rect x="' + x + '" y="' + y + '" width="230" height="50" rx="6" fill="' + (p.kind === 'gateway' ? '#e8eefc' : '#eef7f0') + '" stroke="#9aa3b5"/>';
     out += '<text x="' + (x + 8) + '" y="' + (y + 16) + '">' + esc(p.port) + '</text>';
     out += '<text x="' + (x + 8) + '" y="' + (y + 31) + '" class="meta">' + esc(p.ip || p.mac || '') + '</text>';
     out += '<text x="' + (x + 8) + '" y="' + (y + 45) + '" class="rate">' + (r ? 'rx ' + human(r.rxPps, ' pkt/s') + ' ' + human(r.rxBps, 'b/s') + ' · tx ' + human(r.txPps, ' pkt/s') : 'measuring…') + (r && r.dropsPs > 0 ? '</text><text x="' + (x + 170) + '" y="' + (y + 16) + '" class="drop">' + human(r.dropsPs, ' drop/s') : '') + '</text></g>';
   });
+  // Services under the switch, each joined to the ports of its real servers (dashed).
+  net.services.forEach((svc, i) => {
+    const y = body + 20 + i * 50, x = cx - 130;
+    for (const rs of svc.servers) { const p = at[rs.split(':')[0]]; if (p) out += '<line x1="' + cx + '" y1="' + y + '" x2="' + p.x + '" y2="' + p.y + '" stroke="#c77d0a" stroke-dasharray="4 3"/>'; }
+    out += '<g data-service="' + esc(svc.service) + '" data-servers="' + esc(svc.servers.join(' ')) + '"><rect x="' + x + '" y="' + y + '" width="260" height="36" rx="6" fill="#fff4e0" stroke="#c77d0a"/>';
+    out += '<text x="' + cx + '" y="' + (y + 15) + '" text-anchor="middle">' + esc(svc.service) + ' (' + esc(svc.scheduler) + ')</text>';
+    out += '<text x="' + cx + '" y="' + (y + 30) + '" text-anchor="middle" class="meta">' + esc(svc.servers.join(', ') || 'no real servers') + '</text></g>';
+  });
   const extra = net.overlay ? 'VNI ' + net.overlay.vni + ' · VTEP ' + net.overlay.vtep + (net.overlay.peers.length ? ' · peers ' + net.overlay.peers.join(', ') : '') : net.parent ? 'parent ' + net.parent : '';
   out += '<rect x="' + (cx - 80) + '" y="' + (cy - 28) + '" width="160" height="56" rx="8" fill="#1d2433"/>';
   out += '<text x="' + cx + '" y="' + (cy - 6) + '" fill="#fff" text-anchor="middle">' + esc(net.name) + ' (' + esc(net.driver) + ')</text>';
   out += '<text x="' + cx + '" y="' + (cy + 12) + '" fill="#c9d1e3" text-anchor="middle">' + esc(net.subnet) + '</text>';
-  if (extra) out += '<text x="' + cx + '" y="' + (H - 10) + '" text-anchor="middle" class="meta">' + esc(extra) + '</text>';
+  if (extra) out += '<text x="' + cx + '" y="' + (body - 10) + '" text-anchor="middle" class="meta">' + esc(extra) + '</text>';
   return out + '</svg>';
 }
 

@@ -47,6 +47,8 @@ describe.skipIf(skip !== null)('the live page (daemon --ui-listen)', () => {
     cleanup.push(async () => rmSync(profile, { recursive: true, force: true }));
     expect((await runCli(['network', 'create', '--subnet', '10.98.0.0/24', 'uinet'], d.socket)).code).toBe(0);
     for (const n of ns) expect((await runCli(['connect', 'uinet', '--netns', n], d.socket)).code).toBe(0);
+    expect((await runCli(['lb', 'add-service', '-t', '10.98.0.100:80', '-s', 'rr', 'uinet'], d.socket)).code).toBe(0);
+    for (const rip of ['10.98.0.3:80', '10.98.0.4:80']) expect((await runCli(['lb', 'add-server', '-t', '10.98.0.100:80', '-r', rip], d.socket)).code).toBe(0);
     const ui = await runCli(['ui', '--json'], d.socket);
     expect(ui.code, ui.stderr).toBe(0);
     const { url, token, open } = JSON.parse(ui.stdout) as { url: string; token: string; open: string };
@@ -57,7 +59,10 @@ describe.skipIf(skip !== null)('the live page (daemon --ui-listen)', () => {
     const ping = spawn('ip', ['netns', 'exec', ns[0], 'ping', '-q', '-i', '0.01', '-w', '9', '10.98.0.3'], { stdio: 'ignore' });
     cleanup.push(async () => kill(ping));
     await sleep(2500); // two samples of the daemon's 1 s rate window inside the ping
-    const during = drawnPorts(chromium(d.hostNs, url, '--dump-dom', profile), 'uinet');
+    const page = chromium(d.hostNs, url, '--dump-dom', profile);
+    const during = drawnPorts(page, 'uinet');
+    // The service is drawn with its real servers.
+    expect(page).toMatch(/<g data-service="TCP 10\.98\.0\.100:80" data-servers="10\.98\.0\.3:80 10\.98\.0\.4:80">/i);
     expect(during.map((p) => p.kind).sort()).toEqual(['endpoint', 'endpoint', 'endpoint', 'gateway']);
     const busy = during.find((p) => p.port.includes(ns[0]));
     const idle = during.find((p) => p.port.includes(ns[2]));
