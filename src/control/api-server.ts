@@ -26,9 +26,8 @@
  */
 import { existsSync, unlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { z } from 'zod';
 import { FdbAddBody } from './api-schema.js';
-import { CaptureBody, ConnectBody, CreateNetworkBody, DisconnectBody, TraceBody, describeZodError } from './api-schema.js';
+import { CaptureBody, ConnectBody, CreateNetworkBody, DisconnectBody, TraceBody } from './api-schema.js';
 import { CaptureService } from './capture-service.js';
 import { traceFrame } from './trace-service.js';
 import type { Daemon } from './daemon.js';
@@ -39,6 +38,7 @@ import { RuntimeAttachments } from './runtime-attachments.js';
 import { localNetworkRequests } from './network-requests.js';
 import { TsnError } from '../errors.js';
 import { listenRootOnly } from './unix-socket-listener.js';
+import { parseRequest, readJsonBody } from './http-json-body.js';
 import { handleClusterRoute, type ClusterApi } from '../cluster/cluster-routes.js';
 
 const MAX_BODY = 64 * 1024;
@@ -49,27 +49,8 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-async function readBody(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new TsnError('ERR_BODY_TOO_LARGE', `request body over ${MAX_BODY} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  if (size === 0) return {};
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    throw new TsnError('ERR_BAD_JSON', 'request body is not valid JSON');
-  }
-}
-
-function parse<T>(schema: z.ZodType<T>, body: unknown): T {
-  const r = schema.safeParse(body);
-  if (!r.success) throw new TsnError('ERR_BAD_REQUEST', `invalid request: ${describeZodError(r.error)}`);
-  return r.data;
-}
+const readBody = (req: IncomingMessage) => readJsonBody(req, MAX_BODY);
+const parse = parseRequest;
 
 export class ApiServer {
   private server: Server | null = null;

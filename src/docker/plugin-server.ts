@@ -16,6 +16,7 @@ import { listenRootOnly } from '../control/unix-socket-listener.js';
 import { DockerPools } from './docker-pools.js';
 import { IpamDriverPlugin } from './ipam-driver-plugin.js';
 import { NetworkDriverPlugin } from './network-driver-plugin.js';
+import { readJsonBody } from '../control/http-json-body.js';
 
 export const DEFAULT_DOCKER_PLUGIN_SOCKET = '/run/docker/plugins/tsnet.sock';
 const CONTENT_TYPE = 'application/vnd.docker.plugins.v1.2+json';
@@ -27,23 +28,10 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/** libnetwork posts an object, sometimes an empty body or `null`: both are `{}`. */
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new TsnError('ERR_BODY_TOO_LARGE', `request body over ${MAX_BODY} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8').trim();
-  if (text === '' || text === 'null') return {};
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    throw new TsnError('ERR_BAD_JSON', 'request body is not valid JSON');
-  }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new TsnError('ERR_BAD_JSON', 'request body must be a JSON object');
+  const v = (await readJsonBody(req, MAX_BODY)) ?? {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw new TsnError('ERR_BAD_JSON', 'request body must be a JSON object');
   return v as Record<string, unknown>;
 }
 

@@ -11,7 +11,8 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { UiCaptureBody, UiTraceBody, describeZodError } from '../control/api-schema.js';
+import { UiCaptureBody, UiTraceBody } from '../control/api-schema.js';
+import { parseRequest, readJsonBody } from '../control/http-json-body.js';
 import { CaptureService } from '../control/capture-service.js';
 import { traceFrame } from '../control/trace-service.js';
 import { TsnError } from '../errors.js';
@@ -25,32 +26,6 @@ const SAMPLE_MS = 1000;
 const MAX_BODY = 64 * 1024;
 const CAPTURE_COUNT = 1000;
 const CAPTURE_SECONDS = 10;
-
-function readBody(req: IncomingMessage): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    let size = 0;
-    const parts: Buffer[] = [];
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY) return reject(new TsnError('ERR_BODY_TOO_LARGE', `request body over ${MAX_BODY} bytes`));
-      parts.push(c);
-    });
-    req.on('end', () => {
-      try {
-        resolve(JSON.parse(Buffer.concat(parts).toString('utf8')));
-      } catch {
-        reject(new TsnError('ERR_BAD_JSON', 'request body is not valid JSON'));
-      }
-    });
-    req.on('error', reject);
-  });
-}
-
-function parse<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: Parameters<typeof describeZodError>[0] } }, v: unknown): T {
-  const r = schema.safeParse(v);
-  if (!r.success) throw new TsnError('ERR_BAD_REQUEST', `invalid request: ${describeZodError(r.error)}`);
-  return r.data;
-}
 
 function reply(res: ServerResponse, status: number, type: string, body: string): void {
   res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
@@ -115,12 +90,12 @@ export class UiServer {
     const path = new URL(req.url ?? '/', 'http://ui').pathname;
     if (req.method === 'POST' && (path === '/trace' || path === '/capture')) {
       if (!this.authorized(req)) throw new TsnError('ERR_UI_TOKEN', `${path.slice(1)} needs the page's token: open the address \`tsnet-switch ui\` prints (it ends in #token=…)`);
-      const body = await readBody(req);
+      const body = await readJsonBody(req, MAX_BODY);
       if (path === '/trace') {
-        const t = parse(UiTraceBody, body);
+        const t = parseRequest(UiTraceBody, body);
         return reply(res, 200, 'application/json', JSON.stringify(traceFrame(this.daemon, t.network, { in: t.in, frame: t.frame })));
       }
-      const c = parse(UiCaptureBody, body);
+      const c = parseRequest(UiCaptureBody, body);
       const captures = (this.captures ??= new CaptureService(this.daemon));
       const session = captures.start({ target: c.target, format: 'pcapng', count: c.count ?? CAPTURE_COUNT, filter: c.filter }, req, res);
       // Bounded in time too, so a quiet port still ends in a file.
