@@ -56,9 +56,16 @@ describe.skipIf(skip !== null)('the live page (daemon --ui-listen)', () => {
     expect(open).toBe(`${url}#token=${token}`);
     expect((await runCli(['ui'], d.socket)).stdout.trim()).toBe(open);
 
-    const ping = spawn('ip', ['netns', 'exec', ns[0], 'ping', '-q', '-i', '0.01', '-w', '9', '10.98.0.3'], { stdio: 'ignore' });
+    // ns1 pings ns2 every 10 ms until the test stops it (a fixed-length ping could end before a
+    // loaded machine gets Chromium started).
+    const ping = spawn('ip', ['netns', 'exec', ns[0], 'ping', '-q', '-i', '0.01', '10.98.0.3'], { stdio: 'ignore' });
     cleanup.push(async () => kill(ping));
-    await sleep(2500); // two samples of the daemon's 1 s rate window inside the ping
+    const busyPortRate = async () => {
+      const v = JSON.parse(await nsExec(d.hostNs, 'curl', ['-s', `${url}view.json`])) as { networks: { name: string; ports: { port: string; rate: { rxPps: number } | null }[] }[] };
+      return v.networks.find((n) => n.name === 'uinet')?.ports.find((p) => p.port.includes(ns[0]))?.rate?.rxPps ?? 0;
+    };
+    // Wait until the daemon's 1 s rate window lies inside the ping (under load this takes longer).
+    for (let i = 0; i < 60 && (await busyPortRate()) <= 20; i++) await sleep(250);
     const page = chromium(d.hostNs, url, '--dump-dom', profile);
     const during = drawnPorts(page, 'uinet');
     // The service is drawn with its real servers.
@@ -96,8 +103,10 @@ describe.skipIf(skip !== null)('the live page (daemon --ui-listen)', () => {
     expect(plain).toContain('Read-only: open the address tsnet-switch ui prints');
     expect(plain).toMatch(/<button disabled="">Run trace<\/button>/);
 
-    await new Promise((r) => ping.once('exit', r));
-    await sleep(2200);
+    const exited = new Promise((r) => ping.once('exit', r));
+    kill(ping);
+    await exited;
+    for (let i = 0; i < 40 && (await busyPortRate()) > 5; i++) await sleep(250);
     const after = drawnPorts(chromium(d.hostNs, url, '--dump-dom', profile), 'uinet');
     expect(after.find((p) => p.port === busy!.port)?.rxPps).toBeLessThan(busy!.rxPps! / 4);
 
