@@ -24,6 +24,7 @@ import { statsReport } from './render/stats-view.js';
 import { Rtnetlink } from './rtnetlink.js';
 import { HostNat } from './nat/host-nat.js';
 import { natRuleset } from './nat/nft-ruleset.js';
+import { natReconcileSource } from './nat/nat-reconcile.js';
 import { checkPublishFree, formatPublish, parsePublish } from './nat/published-ports.js';
 import { HOST_SIDE } from './runtime-moved-tap.js';
 import { markerOwner } from './device-marker.js';
@@ -102,7 +103,8 @@ export class Daemon {
     const drivers = createDrivers(ctx);
     this.drivers = drivers.byName;
     this.overlay = drivers.overlay;
-    this.nat = new HostNat(this.hostNetns, this.log);
+    this.nat = new HostNat(this.hostNetns, this.owner, this.log);
+    this.reconciler.register(natReconcileSource(this.nat));
     this.lb = new LbControl({ engine: this.engine, network: (n) => this.network(n), networks: () => this.networks.values(), persist: () => this.persist(), log: (m) => this.log(m) });
   }
 

@@ -12,12 +12,11 @@
  * daemon's state still lists it is left alone and reported as kept: that daemon will adopt it. Orphans are deleted
  * (RTM_DELLINK), which takes their addresses and routes with them.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseMarker, type DeviceMarker } from './device-marker.js';
-import type { KnownState, ReconcileAction, ReconcileSource } from './reconcile.js';
+import { foreignOwnerVerdict, type KnownState, type ReconcileAction, type ReconcileSource } from './reconcile.js';
 import { Rtnetlink, type NlLinkAlias } from './rtnetlink.js';
-import { StateLock } from './state-lock.js';
 
 const NAMED_NETNS_DIR = '/var/run/netns';
 
@@ -85,19 +84,7 @@ function verdict(known: KnownState, m: MarkedLink): { orphan: boolean; why: stri
     const what = m.marker.role === 'endpoint' ? `endpoint ${m.marker.endpoint} of network ${m.marker.network}` : `the ${m.marker.role} of network ${m.marker.network}`;
     return { orphan: true, why: `made by this daemon as ${what}, which its state does not know` };
   }
-  const pid = StateLock.holder(m.marker.owner);
-  if (pid !== null) return { orphan: false, why: '' }; // a running daemon's own: not ours to mention
-  let state: unknown;
-  try {
-    state = JSON.parse(readFileSync(join(m.marker.owner, 'state.json'), 'utf8'));
-  } catch {
-    return { orphan: true, why: `made by a daemon whose state (${m.marker.owner}) is gone` };
-  }
-  const s = state as Parameters<typeof listedIn>[0];
-  if (Array.isArray(s?.networks) && Array.isArray(s?.endpoints) && !listedIn(s, m)) {
-    return { orphan: true, why: `made by the stopped daemon of ${m.marker.owner}, whose state does not list it` };
-  }
-  return { orphan: false, why: `belongs to the stopped daemon of state dir ${m.marker.owner}, which will adopt it; start that daemon, or remove the network there` };
+  return foreignOwnerVerdict(m.marker.owner, (s) => listedIn(s as Parameters<typeof listedIn>[0], m));
 }
 
 export function describeLink(m: MarkedLink): string {

@@ -9,7 +9,10 @@
  * them all at start (after the state is loaded and re-adopted), and `doctor` runs them with
  * `dryRun` to report orphans without touching them.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { NetworkRuntime } from './drivers/network-driver.js';
+import { StateLock } from './state-lock.js';
 
 /** What the daemon's state knows, for sources to compare with what they find. */
 export interface KnownState {
@@ -72,4 +75,24 @@ export function knownStateOf(owner: string, hostNetns: string | null, networks: 
     networks: nets.map((n) => ({ id: n.record.id, name: n.record.name, gatewayIfname: n.record.gateway?.ifname ?? null, shimIfname: n.record.options.hostShimName ?? null })),
     endpoints: nets.flatMap((n) => [...n.endpoints.values()].map((e) => ({ id: e.record.id, networkId: n.record.id, sandboxPath: e.record.sandboxPath, ifname: e.record.ifname }))),
   };
+}
+
+/**
+ * Whether a thing marked as made by another state dir is an orphan: not while that daemon runs (then
+ * it is silently not ours: why is ''), and not while its stopped daemon's state still wants it (kept,
+ * why says so); it is when that state is gone or does not want it. `wants` reads a parsed state.json.
+ */
+export function foreignOwnerVerdict(owner: string, wants: (state: { networks: unknown[]; endpoints: unknown[] }) => boolean): { orphan: boolean; why: string } {
+  if (StateLock.holder(owner) !== null) return { orphan: false, why: '' };
+  let state: unknown;
+  try {
+    state = JSON.parse(readFileSync(join(owner, 'state.json'), 'utf8'));
+  } catch {
+    return { orphan: true, why: `made by a daemon whose state (${owner}) is gone` };
+  }
+  const s = state as { networks?: unknown; endpoints?: unknown };
+  if (Array.isArray(s?.networks) && Array.isArray(s?.endpoints) && !wants(s as { networks: unknown[]; endpoints: unknown[] })) {
+    return { orphan: true, why: `made by the stopped daemon of ${owner}, whose state does not list it` };
+  }
+  return { orphan: false, why: `belongs to the stopped daemon of state dir ${owner}, which will adopt it; start that daemon, or remove the network there` };
 }

@@ -3,7 +3,8 @@
  * wiped leaves its gateway TAP (with the gateway address) and its containers' TAPs behind; the next
  * start finds them by their marker (interface alias) and removes them. A device of the host holding
  * or routing a subnet makes `network create` refuse it, naming the device, unless --force. A device
- * of another state dir is kept while that state lists it, and removed once that state is gone.
+ * of another state dir is kept while that state lists it, and removed once that state is gone. The
+ * NAT table (`ip tsnet-switch`) is found the same way, by the owner in its comment.
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -92,5 +93,41 @@ describe.skipIf(skip !== null)('reconcile at start', () => {
     expect(d.log).toContain(`reconcile: interface ${gw} in the host namespace: removed (made by a daemon whose state (${d.stateDir}) is gone)`);
     expect((await links(d.hostNs)).map((l) => l.ifname)).not.toContain(gw);
     await d.ok(['network', 'create', '--subnet', '10.98.0.0/24', 'new']);
+  }, 90_000);
+
+  it('the NAT table of a killed daemon is removed by its owner comment when no state wants it, kept while one does, never when unmarked', async () => {
+    const { d } = await daemonWithSandboxes(0, [], (f) => cleanup.push(f));
+    const table = () => sh('ip', ['netns', 'exec', d.hostNs, 'nft', 'list', 'table', 'ip', 'tsnet-switch']).catch(() => null);
+    await d.ok(['network', 'create', '--subnet', '10.89.0.0/24', '-o', 'masquerade=true', 'out']);
+    const made = await table();
+    expect(made).toContain(`comment "tsnet-switch/1 owner=${encodeURIComponent(d.stateDir)}"`);
+    expect(made).toContain('ip saddr 10.89.0.0/24');
+
+    // Wiped state, same state dir: the restarted daemon asks for no NAT, so its old table goes.
+    await d.kill('SIGKILL');
+    rmSync(join(d.stateDir, 'state.json'));
+    await d.start();
+    expect(d.log).toContain('reconcile: nftables table ip tsnet-switch in the host namespace: removed (made by this daemon, whose state asks for no masquerade or published ports now)');
+    expect(await table()).toBeNull();
+
+    // Another state dir: kept while the killed daemon's state still masquerades, removed once that state is gone.
+    await d.ok(['network', 'create', '--subnet', '10.89.0.0/24', '-o', 'masquerade=true', 'out']);
+    await d.kill('SIGKILL');
+    const other = join(d.dir, 'other-state');
+    await d.start(['--state-dir', other]);
+    expect(d.log).toContain(`reconcile: nftables table ip tsnet-switch in the host namespace: kept (belongs to the stopped daemon of state dir ${d.stateDir}`);
+    expect(await table()).toContain('ip saddr 10.89.0.0/24');
+    await d.kill('SIGTERM');
+    rmSync(d.stateDir, { recursive: true, force: true });
+    await d.start(['--state-dir', other]);
+    expect(d.log).toContain(`reconcile: nftables table ip tsnet-switch in the host namespace: removed (made by a daemon whose state (${d.stateDir}) is gone)`);
+    expect(await table()).toBeNull();
+
+    // A table of that name without our marker is someone else's: reported, left alone.
+    await sh('ip', ['netns', 'exec', d.hostNs, 'nft', 'add', 'table', 'ip', 'tsnet-switch']);
+    await d.kill('SIGTERM');
+    await d.start(['--state-dir', other]);
+    expect(d.log).toContain('reconcile: nftables table ip tsnet-switch in the host namespace: kept (it carries no tsnet-switch owner marker');
+    expect(await table()).not.toBeNull();
   }, 90_000);
 });

@@ -5,10 +5,13 @@
  * ordinary connect without published ports costs nothing. A restarted daemon's first sync replaces
  * whatever a crashed one left; a clean shutdown removes the table.
  *
+ * The table's comment names the daemon's state dir; a table this daemon's state does not ask for
+ * (a wiped state dir, another daemon's leftovers) is found at start by nat-reconcile.ts.
+ *
  * Forwarding must be on for masquerade and published ports to carry anything: the first ruleset with
  * rules turns net.ipv4.ip_forward on in that namespace (as Docker does), and leaves it on.
  */
-import { spawnSync } from 'node:child_process';
+import { runInHost, type HostCommandResult } from '../host-command.js';
 import type { DaemonState } from '../model.js';
 import { natRuleset } from './nft-ruleset.js';
 
@@ -20,21 +23,24 @@ export class HostNat {
 
   constructor(
     /** The host namespace's file, or null for the daemon's own. */
-    private readonly hostNetns: string | null,
+    readonly hostNetns: string | null,
+    /** The daemon's state dir: the owner named in the table's comment. */
+    private readonly owner: string,
     private readonly log: (msg: string) => void,
   ) {}
 
-  /** Run a command in the host namespace (nsenter when that is not ours). */
-  private run(cmd: string, args: string[], input?: string): { ok: boolean; err: string } {
-    const [file, argv] = this.hostNetns ? ['nsenter', [`--net=${this.hostNetns}`, '--', cmd, ...args]] : [cmd, args];
-    const r = spawnSync(file, argv, { input, encoding: 'utf8', timeout: 10_000 });
-    if (r.error) return { ok: false, err: r.error.message };
-    return { ok: r.status === 0, err: (r.stderr ?? '').trim() };
+  private run(cmd: string, args: string[], input?: string): HostCommandResult {
+    return runInHost(this.hostNetns, cmd, args, input);
+  }
+
+  /** Whether the daemon's state asks for rules now (and they are in the table). */
+  get holdsTable(): boolean {
+    return this.installed;
   }
 
   /** Bring the table to what `state` asks for. `force`: apply even if the text looks unchanged (at start). */
   sync(state: Pick<DaemonState, 'networks' | 'endpoints'>, force = false): void {
-    const { text, rules } = natRuleset(state);
+    const { text, rules } = natRuleset(state, this.owner);
     if (!force && text === this.applied) return;
     if (this.applied === null && rules === 0 && !force) {
       this.applied = text; // nothing installed by this daemon, nothing asked for

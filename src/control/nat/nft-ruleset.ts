@@ -10,12 +10,49 @@
  * rule lookup per new flow; a NAT of our own would need a TCP/UDP stack on the gateway side for what
  * the kernel does well. It is also what Docker does (with iptables), so users find the same behaviour.
  */
+import { createHash } from 'node:crypto';
 import type { DaemonState } from '../model.js';
 
 export const NAT_TABLE = 'tsnet-switch';
 
+/** nft keeps at most 128 bytes of a comment. */
+const MAX_COMMENT = 128;
+const MARKER_PREFIX = 'tsnet-switch/1';
+
+/**
+ * The table's comment names the state dir of the daemon that wrote it, as device-marker.ts does for
+ * links, so reconcile removes a table only when its owner's state has no NAT (nat-reconcile.ts). A
+ * path too long for nft's comment is named by a hash: its own daemon still knows it, others keep it.
+ */
+export function natTableMarker(owner: string): string {
+  const text = `${MARKER_PREFIX} owner=${encodeURIComponent(owner)}`;
+  if (Buffer.byteLength(text) <= MAX_COMMENT) return text;
+  return `${MARKER_PREFIX} owner-sha256=${ownerHash(owner)}`;
+}
+
+function ownerHash(owner: string): string {
+  return createHash('sha256').update(owner).digest('hex').slice(0, 32);
+}
+
+/** The owner a table's comment names: a path, or a hash of one (compare with `markerNamesOwner`); null if not ours. */
+export function parseNatTableMarker(comment: string): { owner: string } | { ownerHash: string } | null {
+  const m = /^tsnet-switch\/1 (owner|owner-sha256)=(\S+)$/.exec(comment);
+  if (!m) return null;
+  if (m[1] === 'owner-sha256') return { ownerHash: m[2] };
+  try {
+    return { owner: decodeURIComponent(m[2]) };
+  } catch {
+    return null;
+  }
+}
+
+/** Whether a parsed marker names this state dir. */
+export function markerNamesOwner(marker: { owner: string } | { ownerHash: string }, owner: string): boolean {
+  return 'owner' in marker ? marker.owner === owner : marker.ownerHash === ownerHash(owner);
+}
+
 /** The `nft -f` text that makes the table hold exactly these rules (or removes it when there are none). */
-export function natRuleset(state: Pick<DaemonState, 'networks' | 'endpoints'>): { text: string; rules: number } {
+export function natRuleset(state: Pick<DaemonState, 'networks' | 'endpoints'>, owner?: string): { text: string; rules: number } {
   const masq: string[] = [];
   const dnat: string[] = [];
   for (const n of state.networks) {
@@ -35,6 +72,7 @@ export function natRuleset(state: Pick<DaemonState, 'networks' | 'endpoints'>): 
   const text =
     head +
     `table ip ${NAT_TABLE} {\n` +
+    (owner === undefined ? '' : `  comment "${natTableMarker(owner)}"\n`) +
     `  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n${dnat.join('\n')}\n  }\n` +
     `  chain output {\n    type nat hook output priority -100; policy accept;\n${local.join('\n')}\n  }\n` +
     `  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n${masq.join('\n')}\n  }\n` +
