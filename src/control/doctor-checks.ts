@@ -8,6 +8,9 @@
  *   promiscuous  a macvlan parent the kernel made promiscuous for our MACs (no unicast filter)
  *   forwarding   outbound masquerade or published ports with net.ipv4.ip_forward off
  *   shim-routes  a macvlan/ipvlan host shim's /32 route to an endpoint gone or pointing elsewhere
+ *   rp-filter    reverse-path filtering that drops an overlay's datagrams from a remote VTEP: asked
+ *                of the kernel itself (`ip route get VTEP from PEER iif UNDERLAY`, the input lookup
+ *                rp_filter runs), so policy routing and loose mode count as they do for real packets
  *   offloads     a TAP with a virtio-net header and TSO cannot be opened (the daemon falls back to
  *                1500-byte frames): a non-persistent probe TAP, gone when closed, is the only thing made
  *
@@ -15,11 +18,12 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Daemon } from './daemon.js';
+import { runInHost } from './host-command.js';
 import { Rtnetlink } from './rtnetlink.js';
 import { native } from '../native/addon.js';
 
 export interface DoctorFinding {
-  check: 'tun' | 'daemon' | 'orphans' | 'mtu' | 'promiscuous' | 'forwarding' | 'shim-routes' | 'offloads';
+  check: 'tun' | 'daemon' | 'orphans' | 'mtu' | 'promiscuous' | 'forwarding' | 'shim-routes' | 'rp-filter' | 'offloads' | 'clock';
   /** problem: something configured does not work, or will not; note: worth knowing, not wrong. */
   severity: 'problem' | 'note';
   /** What it concerns: `network ov, endpoint 1a2b… (eth0 in /run/netns/c1)`. */
@@ -138,6 +142,45 @@ function shimRouteFindings(daemon: Daemon): DoctorFinding[] {
   return out;
 }
 
+/** The rp_filter mode that applies to an interface: the larger of `all` and its own (as the kernel takes it). */
+function rpFilterMode(hostNetns: string | null, ifname: string): number | null {
+  const read = (key: string) => {
+    const r = runInHost(hostNetns, 'sysctl', ['-n', `net.ipv4.conf.${key}.rp_filter`]);
+    return r.ok ? Number(r.stdout.trim()) : null;
+  };
+  const all = read('all');
+  const own = read(ifname);
+  return all === null || own === null ? null : Math.max(all, own);
+}
+
+function rpFilterFindings(daemon: Daemon): DoctorFinding[] {
+  const out: DoctorFinding[] = [];
+  for (const rt of daemon.networkRuntimes()) {
+    if (rt.record.driver !== 'overlay') continue;
+    const view = daemon.inspectNetwork(rt.record.name) as { Overlay?: { VTEP?: string; UnderlayInterface?: string | null; StaticFDB?: { VTEP: string }[] } };
+    const ul = view.Overlay?.UnderlayInterface;
+    const vtep = view.Overlay?.VTEP?.split(':')[0];
+    if (!ul || !vtep) continue; // no underlay holds the VTEP address: the overlay cannot work at all, and inspect says so
+    const remotes = new Set([...daemon.overlay.peersOf(rt), ...(view.Overlay?.StaticFDB ?? []).map((f) => f.VTEP)]);
+    let mode: number | null | undefined;
+    for (const peer of [...remotes].sort()) {
+      if (runInHost(daemon.hostNetns, 'ip', ['route', 'get', vtep, 'from', peer, 'iif', ul]).ok) continue;
+      mode ??= rpFilterMode(daemon.hostNetns, ul);
+      if (!mode) continue; // refused for another reason than reverse-path filtering
+      const back = runInHost(daemon.hostNetns, 'ip', ['-o', 'route', 'get', peer]);
+      const via = back.ok ? / dev (\S+)/.exec(back.stdout)?.[1] ?? null : null;
+      out.push({
+        check: 'rp-filter',
+        severity: 'problem',
+        subject: `network ${rt.record.name}, remote VTEP ${peer}`,
+        problem: `its datagrams arrive on ${ul}, but ${via ? `the route back to ${peer} goes through ${via}` : `there is no route back to ${peer}`} and rp_filter is ${mode} (${mode === 1 ? 'strict' : 'loose'}) on ${ul}: the kernel drops them before the switch sees them, so traffic from that host never arrives`,
+        fix: via ? `route ${peer} through ${ul} (ip route replace ${peer}/32 dev ${ul}), or sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.${ul}.rp_filter=2 (loose: any route back will do)` : `add a route to ${peer} (through ${ul}), or sysctl -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.${ul}.rp_filter=0`,
+      });
+    }
+  }
+  return out;
+}
+
 function offloadFindings(daemon: Daemon): DoctorFinding[] {
   const probe = `tsndoc${process.pid % 100000}`;
   try {
@@ -151,5 +194,5 @@ function offloadFindings(daemon: Daemon): DoctorFinding[] {
 
 /** Every daemon-side finding; an empty list means healthy. */
 export function daemonDoctorFindings(daemon: Daemon, ipForward: () => string | null = readIpForward): DoctorFinding[] {
-  return [...offloadFindings(daemon), ...orphanFindings(daemon), ...mtuFindings(daemon), ...promiscuityFindings(daemon), ...forwardingFindings(daemon, ipForward), ...shimRouteFindings(daemon)];
+  return [...offloadFindings(daemon), ...orphanFindings(daemon), ...mtuFindings(daemon), ...promiscuityFindings(daemon), ...forwardingFindings(daemon, ipForward), ...shimRouteFindings(daemon), ...rpFilterFindings(daemon)];
 }

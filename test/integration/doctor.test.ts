@@ -1,7 +1,8 @@
 /**
  * `tsnet-switch doctor` against a live daemon: a healthy setup reports nothing of its own, and each
  * broken setup (an orphaned device, an endpoint larger than its overlay carries, forwarding off under
- * masquerade, a promiscuous macvlan parent, a host shim's route gone or elsewhere, no daemon) is reported with its check, a fix and exit code 1; doctor changes nothing.
+ * masquerade, a promiscuous macvlan parent, a host shim's route gone or elsewhere, strict rp_filter
+ * against an overlay peer's route back, no daemon) is reported with its check, a fix and exit code 1; doctor changes nothing.
  *
  * Other tests run beside this one and may leave devices of their own daemons in named namespaces;
  * doctor rightly reports those too, so the healthy case looks only at findings about this test's things.
@@ -37,7 +38,7 @@ describe.skipIf(skip !== null)('tsnet-switch doctor', () => {
     await nsExec(d.hostNs, 'ip', ['link', 'add', 'ul0', 'type', 'veth', 'peer', 'name', 'ul1']);
     await nsExec(d.hostNs, 'ip', ['addr', 'add', '10.94.0.1/24', 'dev', 'ul0']);
     await nsExec(d.hostNs, 'ip', ['link', 'set', 'ul0', 'up']);
-    let r = await runCli(['network', 'create', '-d', 'overlay', '--subnet', '10.95.0.0/24', '-o', 'vtep=10.94.0.1', 'ov'], d.socket);
+    let r = await runCli(['network', 'create', '-d', 'overlay', '--subnet', '10.95.0.0/24', '-o', 'vtep=10.94.0.1', '-o', 'peers=10.94.0.9', 'ov'], d.socket);
     expect(r.code, r.stderr).toBe(0);
     r = await runCli(['connect', 'ov', '--netns', ns[0]], d.socket);
     expect(r.code, r.stderr).toBe(0);
@@ -69,6 +70,14 @@ describe.skipIf(skip !== null)('tsnet-switch doctor', () => {
 
     await nsExec(d.hostNs, 'ip', ['route', 'del', '10.100.0.7/32']);
 
+    // Broken 5: the route back to the overlay's peer VTEP leaves by another device, under strict
+    // reverse-path filtering: the kernel drops the peer's datagrams arriving on the underlay.
+    await nsExec(d.hostNs, 'ip', ['link', 'add', 'dc0', 'type', 'veth', 'peer', 'name', 'dc1']);
+    await nsExec(d.hostNs, 'ip', ['addr', 'add', '10.93.0.1/24', 'dev', 'dc0']);
+    for (const l of ['dc0', 'dc1', 'ul1']) await nsExec(d.hostNs, 'ip', ['link', 'set', l, 'up']);
+    await nsExec(d.hostNs, 'ip', ['route', 'add', '10.94.0.9/32', 'via', '10.93.0.2', 'dev', 'dc0']);
+    await nsExec(d.hostNs, 'sysctl', ['-q', '-w', 'net.ipv4.conf.all.rp_filter=1']);
+
     const broken = await doctor(d.socket);
     expect(broken.code).toBe(1);
     expect(broken.ok).toBe(false);
@@ -90,6 +99,10 @@ describe.skipIf(skip !== null)('tsnet-switch doctor', () => {
     const promisc = ofMine.find((f) => f.check === 'promiscuous');
     expect(promisc?.subject).toBe('network lan, parent par0');
     expect(promisc?.problem).toMatch(/promiscuity [1-9]/);
+    const rp = ofMine.find((f) => f.check === 'rp-filter');
+    expect(rp?.subject).toBe('network ov, remote VTEP 10.94.0.9');
+    expect(rp?.problem).toContain('the route back to 10.94.0.9 goes through dc0 and rp_filter is 1 (strict) on ul0');
+    expect(rp?.fix).toContain('ip route replace 10.94.0.9/32 dev ul0');
     expect(broken.text).toMatch(/PROBLEM \[mtu\] network ov, endpoint/);
     expect(broken.text).toContain('fix: sysctl -w net.ipv4.ip_forward=1');
     // Doctor only reports: the orphan is still there, the MTU and the sysctl unchanged.
@@ -104,6 +117,11 @@ describe.skipIf(skip !== null)('tsnet-switch doctor', () => {
     await nsExec(d.hostNs, 'ip', ['route', 'replace', '10.100.0.7/32', 'dev', shim]);
     expect((await doctor(d.socket)).findings.filter((f) => f.check === 'shim-routes')).toEqual([]);
     expect((await runCli(['network', 'rm', '--force', 'lan'], d.socket)).code).toBe(0); // the veth parent stays promiscuous
+    // Loose mode takes any route back: the detour through dc0 is fine then.
+    await nsExec(d.hostNs, 'sysctl', ['-q', '-w', 'net.ipv4.conf.all.rp_filter=2']);
+    expect((await doctor(d.socket)).findings.filter((f) => f.check === 'rp-filter')).toEqual([]);
+    await nsExec(d.hostNs, 'sysctl', ['-q', '-w', 'net.ipv4.conf.all.rp_filter=1']);
+    await nsExec(d.hostNs, 'ip', ['route', 'del', '10.94.0.9/32']);
     await nsExec(ns[0], 'ip', ['link', 'set', 'eth0', 'mtu', '1450']);
     await nsExec(d.hostNs, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
     await nsExec(d.hostNs, 'ip', ['link', 'del', 'tsndoc0']);
