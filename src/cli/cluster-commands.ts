@@ -14,7 +14,7 @@ interface ClusterLs {
   host: string;
   revision: number;
   ttlSeconds: number;
-  hosts: { id: string; vtep: string; port: number; underlayMtu: number; self: boolean; leaseAgeSeconds: number | null; leaseTtlSeconds: number | null; endpoints: number }[];
+  hosts: { id: string; vtep: string; port: number; underlayMtu: number; self: boolean; leaseAgeSeconds: number | null; leaseTtlSeconds: number | null; endpoints: number; clockOffsetMs: number | null }[];
   departed: { id: string; addresses: number }[];
   networks: { id: string; name: string; vni: number; subnet: string; endpoints: number }[];
 }
@@ -23,7 +23,7 @@ export function registerClusterCommands(program: Command, socketOption: () => Op
   const cluster = program.command('cluster').description('the cluster store (daemon --cluster-store): hosts, their VTEPs and leases');
   cluster
     .command('ls')
-    .description('hosts with their VTEP, lease age and endpoints; hosts gone that still hold addresses')
+    .description('hosts with their VTEP, lease age, endpoints and clock offset from this host; hosts gone that still hold addresses')
     .option('--json', 'print JSON')
     .addOption(socketOption())
     .action(async (o) => {
@@ -31,8 +31,8 @@ export function registerClusterCommands(program: Command, socketOption: () => Op
       if (o.json) return console.log(JSON.stringify(r, null, 2));
       const head = `store ${r.store} (${r.link}${r.lastError ? `: ${r.lastError}` : ''}), this host ${r.host}, revision ${r.revision}, lease TTL ${r.ttlSeconds}s`;
       const hosts = table(
-        ['HOST', 'VTEP', 'MTU', 'LEASE AGE', 'LEASE LEFT', 'ENDPOINTS'],
-        r.hosts.map((h) => [`${h.id}${h.self ? ' *' : ''}`, `${h.vtep}:${h.port}`, h.underlayMtu, h.leaseAgeSeconds === null ? null : `${h.leaseAgeSeconds}s`, h.leaseTtlSeconds === null ? null : `${h.leaseTtlSeconds}s`, h.endpoints]),
+        ['HOST', 'VTEP', 'MTU', 'LEASE AGE', 'LEASE LEFT', 'ENDPOINTS', 'CLOCK'],
+        r.hosts.map((h) => [`${h.id}${h.self ? ' *' : ''}`, `${h.vtep}:${h.port}`, h.underlayMtu, h.leaseAgeSeconds === null ? null : `${h.leaseAgeSeconds}s`, h.leaseTtlSeconds === null ? null : `${h.leaseTtlSeconds}s`, h.endpoints, h.clockOffsetMs === null ? null : `${h.clockOffsetMs >= 0 ? '+' : ''}${(h.clockOffsetMs / 1000).toFixed(1)}s`]),
       );
       const gone = r.departed.length ? `\ngone, still holding addresses (tsnet-switch cluster gc HOST):\n${table(['HOST', 'ADDRESSES'], r.departed.map((d) => [d.id, d.addresses]))}` : '';
       console.log(`${head}\n${hosts}${gone}`);

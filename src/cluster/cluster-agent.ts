@@ -23,9 +23,10 @@ import { TsnError } from '../errors.js';
 import type { Daemon } from '../control/daemon.js';
 import type { NetworkRuntime } from '../control/drivers/network-driver.js';
 import { StateStore } from '../control/state-store.js';
-import type { EtcdClient, Watch } from './etcd-client.js';
+import type { EtcdClient, Watch, WatchEvent } from './etcd-client.js';
 import type { ClusterKeys } from './cluster-keys.js';
 import { ClusterView, type ClusterEndpointRecord, type HostRecord } from './cluster-view.js';
+import { CLOCK_BEAT_MS, ClusterClocks } from './cluster-clocks.js';
 
 export interface ClusterAgentOptions {
   daemon: Daemon;
@@ -57,6 +58,8 @@ export type StoreLink = 'connecting' | 'up' | 'down';
 
 export class ClusterAgent {
   readonly view: ClusterView;
+  /** The other hosts' clock offsets, from their records' writes (doctor's clock check). */
+  readonly clocks: ClusterClocks;
   readonly daemon: Daemon;
   readonly client: EtcdClient;
   readonly keys: ClusterKeys;
@@ -82,6 +85,8 @@ export class ClusterAgent {
   private reconcileQueued = false;
   private stopped = false;
   private hostExtra: Record<string, string> = {};
+  /** When this host's record was last written (ms): it is re-written every CLOCK_BEAT_MS with the clock. */
+  private hostWrittenAt = 0;
   private started = new Date().toISOString();
   private readonly listeners: (() => void)[] = [];
 
@@ -95,6 +100,7 @@ export class ClusterAgent {
     this.ttlSeconds = opts.ttlSeconds;
     this.log = opts.log;
     this.view = new ClusterView(opts.keys);
+    this.clocks = new ClusterClocks(opts.hostId);
     this.local = new StateStore<ClusterLocalState>(opts.stateDir, { fileName: 'cluster.json' });
     const saved = this.local.load();
     if (saved) {
@@ -158,12 +164,17 @@ export class ClusterAgent {
   async setHostField(key: string, value: string | null): Promise<void> {
     if (value === null) delete this.hostExtra[key];
     else this.hostExtra[key] = value;
-    if (this.lease) await this.client.put(this.keys.host(this.hostId), JSON.stringify(this.hostRecord()), this.lease);
+    if (this.lease) await this.putHostRecord(this.lease);
   }
 
   hostRecord(): HostRecord {
     const link = this.daemon.overlay.underlayLink(this.vtep);
-    return { id: this.hostId, vtep: this.vtep, port: this.port, underlayMtu: link?.mtu ?? 1500, started: this.started, ...(Object.keys(this.hostExtra).length ? { extra: { ...this.hostExtra } } : {}) };
+    return { id: this.hostId, vtep: this.vtep, port: this.port, underlayMtu: link?.mtu ?? 1500, started: this.started, clock: Date.now(), ...(Object.keys(this.hostExtra).length ? { extra: { ...this.hostExtra } } : {}) };
+  }
+
+  private async putHostRecord(lease: string): Promise<void> {
+    this.hostWrittenAt = Date.now();
+    await this.client.put(this.keys.host(this.hostId), JSON.stringify(this.hostRecord()), lease);
   }
 
   private setLink(link: StoreLink, why = ''): void {
@@ -190,6 +201,7 @@ export class ClusterAgent {
         } else {
           this.counters.leaseRenewals++;
           this.setLink('up');
+          if (Date.now() - this.hostWrittenAt >= CLOCK_BEAT_MS) await this.putHostRecord(this.lease);
         }
       }
       if (this.watch === null && this.link === 'up') await this.follow(this.view.revision + 1);
@@ -207,7 +219,7 @@ export class ClusterAgent {
   /** A new lease, this host's record, a full read, and this host's endpoints published again. */
   private async register(): Promise<void> {
     const lease = await this.client.leaseGrant(this.ttlSeconds);
-    await this.client.put(this.keys.host(this.hostId), JSON.stringify(this.hostRecord()), lease.id);
+    await this.putHostRecord(lease.id);
     this.lease = lease.id;
     this.setLink('up');
     this.log(`cluster: host ${this.hostId} registered in ${this.client.description} (VTEP ${this.vtep}:${this.port}, lease ${lease.id}, TTL ${lease.ttl} s)`);
@@ -230,7 +242,9 @@ export class ClusterAgent {
     this.counters.watchRestarts++;
     this.watch = this.client.watchPrefix(this.keys.root, from, {
       events: (events, revision) => {
+        const receivedAt = Date.now();
         this.view.apply(events, revision);
+        this.observeClocks(events, receivedAt);
         this.scheduleReconcile();
       },
       compacted: (compactRevision) => {
@@ -250,6 +264,17 @@ export class ClusterAgent {
         this.watch = null;
       },
     });
+  }
+
+  /** Hosts' records written just now carry their clocks (cluster-clocks.ts); deleted ones leave. */
+  private observeClocks(events: readonly WatchEvent[], receivedAt: number): void {
+    for (const e of events) {
+      const k = this.keys.parse(e.kv.key);
+      if (k?.kind !== 'hosts') continue;
+      const clock = e.type === 'PUT' ? this.view.hosts.get(k.a)?.value.clock : undefined;
+      if (typeof clock === 'number') this.clocks.observe(k.a, clock, receivedAt);
+      else this.clocks.forget(k.a);
+    }
   }
 
   /** Re-put this host's endpoints of cluster networks under the current lease, and their address claims. */

@@ -5,6 +5,7 @@
  *
  *   GET  /v1/cluster          cluster ls
  *   POST /v1/cluster/gc       cluster gc HOST   {host}
+ *   GET  /v1/doctor           the daemon's checks and the cluster's (cluster-doctor.ts)
  *
  * and lb requests on services of cluster networks go through the store (cluster-services.ts).
  *
@@ -19,6 +20,8 @@ import type { ClusterRequests } from './cluster-requests.js';
 import type { ClusterServices } from './cluster-services.js';
 import { LbAddServiceBody, LbDelServerBody, LbEditServiceBody, LbServerBody, LbServiceRefBody } from '../control/lb-api.js';
 import { clusterInspect, clusterList, markStoreEntries } from './cluster-status.js';
+import { clusterDoctorFindings } from './cluster-doctor.js';
+import { daemonDoctorFindings } from '../control/doctor-checks.js';
 
 export const ClusterGcBody = z.strictObject({ host: z.string().min(1).max(128) });
 
@@ -40,6 +43,7 @@ export async function handleClusterRoute(
   parse: Parse,
 ): Promise<[number, unknown] | null> {
   const [, resource, name, action] = parts;
+  if (resource === 'doctor' && method === 'GET' && cluster) return [200, { findings: [...daemonDoctorFindings(daemon), ...clusterDoctorFindings(cluster.agent)] }];
   if (resource === 'cluster') {
     if (!cluster) throw new TsnError('ERR_NO_CLUSTER_STORE', 'this daemon runs without a cluster store: start it with --cluster-store etcd://HOST:PORT');
     if (!name && method === 'GET') return [200, await clusterList(cluster.agent)];

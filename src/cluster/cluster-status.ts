@@ -16,6 +16,8 @@ export interface ClusterHostRow {
   leaseAgeSeconds: number | null;
   leaseTtlSeconds: number | null;
   endpoints: number;
+  /** Its clock minus this host's, in ms, from its latest record write (null: not measured yet, or self). */
+  clockOffsetMs: number | null;
   extra?: Record<string, string>;
 }
 
@@ -34,7 +36,7 @@ export async function clusterList(agent: ClusterAgent) {
         age = Math.max(0, Number(r.grantedTTL) - ttl);
       }
     }
-    hosts.push({ id, vtep: h.value.vtep, port: h.value.port, underlayMtu: h.value.underlayMtu, started: h.value.started, self: id === agent.hostId, leaseAgeSeconds: age, leaseTtlSeconds: ttl, endpoints: perHost.get(id) ?? 0, ...(h.value.extra ? { extra: h.value.extra } : {}) });
+    hosts.push({ id, vtep: h.value.vtep, port: h.value.port, underlayMtu: h.value.underlayMtu, started: h.value.started, self: id === agent.hostId, leaseAgeSeconds: age, leaseTtlSeconds: ttl, endpoints: perHost.get(id) ?? 0, clockOffsetMs: agent.clocks.offsetOf(id)?.offsetMs ?? null, ...(h.value.extra ? { extra: h.value.extra } : {}) });
   }
   hosts.sort((a, b) => a.id.localeCompare(b.id));
   // Hosts whose lease is gone but whose address claims remain: `cluster gc HOST` releases them.

@@ -17,6 +17,8 @@ export interface HostRecord {
   underlayMtu: number;
   /** When this daemon registered (ISO time). */
   started: string;
+  /** The writer's wall clock when it wrote the record (ms since the epoch): cluster-clocks.ts. */
+  clock?: number;
   /**
    * Extra per-host fields other features publish with the host (e.g. a WireGuard public key for
    * `-o encrypted`): see ClusterAgent.setHostField.

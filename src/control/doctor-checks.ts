@@ -14,7 +14,8 @@
  *   offloads     a TAP with a virtio-net header and TSO cannot be opened (the daemon falls back to
  *                1500-byte frames): a non-persistent probe TAP, gone when closed, is the only thing made
  *
- * The CLI's half (src/cli/doctor-command.ts) adds /dev/net/tun and whether the daemon answers at all.
+ * The CLI's half (src/cli/doctor-command.ts) adds /dev/net/tun and whether the daemon answers at all;
+ * a cluster-store daemon adds the cluster hosts' clocks (src/cluster/cluster-doctor.ts).
  */
 import { readFileSync } from 'node:fs';
 import type { Daemon } from './daemon.js';

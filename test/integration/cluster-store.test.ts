@@ -11,6 +11,8 @@
  *   - etcd down: the data plane forwards, control requests fail fast naming the store, and after
  *     etcd is back the hosts follow again; a host cut off while the store compacted does a full resync;
  *   - two hosts creating the same name (or VNI) at once: exactly one wins;
+ *   - clocks: each host measures the others' offsets from their record writes (`cluster ls`), and
+ *     `doctor` reports a host whose record says its clock is 30 s ahead;
  *   - an lb service is cluster-wide: a VIP with servers on hosts 2 and 3 answers clients on hosts 1
  *     and 2, rr spreads evenly, mh makes the same choice for the same client on another host, and a
  *     server whose host dies stops getting connections once its lease expires;
@@ -275,6 +277,40 @@ describe.skipIf(skip !== null)('overlay networks through a cluster store (etcd)'
     // Static peers are refused on a cluster-store daemon: they would half-work beside the store's.
     const peers = await h1.daemon.cli(['network', 'create', '-d', 'overlay', '-o', 'peers=10.250.0.9', 'st']);
     expect(peers.stderr).toMatch(/-o peers=10\.250\.0\.9: with --cluster-store the peers/);
+  }, 120_000);
+
+  it('measures the other hosts\' clocks through the store; doctor reports one 30 s ahead, and not once it is right', async () => {
+    const c = await cluster([15, 15]);
+    const [h1] = c.hosts;
+    type Row = { id: string; self: boolean; clockOffsetMs: number | null };
+    const rows = async () => json<{ hosts: Row[] }>(await h1.daemon.ok(['cluster', 'ls', '--json'])).hosts;
+    // host2 re-writes its record every 5 s with its clock; the same machine's clock: near 0.
+    await TestCluster.until('host2 clock measured on host1', async () => (await rows()).find((h) => h.id === 'host2')?.clockOffsetMs != null, 15_000);
+    expect(Math.abs((await rows()).find((h) => h.id === 'host2')!.clockOffsetMs!)).toBeLessThan(1000);
+    expect((await rows()).find((h) => h.self)!.clockOffsetMs).toBeNull();
+    const clockFindings = async () => (json<{ findings: { check: string; subject: string; problem: string }[] }>((await runCli(['doctor', '--json'], h1.daemon.socket)).stdout).findings).filter((f) => f.check === 'clock');
+    expect(await clockFindings()).toEqual([]);
+
+    // A host whose record says its clock is 30 s ahead (written as its daemon would, with its clock).
+    const far = (clock: number) => JSON.stringify({ id: 'far', vtep: '10.250.0.77', port: 4789, underlayMtu: 1500, started: new Date().toISOString(), clock });
+    await c.etcd.ctl(['put', '/tsnet/v1/hosts/far', far(Date.now() + 30_000)]);
+    await TestCluster.until('far measured', async () => (await rows()).some((h) => h.id === 'far' && h.clockOffsetMs !== null));
+    const off = (await rows()).find((h) => h.id === 'far')!.clockOffsetMs!;
+    expect(off).toBeGreaterThan(29_000);
+    expect(off).toBeLessThan(30_500);
+    const doc = await runCli(['doctor'], h1.daemon.socket);
+    expect(doc.code).toBe(1);
+    expect(doc.stdout).toMatch(/PROBLEM \[clock\] cluster host far \(VTEP 10\.250\.0\.77\)/);
+    const [f] = await clockFindings();
+    expect(f.problem).toMatch(/its clock is (29\.\d|30\.\d) s ahead of this host's host1/);
+    expect(await h1.daemon.ok(['cluster', 'ls'])).toMatch(/far\s+10\.250\.0\.77:4789.*\+(29\.\d|30\.\d)s/);
+
+    // Its clock set right: the next write says so and the finding goes; gone from the store, forgotten.
+    await c.etcd.ctl(['put', '/tsnet/v1/hosts/far', far(Date.now())]);
+    await TestCluster.until('far clock right', async () => Math.abs((await rows()).find((h) => h.id === 'far')?.clockOffsetMs ?? 1e9) < 1000);
+    expect(await clockFindings()).toEqual([]);
+    await c.etcd.ctl(['del', '/tsnet/v1/hosts/far']);
+    await TestCluster.until('far gone', async () => !(await rows()).some((h) => h.id === 'far'));
   }, 120_000);
 
   it('makes lb services cluster-wide: any host answers the VIP, servers on any host, a dead host leaves', async () => {
