@@ -3,7 +3,7 @@
  * `localhost`, and a port 0-65535 (0: the kernel picks one; the daemon logs which). A name other than
  * localhost is refused rather than resolved: what a listener binds to should be read off the flag.
  */
-import type { Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import { isIPv4, isIPv6, type AddressInfo } from 'node:net';
 import { TsnError } from '../errors.js';
 
@@ -35,7 +35,7 @@ export function formatTcpListenAddress(a: TcpListenAddress): string {
 }
 
 /** Listen on `a`; an address that cannot be bound is a TsnError naming the flag and why. */
-export async function listenTcp(server: Server, a: TcpListenAddress, flag: string): Promise<TcpListenAddress> {
+async function listenTcp(server: Server, a: TcpListenAddress, flag: string): Promise<TcpListenAddress> {
   const where = formatTcpListenAddress(a);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
@@ -47,4 +47,39 @@ export async function listenTcp(server: Server, a: TcpListenAddress, flag: strin
   });
   const bound = server.address() as AddressInfo;
   return { host: bound.address, port: bound.port };
+}
+
+/**
+ * One HTTP listener on TCP for a front door (metrics, the page): bounded header and request times,
+ * and a close that does not wait for a client's keep-alive connection.
+ */
+export class TcpFrontDoor {
+  private server: Server | null = null;
+  /** Where it listens (the kernel's port when asked for port 0); null until listen() returned. */
+  address: TcpListenAddress | null = null;
+
+  constructor(
+    private readonly listenOn: TcpListenAddress,
+    /** The daemon flag that asked for it, named in errors. */
+    private readonly flag: string,
+    private readonly handler: RequestListener,
+  ) {}
+
+  async listen(): Promise<TcpListenAddress> {
+    const server = createServer(this.handler);
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 30_000;
+    this.address = await listenTcp(server, this.listenOn, this.flag);
+    this.server = server;
+    return this.address;
+  }
+
+  async close(): Promise<void> {
+    const s = this.server;
+    this.server = null;
+    if (!s) return;
+    const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+    s.closeAllConnections(); // a keep-alive connection would hold close() open
+    await closed;
+  }
 }

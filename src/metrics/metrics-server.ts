@@ -4,9 +4,9 @@
  * read-only: it answers nothing but /metrics (and `/` with a pointer to it), so binding it to loopback
  * or a monitoring network exposes counters and names, never the API.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Daemon } from '../control/daemon.js';
-import { listenTcp, type TcpListenAddress } from '../control/tcp-listen-address.js';
+import { TcpFrontDoor, type TcpListenAddress } from '../control/tcp-listen-address.js';
 import { EXPOSITION_CONTENT_TYPE, renderExposition } from './exposition-format.js';
 import { collectSwitchMetrics } from './switch-metrics.js';
 
@@ -16,24 +16,23 @@ function reply(res: ServerResponse, status: number, type: string, body: string, 
 }
 
 export class MetricsServer {
-  private server: Server | null = null;
-  /** Where it listens (the kernel's port when asked for port 0); null until listen() returned. */
-  address: TcpListenAddress | null = null;
+  private readonly door: TcpFrontDoor;
 
   constructor(
     private readonly daemon: Daemon,
-    private readonly listenOn: TcpListenAddress,
-  ) {}
+    listenOn: TcpListenAddress,
+  ) {
+    this.door = new TcpFrontDoor(listenOn, '--metrics-listen', (req, res) => this.handle(req, res));
+  }
+
+  /** Where it listens (the kernel's port when asked for port 0); null until listen() returned. */
+  get address(): TcpListenAddress | null {
+    return this.door.address;
+  }
 
   /** Bind and listen; an address that cannot be bound is a TsnError naming it. */
-  async listen(): Promise<TcpListenAddress> {
-    const server = createServer((req, res) => this.handle(req, res));
-    server.headersTimeout = 10_000;
-    server.requestTimeout = 30_000;
-    const bound = await listenTcp(server, this.listenOn, '--metrics-listen');
-    this.server = server;
-    this.address = bound;
-    return this.address;
+  listen(): Promise<TcpListenAddress> {
+    return this.door.listen();
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
@@ -53,12 +52,7 @@ export class MetricsServer {
     return reply(res, 404, 'text/plain; charset=utf-8', `no such path ${path}: metrics are at /metrics\n`);
   }
 
-  async close(): Promise<void> {
-    const s = this.server;
-    this.server = null;
-    if (!s) return;
-    const closed = new Promise<void>((resolve) => s.close(() => resolve()));
-    s.closeAllConnections(); // a scraper's keep-alive connection would hold close() open
-    await closed;
+  close(): Promise<void> {
+    return this.door.close();
   }
 }

@@ -10,7 +10,7 @@
  * keeps the rates between the last two samples, so every viewer sees the same numbers whenever it asks.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { UiCaptureBody, UiTraceBody } from '../control/api-schema.js';
 import { parseRequest, readJsonBody } from '../control/http-json-body.js';
 import { CaptureService } from '../control/capture-service.js';
@@ -18,7 +18,7 @@ import { traceFrame } from '../control/trace-service.js';
 import { TsnError } from '../errors.js';
 import type { Daemon } from '../control/daemon.js';
 import { portRates, type PortCounters, type PortRate } from '../control/render/port-rates.js';
-import { listenTcp, type TcpListenAddress } from '../control/tcp-listen-address.js';
+import { TcpFrontDoor, type TcpListenAddress } from '../control/tcp-listen-address.js';
 import { UI_PAGE } from './ui-page.js';
 import { uiView } from './ui-view.js';
 
@@ -33,31 +33,33 @@ function reply(res: ServerResponse, status: number, type: string, body: string):
 }
 
 export class UiServer {
-  private server: Server | null = null;
+  private readonly door: TcpFrontDoor;
   private timer: NodeJS.Timeout | null = null;
   private last: { at: bigint; ports: PortCounters[] } | null = null;
   private rates = new Map<string, PortRate>();
   private interval = 0;
   private captures: CaptureService | null = null;
-  address: TcpListenAddress | null = null;
   /** The actions' credential (base64url, 24 random bytes); never written anywhere. */
   readonly token = randomBytes(24).toString('base64url');
 
   constructor(
     private readonly daemon: Daemon,
-    private readonly listenOn: TcpListenAddress,
-  ) {}
+    listenOn: TcpListenAddress,
+  ) {
+    this.door = new TcpFrontDoor(listenOn, '--ui-listen', (req, res) => this.handle(req, res));
+  }
+
+  /** Where it listens; null until listen() returned. */
+  get address(): TcpListenAddress | null {
+    return this.door.address;
+  }
 
   async listen(): Promise<TcpListenAddress> {
-    const server = createServer((req, res) => this.handle(req, res));
-    server.headersTimeout = 10_000;
-    server.requestTimeout = 30_000;
-    this.address = await listenTcp(server, this.listenOn, '--ui-listen');
-    this.server = server;
+    const address = await this.door.listen();
     this.sample();
     this.timer = setInterval(() => this.sample(), SAMPLE_MS);
     this.timer.unref();
-    return this.address;
+    return address;
   }
 
   private sample(): void {
@@ -112,11 +114,6 @@ export class UiServer {
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    const s = this.server;
-    this.server = null;
-    if (!s) return;
-    const closed = new Promise<void>((resolve) => s.close(() => resolve()));
-    s.closeAllConnections();
-    await closed;
+    await this.door.close();
   }
 }
