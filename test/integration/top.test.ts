@@ -48,6 +48,12 @@ describe.skipIf(skip !== null)('tsnet-switch top', () => {
     expect(rxPps(during, idle)).toBeLessThan(rxPps(during, busy) / 4);
     // Busiest first: the pinging port's row comes before the idle one.
     expect(during.indexOf(line(during, busy))).toBeLessThan(during.indexOf(line(during, idle)));
+    // The same sample for scripts: --once --json, busiest first.
+    const once = await runCli(['top', '--once', '--json', '--interval', '0.5'], d.socket);
+    expect(once.code, once.stderr).toBe(0);
+    const rows = (JSON.parse(once.stdout) as { network: string; port: string; rxPps: number }[]).filter((r) => r.network === 'topnet');
+    expect(rows.find((r) => r.port === busy)!.rxPps).toBeGreaterThan(20);
+    expect(rows[0].port).toBe(busy);
 
     await new Promise((r) => ping.once('exit', r));
     await sleep(1500);
@@ -66,5 +72,8 @@ describe.skipIf(skip !== null)('tsnet-switch top', () => {
     expect(r.stderr).toContain('--interval "fast": expected seconds from 0.1 to 3600');
     const s = await runCli(['top', '--sort', 'cpu'], '/tmp/none.sock');
     expect(s.stderr).toContain('--sort "cpu": expected one of rx, tx, drops, name');
+    const j = await runCli(['top', '--json'], '/tmp/none.sock');
+    expect(j.code).toBe(1);
+    expect(j.stderr).toContain('--json needs --once (the live view is for a terminal)');
   });
 });
