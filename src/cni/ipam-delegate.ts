@@ -3,6 +3,7 @@
  * directories, run it with the same environment and the same stdin the runtime gave us, let its
  * stderr through to ours, and read its result (or its error object) from its stdout.
  */
+import { isIpv4 } from '../control/cidr.js';
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
@@ -72,8 +73,8 @@ export function readIpamResult(type: string, r: Record<string, unknown> | null):
   if (v4.length !== 1) {
     throw new CniError(CNI_ERR.UNSUPPORTED_FIELD, `IPAM plugin ${type} returned ${v4.length} IPv4 addresses`, `ips=${JSON.stringify(ips)}: tsnet-switch gives an attachment exactly one IPv4 address (IPv6 is not supported yet)`);
   }
-  const m = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(v4[0].address as string);
-  if (!m) throw new CniError(CNI_ERR.DECODE, `IPAM plugin ${type} returned a bad address`, `address=${JSON.stringify(v4[0].address)}: expected IPv4 CIDR`);
+  const m = /^([^/]+)\/(\d{1,2})$/.exec(v4[0].address as string);
+  if (!m || !isIpv4(m[1]) || Number(m[2]) > 32) throw new CniError(CNI_ERR.DECODE, `IPAM plugin ${type} returned a bad address`, `address=${JSON.stringify(v4[0].address)}: expected IPv4 CIDR`);
   const gateway = typeof v4[0].gateway === 'string' ? (v4[0].gateway as string) : undefined;
   const routes = (Array.isArray(r?.routes) ? (r!.routes as Record<string, unknown>[]) : [])
     .filter((x) => typeof x?.dst === 'string' && !(x.dst as string).includes(':'))

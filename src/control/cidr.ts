@@ -11,9 +11,11 @@
  * asks for an interface-style address (`allowHostBits`, for host routes and addresses).
  * Errors are TsnErrors: ERR_BAD_IP for an address, ERR_BAD_CIDR for a block, each naming the value.
  *
- * The data plane has its own zero-copy helpers in src/packet; this file is independent of them.
+ * The reading of a dotted quad is src/packet/ipv4.ts's (one parser for the whole project); this file
+ * names the value in a TsnError and adds the blocks.
  */
 import { TsnError } from '../errors.js';
+import { ipv4OrProblem, isIpv4 } from '../packet/ipv4.js';
 
 export interface Cidr {
   /** The network address (host bits zero), uint32. */
@@ -26,25 +28,6 @@ export interface Cidr {
 
 const IPV4_EXAMPLE = 'a dotted quad of four decimal numbers 0-255, e.g. 10.0.0.1';
 
-/** Why `text` is not a dotted quad, or its value. */
-function ipv4OrProblem(text: string): number | string {
-  if (typeof text !== 'string') return `it is a ${text === null ? 'null' : typeof text}, not a string`;
-  if (text === '') return 'it is empty';
-  if (/\s/.test(text)) return 'it contains whitespace';
-  const parts = text.split('.');
-  if (parts.length !== 4) return `it has ${parts.length} part${parts.length === 1 ? '' : 's'}, expected 4`;
-  let n = 0;
-  for (const p of parts) {
-    if (p === '') return 'it has an empty part';
-    if (!/^[0-9]+$/.test(p)) return `part '${p}' is not a decimal number`;
-    if (p.length > 1 && p[0] === '0') return `part '${p}' has a leading zero, which some tools read as octal; write it without leading zeros`;
-    const v = Number.parseInt(p, 10);
-    if (v > 255) return `part ${p} is above 255`;
-    n = n * 256 + v;
-  }
-  return n;
-}
-
 /**
  * Parse a strict dotted quad into a uint32. `what` names the value in the error ('gateway',
  * '--ip', ...). Throws ERR_BAD_IP.
@@ -55,10 +38,7 @@ export function parseIpv4(text: string, what = 'IPv4 address'): number {
   throw new TsnError('ERR_BAD_IP', `${what} ${JSON.stringify(text)} is not a valid IPv4 address: ${r}; expected ${IPV4_EXAMPLE}`, { value: text });
 }
 
-/** True if `text` is a strict dotted quad. */
-export function isIpv4(text: string): boolean {
-  return typeof ipv4OrProblem(text) === 'number';
-}
+export { isIpv4 };
 
 /** A uint32 as a dotted quad. */
 export function formatIpv4(n: number): string {

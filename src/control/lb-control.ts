@@ -22,7 +22,7 @@ import { vipMac, type MovePreview } from '../lb/load-balancer.js';
 import type { ForwardMethod, RealServer } from '../lb/real-server.js';
 import { SCHEDULER_NAMES, type SchedulerName } from '../lb/schedulers/index.js';
 import type { LbProtocol, VirtualService } from '../lb/virtual-service.js';
-import { formatIpv4 } from '../packet/ipv4.js';
+import { formatIpv4, ipv4OrProblem, parseIpv4 } from '../packet/ipv4.js';
 import { formatMac, parseMac } from '../packet/mac.js';
 import type { NetworkRuntime } from './drivers/network-driver.js';
 import { TsnError } from '../errors.js';
@@ -74,27 +74,22 @@ export const MAX_PERSIST = 2678400;
 const METHODS: readonly ForwardMethod[] = ['nat', 'dr', 'tun'];
 const METHOD_NAMES: Record<ForwardMethod, string> = { nat: 'Masq', dr: 'Route', tun: 'Tunnel' };
 
-const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
-const ADDR_PORT = new RegExp(`^(${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET})(?::([0-9]{1,5}))?$`);
 
-function badAddress(what: string, text: string, accepted: string): TsnError {
-  return new TsnError('ERR_LB_BAD_ADDRESS', `${what} ${JSON.stringify(text)}: expected ${accepted}`, { value: text });
-}
-
-function toNum(dotted: string): number {
-  return dotted.split('.').reduce((a, o) => a * 256 + Number(o), 0) >>> 0;
+function badAddress(what: string, text: string, accepted: string, why?: string): TsnError {
+  return new TsnError('ERR_LB_BAD_ADDRESS', `${what} ${JSON.stringify(text)}: expected ${accepted}${why ? ` (the address: ${why})` : ''}`, { value: text });
 }
 
 /** Parse ADDRESS[:PORT]; the port is required when `needPort`. */
 export function parseAddrPort(text: string, what: string, needPort: boolean): { ip: number; text: string; port: number | null } {
-  const m = typeof text === 'string' ? ADDR_PORT.exec(text) : null;
   const accepted = needPort ? 'an IPv4 address and a port 1-65535, like 10.0.0.100:80' : 'an IPv4 address with an optional port 1-65535, like 10.0.0.10 or 10.0.0.10:8080';
-  if (!m) throw badAddress(what, text, accepted);
-  const portText = m[6];
+  const m = typeof text === 'string' ? /^([^:]*)(?::([0-9]{1,5}))?$/.exec(text) : null;
+  const ip = m ? ipv4OrProblem(m[1]) : 'it is not ADDRESS[:PORT]';
+  if (!m || typeof ip === 'string') throw badAddress(what, text, accepted, m ? (ip as string) : undefined);
+  const portText = m[2];
   if (portText === undefined && needPort) throw badAddress(what, text, accepted);
   const port = portText === undefined ? null : Number(portText);
   if (port !== null && (port < 1 || port > 65535)) throw badAddress(what, text, accepted);
-  return { ip: toNum(m[1]), text: m[1], port };
+  return { ip, text: m[1], port };
 }
 
 function checkProtocol(p: unknown): LbProtocol {
@@ -164,13 +159,13 @@ export class LbControl {
         continue;
       }
       try {
-        if (net.ipam && !net.ipam.isAllocated(rec.vip) && !this.vipShared(toNum(rec.vip))) net.ipam.allocate(rec.vip);
-        const svc = this.lb.addService(net.domain, { protocol: rec.protocol, vip: toNum(rec.vip), port: rec.port, scheduler: rec.scheduler, persistTimeout: rec.persistTimeout });
+        if (net.ipam && !net.ipam.isAllocated(rec.vip) && !this.vipShared(parseIpv4(rec.vip))) net.ipam.allocate(rec.vip);
+        const svc = this.lb.addService(net.domain, { protocol: rec.protocol, vip: parseIpv4(rec.vip), port: rec.port, scheduler: rec.scheduler, persistTimeout: rec.persistTimeout });
         const record: LbServiceRecord = { ...rec, servers: [] };
         this.records.set(svc, { record, net });
         for (const s of rec.servers) {
-          const mac = this.resolveMac(net, toNum(s.ip), s.method, false);
-          const rs = this.lb.addServer(svc, { ip: toNum(s.ip), port: s.port, weight: s.weight, method: s.method, mac });
+          const mac = this.resolveMac(net, parseIpv4(s.ip), s.method, false);
+          const rs = this.lb.addServer(svc, { ip: parseIpv4(s.ip), port: s.port, weight: s.weight, method: s.method, mac });
           record.servers.push(s);
           this.startCheck(svc, rs, s, net);
         }

@@ -4,7 +4,8 @@
  * localhost is refused rather than resolved: what a listener binds to should be read off the flag.
  */
 import { createServer, type RequestListener, type Server } from 'node:http';
-import { isIPv4, isIPv6, type AddressInfo } from 'node:net';
+import { isIPv6, type AddressInfo } from 'node:net';
+import { isIpv4 } from '../packet/ipv4.js';
 import { TsnError } from '../errors.js';
 
 export interface TcpListenAddress {
@@ -25,7 +26,7 @@ export function parseTcpListenAddress(text: string, flag: string): TcpListenAddr
   }
   const host = m[2];
   if (host === 'localhost') return { host: '127.0.0.1', port };
-  if (!isIPv4(host)) throw bad(host === '' ? 'no host' : `${JSON.stringify(host)} is not an IPv4 address (write an IPv6 one in brackets)`);
+  if (!isIpv4(host)) throw bad(host === '' ? 'no host' : `${JSON.stringify(host)} is not an IPv4 address (write an IPv6 one in brackets)`);
   return { host, port };
 }
 

@@ -17,6 +17,7 @@
  *   takes connections, is a new connection and is scheduled afresh (IPVS's conn_reuse_mode, done right).
  */
 import type { L2Domain } from '../dataplane/l2-domain.js';
+import { parseIpv4 } from '../packet/ipv4.js';
 import { ConnTable, F_PERSIST, IPPROTO_TCP, IPPROTO_UDP, STATE_CLOSE, STATE_ESTABLISHED, STATE_TIME_WAIT, type LbTimeouts } from './conn-table.js';
 
 const closing = (st: number) => st === STATE_TIME_WAIT || st === STATE_CLOSE;
@@ -337,8 +338,7 @@ export class LoadBalancer {
       const sched = createScheduler(svc.schedulerName, { maglevTableSize: this.maglevTableSize });
       const avail = after.filter((a) => a.available).map((a, i) => {
         const [ip, port] = a.key.split(':');
-        const o = ip.split('.').map(Number);
-        return new RealServer(-1 - i, svc.id, ((o[0] << 24) | (o[1] << 16) | (o[2] << 8) | o[3]) >>> 0, Number(port), a.weight, 'nat', 1);
+        return new RealServer(-1 - i, svc.id, parseIpv4(ip), Number(port), a.weight, 'nat', 1);
       });
       sched.update(avail);
       for (const e of entries) {

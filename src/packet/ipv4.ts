@@ -286,19 +286,37 @@ export function formatIpv4(addr: number): string {
   return `${addr >>> 24}.${(addr >>> 16) & 0xff}.${(addr >>> 8) & 0xff}.${addr & 0xff}`;
 }
 
-const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
-const IPV4_TEXT = new RegExp(`^${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET}$`);
-
 /**
- * Parses a strict dotted quad: four decimal numbers 0-255 without leading zeros, signs or spaces.
- * Throws an Error naming the value and the accepted form otherwise.
+ * The project's one reading of IPv4 text: a strict dotted quad, four decimal numbers 0-255 without
+ * leading zeros (some tools read those as octal), signs or spaces. Returns the value, or why the
+ * text is not one, in words fit for an error message (control/cidr.ts wraps it in ERR_BAD_IP).
  */
-export function parseIpv4(text: string): number {
-  const m = typeof text === 'string' ? IPV4_TEXT.exec(text) : null;
-  if (m === null) {
-    throw new Error(
-      `invalid IPv4 address ${JSON.stringify(text)}: expected four decimal numbers 0-255 separated by dots, like 10.0.0.1`,
-    );
+export function ipv4OrProblem(text: unknown): number | string {
+  if (typeof text !== 'string') return `it is a ${text === null ? 'null' : typeof text}, not a string`;
+  if (text === '') return 'it is empty';
+  if (/\s/.test(text)) return 'it contains whitespace';
+  const parts = text.split('.');
+  if (parts.length !== 4) return `it has ${parts.length} part${parts.length === 1 ? '' : 's'}, expected 4`;
+  let n = 0;
+  for (const p of parts) {
+    if (p === '') return 'it has an empty part';
+    if (!/^[0-9]+$/.test(p)) return `part '${p}' is not a decimal number`;
+    if (p.length > 1 && p[0] === '0') return `part '${p}' has a leading zero, which some tools read as octal; write it without leading zeros`;
+    const v = Number.parseInt(p, 10);
+    if (v > 255) return `part ${p} is above 255`;
+    n = n * 256 + v;
   }
-  return ((+m[1] << 24) | (+m[2] << 16) | (+m[3] << 8) | +m[4]) >>> 0;
+  return n;
+}
+
+/** True if `text` is a strict dotted quad. */
+export function isIpv4(text: unknown): boolean {
+  return typeof ipv4OrProblem(text) === 'number';
+}
+
+/** Parses a strict dotted quad; throws an Error naming the value, why, and the accepted form. */
+export function parseIpv4(text: string): number {
+  const r = ipv4OrProblem(text);
+  if (typeof r === 'number') return r;
+  throw new Error(`invalid IPv4 address ${JSON.stringify(text)}: ${r}; expected four decimal numbers 0-255 separated by dots, like 10.0.0.1`);
 }

@@ -61,7 +61,9 @@ describe('CNI configuration', () => {
     expect(codeOf(() => cfg({ driver: 'vxlan' }))).toBe(2);
     expect(codeOf(() => cfg({ subnet: 'fd00::/64' }))).toBe(2);
     expect(codeOf(() => cfg({ subnet: 'ten' }))).toBe(7);
+    expect(codeOf(() => cfg({ subnet: '10.300.0.0/16' }))).toBe(7);
     expect(codeOf(() => cfg({ gateway: '10.0.0' }))).toBe(7);
+    expect(codeOf(() => cfg({ gateway: '999.0.0.1' }))).toBe(7); // the project's one parser: not just "four numbers"
     expect(codeOf(() => cfg({ mtu: '1500' }))).toBe(7);
     expect(codeOf(() => cfg({ options: { icc: false } }))).toBe(7);
     expect(codeOf(() => cfg({ ipam: { subnet: '10.0.0.0/24' } }))).toBe(7);
@@ -94,6 +96,8 @@ describe('CNI result', () => {
       dns: undefined,
     });
     expect(codeOf(() => readIpamResult('x', { ips: [] }))).toBe(2);
+    expect(codeOf(() => readIpamResult('x', { ips: [{ address: '10.0.0.256/24' }] }))).toBe(6);
+    expect(codeOf(() => readIpamResult('x', { ips: [{ address: '10.0.0.1/33' }] }))).toBe(6);
     expect(codeOf(() => readIpamResult('x', { ips: [{ address: '10.0.0.1/24' }, { address: '10.0.0.2/24' }] }))).toBe(2);
   });
 });

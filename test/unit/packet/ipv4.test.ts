@@ -247,3 +247,19 @@ describe('formatIpv4 / parseIpv4', () => {
     },
   );
 });
+
+describe('one IPv4 text reading for the project', () => {
+  it('says why text is not a dotted quad, and every parser uses it', async () => {
+    const { ipv4OrProblem } = await import('../../../src/packet/ipv4.js');
+    const { parseIpv4: controlParse } = await import('../../../src/control/cidr.js');
+    const { parseAddrPort } = await import('../../../src/control/lb-control.js');
+    expect(ipv4OrProblem('10.0.0.1')).toBe(0x0a000001);
+    expect(ipv4OrProblem('010.0.0.1')).toMatch(/leading zero/);
+    expect(ipv4OrProblem('1.2.3')).toBe('it has 3 parts, expected 4');
+    expect(() => parseIpv4('10.0.0.256')).toThrow(/10\.0\.0\.256.*part 256 is above 255/);
+    expect(() => controlParse('10.0.0.256', '--ip')).toThrow(/--ip "10\.0\.0\.256" is not a valid IPv4 address: part 256 is above 255/);
+    expect(parseAddrPort('10.0.0.100:80', 'VIP', true)).toEqual({ ip: 0x0a000064, text: '10.0.0.100', port: 80 });
+    expect(() => parseAddrPort('10.0.0.01:80', 'VIP', true)).toThrow(/\(the address: part '01' has a leading zero/);
+    expect(() => parseAddrPort('10.0.0.1', 'VIP', true)).toThrow(/expected an IPv4 address and a port/);
+  });
+});
