@@ -1,7 +1,9 @@
 /**
  * LbControl: the control plane of the load balancer (`tsnet-switch lb ...`, `/v1/lb/...`). It validates
- * every request in full before it changes anything, drives the runtime (src/lb/load-balancer.ts), runs
- * the health checks, and keeps the persisted records (lb-model.ts) that the daemon saves with its state.
+ * every request in full before it changes anything (values by lb-validation.ts, their fit with the
+ * network here), drives the runtime (src/lb/load-balancer.ts), starts and stops the health checks
+ * (lb-health.ts), and keeps the persisted records (lb-model.ts) that the daemon saves with its state;
+ * `lb ls` is lb-listing.ts.
  *
  * Rules it enforces:
  * - A VIP lies in its network's subnet and is not the network's gateway, an endpoint's address or an
@@ -16,18 +18,19 @@
  * - `dryRun` on server changes answers how many tracked flows the change would move, changing nothing.
  */
 import { SwitchEngine } from '../dataplane/switch-engine.js';
-import { STATE_NAMES, type LbTimeouts } from '../lb/conn-table.js';
-import { parseHealthCheck, TcpHealthCheck, type HealthCheckSpec } from '../lb/health-check.js';
-import { vipMac, type MovePreview } from '../lb/load-balancer.js';
+import type { LbTimeouts } from '../lb/conn-table.js';
+import type { MovePreview } from '../lb/load-balancer.js';
 import type { ForwardMethod, RealServer } from '../lb/real-server.js';
-import { SCHEDULER_NAMES, type SchedulerName } from '../lb/schedulers/index.js';
 import type { LbProtocol, VirtualService } from '../lb/virtual-service.js';
-import { formatIpv4, ipv4OrProblem, parseIpv4 } from '../packet/ipv4.js';
+import { formatIpv4, parseIpv4 } from '../packet/ipv4.js';
 import { formatMac, parseMac } from '../packet/mac.js';
 import type { NetworkRuntime } from './drivers/network-driver.js';
 import { TsnError } from '../errors.js';
 import { VxlanPort } from '../dataplane/ports/vxlan-port.js';
 import type { LbServerRecord, LbServiceRecord, LbState } from './lb-model.js';
+import { ServerHealth, type ServerRuntime } from './lb-health.js';
+import { describeService, listLoadBalancer } from './lb-listing.js';
+import { checkMethod, checkPersist, checkProtocol, checkScheduler, checkWeight, parseAddrPort, parseCheckOptions, serviceName } from './lb-validation.js';
 
 export interface LbHost {
   engine: SwitchEngine;
@@ -70,71 +73,13 @@ export interface DelServerRequest extends ServiceRef {
   dryRun?: boolean;
 }
 
-export const MAX_PERSIST = 2678400;
-const METHODS: readonly ForwardMethod[] = ['nat', 'dr', 'tun'];
-const METHOD_NAMES: Record<ForwardMethod, string> = { nat: 'Masq', dr: 'Route', tun: 'Tunnel' };
-
-
-function badAddress(what: string, text: string, accepted: string, why?: string): TsnError {
-  return new TsnError('ERR_LB_BAD_ADDRESS', `${what} ${JSON.stringify(text)}: expected ${accepted}${why ? ` (the address: ${why})` : ''}`, { value: text });
-}
-
-/** Parse ADDRESS[:PORT]; the port is required when `needPort`. */
-export function parseAddrPort(text: string, what: string, needPort: boolean): { ip: number; text: string; port: number | null } {
-  const accepted = needPort ? 'an IPv4 address and a port 1-65535, like 10.0.0.100:80' : 'an IPv4 address with an optional port 1-65535, like 10.0.0.10 or 10.0.0.10:8080';
-  const m = typeof text === 'string' ? /^([^:]*)(?::([0-9]{1,5}))?$/.exec(text) : null;
-  const ip = m ? ipv4OrProblem(m[1]) : 'it is not ADDRESS[:PORT]';
-  if (!m || typeof ip === 'string') throw badAddress(what, text, accepted, m ? (ip as string) : undefined);
-  const portText = m[2];
-  if (portText === undefined && needPort) throw badAddress(what, text, accepted);
-  const port = portText === undefined ? null : Number(portText);
-  if (port !== null && (port < 1 || port > 65535)) throw badAddress(what, text, accepted);
-  return { ip, text: m[1], port };
-}
-
-function checkProtocol(p: unknown): LbProtocol {
-  if (p !== 'tcp' && p !== 'udp') throw new TsnError('ERR_BAD_OPTION', `protocol ${JSON.stringify(p)}: expected tcp (-t) or udp (-u)`);
-  return p;
-}
-
-function checkScheduler(s: string): SchedulerName {
-  if (!(SCHEDULER_NAMES as readonly string[]).includes(s)) {
-    throw new TsnError('ERR_LB_BAD_SCHEDULER', `scheduler ${JSON.stringify(s)} is unknown: expected one of ${SCHEDULER_NAMES.join(', ')}`, { value: s });
-  }
-  return s as SchedulerName;
-}
-
-function checkPersist(p: number): number {
-  if (!Number.isInteger(p) || p < 0 || p > MAX_PERSIST) throw new TsnError('ERR_BAD_OPTION', `persistence timeout ${p}: expected whole seconds from 1 to ${MAX_PERSIST} (0: no persistence)`, { value: p });
-  return p;
-}
-
-function checkWeight(w: number): number {
-  if (!Number.isInteger(w) || w < 0 || w > 65535) throw new TsnError('ERR_LB_BAD_WEIGHT', `weight ${w}: expected a whole number from 0 to 65535 (0 drains the server: no new connections)`, { value: w });
-  return w;
-}
-
-function checkMethod(m: string): ForwardMethod {
-  if (!(METHODS as readonly string[]).includes(m)) throw new TsnError('ERR_BAD_OPTION', `forwarding method ${JSON.stringify(m)}: expected nat (-m), dr (-g) or tun (-i)`);
-  return m as ForwardMethod;
-}
-
-function serviceName(protocol: LbProtocol, vip: number | string, port: number): string {
-  return `${protocol.toUpperCase()} ${typeof vip === 'number' ? formatIpv4(vip) : vip}:${port}`;
-}
-
-interface ServerRuntime {
-  record: LbServerRecord;
-  check: TcpHealthCheck | null;
-}
-
 export class LbControl {
   private readonly records = new Map<VirtualService, { record: LbServiceRecord; net: NetworkRuntime }>();
-  private readonly serverRt = new Map<RealServer, ServerRuntime>();
+  private readonly health = new ServerHealth(() => this.lb, (m) => this.host.log(m));
 
   constructor(private readonly host: LbHost) {
     this.lb.onServerGone = (rs, svc) => {
-      this.stopCheck(rs);
+      this.health.stop(rs);
       this.host.log(`lb: real server ${rs.key} of ${serviceName(svc.protocol, svc.vip, svc.port)} drained and removed`);
     };
   }
@@ -167,7 +112,7 @@ export class LbControl {
           const mac = this.resolveMac(net, parseIpv4(s.ip), s.method, false);
           const rs = this.lb.addServer(svc, { ip: parseIpv4(s.ip), port: s.port, weight: s.weight, method: s.method, mac });
           record.servers.push(s);
-          this.startCheck(svc, rs, s, net);
+          this.health.start(svc, rs, s);
         }
       } catch (err) {
         this.host.log(`lb: service ${serviceName(rec.protocol, rec.vip, rec.port)} could not be restored: ${(err as Error).message}`);
@@ -196,7 +141,7 @@ export class LbControl {
     const a = parseAddrPort(text, 'real server', false);
     const port = a.port ?? svc.port;
     const rs = svc.servers.find((s) => s.ip === a.ip && s.port === port && !s.removed);
-    const rt = rs && this.serverRt.get(rs);
+    const rt = rs && this.health.get(rs);
     if (!rs || !rt) {
       throw new TsnError('ERR_LB_NO_SUCH_SERVER', `no real server ${formatIpv4(a.ip)}:${port} in ${serviceName(svc.protocol, svc.vip, svc.port)}${svc.servers.length ? `: servers are ${svc.servers.map((s) => s.key).join(', ')}` : ''}`);
     }
@@ -227,44 +172,6 @@ export class LbControl {
     }
     if (strict) throw new TsnError('ERR_LB_BAD_SERVER', `real server ${ipText} is not an endpoint of network ${net.record.name}: connect it first (tsnet-switch connect ${net.record.name} --ip ${ipText} ...)`, { value: ipText });
     return 0;
-  }
-
-  private checkSpec(options: string[] | undefined, net: NetworkRuntime, svc: VirtualService): HealthCheckSpec | null | undefined {
-    if (!options || options.length === 0) return undefined;
-    let spec: HealthCheckSpec | null | undefined;
-    for (const o of options) {
-      try {
-        spec = parseHealthCheck(o);
-      } catch (err) {
-        throw new TsnError('ERR_BAD_OPTION', `-o ${o}: ${(err as Error).message}`, { value: o });
-      }
-    }
-    if (spec && svc.protocol === 'udp' && spec.port === undefined) {
-      throw new TsnError('ERR_BAD_OPTION', `-o ${options.join(' ')}: ${serviceName(svc.protocol, svc.vip, svc.port)} is UDP: a TCP connect check needs port=N, a TCP port the server answers on`);
-    }
-    if (spec && !net.record.gateway) {
-      throw new TsnError('ERR_BAD_OPTION', `-o ${options.join(' ')}: network ${net.record.name} is internal (no gateway port): the daemon cannot reach its real servers to check them`);
-    }
-    return spec;
-  }
-
-  private startCheck(svc: VirtualService, rs: RealServer, record: LbServerRecord, _net: NetworkRuntime): void {
-    const rt: ServerRuntime = { record, check: null };
-    this.serverRt.set(rs, rt);
-    if (!record.check) return;
-    const check = new TcpHealthCheck(record.check, rs.ip, record.check.port ?? rs.port, (healthy, why) => {
-      rs.healthy = healthy;
-      this.lb.serverChanged(rs);
-      this.host.log(`lb: real server ${rs.key} of ${serviceName(svc.protocol, svc.vip, svc.port)} is ${healthy ? 'up' : 'down'}: ${why}`);
-    });
-    rt.check = check;
-    check.start();
-  }
-
-  private stopCheck(rs: RealServer): void {
-    const rt = this.serverRt.get(rs);
-    rt?.check?.stop();
-    this.serverRt.delete(rs);
   }
 
   addService(req: AddServiceRequest) {
@@ -324,7 +231,7 @@ export class LbControl {
 
   delService(req: ServiceRef) {
     const { svc, net, record } = this.service(req);
-    for (const rs of svc.servers) this.stopCheck(rs);
+    for (const rs of svc.servers) this.health.stop(rs);
     this.lb.removeService(svc);
     this.records.delete(svc);
     if (!this.vipShared(svc.vip) && net.ipam) net.ipam.release(record.vip);
@@ -365,16 +272,16 @@ export class LbControl {
       throw new TsnError('ERR_LB_SERVER_EXISTS', `real server ${a.text}:${port} is in ${serviceName(svc.protocol, svc.vip, svc.port)} already: change it with lb edit-server`);
     }
     const mac = this.resolveMac(net, a.ip, method, strict);
-    const check = this.checkSpec(req.options, net, svc) ?? null;
+    const check = parseCheckOptions(req.options, net, svc) ?? null;
     if (req.dryRun) return this.preview(svc, this.lb.previewChange(svc, this.after(svc, { add: { ip: a.ip, port, weight } })));
     const srec: LbServerRecord = { ip: a.text, port, weight, method, check };
     const rs = this.lb.addServer(svc, { ip: a.ip, port, weight, method, mac });
     record.servers.push(srec);
-    this.startCheck(svc, rs, srec, net);
+    this.health.start(svc, rs, srec);
     try {
       this.host.persist();
     } catch (err) {
-      this.stopCheck(rs);
+      this.health.stop(rs);
       this.lb.removeServer(svc, rs, false);
       record.servers = record.servers.filter((s) => s !== srec);
       throw err;
@@ -392,7 +299,7 @@ export class LbControl {
       throw new TsnError('ERR_LB_BAD_SERVER', `real server ${rs.key}: ${method === 'dr' ? 'direct routing (-g)' : 'tunneling (-i)'} delivers to the VIP's own port ${svc.port}; delete and re-add it without a port`);
     }
     const mac = method ? this.resolveMac(net, rs.ip, method, true) : rs.mac;
-    const check = this.checkSpec(req.options, net, svc);
+    const check = parseCheckOptions(req.options, net, svc);
     if (req.dryRun) return this.preview(svc, this.lb.previewChange(svc, this.after(svc, { edit: { rs, weight: weight ?? rs.weight } })));
     rs.mac = mac;
     this.lb.editServer(svc, rs, { weight, method });
@@ -401,9 +308,9 @@ export class LbControl {
     if (check !== undefined) {
       rt.record.check = check;
       const record = rt.record;
-      this.stopCheck(rs);
+      this.health.stop(rs);
       rs.healthy = true;
-      this.startCheck(svc, rs, record, net);
+      this.health.start(svc, rs, record);
       this.lb.serverChanged(rs);
     }
     this.host.persist();
@@ -420,7 +327,7 @@ export class LbControl {
     const connections = rs.connections;
     const gone = this.lb.removeServer(svc, rs, req.graceful === true);
     record.servers = record.servers.filter((s) => s !== rt.record);
-    if (gone) this.stopCheck(rs);
+    if (gone) this.health.stop(rs);
     this.host.persist();
     this.host.log(`lb: real server ${rs.key} ${gone ? 'removed' : `draining (${connections} connections)`} from ${serviceName(svc.protocol, svc.vip, svc.port)}`);
     return { service: serviceName(svc.protocol, svc.vip, svc.port), server: rs.key, removed: gone, draining: !gone, connections: rs.connections, flushed: gone ? connections : 0 };
@@ -449,7 +356,7 @@ export class LbControl {
   networkRemoved(net: NetworkRuntime): void {
     for (const [svc, r] of [...this.records.entries()]) {
       if (r.net !== net) continue;
-      for (const rs of svc.servers) this.stopCheck(rs);
+      for (const rs of svc.servers) this.health.stop(rs);
       this.lb.removeService(svc);
       this.records.delete(svc);
       this.host.log(`lb: service ${serviceName(svc.protocol, svc.vip, svc.port)} removed with network ${net.record.name}`);
@@ -472,75 +379,16 @@ export class LbControl {
   }
 
   private describe(svc: VirtualService) {
-    const r = this.records.get(svc);
-    return {
-      protocol: svc.protocol,
-      vip: formatIpv4(svc.vip),
-      port: svc.port,
-      network: r?.net.record.name ?? null,
-      vipMac: formatMac(vipMac(svc.vip)),
-      scheduler: svc.schedulerName,
-      persistTimeout: svc.persistTimeout,
-      noServer: svc.noServer,
-      stats: svc.stats.toJSON(),
-      servers: svc.servers.map((rs) => {
-        const rt = this.serverRt.get(rs);
-        return {
-          ip: formatIpv4(rs.ip),
-          port: rs.port,
-          method: rs.method,
-          forward: METHOD_NAMES[rs.method],
-          weight: rs.weight,
-          activeConns: rs.activeConns,
-          inactConns: rs.inactConns,
-          persistConns: rs.persistConns,
-          healthy: rs.healthy,
-          draining: rs.draining,
-          mac: rs.mac ? formatMac(rs.mac) : null,
-          check: rt?.check ? { ...rt.record.check, ...rt.check.state } : null,
-          stats: rs.stats.toJSON(),
-        };
-      }),
-    };
+    return describeService(svc, this.records.get(svc)?.net, this.health);
   }
 
-  /** `lb ls`: services, servers, counters; with `connections`, the connection table (capped at `limit` rows). */
+  /** `lb ls` (lb-listing.ts). */
   list(opts: { connections?: boolean; limit?: number } = {}) {
-    const lb = this.lb;
-    const t = lb.hasConnTable ? lb.conns : null;
-    const out: Record<string, unknown> = {
-      timeouts: lb.timeouts,
-      table: t
-        ? { connections: t.count, capacity: t.capacity, bytesPerEntry: Math.round(t.bytesPerEntry * 10) / 10, created: t.created, expired: t.expired, refusedFull: t.refusedFull }
-        : { connections: 0, capacity: lb.connCapacity, bytesPerEntry: null, created: 0, expired: 0, refusedFull: 0 },
-      services: [...this.records.keys()].map((s) => this.describe(s)),
-    };
-    if (opts.connections) {
-      const rows: unknown[] = [];
-      const limit = opts.limit ?? 10000;
-      const now = this.host.engine.clock.now();
-      if (t) {
-        for (const e of t.entries()) {
-          if (rows.length >= limit) break;
-          if (t.expires[e] <= now) continue;
-          const p = t.ports[e];
-          rows.push({
-            protocol: t.proto[e] === 6 ? 'tcp' : 'udp',
-            state: STATE_NAMES[t.state[e]],
-            expiresIn: Math.max(0, Math.round(t.expires[e] - now)),
-            client: `${formatIpv4(t.cip[e])}:${p >>> 16}`,
-            virtual: `${formatIpv4(t.vip[e])}:${p & 0xffff}`,
-            server: `${formatIpv4(t.rip[e])}:${t.rport[e]}`,
-          });
-        }
-      }
-      out.connections = rows;
-    }
-    return out;
+    return listLoadBalancer(this.lb, [...this.records].map(([svc, r]) => [svc, r.net] as [VirtualService, NetworkRuntime]), this.health, this.host.engine.clock.now(), opts);
   }
 
   /** Stop every health check (daemon stop). */
   close(): void {
-    for (const rs of [...this.serverRt.keys()]) this.stopCheck(rs);
+    this.health.close();
   }
 }

@@ -252,7 +252,7 @@ describe('one IPv4 text reading for the project', () => {
   it('says why text is not a dotted quad, and every parser uses it', async () => {
     const { ipv4OrProblem } = await import('../../../src/packet/ipv4.js');
     const { parseIpv4: controlParse } = await import('../../../src/control/cidr.js');
-    const { parseAddrPort } = await import('../../../src/control/lb-control.js');
+    const { parseAddrPort } = await import('../../../src/control/lb-validation.js');
     expect(ipv4OrProblem('10.0.0.1')).toBe(0x0a000001);
     expect(ipv4OrProblem('010.0.0.1')).toMatch(/leading zero/);
     expect(ipv4OrProblem('1.2.3')).toBe('it has 3 parts, expected 4');
