@@ -16,12 +16,7 @@
 #include "wg_crypto.h"
 #include "wg_transport.h"
 #include <node_api.h>
-
-static void set_int(napi_env env, napi_value obj, const char *key, int v) {
-  napi_value n;
-  napi_create_int32(env, v, &n);
-  napi_set_named_property(env, obj, key, n);
-}
+#include "napi_args.h"
 
 static napi_value init(napi_env env, napi_value exports) {
   tsn_tap_init(env, exports);
@@ -37,12 +32,12 @@ static napi_value init(napi_env env, napi_value exports) {
   tsn_wg_transport_init(env, exports);
   napi_value layout;
   napi_create_object(env, &layout);
-  set_int(env, layout, "HEADROOM", TSN_HEADROOM);
-  set_int(env, layout, "VNET_HDR_LEN", TSN_VNET_HDR_LEN);
-  set_int(env, layout, "SLOT_SIZE", TSN_SLOT_SIZE);
-  set_int(env, layout, "DESC_STRIDE", TSN_DESC_STRIDE);
-  set_int(env, layout, "TX_VNET", TSN_TX_VNET);
-  set_int(env, layout, "TX_GSO", TSN_TX_GSO);
+  tsn_set_i32(env, layout, "HEADROOM", TSN_HEADROOM);
+  tsn_set_i32(env, layout, "VNET_HDR_LEN", TSN_VNET_HDR_LEN);
+  tsn_set_i32(env, layout, "SLOT_SIZE", TSN_SLOT_SIZE);
+  tsn_set_i32(env, layout, "DESC_STRIDE", TSN_DESC_STRIDE);
+  tsn_set_i32(env, layout, "TX_VNET", TSN_TX_VNET);
+  tsn_set_i32(env, layout, "TX_GSO", TSN_TX_GSO);
   napi_set_named_property(env, exports, "layout", layout);
   return exports;
 }

@@ -213,12 +213,6 @@ static void uplink_free(tsn_uplink *u) {
   free(u);
 }
 
-static void set_named_i32(napi_env env, napi_value obj, const char *key, int32_t v) {
-  napi_value n;
-  napi_create_int32(env, v, &n);
-  napi_set_named_property(env, obj, key, n);
-}
-
 /*
  * packetOpen(ifname: string, status: Int32Array, opts?: { netns?: string })
  *   -> { handle, fd, ifindex, mac: number, mtu, vnetHdrLen, ignoreOutgoing: boolean }
@@ -293,11 +287,11 @@ static napi_value packet_open(napi_env env, napi_callback_info info) {
 
   napi_value res, jmac, jio;
   TSN_CALL(env, napi_create_object(env, &res));
-  set_named_i32(env, res, "handle", h);
-  set_named_i32(env, res, "fd", u->fd);
-  set_named_i32(env, res, "ifindex", u->ifindex);
-  set_named_i32(env, res, "mtu", mtu);
-  set_named_i32(env, res, "vnetHdrLen", u->hdr_len);
+  tsn_set_i32(env, res, "handle", h);
+  tsn_set_i32(env, res, "fd", u->fd);
+  tsn_set_i32(env, res, "ifindex", u->ifindex);
+  tsn_set_i32(env, res, "mtu", mtu);
+  tsn_set_i32(env, res, "vnetHdrLen", u->hdr_len);
   double m = 0;
   for (int i = 0; i < 6; i++) m = m * 256 + mac[i];
   napi_create_double(env, m, &jmac);

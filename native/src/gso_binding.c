@@ -16,6 +16,7 @@
 #ifndef NAPI_VERSION
 #define NAPI_VERSION 8
 #endif
+#include "napi_args.h"
 #include "gso_binding.h"
 
 #include <errno.h>
@@ -47,32 +48,6 @@ static void throw_einval(napi_env env, bool range, const char *msg) {
   if (napi_create_int32(env, EINVAL, &no) == napi_ok)
     napi_set_named_property(env, err, "errno", no);
   napi_throw(env, err);
-}
-
-/**
- * get_bytes() - Get the bytes of a Uint8Array (a Buffer is one)
- * @env:	Node-API environment
- * @v:		The value
- * @what:	Argument name for the error message
- * @data:	Set to the first byte
- * @len:	Set to the length in bytes
- *
- * Return: true, or false with a TypeError thrown
- */
-static bool get_bytes(napi_env env, napi_value v, const char *what, uint8_t **data, size_t *len) {
-  bool is_ta = false;
-  napi_typedarray_type type;
-  void *p = NULL;
-  char msg[128];
-
-  if (napi_is_typedarray(env, v, &is_ta) == napi_ok && is_ta &&
-      napi_get_typedarray_info(env, v, &type, len, &p, NULL, NULL) == napi_ok && type == napi_uint8_array) {
-    *data = p;
-    return true;
-  }
-  snprintf(msg, sizeof(msg), "%s must be a Uint8Array", what);
-  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
-  return false;
 }
 
 /**
@@ -175,7 +150,7 @@ static napi_value js_segment(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "segment(frame, vnet): two arguments are required");
     return NULL;
   }
-  if (!get_bytes(env, argv[0], "frame", &frame, &len))
+  if (tsn_arg_u8(env, argv[0], "frame", 0, &frame, &len))
     return NULL;
   TSN_CALL(env, napi_typeof(env, argv[1], &t));
   if (t != napi_object) {
@@ -255,7 +230,7 @@ static napi_value js_complete_checksum(napi_env env, napi_callback_info info) {
                           "completeChecksum(frame, csumStart, csumOffset): three arguments are required");
     return NULL;
   }
-  if (!get_bytes(env, argv[0], "frame", &frame, &len) || !get_field(env, argv[1], "csumStart", 0xffff, -1, &start) ||
+  if (tsn_arg_u8(env, argv[0], "frame", 0, &frame, &len) || !get_field(env, argv[1], "csumStart", 0xffff, -1, &start) ||
       !get_field(env, argv[2], "csumOffset", 0xffff, -1, &off))
     return NULL;
   if (tsn_csum_complete(frame, len, (uint16_t)start, (uint16_t)off) < 0) {

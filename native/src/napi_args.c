@@ -34,3 +34,26 @@ int tsn_arg_typed(napi_env env, napi_value v, napi_typedarray_type type, size_t 
   if (len) *len = n;
   return 0;
 }
+
+int tsn_arg_u8(napi_env env, napi_value v, const char *what, size_t want, uint8_t **data, size_t *len) {
+  bool is = false;
+  napi_typedarray_type t = napi_int8_array;
+  void *p = NULL;
+  size_t n = 0;
+  if (napi_is_typedarray(env, v, &is) == napi_ok && is && napi_get_typedarray_info(env, v, &t, &n, &p, NULL, NULL) == napi_ok && t == napi_uint8_array &&
+      (want == 0 || n == want)) {
+    *data = p;
+    *len = n;
+    return 0;
+  }
+  char msg[160];
+  if (want) snprintf(msg, sizeof msg, "%s must be a Uint8Array of %zu bytes", what, want);
+  else snprintf(msg, sizeof msg, "%s must be a Uint8Array", what);
+  tsn_throw_code(env, "ERR_INVALID_ARG_TYPE", msg);
+  return -1;
+}
+
+void tsn_set_i32(napi_env env, napi_value obj, const char *key, int32_t v) {
+  napi_value n;
+  if (napi_create_int32(env, v, &n) == napi_ok) napi_set_named_property(env, obj, key, n);
+}

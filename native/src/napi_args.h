@@ -20,4 +20,13 @@ int tsn_arg_opt_int(napi_env env, napi_value obj, const char *fn, const char *ke
 /* @v as a typed array of @type with at least @min_len elements: 0 with *@data and *@len set, or -1. Throws nothing. */
 int tsn_arg_typed(napi_env env, napi_value v, napi_typedarray_type type, size_t min_len, void **data, size_t *len);
 
+/*
+ * @v as a Uint8Array (a Buffer is one), of exactly @want bytes unless @want is 0: 0 with *@data and
+ * *@len set, or -1 with a pending ERR_INVALID_ARG_TYPE "@what must be a Uint8Array[ of @want bytes]".
+ */
+int tsn_arg_u8(napi_env env, napi_value v, const char *what, size_t want, uint8_t **data, size_t *len);
+
+/* Set property @key of @obj to the 32-bit integer @v (results built for JavaScript). */
+void tsn_set_i32(napi_env env, napi_value obj, const char *key, int32_t v);
+
 #endif

@@ -6,6 +6,7 @@
  * names the pool by a small integer handle: no objects cross the boundary per burst, and the buffers
  * cannot move or be collected while registered (we hold references).
  */
+#include "napi_args.h"
 #include "pool.h"
 #include "errors.h"
 #include "layout.h"
@@ -22,16 +23,6 @@ tsn_pool *tsn_pool_get(napi_env env, napi_value handle) {
     return NULL;
   }
   return &pools[h];
-}
-
-static int typed_i32(napi_env env, napi_value v, int32_t **out, size_t *n) {
-  napi_typedarray_type t;
-  void *data;
-  size_t len;
-  if (napi_get_typedarray_info(env, v, &t, &len, &data, NULL, NULL) != napi_ok || t != napi_int32_array) return -1;
-  *out = data;
-  *n = len;
-  return 0;
 }
 
 /*
@@ -54,7 +45,8 @@ static napi_value attach_pool(napi_env env, napi_callback_info info) {
   }
   int32_t *desc, *txi, *st;
   size_t dn, tn, sn;
-  if (typed_i32(env, argv[1], &desc, &dn) || typed_i32(env, argv[2], &txi, &tn) || typed_i32(env, argv[3], &st, &sn)) {
+  if (tsn_arg_typed(env, argv[1], napi_int32_array, 0, (void **)&desc, &dn) || tsn_arg_typed(env, argv[2], napi_int32_array, 0, (void **)&txi, &tn) ||
+      tsn_arg_typed(env, argv[3], napi_int32_array, 0, (void **)&st, &sn)) {
     tsn_throw_code(env, "ERR_INVALID_ARG_TYPE", "attachPool: desc, txIdx and status must be Int32Arrays");
     return NULL;
   }

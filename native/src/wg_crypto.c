@@ -12,6 +12,7 @@
  * Algorithms are fetched once and kept. No system calls besides what libcrypto makes (getrandom for
  * RAND_bytes).
  */
+#include "napi_args.h"
 #include "wg_crypto.h"
 #include "errors.h"
 #include <openssl/core_names.h>
@@ -180,24 +181,6 @@ struct bytes {
   size_t n;
 };
 
-static int get_bytes(napi_env env, napi_value v, struct bytes *b, size_t want, const char *what) {
-  bool is = false;
-  napi_is_typedarray(env, v, &is);
-  napi_typedarray_type t;
-  void *data = NULL;
-  size_t len = 0;
-  if (is) napi_get_typedarray_info(env, v, &t, &len, &data, NULL, NULL);
-  if (!is || t != napi_uint8_array || (want && len != want)) {
-    char msg[160];
-    snprintf(msg, sizeof msg, "%s must be a Uint8Array%s", what, want ? " of the key's length" : "");
-    tsn_throw_code(env, "ERR_INVALID_ARG_TYPE", msg);
-    return -1;
-  }
-  b->p = data;
-  b->n = len;
-  return 0;
-}
-
 static napi_value new_bytes(napi_env env, size_t n, uint8_t **data) {
   napi_value ab, arr;
   void *p = NULL;
@@ -232,7 +215,7 @@ static napi_value js_public(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   struct bytes k;
   TSN_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || get_bytes(env, argv[0], &k, 32, "private key")) return NULL;
+  if (argc < 1 || tsn_arg_u8(env, argv[0], "private key", 32, &k.p, &k.n)) return NULL;
   uint8_t *out;
   napi_value r = new_bytes(env, 32, &out);
   if (!r || wg_x25519_public(out, k.p)) return crypto_fail(env, "wgX25519PublicKey: EVP_PKEY X25519 failed");
@@ -245,7 +228,7 @@ static napi_value js_x25519(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   struct bytes k, p;
   TSN_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2 || get_bytes(env, argv[0], &k, 32, "private key") || get_bytes(env, argv[1], &p, 32, "public key")) return NULL;
+  if (argc < 2 || tsn_arg_u8(env, argv[0], "private key", 32, &k.p, &k.n) || tsn_arg_u8(env, argv[1], "public key", 32, &p.p, &p.n)) return NULL;
   uint8_t *out;
   napi_value r = new_bytes(env, 32, &out);
   if (!r) return NULL;
@@ -259,13 +242,13 @@ static napi_value js_blake2s(napi_env env, napi_callback_info info) {
   struct bytes d, k = {0};
   int32_t outlen;
   TSN_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2 || get_bytes(env, argv[0], &d, 0, "data") || napi_get_value_int32(env, argv[1], &outlen) != napi_ok || outlen < 1 || outlen > 32) {
+  if (argc < 2 || tsn_arg_u8(env, argv[0], "data", 0, &d.p, &d.n) || napi_get_value_int32(env, argv[1], &outlen) != napi_ok || outlen < 1 || outlen > 32) {
     tsn_throw_code(env, "ERR_INVALID_ARG_VALUE", "wgBlake2s(data, outLen 1..32, key?)");
     return NULL;
   }
   napi_valuetype t = napi_undefined;
   if (argc >= 3) napi_typeof(env, argv[2], &t);
-  if (t != napi_undefined && t != napi_null && get_bytes(env, argv[2], &k, 0, "key")) return NULL;
+  if (t != napi_undefined && t != napi_null && tsn_arg_u8(env, argv[2], "key", 0, &k.p, &k.n)) return NULL;
   uint8_t *out;
   napi_value r = new_bytes(env, (size_t)outlen, &out);
   if (!r || wg_blake2s(out, (size_t)outlen, k.p, k.n, d.p, d.n)) return crypto_fail(env, "wgBlake2s: BLAKE2s failed (an unkeyed hash is 32 bytes; a key at most 32)");
@@ -278,7 +261,7 @@ static napi_value js_hmac(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   struct bytes k, d;
   TSN_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2 || get_bytes(env, argv[0], &k, 0, "key") || get_bytes(env, argv[1], &d, 0, "data")) return NULL;
+  if (argc < 2 || tsn_arg_u8(env, argv[0], "key", 0, &k.p, &k.n) || tsn_arg_u8(env, argv[1], "data", 0, &d.p, &d.n)) return NULL;
   uint8_t *out;
   napi_value r = new_bytes(env, 32, &out);
   if (!r || wg_hmac_blake2s(out, k.p, k.n, d.p, d.n)) return crypto_fail(env, "wgHmacBlake2s: HMAC failed");
@@ -291,7 +274,7 @@ static napi_value js_hchacha(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   struct bytes k, n;
   TSN_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2 || get_bytes(env, argv[0], &k, 32, "key") || get_bytes(env, argv[1], &n, 16, "nonce")) return NULL;
+  if (argc < 2 || tsn_arg_u8(env, argv[0], "key", 32, &k.p, &k.n) || tsn_arg_u8(env, argv[1], "nonce", 16, &n.p, &n.n)) return NULL;
   uint8_t *out;
   napi_value r = new_bytes(env, 32, &out);
   if (!r) return NULL;
@@ -305,8 +288,8 @@ static napi_value js_aead(napi_env env, napi_callback_info info, int enc, int x)
   napi_value argv[4];
   struct bytes k, n, d, a;
   TSN_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 4 || get_bytes(env, argv[0], &k, 32, "key") || get_bytes(env, argv[1], &n, x ? 24 : 12, "nonce") || get_bytes(env, argv[2], &d, 0, "data") ||
-      get_bytes(env, argv[3], &a, 0, "additional data"))
+  if (argc < 4 || tsn_arg_u8(env, argv[0], "key", 32, &k.p, &k.n) || tsn_arg_u8(env, argv[1], "nonce", x ? 24 : 12, &n.p, &n.n) || tsn_arg_u8(env, argv[2], "data", 0, &d.p, &d.n) ||
+      tsn_arg_u8(env, argv[3], "additional data", 0, &a.p, &a.n))
     return NULL;
   if (!enc && d.n < WG_TAG_LEN) return null_value(env);
   uint8_t *out;

@@ -63,7 +63,7 @@ describe('X25519 (RFC 7748 6.1)', () => {
     expect(a[31] & 0xc0).toBe(0x40);
   });
   it('names a wrong-sized key', () => {
-    expect(() => n.wgX25519PublicKey(new Uint8Array(31))).toThrow(/private key must be a Uint8Array/);
+    expect(() => n.wgX25519PublicKey(new Uint8Array(31))).toThrow(/private key must be a Uint8Array of 32 bytes/);
   });
 });
 
