@@ -26,7 +26,7 @@ import { HostNat } from './nat/host-nat.js';
 import { natRuleset } from './nat/nft-ruleset.js';
 import { natReconcileSource } from './nat/nat-reconcile.js';
 import { checkPublishFree, formatPublish, parsePublish } from './nat/published-ports.js';
-import { HOST_SIDE } from './runtime-moved-tap.js';
+import { deleteHostSide, HOST_SIDE, leftWhileDown } from './runtime-moved-tap.js';
 import { markerOwner } from './device-marker.js';
 import { checkHostSubnetFree } from './host-subnet-clash.js';
 import { knownStateOf, Reconciler, type ReconcileAction } from './reconcile.js';
@@ -134,6 +134,17 @@ export class Daemon {
     for (const ep of state.endpoints) {
       const rt = this.byId(ep.networkId);
       if (!rt) {
+        dropped++;
+        continue;
+      }
+      if (leftWhileDown(ep, this.hostNetns)) {
+        this.log(`endpoint ${ep.id} (${describeSandbox(ep.sandbox)}): released at start: Docker moved its interface ${ep.hostSide!.srcName} out of the container (it left) while the daemon was down, and its DeleteEndpoint was lost`);
+        try {
+          deleteHostSide(ep, this.hostNetns);
+        } catch (err) {
+          this.log(`endpoint ${ep.id}: could not delete ${ep.hostSide!.srcName}: ${(err as Error).message} (reconcile removes it)`);
+        }
+        if (ep.ip && rt.ipam) rt.ipam.release(ep.ip);
         dropped++;
         continue;
       }

@@ -72,8 +72,7 @@ export function placement(ep: EndpointRecord, hostNetns: string | null, adopt: b
   if (!adopt) return { netns: hostNetns, ifname: hs.srcName, configure: false };
   if (hs.moved && linkExists(ep.sandboxPath, ep.ifname)) return { netns: ep.sandboxPath, ifname: ep.ifname, configure: false };
   if (linkExists(hostNetns, hs.srcName)) {
-    if (hs.moved) hs.returned = true;
-    hs.moved = false;
+    if (hs.moved) learnMove(ep, hs.srcName); // moved back while we were down: the record says where it is now
     return { netns: hostNetns, ifname: hs.srcName, configure: false };
   }
   const key = hs.sandboxKey;
@@ -86,6 +85,31 @@ export function placement(ep: EndpointRecord, hostNetns: string | null, adopt: b
     return { netns: key, ifname: name, configure: false };
   }
   throw new TsnError('ERR_DEVICE_GONE', `interface ${hs.srcName} is in neither the host namespace nor its sandbox${key ? ` ${key}` : ''}`);
+}
+
+/**
+ * At start: the runtime took the TAP back out of the sandbox (libnetwork's Leave moves it back under
+ * its source name) and so is done with the endpoint, but its DeleteEndpoint was lost while the daemon
+ * was down — Docker retries a plugin for a while and then forgets the endpoint. Such an endpoint has
+ * no container and would never be deleted: the daemon releases it. A TAP that was never moved (made,
+ * not yet joined) is not one of these.
+ */
+export function leftWhileDown(ep: EndpointRecord, hostNetns: string | null): boolean {
+  const hs = ep.hostSide;
+  if (!hs || !ep.docker) return false;
+  if (hs.moved) return !linkExists(ep.sandboxPath, ep.ifname) && linkExists(hostNetns, hs.srcName);
+  return hs.returned === true;
+}
+
+/** Delete the host-side TAP of such an endpoint (it is persistent: it would outlive us otherwise). */
+export function deleteHostSide(ep: EndpointRecord, hostNetns: string | null): void {
+  const nl = Rtnetlink.open(hostNetns ?? undefined);
+  try {
+    const index = nl.linkIndex(ep.hostSide!.srcName);
+    if (index) nl.linkDel(index);
+  } finally {
+    nl.close();
+  }
 }
 
 /**
