@@ -14,6 +14,7 @@ import { createCluster } from '../cluster/cluster-start.js';
 import type { ClusterFlags } from '../cluster/cluster-options.js';
 import { SandboxWatcher } from '../control/sandbox-watcher.js';
 import { DEFAULT_DOCKER_PLUGIN_SOCKET, DockerPluginServer } from '../docker/plugin-server.js';
+import { defaultDockerApi, parseDockerApi } from '../docker/container-names.js';
 import { UiServer } from '../ui/ui-server.js';
 import { MetricsServer } from '../metrics/metrics-server.js';
 import { formatTcpListenAddress, type TcpListenAddress } from '../control/tcp-listen-address.js';
@@ -27,6 +28,8 @@ export interface DaemonCommandOptions {
   cluster?: ClusterFlags;
   /** The Docker plugin socket (`--docker-plugin PATH|off`), null: off. */
   dockerPlugin?: string | null;
+  /** `--docker-api unix://PATH|off` as given; undefined: dockerd's usual socket if it exists. */
+  dockerApi?: string;
   /** `--metrics-listen HOST:PORT`: Prometheus's /metrics (src/metrics/), off when absent. */
   metricsListen?: TcpListenAddress;
   uiListen?: TcpListenAddress;
@@ -48,6 +51,7 @@ export async function runDaemon(opts: DaemonCommandOptions): Promise<void> {
   });
   // Nothing is adopted or written until this daemon is known to be the only one on this state and
   // socket: a second daemon must not take devices from (and rewrite the state of) a running one.
+  const dockerApi = opts.dockerApi === undefined ? defaultDockerApi() : parseDockerApi(opts.dockerApi); // refused before anything is taken
   const lock = StateLock.acquire(opts.stateDir);
   mkdirSync(dirname(opts.socket), { recursive: true, mode: 0o755 });
   // The cluster agent is made before the socket opens (requests on overlay networks go through it
@@ -55,7 +59,7 @@ export async function runDaemon(opts: DaemonCommandOptions): Promise<void> {
   const cluster = opts.cluster ? createCluster(daemon, opts.cluster, opts.stateDir) : null;
   const api = new ApiServer(daemon, opts.socket, cluster);
   const dockerSocket = opts.dockerPlugin === undefined ? DEFAULT_DOCKER_PLUGIN_SOCKET : opts.dockerPlugin;
-  const docker = dockerSocket ? new DockerPluginServer(daemon, dockerSocket, opts.cluster?.clusterStore ?? null) : null;
+  const docker = dockerSocket ? new DockerPluginServer(daemon, dockerSocket, opts.cluster?.clusterStore ?? null, dockerApi) : null;
   const metrics = opts.metricsListen ? new MetricsServer(daemon, opts.metricsListen) : null;
   const ui = opts.uiListen ? new UiServer(daemon, opts.uiListen) : null;
   let adopted;

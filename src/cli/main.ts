@@ -68,6 +68,7 @@ program
   .option('--cluster-cert <file>', 'client certificate for etcd (TLS)')
   .option('--cluster-key <file>', 'client key for etcd (TLS)')
   .option('--docker-plugin <path|off>', 'serve the Docker network + IPAM driver `tsnet` on this socket (dockerd looks in /run/docker/plugins), or off', '/run/docker/plugins/tsnet.sock')
+  .option('--docker-api <unix://path|off>', "dockerd's API, read to name Docker endpoints by their container (default unix:///var/run/docker.sock when it exists)")
   .option('--metrics-listen <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (off by default; e.g. 127.0.0.1:9477)')
   .option('--ui-listen <host:port>', 'serve the live, read-only page at http://HOST:PORT/ (off by default; bind it to loopback, e.g. 127.0.0.1:9480)')
   .action(async (o) => {
@@ -80,7 +81,7 @@ program
     const cluster = o.clusterStore !== undefined ? { clusterStore: o.clusterStore, clusterPrefix: o.clusterPrefix, hostId: o.hostId, advertiseAddr: o.advertiseAddr, clusterTtl: o.clusterTtl, clusterCa: o.clusterCa, clusterCert: o.clusterCert, clusterKey: o.clusterKey } : undefined;
     // Loaded here, not at the top: no other command needs the data plane or the daemon.
     const { runDaemon } = await import('./daemon-command.js');
-    await runDaemon({ stateDir: o.stateDir, socket: socketPathFrom(o.socket), defaultAddressPool: o.defaultAddressPool, lbMaxConnections: lbMax, cluster, dockerPlugin: o.dockerPlugin === 'off' ? null : o.dockerPlugin, metricsListen, uiListen });
+    await runDaemon({ stateDir: o.stateDir, socket: socketPathFrom(o.socket), defaultAddressPool: o.defaultAddressPool, lbMaxConnections: lbMax, cluster, dockerPlugin: o.dockerPlugin === 'off' ? null : o.dockerPlugin, dockerApi: o.dockerApi, metricsListen, uiListen });
   });
 
 const network = program.command('network').description('manage networks');

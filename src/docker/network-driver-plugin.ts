@@ -5,6 +5,7 @@
  * `tsn` + Docker's endpoint id; Join hands that name to libnetwork, which moves and renames it; see
  * src/control/runtime-moved-tap.ts), so the frames cross our switch like any other endpoint's.
  */
+import type { DockerContainerNames } from './container-names.js';
 import type { Daemon } from '../control/daemon.js';
 import { TsnError } from '../errors.js';
 import type { EndpointRecord, NetworkRecord, PublishedPort } from '../control/model.js';
@@ -44,6 +45,8 @@ export class NetworkDriverPlugin {
     private readonly pools: DockerPools,
     /** The daemon's cluster store, if it has one (its overlays are claimed there; see CreateNetwork). */
     private readonly clusterStore: string | null = null,
+    /** dockerd's API, to name endpoints by their container (container-names.ts); null: ids only. */
+    private readonly names: DockerContainerNames | null = null,
   ) {}
 
   private network(dockerId: string): NetworkRecord {
@@ -107,6 +110,13 @@ export class NetworkDriverPlugin {
         const ep = this.endpoint(net, endpointId);
         if (!ep?.hostSide) throw new TsnError('ERR_NO_SUCH_ENDPOINT', `endpoint ${endpointId.slice(0, 12)} does not exist on ${net.name} (CreateEndpoint first)`);
         this.daemon.updateEndpoint(net.name, ep.id, { update: (r) => (r.hostSide!.sandboxKey = sandboxKey) });
+        this.names?.follow(endpointId, (name) => {
+          try {
+            this.daemon.updateEndpoint(net.name, ep.id, { update: (r) => (r.label = name) });
+          } catch {
+            /* left already */
+          }
+        });
         const gateway = net.options.internal ? '' : (net.gateway?.ip ?? ((net.ipam as { gateway?: string } | null)?.gateway || ''));
         return { InterfaceName: { SrcName: ep.hostSide.srcName, DstPrefix: 'eth' }, Gateway: gateway, StaticRoutes: [], DisableGatewayService: true };
       }

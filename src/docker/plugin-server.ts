@@ -13,6 +13,7 @@ import { dirname } from 'node:path';
 import type { Daemon } from '../control/daemon.js';
 import { TsnError } from '../errors.js';
 import { listenRootOnly } from '../control/unix-socket-listener.js';
+import { DockerContainerNames } from './container-names.js';
 import { DockerPools } from './docker-pools.js';
 import { IpamDriverPlugin } from './ipam-driver-plugin.js';
 import { NetworkDriverPlugin } from './network-driver-plugin.js';
@@ -44,11 +45,14 @@ export class DockerPluginServer {
     readonly socketPath: string,
     /** The cluster store's endpoints (etcd://…), when the daemon has one. */
     clusterStore: string | null = null,
+    /** dockerd's API socket, for container names (container-names.ts); null: off. */
+    dockerApi: string | null = null,
     /** Log every call with its body (TSNET_DOCKER_DEBUG=1). */
     private readonly verbose = process.env.TSNET_DOCKER_DEBUG === '1',
   ) {
     const pools = new DockerPools();
-    this.network = new NetworkDriverPlugin(daemon, pools, clusterStore);
+    const names = dockerApi ? new DockerContainerNames(dockerApi, (m) => daemon.log(m)) : null;
+    this.network = new NetworkDriverPlugin(daemon, pools, clusterStore, names);
     this.ipam = new IpamDriverPlugin(daemon, pools);
   }
 

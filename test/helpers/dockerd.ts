@@ -131,7 +131,7 @@ export class DockerHost {
 
   async startTsnet(extra: string[] = []): Promise<void> {
     const from = this.tsnetLog.length;
-    const t = spawn('nsenter', [...this.nsenterArgs(), process.execPath, CLI, 'daemon', '--state-dir', this.stateDir, '--socket', this.apiSock, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const t = spawn('nsenter', [...this.nsenterArgs(), process.execPath, CLI, 'daemon', '--state-dir', this.stateDir, '--socket', this.apiSock, '--docker-api', `unix://${this.dockerSock}`, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
     t.stdout!.on('data', (b) => (this.tsnetLog += b));
     t.stderr!.on('data', (b) => (this.tsnetLog += b));
     this.tsnet = t;
