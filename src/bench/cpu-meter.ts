@@ -2,21 +2,17 @@
  * The CPU a switch used while the traffic ran: CPU-seconds, which the runner turns into cores
  * (1.0 = one core busy the whole time).
  *
- *   - `self`: the SwitchEngine runs in this process, so process.cpuUsage() (all threads, user +
- *     system) over the measurement; the traffic tools are child processes and not counted.
- *   - `pids`: switches in other processes (ovs-vswitchd, tsnet-switch daemons, haproxy): utime + stime
- *     from /proc/PID/stat (fields 14 and 15, in clock ticks of USER_HZ, read once from
- *     `getconf CLK_TCK`), all their threads included, summed.
- *   - both: e.g. HAProxy plus the in-process switch that carries its traffic.
- *   - neither: the kernel's own paths — their work runs in softirq on whichever CPU, billed to no
+ *   - `pids`: the switches' processes (tsnet-switch daemons, ovs-vswitchd, haproxy with the daemon
+ *     that carries its traffic): utime + stime from /proc/PID/stat (fields 14 and 15, in clock ticks
+ *     of USER_HZ, read once from `getconf CLK_TCK`), all their threads included, summed. Every path
+ *     runs its switch in a process of its own, never on the harness's event loop.
+ *   - none: the kernel's own paths — their work runs in softirq on whichever CPU, billed to no
  *     process — and the figure is null (n/a).
  */
 import { readFileSync } from 'node:fs';
 import { run } from './host-commands.js';
 
 export interface CpuSource {
-  /** Count this process (the in-process SwitchEngine). */
-  self?: boolean;
   /** Count these processes. */
   pids?: number[];
 }
@@ -53,16 +49,11 @@ export function processTicks(pid: number): number | null {
  */
 export async function startCpuMeter(source: CpuSource): Promise<() => number | null> {
   const pids = source.pids ?? [];
-  if (!source.self && pids.length === 0) return () => null;
-  const hz = pids.length ? await clockTicks() : 100;
-  const c0 = process.cpuUsage();
+  if (pids.length === 0) return () => null;
+  const hz = await clockTicks();
   const k0 = pids.map(processTicks);
   return () => {
     let seconds = 0;
-    if (source.self) {
-      const c = process.cpuUsage(c0);
-      seconds += (c.user + c.system) / 1e6;
-    }
     for (const [i, pid] of pids.entries()) {
       const k1 = processTicks(pid);
       if (k0[i] === null || k1 === null) return null; // it died: the figure would be a guess

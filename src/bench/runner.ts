@@ -13,12 +13,11 @@
  *   4. SIGINT/SIGTERM: the root stack unwinds (servers stopped and reaped, switch ports closed, OVS
  *      stopped, namespaces deleted), then the process exits 130/143; a second signal exits at once.
  *
- * The in-process SwitchEngine and the private Open vSwitch are made on first use and live until the
- * end of the run. A path's CPU is CPU-seconds over the measurement divided by the seconds of traffic.
+ * The private Open vSwitch is made on first use and lives until the end of the run (each tsnet path
+ * starts a daemon of its own, through topologies/tsnet-daemon.ts). A path's CPU is CPU-seconds over the measurement divided by the seconds of traffic.
  */
 import { randomBytes } from 'node:crypto';
 import { cpus, hostname, loadavg, release } from 'node:os';
-import { SwitchEngine } from '../dataplane/switch-engine.js';
 import { TsnError } from '../errors.js';
 import { BenchInterrupted, CleanupStack } from './cleanup-stack.js';
 import { startCpuMeter } from './cpu-meter.js';
@@ -53,7 +52,6 @@ export function missingTools(scenarios: readonly Scenario[]): string[] {
 export class BenchRunner {
   readonly runTag = (process.pid % 10000).toString(36) + randomBytes(3).toString('hex');
   private readonly root = new CleanupStack(this.runTag);
-  private engine: SwitchEngine | null = null;
   private ovs: Promise<OvsUserspace> | null = null;
   private signals = 0;
   /** The first signal's teardown; it ends with process.exit. */
@@ -146,18 +144,6 @@ export class BenchRunner {
     return {
       tag,
       cleanup,
-      engine: () => {
-        if (!this.engine) {
-          const engine = new SwitchEngine();
-          this.root.defer('switch engine', () => engine.close());
-          // Aging and the load balancer's connection table expiry, once a second, as the daemon does.
-          const timer = setInterval(() => engine.periodic(), 1000);
-          timer.unref();
-          this.root.defer('switch engine timer', () => clearInterval(timer));
-          this.engine = engine;
-        }
-        return this.engine;
-      },
       ovs: () => {
         this.ovs ??= OvsUserspace.start(this.root, this.runTag);
         return this.ovs;

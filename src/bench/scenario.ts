@@ -13,7 +13,6 @@
  *   3. list it in registry.ts.
  * Paths of one family (bridge: kernel / tsnet / ovs) live in topologies/ and are shared by its scenarios.
  */
-import type { SwitchEngine } from '../dataplane/switch-engine.js';
 import type { CleanupStack } from './cleanup-stack.js';
 import type { CpuSource } from './cpu-meter.js';
 import type { OvsUserspace } from './topologies/ovs-userspace.js';
@@ -44,8 +43,6 @@ export interface BuildContext {
   readonly tag: string;
   /** The scenario's scope: everything the path makes registers its undo here. */
   readonly cleanup: CleanupStack;
-  /** The run's in-process switch (made on first use; its CPU is this process's). */
-  engine(): SwitchEngine;
   /** The run's private Open vSwitch (started on first use, stopped at the end of the run). */
   ovs(): Promise<OvsUserspace>;
 }

@@ -1,6 +1,7 @@
 /**
- * The load-balancer family's topology, all on one tsnet-switch L2 domain in this process, shared by
- * the paths of a scenario:
+ * The load-balancer family's topology, all on one tsnet-switch network of a `tsnet-switch daemon` of
+ * its own (built through its API as a user would: network create, connect, lb add-service,
+ * lb add-server), shared by the paths of a scenario:
  *
  *   client ─TAP─ [tsnet-switch: lb stage + L2] ─TAP─ b1, b2, b3 (backends), haproxy (a namespace)
  *
@@ -14,20 +15,17 @@
  *   haproxy  client → HAProxy (Debian's, TCP mode, one thread, roundrobin over b1..b3) in its
  *            namespace on the same switch: the lb-cps baseline; its CPU counts HAProxy's and the
  *            switch's (which carries both of HAProxy's legs).
+ * The switch's CPU is the daemon's (/proc/PID/stat).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { L2Domain } from '../../dataplane/l2-domain.js';
-import { TapPort } from '../../dataplane/ports/tap-port.js';
-import { parseIpv4 } from '../../control/cidr.js';
-import { parseMac } from '../../packet/mac.js';
 import type { CleanupStack } from '../cleanup-stack.js';
 import { ACCEPTOR_PORT, startAcceptor } from '../connection-rate.js';
-import { findOnPath, missingToolMessage, netnsPath, run } from '../host-commands.js';
+import { findOnPath, missingToolMessage, run } from '../host-commands.js';
 import type { BenchPath, BuildContext, BuiltPath } from '../scenario.js';
 import { IPERF_PORT } from '../traffic.js';
-import { configureLink } from './host-pair.js';
+import { startDaemon, type BenchDaemon } from './tsnet-daemon.js';
 
 export interface LbTopology extends BuiltPath {
   clientNs: string;
@@ -85,27 +83,20 @@ interface LbBase {
   clientNs: string;
   serverNs: string;
   tag: string;
-  domain: L2Domain;
+  daemon: BenchDaemon;
 }
 
-/** Attach a new namespace with a TAP on the domain. */
-async function addHost(ctx: BuildContext, domain: LbBase['domain'], ns: string, h: { ip: string; mac: string }): Promise<void> {
-  const engine = ctx.engine();
+const NETWORK = 'bench-lb';
+
+/** A new namespace connected to the network with its fixed address and MAC. */
+async function addHost(ctx: BuildContext, daemon: BenchDaemon, ns: string, h: { ip: string; mac: string }): Promise<void> {
   await ctx.cleanup.netns(ns);
-  const port = TapPort.open('eth0', { netns: netnsPath(ns), ownMac: parseMac(h.mac) });
-  try {
-    engine.addPort(port, domain);
-  } catch (err) {
-    port.close();
-    throw err;
-  }
-  await configureLink(ns, 'eth0', h.mac, h.ip);
+  await daemon.api.call('POST', `/v1/networks/${NETWORK}/connect`, { netns: ns, ip: h.ip, mac: h.mac });
 }
 
 /**
  * The part every path shares, built once per scenario (memoized on the scenario's cleanup scope):
- * virtual services are process-wide (VIP:port is unique), and measuring every path on the very same
- * namespaces and backends is the fairer comparison anyway.
+ * measuring every path on the very same namespaces, backends and switch is the fairer comparison.
  */
 const bases = new WeakMap<CleanupStack, Promise<LbBase>>();
 
@@ -119,24 +110,21 @@ function lbBase(ctx: BuildContext): Promise<LbBase> {
 }
 
 async function buildBase(ctx: BuildContext): Promise<LbBase> {
-  const engine = ctx.engine();
-  const domain = engine.createDomain(`bench-lb-${ctx.tag}`);
-  ctx.cleanup.defer(`switch domain bench-lb-${ctx.tag}`, () => {
-    engine.lb.removeDomain(domain);
-    engine.removeDomain(domain);
-  });
+  const hostNs = await ctx.cleanup.netns(`tsnb-${ctx.tag}-lh`);
+  const daemon = await startDaemon(ctx.cleanup, hostNs);
+  // internal: everything is on one segment, no gateway port.
+  await daemon.api.call('POST', '/v1/networks', { name: NETWORK, subnet: '10.88.0.0/24', options: { internal: 'true' } });
   const clientNs = `tsnb-${ctx.tag}-c`;
   const backendNs = BACKENDS.map((_, i) => `tsnb-${ctx.tag}-b${i + 1}`);
-  await addHost(ctx, domain, clientNs, CLIENT);
-  for (const [i, b] of BACKENDS.entries()) await addHost(ctx, domain, backendNs[i], b);
-  const lb = engine.lb;
-  const vip = parseIpv4(VIP);
-  const bulk = lb.addService(domain, { protocol: 'tcp', vip, port: IPERF_PORT, scheduler: 'rr', persistTimeout: 0 });
-  lb.addServer(bulk, { ip: parseIpv4(BACKENDS[0].ip), port: IPERF_PORT, weight: 1, method: 'nat', mac: parseMac(BACKENDS[0].mac) });
-  const conns = lb.addService(domain, { protocol: 'tcp', vip, port: ACCEPTOR_PORT, scheduler: 'rr', persistTimeout: 0 });
-  for (const b of BACKENDS) lb.addServer(conns, { ip: parseIpv4(b.ip), port: ACCEPTOR_PORT, weight: 1, method: 'nat', mac: parseMac(b.mac) });
+  await addHost(ctx, daemon, clientNs, CLIENT);
+  for (const [i, b] of BACKENDS.entries()) await addHost(ctx, daemon, backendNs[i], b);
+  const service = (port: number) => ({ protocol: 'tcp', service: `${VIP}:${port}` });
+  await daemon.api.call('POST', '/v1/lb/services', { ...service(IPERF_PORT), network: NETWORK, scheduler: 'rr' });
+  await daemon.api.call('POST', '/v1/lb/servers', { ...service(IPERF_PORT), server: `${BACKENDS[0].ip}:${IPERF_PORT}`, method: 'nat' });
+  await daemon.api.call('POST', '/v1/lb/services', { ...service(ACCEPTOR_PORT), network: NETWORK, scheduler: 'rr' });
+  for (const b of BACKENDS) await daemon.api.call('POST', '/v1/lb/servers', { ...service(ACCEPTOR_PORT), server: `${b.ip}:${ACCEPTOR_PORT}`, method: 'nat' });
   for (const ns of backendNs) await startAcceptor(ctx.cleanup, ns);
-  return { clientNs, serverNs: backendNs[0], tag: ctx.tag, domain };
+  return { clientNs, serverNs: backendNs[0], tag: ctx.tag, daemon };
 }
 
 async function buildLb(ctx: BuildContext, target: Target): Promise<LbTopology> {
@@ -144,7 +132,7 @@ async function buildLb(ctx: BuildContext, target: Target): Promise<LbTopology> {
   let haproxyPid: number | null = null;
   if (target === 'haproxy') {
     const ns = `tsnb-${base.tag}-hp`;
-    await addHost(ctx, base.domain, ns, HAPROXY);
+    await addHost(ctx, base.daemon, ns, HAPROXY);
     haproxyPid = await startHaproxy(ctx.cleanup, ns);
   }
   return {
@@ -152,7 +140,7 @@ async function buildLb(ctx: BuildContext, target: Target): Promise<LbTopology> {
     serverNs: base.serverNs,
     serverIp: BACKENDS[0].ip,
     targetIp: target === 'direct' ? BACKENDS[0].ip : target === 'vip' ? VIP : HAPROXY.ip,
-    cpu: haproxyPid === null ? { self: true } : { self: true, pids: [haproxyPid] },
+    cpu: { pids: haproxyPid === null ? [base.daemon.pid] : [base.daemon.pid, haproxyPid] },
   };
 }
 

@@ -6,18 +6,15 @@
  * Three namespaces: "lan" holds the outside host (lan0, 10.88.0.1), "host" the parent p0 (the other
  * end of that veth pair, made in place), "ctr" the container (10.88.0.2). The child is
  *   kernel: a macvlan device on p0, mode bridge, moved into the container — Docker's macvlan driver;
- *   tsnet:  an AF_PACKET uplink on p0 (PacketPort, unicast MAC membership and a socket filter) and a
- *           TAP in the container, joined by a tsnet-switch macvlan network (bridge mode) in this
- *           process, as the macvlan driver wires it (parent-network-setup.ts); CPU: this process.
+ *   tsnet:  a `tsnet-switch daemon` of its own in the host namespace, through its API as a user
+ *           would: `network create -d macvlan -o parent=p0` (an AF_PACKET uplink on p0 with unicast
+ *           MAC membership and a socket filter) and `connect` (a TAP in the container); CPU: the daemon.
  */
-import { addParentMember, createParentNetwork, removeParentNetwork } from '../../dataplane/parent-network-setup.js';
-import { PacketPort } from '../../dataplane/ports/packet-port.js';
-import { TapPort } from '../../dataplane/ports/tap-port.js';
-import { parseMac } from '../../packet/mac.js';
 import { NO_CPU } from '../cpu-meter.js';
-import { netnsPath, run } from '../host-commands.js';
+import { run } from '../host-commands.js';
 import type { BenchPath, BuildContext } from '../scenario.js';
 import { configureLink, type HostPair } from './host-pair.js';
+import { startDaemon } from './tsnet-daemon.js';
 
 const LAN = { ip: '10.88.0.1', mac: '02:42:0a:58:00:01' };
 const CONTAINER = { ip: '10.88.0.2', mac: '02:42:0a:58:00:02' };
@@ -53,25 +50,9 @@ export const tsnetMacvlanPath: BenchPath<HostPair> = {
   label: 'tsnet-switch, AF_PACKET + TAP',
   async build(ctx) {
     const { host, lan, ctr } = await lanAndParent(ctx);
-    const engine = ctx.engine();
-    const uplink = PacketPort.open('p0', { netns: netnsPath(host) });
-    let net: ReturnType<typeof createParentNetwork>;
-    try {
-      net = createParentNetwork(engine, `bench-mv-${ctx.tag}`, uplink, { kind: 'macvlan', mode: 'bridge', parentMac: uplink.parentMac });
-    } catch (err) {
-      uplink.close();
-      throw err;
-    }
-    ctx.cleanup.defer(`macvlan network bench-mv-${ctx.tag}`, () => removeParentNetwork(engine, net));
-    const mac = parseMac(CONTAINER.mac);
-    const tap = TapPort.open('eth0', { ownMac: mac, netns: netnsPath(ctr) });
-    try {
-      addParentMember(engine, net, tap, { mac });
-    } catch (err) {
-      tap.close();
-      throw err;
-    }
-    await configureLink(ctr, 'eth0', CONTAINER.mac, CONTAINER.ip);
-    return pair(lan, ctr, { self: true });
+    const daemon = await startDaemon(ctx.cleanup, host);
+    await daemon.api.call('POST', '/v1/networks', { name: 'bench-mv', driver: 'macvlan', subnet: '10.88.0.0/24', gateway: LAN.ip, options: { parent: 'p0', mode: 'bridge' } });
+    await daemon.api.call('POST', '/v1/networks/bench-mv/connect', { netns: ctr, ip: CONTAINER.ip, mac: CONTAINER.mac });
+    return pair(lan, ctr, { pids: [daemon.pid] });
   },
 };

@@ -45,5 +45,7 @@ describe('docs/architecture.md', () => {
       const deps = [...graph].filter(([f]) => layer(f) === door).flatMap(([, d]) => d).filter((d) => layer(d) === 'control');
       expect(deps.filter((d) => !['src/control/api-client.ts', 'src/control/cidr.ts'].includes(d)), door).toEqual([]);
     }
+    // The bench drives the product from outside: no switch of its own in the harness's process.
+    expect([...layersImportedBy('bench')].filter((l) => ['dataplane', 'lb', 'native'].includes(l))).toEqual([]);
   });
 });
