@@ -21,6 +21,9 @@ export const DEBIAN_PACKAGE: Record<string, string> = {
   'ovsdb-tool': 'openvswitch-switch',
   'ovs-vsctl': 'openvswitch-switch',
   haproxy: 'haproxy',
+  dockerd: 'docker.io',
+  docker: 'docker.io',
+  busybox: 'busybox-static',
 };
 
 export interface RunOptions {

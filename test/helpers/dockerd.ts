@@ -13,7 +13,7 @@
  * holder and deletes the namespace; it checks no dockerd/containerd of ours is left.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, runCli, type CliResult } from './daemon.js';
@@ -202,6 +202,9 @@ export class DockerHost {
   }
 
   async cleanup(): Promise<void> {
+    // With --live-restore, containers outlive a stopped dockerd (a test that failed while it was
+    // down): start it again so it can remove them, rather than leave their shims running.
+    if (!this.dockerd && this.opts.liveRestore && existsSync(join(this.dir, 'data'))) await this.startDockerd().catch(() => undefined);
     if (this.dockerd) {
       const ids = (await this.docker(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
       if (ids.length) await this.docker(['rm', '-f', ...ids], 120_000);
@@ -221,6 +224,16 @@ export class DockerHost {
     const pids = [...this.containerdPids];
     const d = this.dockerd?.pid;
     if (d) pids.push(d);
+    // Container shims of this dockerd (their -address is under our dir).
+    for (const e of readdirSync('/proc')) {
+      if (!/^\d+$/.test(e)) continue;
+      try {
+        const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8');
+        if (cmd.startsWith('/usr/bin/containerd-shim') && cmd.includes(this.dir)) pids.push(Number(e));
+      } catch {
+        /* gone */
+      }
+    }
     return pids.filter(pidAlive);
   }
 }
