@@ -24,6 +24,8 @@ export const DEBIAN_PACKAGE: Record<string, string> = {
   dockerd: 'docker.io',
   docker: 'docker.io',
   busybox: 'busybox-static',
+  'wireguard-go': 'wireguard-go',
+  wg: 'wireguard-tools',
 };
 
 export interface RunOptions {

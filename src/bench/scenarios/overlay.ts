@@ -7,11 +7,14 @@
  *   kernel-tsnet  — the kernel encapsulating, tsnet-switch decapsulating.
  *
  *   overlay-tcp   one iperf3 TCP stream from host A's container to host B's, Gbit/s received
+ *   overlay-tcp-encrypted   the same between tsnet-switch hosts, plaintext (the baseline) against
+ *                 `-o encrypted=true` (WireGuard between the VTEPs) and against wireguard-go carrying the
+ *                 kernel's VXLAN on both hosts (what one would build without our encryption)
  * (inner MTU 1450: the frames are segmented before encapsulation, so per-frame costs count here).
  */
 import { scenario, type Scenario } from '../scenario.js';
 import type { HostPair } from '../topologies/host-pair.js';
-import { overlayPath } from '../topologies/overlay-hosts.js';
+import { overlayPath, tsnetEncryptedOverlayPath, wireguardGoOverlayPath } from '../topologies/overlay-hosts.js';
 import { runIperf, tcpReceivedBitsPerSecond, warmUp } from '../traffic.js';
 
 export const overlayScenarios: Scenario[] = [
@@ -21,6 +24,18 @@ export const overlayScenarios: Scenario[] = [
     tools: ['iperf3', 'ping'],
     metrics: [{ key: 'throughput', label: 'Gbit/s', unit: 'Gbit/s', better: 'higher' }],
     paths: [overlayPath('kernel', 'kernel'), overlayPath('tsnet', 'tsnet'), overlayPath('tsnet', 'kernel'), overlayPath('kernel', 'tsnet')],
+    async measure(p, ctx) {
+      await warmUp(p.clientNs, p.serverIp);
+      const j = await runIperf(ctx.cleanup, p.clientNs, p.serverNs, p.serverIp, ctx.durationS);
+      return { throughput: tcpReceivedBitsPerSecond(j) / 1e9 };
+    },
+  }),
+  scenario<HostPair>({
+    name: 'overlay-tcp-encrypted',
+    description: 'tsnet overlay between two hosts, plaintext against -o encrypted (WireGuard) and wireguard-go + kernel VXLAN, one TCP stream, Gbit/s',
+    tools: ['iperf3', 'ping'],
+    metrics: [{ key: 'throughput', label: 'Gbit/s', unit: 'Gbit/s', better: 'higher' }],
+    paths: [overlayPath('tsnet', 'tsnet'), tsnetEncryptedOverlayPath, wireguardGoOverlayPath],
     async measure(p, ctx) {
       await warmUp(p.clientNs, p.serverIp);
       const j = await runIperf(ctx.cleanup, p.clientNs, p.serverNs, p.serverIp, ctx.durationS);
