@@ -81,3 +81,19 @@ export interface Scenario<T extends BuiltPath = BuiltPath> {
 export function scenario<T extends BuiltPath>(s: Scenario<T>): Scenario {
   return s as unknown as Scenario;
 }
+
+/**
+ * A part every path of a scenario shares (one dockerd, one set of backends), built on first use and
+ * kept for the scenario's scope: all its paths are measured on the very same thing.
+ */
+export function sharedPerScenario<T>(build: (ctx: BuildContext) => Promise<T>): (ctx: BuildContext) => Promise<T> {
+  const built = new WeakMap<CleanupStack, Promise<T>>();
+  return (ctx) => {
+    let b = built.get(ctx.cleanup);
+    if (!b) {
+      b = build(ctx);
+      built.set(ctx.cleanup, b);
+    }
+    return b;
+  };
+}

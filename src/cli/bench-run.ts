@@ -51,7 +51,9 @@ export function selectScenarios(names: string[]): Scenario[] {
   if (names.length === 0) return [...SCENARIOS];
   const chosen = new Set<Scenario>();
   for (const name of names) {
-    const matches = SCENARIOS.filter((s) => s.name === name || s.name.startsWith(`${name}-`));
+    // A scenario's own name picks it alone (overlay-tcp is not also overlay-tcp-encrypted); a family's, all of it.
+    const exact = SCENARIOS.filter((s) => s.name === name);
+    const matches = exact.length ? exact : SCENARIOS.filter((s) => s.name.startsWith(`${name}-`));
     if (matches.length === 0) {
       const families = [...new Set(SCENARIOS.map((s) => s.name.split('-')[0]))];
       throw new TsnError('ERR_NO_SUCH_SCENARIO', `no bench scenario ${JSON.stringify(name)}: expected one of ${SCENARIOS.map((s) => s.name).join(', ')} or a family (${families.join(', ')})`);

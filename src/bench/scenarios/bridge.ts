@@ -15,33 +15,18 @@ import { kernelBridgePath } from '../topologies/kernel-bridge.js';
 import { ovsBridgePath } from '../topologies/ovs-bridge.js';
 import { tsnetBridgePath } from '../topologies/tsnet-bridge.js';
 import type { HostPair } from '../topologies/host-pair.js';
-import { latencySample, pingRtts, runIperf, tcpReceivedBitsPerSecond, udpReceivedPacketsPerSecond, warmUp } from '../traffic.js';
+import { latencySample, pingRtts, runIperf, udpReceivedPacketsPerSecond, warmUp } from '../traffic.js';
+import { tcpStreamScenario } from './tcp-stream.js';
 
 const BRIDGE_PATHS = [kernelBridgePath, tsnetBridgePath, ovsBridgePath];
-const THROUGHPUT: MetricSpec = { key: 'throughput', label: 'Gbit/s', unit: 'Gbit/s', better: 'higher' };
 const PACKET_RATE: MetricSpec = { key: 'packetRate', label: 'pkt/s', unit: 'pkt/s', better: 'higher' };
 const RTT_P50: MetricSpec = { key: 'p50', label: 'p50 µs', unit: 'µs', better: 'lower' };
 const RTT_P99: MetricSpec = { key: 'p99', label: 'p99 µs', unit: 'µs', better: 'lower' };
 const PING_INTERVAL_S = 0.002;
 
-function tcpScenario(name: string, streams: number, description: string): Scenario {
-  return scenario<HostPair>({
-    name,
-    description,
-    tools: ['iperf3', 'ping'],
-    metrics: [THROUGHPUT],
-    paths: BRIDGE_PATHS,
-    async measure(p, ctx) {
-      await warmUp(p.clientNs, p.serverIp);
-      const j = await runIperf(ctx.cleanup, p.clientNs, p.serverNs, p.serverIp, ctx.durationS, { streams });
-      return { throughput: tcpReceivedBitsPerSecond(j) / 1e9 };
-    },
-  });
-}
-
 export const bridgeScenarios: Scenario[] = [
-  tcpScenario('bridge-tcp', 1, 'bridge network, one TCP stream (iperf3), Gbit/s'),
-  tcpScenario('bridge-tcp4', 4, 'bridge network, four TCP streams (iperf3 -P 4), Gbit/s in total'),
+  tcpStreamScenario('bridge-tcp', 'bridge network, one TCP stream (iperf3), Gbit/s', BRIDGE_PATHS),
+  tcpStreamScenario('bridge-tcp4', 'bridge network, four TCP streams (iperf3 -P 4), Gbit/s in total', BRIDGE_PATHS, 4),
   scenario<HostPair>({
     name: 'bridge-udp64',
     description: 'bridge network, 64-byte UDP at unlimited rate (iperf3 -u -b 0 -l 64), packets/s received',

@@ -12,34 +12,11 @@
  *                 kernel's VXLAN on both hosts (what one would build without our encryption)
  * (inner MTU 1450: the frames are segmented before encapsulation, so per-frame costs count here).
  */
-import { scenario, type Scenario } from '../scenario.js';
-import type { HostPair } from '../topologies/host-pair.js';
+import type { Scenario } from '../scenario.js';
 import { overlayPath, tsnetEncryptedOverlayPath, wireguardGoOverlayPath } from '../topologies/overlay-hosts.js';
-import { runIperf, tcpReceivedBitsPerSecond, warmUp } from '../traffic.js';
+import { tcpStreamScenario } from './tcp-stream.js';
 
 export const overlayScenarios: Scenario[] = [
-  scenario<HostPair>({
-    name: 'overlay-tcp',
-    description: 'VXLAN overlay between two hosts, one TCP stream (iperf3), Gbit/s',
-    tools: ['iperf3', 'ping'],
-    metrics: [{ key: 'throughput', label: 'Gbit/s', unit: 'Gbit/s', better: 'higher' }],
-    paths: [overlayPath('kernel', 'kernel'), overlayPath('tsnet', 'tsnet'), overlayPath('tsnet', 'kernel'), overlayPath('kernel', 'tsnet')],
-    async measure(p, ctx) {
-      await warmUp(p.clientNs, p.serverIp);
-      const j = await runIperf(ctx.cleanup, p.clientNs, p.serverNs, p.serverIp, ctx.durationS);
-      return { throughput: tcpReceivedBitsPerSecond(j) / 1e9 };
-    },
-  }),
-  scenario<HostPair>({
-    name: 'overlay-tcp-encrypted',
-    description: 'tsnet overlay between two hosts, plaintext against -o encrypted (WireGuard) and wireguard-go + kernel VXLAN, one TCP stream, Gbit/s',
-    tools: ['iperf3', 'ping'],
-    metrics: [{ key: 'throughput', label: 'Gbit/s', unit: 'Gbit/s', better: 'higher' }],
-    paths: [overlayPath('tsnet', 'tsnet'), tsnetEncryptedOverlayPath, wireguardGoOverlayPath],
-    async measure(p, ctx) {
-      await warmUp(p.clientNs, p.serverIp);
-      const j = await runIperf(ctx.cleanup, p.clientNs, p.serverNs, p.serverIp, ctx.durationS);
-      return { throughput: tcpReceivedBitsPerSecond(j) / 1e9 };
-    },
-  }),
+  tcpStreamScenario('overlay-tcp', 'VXLAN overlay between two hosts, one TCP stream (iperf3), Gbit/s', [overlayPath('kernel', 'kernel'), overlayPath('tsnet', 'tsnet'), overlayPath('tsnet', 'kernel'), overlayPath('kernel', 'tsnet')]),
+  tcpStreamScenario('overlay-tcp-encrypted', 'tsnet overlay between two hosts, plaintext against -o encrypted (WireGuard) and wireguard-go + kernel VXLAN, one TCP stream, Gbit/s', [overlayPath('tsnet', 'tsnet'), tsnetEncryptedOverlayPath, wireguardGoOverlayPath]),
 ];

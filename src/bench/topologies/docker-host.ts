@@ -17,10 +17,9 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CleanupStack } from '../cleanup-stack.js';
 import { NO_CPU } from '../cpu-meter.js';
 import { findOnPath, missingToolMessage, run } from '../host-commands.js';
-import type { BenchPath, BuildContext } from '../scenario.js';
+import { sharedPerScenario, type BenchPath, type BuildContext } from '../scenario.js';
 import type { HostPair } from './host-pair.js';
 
 const IMAGE = 'tsnet-bench-busybox:latest';
@@ -38,17 +37,8 @@ function dockerUnavailable(): string | null {
   return null;
 }
 
-const hosts = new WeakMap<CleanupStack, Promise<DockerHost>>();
-
-/** One dockerd (and tsnet daemon) per scenario scope, shared by its paths. */
-function dockerHost(ctx: BuildContext): Promise<DockerHost> {
-  let h = hosts.get(ctx.cleanup);
-  if (!h) {
-    h = startDockerHost(ctx);
-    hosts.set(ctx.cleanup, h);
-  }
-  return h;
-}
+/** One dockerd (and tsnet daemon) per scenario, shared by its paths. */
+const dockerHost = sharedPerScenario(startDockerHost);
 
 async function startDockerHost(ctx: BuildContext): Promise<DockerHost> {
   const c = ctx.cleanup;

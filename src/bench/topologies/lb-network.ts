@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import type { CleanupStack } from '../cleanup-stack.js';
 import { ACCEPTOR_PORT, startAcceptor } from '../connection-rate.js';
 import { findOnPath, missingToolMessage, run } from '../host-commands.js';
-import type { BenchPath, BuildContext, BuiltPath } from '../scenario.js';
+import { sharedPerScenario, type BenchPath, type BuildContext, type BuiltPath } from '../scenario.js';
 import { IPERF_PORT } from '../traffic.js';
 import { startDaemon, type BenchDaemon } from './tsnet-daemon.js';
 
@@ -94,20 +94,8 @@ async function addHost(ctx: BuildContext, daemon: BenchDaemon, ns: string, h: { 
   await daemon.api.call('POST', `/v1/networks/${NETWORK}/connect`, { netns: ns, ip: h.ip, mac: h.mac });
 }
 
-/**
- * The part every path shares, built once per scenario (memoized on the scenario's cleanup scope):
- * measuring every path on the very same namespaces, backends and switch is the fairer comparison.
- */
-const bases = new WeakMap<CleanupStack, Promise<LbBase>>();
-
-function lbBase(ctx: BuildContext): Promise<LbBase> {
-  let b = bases.get(ctx.cleanup);
-  if (!b) {
-    b = buildBase(ctx);
-    bases.set(ctx.cleanup, b);
-  }
-  return b;
-}
+/** The part every path shares: the daemon, the namespaces and the backends (sharedPerScenario). */
+const lbBase = sharedPerScenario(buildBase);
 
 async function buildBase(ctx: BuildContext): Promise<LbBase> {
   const hostNs = await ctx.cleanup.netns(`tsnb-${ctx.tag}-lh`);

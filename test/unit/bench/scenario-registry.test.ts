@@ -12,9 +12,9 @@ describe('scenario registry', () => {
   it('has the issue\'s scenarios, each well formed', () => {
     const names = SCENARIOS.map((s) => s.name);
     expect(new Set(names).size).toBe(names.length);
-    expect(names).toEqual(expect.arrayContaining(['bridge-tcp', 'bridge-tcp4', 'bridge-udp64', 'bridge-rr', 'overlay-tcp', 'macvlan-tcp', 'lb-tcp', 'lb-cps']));
+    expect(names).toEqual(expect.arrayContaining(['bridge-tcp', 'bridge-tcp4', 'bridge-udp64', 'bridge-rr', 'overlay-tcp', 'overlay-tcp-encrypted', 'macvlan-tcp', 'lb-tcp', 'lb-cps', 'docker-tcp']));
     for (const s of SCENARIOS) {
-      expect(s.name).toMatch(/^[a-z]+-[a-z0-9]+$/);
+      expect(s.name).toMatch(/^[a-z]+(-[a-z0-9]+)+$/); // FAMILY-WHAT[-VARIANT]: the family is the first word
       expect(s.paths.length, s.name).toBeGreaterThanOrEqual(2);
       const ids = s.paths.map((p) => p.id);
       expect(new Set(ids).size, s.name).toBe(ids.length);
@@ -34,12 +34,14 @@ describe('selecting scenarios', () => {
   it('by name, by family, deduplicated, in registry order; none means all', () => {
     expect(selectScenarios(['bridge-rr', 'bridge-tcp']).map((s) => s.name)).toEqual(['bridge-tcp', 'bridge-rr']);
     expect(selectScenarios(['bridge']).map((s) => s.name)).toEqual(['bridge-tcp', 'bridge-tcp4', 'bridge-udp64', 'bridge-rr']);
+    expect(selectScenarios(['overlay-tcp']).map((s) => s.name)).toEqual(['overlay-tcp']); // its own name: not the -encrypted one too
+    expect(selectScenarios(['overlay']).map((s) => s.name)).toEqual(['overlay-tcp', 'overlay-tcp-encrypted']);
     expect(selectScenarios(['bridge-tcp', 'bridge']).map((s) => s.name)).toHaveLength(4);
     expect(selectScenarios([])).toHaveLength(SCENARIOS.length);
   });
 
   it('an unknown name is refused with the accepted ones', () => {
-    expect(() => selectScenarios(['bridge-tcp', 'warp'])).toThrow(expect.objectContaining({ code: 'ERR_NO_SUCH_SCENARIO', message: expect.stringMatching(/no bench scenario "warp": expected one of bridge-tcp, .*lb-cps or a family \(bridge, overlay, macvlan, lb\)/) }));
+    expect(() => selectScenarios(['bridge-tcp', 'warp'])).toThrow(expect.objectContaining({ code: 'ERR_NO_SUCH_SCENARIO', message: expect.stringMatching(/no bench scenario "warp": expected one of bridge-tcp, lb-cps, docker-tcp or a family \(bridge, overlay, macvlan, lb, docker\)/) }));
     expect(() => selectScenarios(['bridg'])).toThrow(/no bench scenario "bridg"/);
   });
 });
