@@ -41,7 +41,7 @@ describe('selecting scenarios', () => {
   });
 
   it('an unknown name is refused with the accepted ones', () => {
-    expect(() => selectScenarios(['bridge-tcp', 'warp'])).toThrow(expect.objectContaining({ code: 'ERR_NO_SUCH_SCENARIO', message: expect.stringMatching(/no bench scenario "warp": expected one of bridge-tcp, lb-cps, docker-tcp or a family \(bridge, overlay, macvlan, lb, docker\)/) }));
+    expect(() => selectScenarios(['bridge-tcp', 'warp'])).toThrow(expect.objectContaining({ code: 'ERR_NO_SUCH_SCENARIO', message: expect.stringMatching(/no bench scenario "warp": expected one of bridge-tcp, .*lb-cps, docker-tcp or a family \(bridge, overlay, macvlan, lb, docker\)/) }));
     expect(() => selectScenarios(['bridg'])).toThrow(/no bench scenario "bridg"/);
   });
 });
