@@ -6,6 +6,13 @@
 
 int tsn_arg_i32(napi_env env, napi_value v, int32_t *out) { return napi_get_value_int32(env, v, out) == napi_ok ? 0 : -1; }
 
+int tsn_arg_u32(napi_env env, napi_value v, uint32_t *out) {
+  double x;
+  if (napi_get_value_double(env, v, &x) != napi_ok || x < -2147483648.0 || x > 4294967295.0) return -1;
+  *out = (uint32_t)(int64_t)x;
+  return 0;
+}
+
 int tsn_arg_opt_int(napi_env env, napi_value obj, const char *fn, const char *key, int dflt, int lo, int hi, int *out) {
   bool has = false;
   napi_value val;

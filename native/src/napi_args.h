@@ -11,6 +11,9 @@
 /* @v as a 32-bit integer (a JS number, truncated as napi_get_value_int32 does): 0, or -1 if not a number. Throws nothing. */
 int tsn_arg_i32(napi_env env, napi_value v, int32_t *out);
 
+/* @v as a uint32 (a JS number from -2^31 to 2^32-1, negatives wrapped as int32 bit patterns): 0, or -1. Throws nothing. */
+int tsn_arg_u32(napi_env env, napi_value v, uint32_t *out);
+
 /*
  * Optional integer property @key of @obj: @dflt when absent or undefined, else an integer in
  * @lo..@hi. Return: 0, or -1 with a pending ERR_INVALID_ARG_VALUE naming "@fn: opts.@key" and the range.

@@ -31,6 +31,7 @@
 #define _GNU_SOURCE
 #include "wg_transport.h"
 #include "errors.h"
+#include "napi_args.h"
 #include "gso.h"
 #include "layout.h"
 #include "netns.h"
@@ -410,13 +411,6 @@ static wg_dev *dev_get(napi_env env, napi_value v) {
   return devs[h];
 }
 
-static int get_i32(napi_env env, napi_value v, int32_t *out) { return napi_get_value_int32(env, v, out) == napi_ok ? 0 : -1; }
-static int get_u32(napi_env env, napi_value v, uint32_t *out) {
-  double x;
-  if (napi_get_value_double(env, v, &x) != napi_ok || x < -2147483648.0 || x > 4294967295.0) return -1;
-  *out = (uint32_t)(int64_t)x;
-  return 0;
-}
 
 /*
  * wgSendBurst(pool, dev, vni, count, dst: Int32Array, peers: Int32Array, peerCount) -> datagrams
@@ -437,7 +431,7 @@ static napi_value js_send_burst(napi_env env, napi_callback_info info) {
   napi_typedarray_type t1, t2;
   size_t dlen, plen;
   void *ddata, *pdata;
-  if (argc < 7 || get_i32(env, argv[2], &vni) || get_i32(env, argv[3], &count) || get_i32(env, argv[6], &npeers) ||
+  if (argc < 7 || tsn_arg_i32(env, argv[2], &vni) || tsn_arg_i32(env, argv[3], &count) || tsn_arg_i32(env, argv[6], &npeers) ||
       napi_get_typedarray_info(env, argv[4], &t1, &dlen, &ddata, NULL, NULL) != napi_ok || t1 != napi_int32_array ||
       napi_get_typedarray_info(env, argv[5], &t2, &plen, &pdata, NULL, NULL) != napi_ok || t2 != napi_int32_array || vni < 0 || vni > 0xffffff || count < 0 ||
       (uint32_t)count > p->tx_idx_len || (size_t)count > dlen || npeers < 0 || (size_t)npeers > plen) {
@@ -511,7 +505,7 @@ static napi_value js_send_keepalive(napi_env env, napi_callback_info info) {
   TSN_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   wg_dev *d = dev_get(env, argv[0]);
   if (!d) return NULL;
-  if (argc < 2 || get_i32(env, argv[1], &peer) || peer < 0 || peer >= TSN_WG_MAX_PEERS || !d->peers[peer].used) {
+  if (argc < 2 || tsn_arg_i32(env, argv[1], &peer) || peer < 0 || peer >= TSN_WG_MAX_PEERS || !d->peers[peer].used) {
     tsn_throw_code(env, "ERR_INVALID_ARG_VALUE", "wgSendKeepalive(dev, peer): no such peer");
     return NULL;
   }
@@ -646,7 +640,7 @@ static napi_value js_recv_burst(napi_env env, napi_callback_info info) {
   if (!p) return NULL;
   wg_dev *d = dev_get(env, argv[1]);
   if (!d) return NULL;
-  if (argc < 4 || get_i32(env, argv[2], &first) || get_i32(env, argv[3], &max) || first < 0 || max < 0 || (uint32_t)first + (uint32_t)max > p->slots) {
+  if (argc < 4 || tsn_arg_i32(env, argv[2], &first) || tsn_arg_i32(env, argv[3], &max) || first < 0 || max < 0 || (uint32_t)first + (uint32_t)max > p->slots) {
     tsn_throw_code(env, "ERR_INVALID_ARG_VALUE", "wgRecvBurst(pool, dev, firstSlot, max): slots out of range");
     return NULL;
   }
@@ -715,7 +709,7 @@ static napi_value js_peer_set(napi_env env, napi_callback_info info) {
   TSN_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   wg_dev *d = dev_get(env, argv[0]);
   if (!d) return NULL;
-  if (argc < 5 || get_i32(env, argv[1], &peer) || get_u32(env, argv[2], &vtep) || get_u32(env, argv[3], &ep) || get_i32(env, argv[4], &port) || peer < 0 ||
+  if (argc < 5 || tsn_arg_i32(env, argv[1], &peer) || tsn_arg_u32(env, argv[2], &vtep) || tsn_arg_u32(env, argv[3], &ep) || tsn_arg_i32(env, argv[4], &port) || peer < 0 ||
       peer >= TSN_WG_MAX_PEERS || port < 0 || port > 65535) {
     tsn_throw_code(env, "ERR_INVALID_ARG_VALUE", "wgPeerSet(dev, peer 0..255, vtepIp, endpointIp, endpointPort 0..65535)");
     return NULL;
@@ -756,7 +750,7 @@ static napi_value js_peer_clear(napi_env env, napi_callback_info info) {
   TSN_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   wg_dev *d = dev_get(env, argv[0]);
   if (!d) return NULL;
-  if (argc < 2 || get_i32(env, argv[1], &peer) || peer < 0 || peer >= TSN_WG_MAX_PEERS) {
+  if (argc < 2 || tsn_arg_i32(env, argv[1], &peer) || peer < 0 || peer >= TSN_WG_MAX_PEERS) {
     tsn_throw_code(env, "ERR_INVALID_ARG_VALUE", "wgPeerClear(dev, peer 0..255, remove)");
     return NULL;
   }
@@ -796,8 +790,8 @@ static napi_value js_install(napi_env env, napi_callback_info info) {
   void *sk = NULL, *rk = NULL;
   size_t skl = 0, rkl = 0;
   napi_typedarray_type t1 = napi_int8_array, t2 = napi_int8_array;
-  if (argc < 7 || get_i32(env, argv[1], &peer) || peer < 0 || peer >= TSN_WG_MAX_PEERS || !d->peers[peer].used || get_u32(env, argv[2], &li) ||
-      get_u32(env, argv[3], &ri) || napi_get_typedarray_info(env, argv[4], &t1, &skl, &sk, NULL, NULL) != napi_ok ||
+  if (argc < 7 || tsn_arg_i32(env, argv[1], &peer) || peer < 0 || peer >= TSN_WG_MAX_PEERS || !d->peers[peer].used || tsn_arg_u32(env, argv[2], &li) ||
+      tsn_arg_u32(env, argv[3], &ri) || napi_get_typedarray_info(env, argv[4], &t1, &skl, &sk, NULL, NULL) != napi_ok ||
       napi_get_typedarray_info(env, argv[5], &t2, &rkl, &rk, NULL, NULL) != napi_ok || t1 != napi_uint8_array || t2 != napi_uint8_array || skl != 32 ||
       rkl != 32 || napi_get_value_bool(env, argv[6], &initiator) != napi_ok) {
     tsn_throw_code(env, "ERR_INVALID_ARG_VALUE", "wgInstallKeypair(dev, peer, localIndex, remoteIndex, sendKey: Uint8Array(32), recvKey: Uint8Array(32), initiator)");
@@ -865,7 +859,7 @@ static napi_value js_send_raw(napi_env env, napi_callback_info info) {
   TSN_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   wg_dev *d = dev_get(env, argv[0]);
   if (!d) return NULL;
-  if (argc < 4 || get_u32(env, argv[1], &ip) || get_i32(env, argv[2], &port) || port < 1 || port > 65535 ||
+  if (argc < 4 || tsn_arg_u32(env, argv[1], &ip) || tsn_arg_i32(env, argv[2], &port) || port < 1 || port > 65535 ||
       napi_get_typedarray_info(env, argv[3], &t, &len, &data, NULL, NULL) != napi_ok || t != napi_uint8_array) {
     tsn_throw_code(env, "ERR_INVALID_ARG_VALUE", "wgSendRaw(dev, ip, port 1..65535, bytes: Uint8Array)");
     return NULL;
@@ -899,15 +893,6 @@ static void dev_free(napi_env env, wg_dev *d) {
     if (d->refs[i]) napi_delete_reference(env, d->refs[i]);
   free(d->arena);
   free(d);
-}
-
-static int typed(napi_env env, napi_value v, napi_typedarray_type want, size_t min, void **data) {
-  napi_typedarray_type t;
-  size_t len;
-  bool is = false;
-  napi_is_typedarray(env, v, &is);
-  if (!is || napi_get_typedarray_info(env, v, &t, &len, data, NULL, NULL) != napi_ok || t != want || len < min) return -1;
-  return 0;
 }
 
 static int opt_num(napi_env env, napi_value obj, const char *key, double dflt, double lo, double hi, double *out) {
@@ -946,10 +931,10 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   void *st, *vst, *ps, *ctrl;
   napi_valuetype ot = napi_undefined;
   if (argc >= 7) napi_typeof(env, argv[6], &ot);
-  if (argc < 7 || napi_get_value_string_utf8(env, argv[0], ip, sizeof ip, &iplen) != napi_ok || get_i32(env, argv[1], &port) || port < 0 || port > 65535 ||
-      typed(env, argv[2], napi_int32_array, TSN_WST_COUNT, &st) || typed(env, argv[3], napi_int32_array, TSN_VST_COUNT, &vst) ||
-      typed(env, argv[4], napi_float64_array, (size_t)TSN_WG_MAX_PEERS * TSN_WPS_STRIDE, &ps) ||
-      typed(env, argv[5], napi_uint8_array, (size_t)TSN_WG_CTRL_MAX * TSN_WG_CTRL_STRIDE, &ctrl) || ot != napi_object) {
+  if (argc < 7 || napi_get_value_string_utf8(env, argv[0], ip, sizeof ip, &iplen) != napi_ok || tsn_arg_i32(env, argv[1], &port) || port < 0 || port > 65535 ||
+      tsn_arg_typed(env, argv[2], napi_int32_array, TSN_WST_COUNT, (void **)&st, NULL) || tsn_arg_typed(env, argv[3], napi_int32_array, TSN_VST_COUNT, (void **)&vst, NULL) ||
+      tsn_arg_typed(env, argv[4], napi_float64_array, (size_t)TSN_WG_MAX_PEERS * TSN_WPS_STRIDE, (void **)&ps, NULL) ||
+      tsn_arg_typed(env, argv[5], napi_uint8_array, (size_t)TSN_WG_CTRL_MAX * TSN_WG_CTRL_STRIDE, (void **)&ctrl, NULL) || ot != napi_object) {
     tsn_throw_code(env, "ERR_INVALID_ARG_VALUE", "wgOpen(localIp, port 0..65535, status, vstatus, peerStats, ctrl, opts)");
     return NULL;
   }
@@ -1049,7 +1034,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int32_t h;
   TSN_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || get_i32(env, argv[0], &h) || h < 0 || h >= WG_MAX_DEVS || !devs[h]) return NULL;
+  if (argc < 1 || tsn_arg_i32(env, argv[0], &h) || h < 0 || h >= WG_MAX_DEVS || !devs[h]) return NULL;
   wg_dev *d = devs[h];
   devs[h] = NULL;
   dev_free(env, d);
