@@ -38,6 +38,9 @@ static napi_value init(napi_env env, napi_value exports) {
   tsn_set_i32(env, layout, "DESC_STRIDE", TSN_DESC_STRIDE);
   tsn_set_i32(env, layout, "TX_VNET", TSN_TX_VNET);
   tsn_set_i32(env, layout, "TX_GSO", TSN_TX_GSO);
+  /* Status vectors (tx_status.h, af_packet.h): checked against src/native/addon.ts at load. */
+  tsn_set_i32(env, layout, "TX_STATUS_COUNT", TSN_TXS_COUNT);
+  tsn_set_i32(env, layout, "PACKET_STATUS_COUNT", TSN_PST_COUNT);
   napi_set_named_property(env, exports, "layout", layout);
   return exports;
 }

@@ -705,10 +705,10 @@ static napi_value packet_recv_burst(napi_env env, napi_callback_info info) {
 static inline bool down_errno(int e) { return e == ENETDOWN || e == ENXIO || e == ENODEV; }
 
 static void count_send_error(int32_t *st, int e, int32_t frames) {
-  if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS) st[TSN_PST_TX_DROP_FULL] += frames;
-  else if (down_errno(e)) st[TSN_PST_TX_DROP_DOWN] += frames;
-  else st[TSN_PST_TX_DROP_ERR] += frames;
-  st[TSN_PST_TX_LAST_ERRNO] = e;
+  if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS) st[TSN_TXS_DROP_FULL] += frames;
+  else if (down_errno(e)) st[TSN_TXS_DROP_DOWN] += frames;
+  else st[TSN_TXS_DROP_ERR] += frames;
+  st[TSN_TXS_LAST_ERRNO] = e;
 }
 
 /*
@@ -736,7 +736,7 @@ static napi_value packet_send_burst(napi_env env, napi_callback_info info) {
     return NULL;
   }
   int32_t *st = u->status;
-  for (int i = TSN_PST_TX_SENT; i <= TSN_PST_TX_SYSCALLS; i++) st[i] = 0;
+  memset(st, 0, sizeof(int32_t) * TSN_TXS_COUNT); /* the transmit counters: tx_status.h */
   const size_t hdr = (size_t)u->hdr_len;
   int32_t sent = 0;
   for (int32_t base = 0; base < count; base += TSN_PKT_MAX_BURST) {
@@ -773,14 +773,14 @@ static napi_value packet_send_burst(napi_env env, napi_callback_info info) {
     int32_t i = 0;
     while (i < n) {
       int r = sendmmsg(u->fd, u->msgs + i, (unsigned)(n - i), MSG_DONTWAIT);
-      st[TSN_PST_TX_SYSCALLS]++;
+      st[TSN_TXS_SYSCALLS]++;
       if (r < 0) {
         int e = errno;
         if (e == EINTR) continue;
         if (down_errno(e)) {
           /* The parent is down or gone: the rest of the burst would fail the same way, one syscall each. */
           count_send_error(st, e, (n - i) + (count - base - chunk));
-          st[TSN_PST_TX_SENT] = sent;
+          st[TSN_TXS_SENT] = sent;
           napi_value res;
           napi_create_int32(env, sent, &res);
           return res;
@@ -793,7 +793,7 @@ static napi_value packet_send_burst(napi_env env, napi_callback_info info) {
       i += r;
     }
   }
-  st[TSN_PST_TX_SENT] = sent;
+  st[TSN_TXS_SENT] = sent;
   napi_value res;
   napi_create_int32(env, sent, &res);
   return res;

@@ -7,8 +7,8 @@
  * descriptor just in front of the frame (the headroom holds it) so a frame leaves with one write().
  *
  * A GSO super-frame leaving by a descriptor that cannot take GSO is segmented here (gso.c) and each
- * segment written; if a write fails half-way the frame is counted as cut short (TSN_ST_GSO_PARTIAL),
- * the segments that left in TSN_ST_SEGMENTS and those that did not in TSN_ST_SEGS_LOST; a partial checksum (NEEDS_CSUM) leaving by one that cannot finish it is completed
+ * segment written; if a write fails half-way the frame is counted as cut short (TSN_TXS_GSO_PARTIAL),
+ * the segments that left in TSN_TXS_SEGMENTS and those that did not in TSN_TXS_SEGS_LOST; a partial checksum (NEEDS_CSUM) leaving by one that cannot finish it is completed
  * here. JavaScript is never called per frame.
  *
  * Syscalls: read(2), write(2), writev(2).
@@ -99,17 +99,17 @@ static int write_segment(void *vctx, const uint8_t *seg, size_t len) {
     r = c->vnet ? writev(c->fd, iov, 2) : write(c->fd, seg, len);
   } while (r < 0 && errno == EINTR);
   if (r < 0) return -errno;
-  c->p->status[TSN_ST_SEGMENTS]++;
+  c->p->status[TSN_TXS_SEGMENTS]++;
   c->written++;
   return 0;
 }
 
 static void count_write_error(tsn_pool *p, int err) {
   if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS)
-    p->status[TSN_ST_DROP_FULL]++;
+    p->status[TSN_TXS_DROP_FULL]++;
   else
-    p->status[TSN_ST_DROP_ERR]++;
-  p->status[TSN_ST_LAST_ERRNO] = err;
+    p->status[TSN_TXS_DROP_ERR]++;
+  p->status[TSN_TXS_LAST_ERRNO] = err;
 }
 
 /*
@@ -132,7 +132,7 @@ static napi_value tx_burst(napi_env env, napi_callback_info info) {
     tsn_throw_code(env, "ERR_INVALID_ARG_VALUE", "txBurst(pool, fd, mode, start, count): indices out of range");
     return NULL;
   }
-  memset(p->status, 0, sizeof(int32_t) * TSN_ST_COUNT);
+  memset(p->status, 0, sizeof(int32_t) * TSN_TXS_COUNT);
   const int vnet = mode & TSN_TX_VNET, gso_ok = (mode & TSN_TX_GSO) && vnet;
   int sent = 0;
   for (int32_t k = 0; k < count; k++) {
@@ -141,8 +141,8 @@ static napi_value tx_burst(napi_env env, napi_callback_info info) {
     int32_t *d = p->desc + (size_t)di * TSN_DESC_STRIDE;
     int32_t off = d[TSN_D_OFF], len = d[TSN_D_LEN];
     if (off < TSN_VNET_HDR_LEN || len < 0 || (size_t)off + (size_t)len > p->len) {
-      p->status[TSN_ST_DROP_ERR]++;
-      p->status[TSN_ST_LAST_ERRNO] = EINVAL;
+      p->status[TSN_TXS_DROP_ERR]++;
+      p->status[TSN_TXS_LAST_ERRNO] = EINVAL;
       continue;
     }
     uint8_t *frame = p->base + off;
@@ -154,23 +154,23 @@ static napi_value tx_burst(napi_env env, napi_callback_info info) {
       if (r >= 0) {
         sent++;
       } else if (r == -EINVAL || r == -ENOBUFS) {
-        p->status[TSN_ST_DROP_BAD_GSO]++;
+        p->status[TSN_TXS_DROP_BAD_GSO]++;
       } else if (c.written == 0) {
         count_write_error(p, -r); /* nothing of it left: a dropped frame */
       } else {
-        /* Cut short: what left is in TSN_ST_SEGMENTS, what did not is counted here, by segment. */
-        p->status[TSN_ST_GSO_PARTIAL]++;
-        p->status[TSN_ST_SEGS_LOST] += tsn_gso_count_segments(frame, (size_t)len, &vh) - c.written;
-        p->status[TSN_ST_LAST_ERRNO] = -r;
+        /* Cut short: what left is in TSN_TXS_SEGMENTS, what did not is counted here, by segment. */
+        p->status[TSN_TXS_GSO_PARTIAL]++;
+        p->status[TSN_TXS_SEGS_LOST] += tsn_gso_count_segments(frame, (size_t)len, &vh) - c.written;
+        p->status[TSN_TXS_LAST_ERRNO] = -r;
       }
       continue;
     }
     if ((vh.flags & TSN_VNET_F_NEEDS_CSUM) && !gso_ok) {
       if (tsn_csum_complete(frame, (size_t)len, vh.csum_start, vh.csum_offset) < 0) {
-        p->status[TSN_ST_DROP_BAD_GSO]++;
+        p->status[TSN_TXS_DROP_BAD_GSO]++;
         continue;
       }
-      p->status[TSN_ST_CSUM_DONE]++;
+      p->status[TSN_TXS_CSUM_DONE]++;
       vh.flags = (vh.flags & ~TSN_VNET_F_NEEDS_CSUM) | TSN_VNET_F_DATA_VALID;
       vh.csum_start = vh.csum_offset = 0;
       d[TSN_D_VFLAGS] = vh.flags;
@@ -189,7 +189,7 @@ static napi_value tx_burst(napi_env env, napi_callback_info info) {
     if (r < 0) count_write_error(p, errno);
     else sent++;
   }
-  p->status[TSN_ST_SENT] = sent;
+  p->status[TSN_TXS_SENT] = sent;
   napi_value res;
   napi_create_int32(env, sent, &res);
   return res;

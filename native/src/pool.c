@@ -51,7 +51,7 @@ static napi_value attach_pool(napi_env env, napi_callback_info info) {
     return NULL;
   }
   size_t slots = len / TSN_SLOT_SIZE;
-  if (slots == 0 || len % TSN_SLOT_SIZE || dn < slots * TSN_DESC_STRIDE || sn < TSN_ST_COUNT) {
+  if (slots == 0 || len % TSN_SLOT_SIZE || dn < slots * TSN_DESC_STRIDE || sn < TSN_TXS_COUNT) {
     tsn_throw_code(env, "ERR_INVALID_ARG_VALUE", "attachPool: sizes do not match the slot layout");
     return NULL;
   }

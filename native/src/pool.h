@@ -4,20 +4,9 @@
 #include <node_api.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "tx_status.h"
 
-/* Indices into a pool's status vector (Int32Array shared with JS; written by txBurst/rxBurst). */
-enum {
-  TSN_ST_SENT = 0,        /* frames written by the last txBurst */
-  TSN_ST_DROP_FULL,       /* frames not written: EAGAIN / ENOBUFS (queue full) */
-  TSN_ST_DROP_ERR,        /* frames not written: other errno (device down: EIO) */
-  TSN_ST_LAST_ERRNO,      /* errno of the last failed write */
-  TSN_ST_SEGMENTS,        /* segments written for GSO frames segmented in C */
-  TSN_ST_DROP_BAD_GSO,    /* GSO frames that could not be segmented (malformed) */
-  TSN_ST_CSUM_DONE,       /* partial checksums completed in C */
-  TSN_ST_GSO_PARTIAL,     /* GSO frames cut short: some segments written, then a write failed */
-  TSN_ST_SEGS_LOST,       /* segments of those frames that were not written */
-  TSN_ST_COUNT = 9
-};
+/* A pool's status vector is the transmit counters of tx_status.h (TAP ports): written by txBurst. */
 
 typedef struct {
   uint8_t *base;     /* pool bytes */
@@ -26,7 +15,7 @@ typedef struct {
   int32_t *desc;     /* slots * TSN_DESC_STRIDE */
   int32_t *tx_idx;   /* descriptor indices for txBurst, JS-filled */
   uint32_t tx_idx_len;
-  int32_t *status;   /* TSN_ST_COUNT */
+  int32_t *status;   /* TSN_TXS_COUNT */
   uint8_t *scratch;  /* segmentation output: one header + one MSS */
   napi_ref refs[4];
   int used;

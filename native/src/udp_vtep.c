@@ -137,7 +137,7 @@ static napi_value vtep_open(napi_env env, napi_callback_info info) {
   }
   void *stdata;
   if (tsn_arg_typed(env, argv[2], napi_int32_array, TSN_VST_COUNT, &stdata, NULL)) {
-    tsn_throw_code(env, "ERR_INVALID_ARG_TYPE", "vtepOpen: status must be an Int32Array of at least TSN_VST_COUNT (13) entries");
+    tsn_throw_code(env, "ERR_INVALID_ARG_TYPE", "vtepOpen: status must be an Int32Array of at least TSN_VST_COUNT (17) entries");
     return NULL;
   }
   int ntx = 8, ttl = 64;

@@ -92,20 +92,20 @@ static void batch_flush(tsn_vtep *v, int fd) {
   int i = 0;
   while (i < b->n) {
     int r = sendmmsg(fd, b->msgs + i, (unsigned)(b->n - i), 0);
-    st[TSN_VST_SYSCALLS]++;
+    st[TSN_TXS_SYSCALLS]++;
     if (r < 0) {
       int e = errno;
       if (e == EINTR) continue;
-      st[TSN_VST_LAST_ERRNO] = e;
+      st[TSN_TXS_LAST_ERRNO] = e;
       if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS) {
-        for (; i < b->n; i++) st[TSN_VST_DROP_FULL] += b->dgrams[i];
+        for (; i < b->n; i++) st[TSN_TXS_DROP_FULL] += b->dgrams[i];
         break;
       }
-      st[e == EMSGSIZE ? TSN_VST_DROP_TOO_BIG : TSN_VST_DROP_ERR] += b->dgrams[i];
+      st[e == EMSGSIZE ? TSN_TXS_DROP_TOO_BIG : TSN_TXS_DROP_ERR] += b->dgrams[i];
       i++;
       continue;
     }
-    for (int k = 0; k < r; k++) st[TSN_VST_DGRAMS] += b->dgrams[i + k];
+    for (int k = 0; k < r; k++) st[TSN_TXS_SENT] += b->dgrams[i + k];
     i += r;
   }
   b->n = 0;
@@ -201,7 +201,7 @@ static uint8_t *run_next(struct seg_run *r, size_t dglen, size_t nbytes, size_t 
   r->len += dglen;
   r->segs++;
   r->iov_count += niov;
-  v->status[TSN_VST_SEGMENTS]++;
+  v->status[TSN_TXS_SEGMENTS]++;
   uint8_t *a = v->arena + v->arena_pos;
   v->arena_pos += nbytes;
   return a;
@@ -295,7 +295,7 @@ static int segment_direct(struct seg_run *r, uint8_t *frame, size_t len, size_t 
  */
 int tsn_vtep_tx_burst(tsn_vtep *v, tsn_pool *p, uint32_t vni, int32_t count, const uint32_t *dst, const uint32_t *peers, int32_t npeers) {
   int32_t *st = v->status;
-  memset(st, 0, sizeof(int32_t) * TSN_VST_SEND_COUNT);
+  memset(st, 0, sizeof(int32_t) * TSN_TXS_COUNT);
   if ((size_t)count > v->sock_of_len) {
     free(v->sock_of);
     v->sock_of = malloc((size_t)count);
@@ -312,8 +312,8 @@ int tsn_vtep_tx_burst(tsn_vtep *v, tsn_pool *p, uint32_t vni, int32_t count, con
     int32_t *d = p->desc + (size_t)di * TSN_DESC_STRIDE;
     int32_t off = d[TSN_D_OFF], len = d[TSN_D_LEN];
     if (off < TSN_VXLAN_HLEN || len < 14 || (size_t)off + (size_t)len > p->len) {
-      st[TSN_VST_DROP_ERR]++;
-      st[TSN_VST_LAST_ERRNO] = EINVAL;
+      st[TSN_TXS_DROP_ERR]++;
+      st[TSN_TXS_LAST_ERRNO] = EINVAL;
       continue;
     }
     int s = (int)(flow_hash(p->base + off, (size_t)len) % (uint32_t)v->n_tx);
@@ -345,14 +345,14 @@ int tsn_vtep_tx_burst(tsn_vtep *v, tsn_pool *p, uint32_t vni, int32_t count, con
         if (rc == -ENOTSUP) rc = tsn_gso_segment(frame, len, &vh, p->scratch, TSN_SLOT_SIZE, emit_segment, &r);
         run_close(&r);
         if (rc < 0) {
-          st[TSN_VST_DROP_BAD_GSO]++;
-          st[TSN_VST_LAST_ERRNO] = -rc;
+          st[TSN_TXS_DROP_BAD_GSO]++;
+          st[TSN_TXS_LAST_ERRNO] = -rc;
         }
         continue;
       }
       if (vh.flags & TSN_VNET_F_NEEDS_CSUM) {
         if (tsn_csum_complete(frame, len, vh.csum_start, vh.csum_offset) < 0) {
-          st[TSN_VST_DROP_BAD_GSO]++;
+          st[TSN_TXS_DROP_BAD_GSO]++;
           continue;
         }
         d[TSN_D_VFLAGS] = (vh.flags & ~TSN_VNET_F_NEEDS_CSUM) | TSN_VNET_F_DATA_VALID;
@@ -366,5 +366,5 @@ int tsn_vtep_tx_burst(tsn_vtep *v, tsn_pool *p, uint32_t vni, int32_t count, con
     }
     batch_flush(v, fd);
   }
-  return st[TSN_VST_DGRAMS];
+  return st[TSN_TXS_SENT];
 }

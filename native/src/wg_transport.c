@@ -201,21 +201,21 @@ static void batch_flush(wg_dev *d) {
   int i = 0;
   while (i < d->nmsg) {
     int r = sendmmsg(d->fd, d->msgs + i, (unsigned)(d->nmsg - i), 0);
-    d->vst[TSN_VST_SYSCALLS]++;
+    d->vst[TSN_TXS_SYSCALLS]++;
     if (r < 0) {
       int e = errno;
       if (e == EINTR) continue;
-      d->vst[TSN_VST_LAST_ERRNO] = e;
+      d->vst[TSN_TXS_LAST_ERRNO] = e;
       if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS) {
-        for (; i < d->nmsg; i++) d->vst[TSN_VST_DROP_FULL] += d->dgrams[i];
+        for (; i < d->nmsg; i++) d->vst[TSN_TXS_DROP_FULL] += d->dgrams[i];
         break;
       }
-      d->vst[e == EMSGSIZE ? TSN_VST_DROP_TOO_BIG : TSN_VST_DROP_ERR] += d->dgrams[i];
+      d->vst[e == EMSGSIZE ? TSN_TXS_DROP_TOO_BIG : TSN_TXS_DROP_ERR] += d->dgrams[i];
       i++;
       continue;
     }
     for (int k = 0; k < r; k++) {
-      d->vst[TSN_VST_DGRAMS] += d->dgrams[i + k];
+      d->vst[TSN_TXS_SENT] += d->dgrams[i + k];
       double *pr = prow(d, d->peer_of[i + k]);
       pr[TSN_WPS_TX_BYTES] += d->bytes_of[i + k];
       pr[TSN_WPS_TX_PACKETS] += d->dgrams[i + k];
@@ -373,7 +373,7 @@ static int emit_segment(void *ctx, const uint8_t *seg, size_t len) {
   struct seg_ctx *c = ctx;
   for (int i = 0; i < c->n; i++)
     if (send_one(c->d, c->peers[i], c->slots[i], c->vni, seg, len, c->sport, c->now)) c->failed++;
-  c->d->vst[TSN_VST_SEGMENTS]++;
+  c->d->vst[TSN_TXS_SEGMENTS]++;
   return 0;
 }
 
@@ -439,7 +439,7 @@ static napi_value js_send_burst(napi_env env, napi_callback_info info) {
     return NULL;
   }
   const uint32_t *dst = ddata, *bum = pdata;
-  memset(d->vst, 0, sizeof(int32_t) * TSN_VST_SEND_COUNT);
+  memset(d->vst, 0, sizeof(int32_t) * TSN_TXS_COUNT);
   double now = now_ms();
   int dpeer[TSN_WG_MAX_PEERS], dslot[TSN_WG_MAX_PEERS];
   for (int32_t r = 0; r < count; r++) {
@@ -448,7 +448,7 @@ static napi_value js_send_burst(napi_env env, napi_callback_info info) {
     int32_t *desc = p->desc + (size_t)row * TSN_DESC_STRIDE;
     int32_t off = desc[TSN_D_OFF], len = desc[TSN_D_LEN];
     if (off < 0 || len < 0 || (size_t)off + (size_t)len > p->len) {
-      d->vst[TSN_VST_DROP_BAD_GSO]++;
+      d->vst[TSN_TXS_DROP_BAD_GSO]++;
       continue;
     }
     uint8_t *frame = p->base + off;
@@ -477,23 +477,23 @@ static napi_value js_send_burst(napi_env env, napi_callback_info info) {
                           .gso_size = (uint16_t)desc[TSN_D_GSO_SIZE], .csum_start = (uint16_t)desc[TSN_D_CSUM_START], .csum_offset = (uint16_t)desc[TSN_D_CSUM_OFF]};
     if ((vh.gso_type & ~TSN_GSO_ECN) != TSN_GSO_NONE) {
       struct seg_ctx c = {.d = d, .peers = dpeer, .slots = dslot, .n = n, .vni = (uint32_t)vni, .sport = sport, .now = now};
-      if (tsn_gso_segment(frame, (size_t)len, &vh, p->scratch, TSN_SLOT_SIZE, emit_segment, &c) < 0) d->vst[TSN_VST_DROP_BAD_GSO]++;
-      if (c.failed) d->vst[TSN_VST_DROP_ERR] += c.failed;
+      if (tsn_gso_segment(frame, (size_t)len, &vh, p->scratch, TSN_SLOT_SIZE, emit_segment, &c) < 0) d->vst[TSN_TXS_DROP_BAD_GSO]++;
+      if (c.failed) d->vst[TSN_TXS_DROP_ERR] += c.failed;
       continue;
     }
     if (vh.flags & TSN_VNET_F_NEEDS_CSUM) {
       if (tsn_csum_complete(frame, (size_t)len, vh.csum_start, vh.csum_offset) < 0) {
-        d->vst[TSN_VST_DROP_BAD_GSO]++;
+        d->vst[TSN_TXS_DROP_BAD_GSO]++;
         continue;
       }
       desc[TSN_D_VFLAGS] = (desc[TSN_D_VFLAGS] & ~TSN_VNET_F_NEEDS_CSUM) | TSN_VNET_F_DATA_VALID;
     }
     for (int i = 0; i < n; i++)
-      if (send_one(d, dpeer[i], dslot[i], (uint32_t)vni, frame, (size_t)len, sport, now)) d->vst[TSN_VST_DROP_ERR]++;
+      if (send_one(d, dpeer[i], dslot[i], (uint32_t)vni, frame, (size_t)len, sport, now)) d->vst[TSN_TXS_DROP_ERR]++;
   }
   batch_flush(d);
   napi_value res;
-  napi_create_int32(env, d->vst[TSN_VST_DGRAMS], &res);
+  napi_create_int32(env, d->vst[TSN_TXS_SENT], &res);
   return res;
 }
 
@@ -519,9 +519,9 @@ static napi_value js_send_keepalive(napi_env env, napi_callback_info info) {
       queue_datagram(d, peer, d->arena + start, n);
       prow(d, peer)[TSN_WPS_LAST_TX] = now;
       prow(d, peer)[TSN_WPS_TX_COUNTER] = (double)d->kp[slot].tx_counter;
-      int32_t before = d->vst[TSN_VST_DGRAMS];
+      int32_t before = d->vst[TSN_TXS_SENT];
       batch_flush(d);
-      ok = d->vst[TSN_VST_DGRAMS] > before;
+      ok = d->vst[TSN_TXS_SENT] > before;
     }
   }
   napi_value r;

@@ -31,15 +31,18 @@ export const DEBIAN_PACKAGE: Record<string, string> = {
 export interface RunOptions {
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** Written to the command's standard input (then closed). */
+  input?: string;
 }
 
 /** Run `cmd args` to completion and return its stdout; a failure's message names the command and its stderr. */
 export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: opts.timeoutMs ?? 30_000, maxBuffer: 16 << 20, env: opts.env }, (err, stdout, stderr) => {
+    const child = execFile(cmd, args, { timeout: opts.timeoutMs ?? 30_000, maxBuffer: 16 << 20, env: opts.env }, (err, stdout, stderr) => {
       if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${String(stderr).trim() || err.message}`));
       else resolve(String(stdout));
     });
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
 }
 

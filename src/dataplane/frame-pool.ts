@@ -6,7 +6,7 @@
  * transmit queues are flushed (writes to a descriptor copy the bytes), so there is no free list.
  * The native side sees the pool only once a kernel-backed port needs it (`nativeHandle`).
  */
-import { native, ST_COUNT } from '../native/addon.js';
+import { native, TXS_COUNT } from '../native/addon.js';
 import {
   DESC_STRIDE,
   D_CSUM_OFF,
@@ -49,7 +49,7 @@ export class FramePool {
     this.bytes = new Uint8Array(this.buffer);
     this.desc = new Int32Array(slots * DESC_STRIDE);
     this.txIdx = new Int32Array(slots);
-    this.status = new Int32Array(ST_COUNT);
+    this.status = new Int32Array(TXS_COUNT);
   }
 
   /** The addon's handle for this pool, registering it on first use. */

@@ -192,7 +192,7 @@ export interface NativeAddon {
   packetSendBurst(pool: number, handle: number, count: number): number;
   /** PACKET_STATISTICS since the last call (reading resets): frames queued, and frames the kernel dropped (receive queue full). */
   packetStats(handle: number): { packets: number; drops: number };
-  layout: { HEADROOM: number; VNET_HDR_LEN: number; SLOT_SIZE: number; DESC_STRIDE: number; TX_VNET: number; TX_GSO: number };
+  layout: { HEADROOM: number; VNET_HDR_LEN: number; SLOT_SIZE: number; DESC_STRIDE: number; TX_VNET: number; TX_GSO: number; TX_STATUS_COUNT: number; PACKET_STATUS_COUNT: number };
 }
 
 export interface VtepOpenOptions {
@@ -204,23 +204,35 @@ export interface VtepOpenOptions {
   netns?: string;
 }
 
-/** Indices into a VTEP's status vector; see native/src/vtep_layout.h. Send counters are reset by every send. */
-export const VST_DGRAMS = 0;
-export const VST_SYSCALLS = 1;
-export const VST_DROP_FULL = 2;
-export const VST_DROP_TOO_BIG = 3;
-export const VST_DROP_ERR = 4;
-export const VST_LAST_ERRNO = 5;
-export const VST_SEGMENTS = 6;
-export const VST_DROP_BAD_GSO = 7;
-/** Receive counters: cumulative (never reset). */
-export const VST_RX_GRO_DGRAMS = 8;
-export const VST_RX_SUPERFRAMES = 9;
-export const VST_RX_TUNNEL_GSO = 10;
-export const VST_RX_NO_SLOT = 11;
+/**
+ * The transmit counters at the head of every port kind's status vector (native/src/tx_status.h): TAP
+ * (the frame pool's status), AF_PACKET uplinks and VTEP sockets; reset by every send. Read by
+ * src/dataplane/ports/transmit-status.ts.
+ */
+export const TXS_SENT = 0;
+export const TXS_SYSCALLS = 1;
+export const TXS_DROP_FULL = 2;
+export const TXS_DROP_DOWN = 3;
+export const TXS_DROP_TOO_BIG = 4;
+export const TXS_DROP_ERR = 5;
+export const TXS_LAST_ERRNO = 6;
+export const TXS_SEGMENTS = 7;
+export const TXS_DROP_BAD_GSO = 8;
+export const TXS_CSUM_DONE = 9;
+/** GSO frames cut short: some segments sent, then a send failed (their segments: TXS_SEGMENTS / TXS_SEGS_LOST). */
+export const TXS_GSO_PARTIAL = 10;
+/** Segments of those frames that were not sent. */
+export const TXS_SEGS_LOST = 11;
+export const TXS_COUNT = 12;
+
+/** A VTEP's receive counters, after the transmit ones (native/src/vtep_layout.h): cumulative (never reset). */
+export const VST_RX_GRO_DGRAMS = TXS_COUNT;
+export const VST_RX_SUPERFRAMES = TXS_COUNT + 1;
+export const VST_RX_TUNNEL_GSO = TXS_COUNT + 2;
+export const VST_RX_NO_SLOT = TXS_COUNT + 3;
 /** GRO messages dropped whole: the first inner frame claims the message, a datagram boundary holds a VXLAN header. */
-export const VST_RX_AMBIGUOUS_GRO = 12;
-export const VST_COUNT = 13;
+export const VST_RX_AMBIGUOUS_GRO = TXS_COUNT + 4;
+export const VST_COUNT = TXS_COUNT + 5;
 
 export interface PacketOpenResult {
   handle: number;
@@ -235,32 +247,12 @@ export interface PacketOpenResult {
   ignoreOutgoing: boolean;
 }
 
-/** Indices into an uplink's status vector; see native/src/af_packet.h. */
-export const PST_RX_ERRNO = 0;
-export const PST_RX_TRUNCATED = 1;
-export const PST_RX_OUTGOING = 2;
-export const PST_RX_VLAN = 3;
-export const PST_TX_SENT = 4;
-export const PST_TX_DROP_FULL = 5;
-export const PST_TX_DROP_DOWN = 6;
-export const PST_TX_DROP_ERR = 7;
-export const PST_TX_LAST_ERRNO = 8;
-export const PST_TX_SYSCALLS = 9;
-export const PST_COUNT = 12;
-
-/** Indices into a pool's status vector; see native/src/pool.h. */
-export const ST_SENT = 0;
-export const ST_DROP_FULL = 1;
-export const ST_DROP_ERR = 2;
-export const ST_LAST_ERRNO = 3;
-export const ST_SEGMENTS = 4;
-export const ST_DROP_BAD_GSO = 5;
-export const ST_CSUM_DONE = 6;
-/** GSO frames cut short: some segments written, then a write failed (their segments: ST_SEGMENTS / ST_SEGS_LOST). */
-export const ST_GSO_PARTIAL = 7;
-/** Segments of those frames that were not written. */
-export const ST_SEGS_LOST = 8;
-export const ST_COUNT = 9;
+/** An uplink's receive counters, after the transmit ones (native/src/af_packet.h): reset by every receive. */
+export const PST_RX_ERRNO = TXS_COUNT;
+export const PST_RX_TRUNCATED = TXS_COUNT + 1;
+export const PST_RX_OUTGOING = TXS_COUNT + 2;
+export const PST_RX_VLAN = TXS_COUNT + 3;
+export const PST_COUNT = TXS_COUNT + 4;
 
 let loaded: NativeAddon | undefined;
 
@@ -270,7 +262,7 @@ export function native(): NativeAddon {
   // src/native/ and dist/native/ are both two levels below the package root.
   const addon = require('../../build/Release/tsnet_native.node') as NativeAddon;
   const l = addon.layout;
-  if (l.HEADROOM !== HEADROOM || l.SLOT_SIZE !== SLOT_SIZE || l.DESC_STRIDE !== DESC_STRIDE || l.VNET_HDR_LEN !== VNET_HDR_LEN) {
+  if (l.HEADROOM !== HEADROOM || l.SLOT_SIZE !== SLOT_SIZE || l.DESC_STRIDE !== DESC_STRIDE || l.VNET_HDR_LEN !== VNET_HDR_LEN || l.TX_STATUS_COUNT !== TXS_COUNT || l.PACKET_STATUS_COUNT !== PST_COUNT) {
     throw new Error(`native addon frame layout ${JSON.stringify(l)} does not match src/dataplane/layout.ts: rebuild with npm run build:native`);
   }
   loaded = addon;

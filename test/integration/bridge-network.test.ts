@@ -3,6 +3,7 @@
  * namespaces, ping each other and the gateway, iperf3, fdb show, disconnect, rm. Then bad input, each
  * a clear error with nothing half-made, and a kill -9 of the daemon with traffic resuming after restart.
  */
+import { pingOk } from '../helpers/traffic.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TestDaemon, daemonWithSandboxes } from '../helpers/daemon.js';
 import { kill, nsExec, nsSpawn, privilegedSkipReason, sh } from '../helpers/netns.js';
@@ -26,13 +27,6 @@ async function links(ns: string | null): Promise<string[]> {
   return (JSON.parse(out) as { ifname: string }[]).map((l) => l.ifname);
 }
 
-async function ping(ns: string, ip: string): Promise<boolean> {
-  return nsExec(ns, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', ip]).then(
-    () => true,
-    () => false,
-  );
-}
-
 describe.skipIf(skip !== null)('bridge network through the daemon', () => {
   it('creates a network, connects two namespaces, pings, moves TCP, shows the FDB, disconnects and removes', async () => {
     const { d, c1, c2 } = await setup();
@@ -50,9 +44,9 @@ describe.skipIf(skip !== null)('bridge network through the daemon', () => {
     const route = await sh('ip', ['-n', c1, 'route', 'show', 'default']);
     expect(route).toMatch(/default via 10\.61\.0\.1 dev eth0/);
 
-    expect(await ping(c1, '10.61.0.50')).toBe(true);
-    expect(await ping(c2, '10.61.0.2')).toBe(true);
-    expect(await ping(c1, '10.61.0.1')).toBe(true); // the gateway, on the host side
+    expect(await pingOk(c1, '10.61.0.50')).toBe(true);
+    expect(await pingOk(c2, '10.61.0.2')).toBe(true);
+    expect(await pingOk(c1, '10.61.0.1')).toBe(true); // the gateway, on the host side
 
     const server = nsSpawn(c2, 'iperf3', ['-s', '-1', '-B', '10.61.0.50']);
     try {
@@ -135,15 +129,15 @@ describe.skipIf(skip !== null)('bridge network through the daemon', () => {
     await d.ok(['network', 'create', '--subnet', '10.64.0.0/24', 'n1']);
     await d.ok(['connect', 'n1', '--netns', c1]);
     await d.ok(['connect', 'n1', '--netns', c2]);
-    expect(await ping(c1, '10.64.0.3')).toBe(true);
+    expect(await pingOk(c1, '10.64.0.3')).toBe(true);
     await d.kill('SIGKILL');
     // The containers keep their interfaces while the switch is down, but nothing moves.
     expect(await links(c1)).toContain('eth0');
-    expect(await ping(c1, '10.64.0.3')).toBe(false);
+    expect(await pingOk(c1, '10.64.0.3')).toBe(false);
     await d.start();
     expect(d.log).toMatch(/1 network\(s\), 2 endpoint\(s\) adopted/);
-    expect(await ping(c1, '10.64.0.3')).toBe(true);
-    expect(await ping(c2, '10.64.0.1')).toBe(true);
+    expect(await pingOk(c1, '10.64.0.3')).toBe(true);
+    expect(await pingOk(c2, '10.64.0.1')).toBe(true);
     // State survived: the next address continues after the adopted ones.
     const ep = JSON.parse(await d.ok(['network', 'inspect', 'n1']))[0];
     expect(Object.keys(ep.Endpoints)).toHaveLength(2);
@@ -159,11 +153,11 @@ describe.skipIf(skip !== null)('bridge network through the daemon', () => {
     expect(inspect.IPAM.Config[0].Subnet).toBe('10.70.1.0/24');
     await d.ok(['connect', 'auto', '--netns', c1]);
     await d.ok(['connect', 'auto', '--netns', c2]);
-    expect(await ping(c1, '10.70.1.1')).toBe(true); // the gateway: allowed
-    expect(await ping(c1, '10.70.1.3')).toBe(false); // the other container: not (ARP never reaches it)
+    expect(await pingOk(c1, '10.70.1.1')).toBe(true); // the gateway: allowed
+    expect(await pingOk(c1, '10.70.1.3')).toBe(false); // the other container: not (ARP never reaches it)
     // Even with its MAC known, unicast to the other container is dropped, and counted.
     await sh('ip', ['-n', c1, 'neigh', 'replace', '10.70.1.3', 'lladdr', '02:42:0a:46:01:03', 'dev', 'eth0']);
-    expect(await ping(c1, '10.70.1.3')).toBe(false);
+    expect(await pingOk(c1, '10.70.1.3')).toBe(false);
     const stats = JSON.parse(await d.ok(['stats', '--json']));
     const drops = stats.networks.find((n: { network: string }) => n.network === 'auto').drops;
     expect(drops['icc-disabled']).toBeGreaterThan(0);

@@ -21,9 +21,10 @@
  *   - a CNI attachment on a cluster network claims its address and publishes its endpoint in the
  *     store like `connect` (the other host installs it, refuses its address), and DEL withdraws it.
  */
+import { tcpdumpWhile } from '../helpers/traffic.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TestCluster, pingOnce } from '../helpers/cluster-hosts.js';
-import { addNetns, delNetns, kill, nsExec, nsSpawn, privilegedSkipReason, plumb, sh, uniqueTag } from '../helpers/netns.js';
+import { addNetns, delNetns, kill, nsExec, privilegedSkipReason, plumb, sh, uniqueTag } from '../helpers/netns.js';
 import { curlMany, startBackend, tally } from '../helpers/lb-backends.js';
 import { CniRuntime, SYSTEM_CNI_DIR } from '../helpers/cni-runtime.js';
 import { runCli } from '../helpers/daemon.js';
@@ -48,27 +49,6 @@ async function cluster(ttls: number[]): Promise<TestCluster> {
 }
 
 const json = <T = any>(text: string): T => JSON.parse(text) as T;
-
-/** tcpdump on the underlay bridge while `during` runs; returns its text (VXLAN decoded, inner frames shown). */
-async function underlayCapture(c: TestCluster, during: () => Promise<unknown>): Promise<string> {
-  const p = nsSpawn(c.underlay, 'tcpdump', ['-i', 'br0', '-nn', '-e', '-l', 'udp', 'port', '4789']);
-  let out = '';
-  let err = '';
-  p.stdout!.on('data', (d) => (out += d));
-  p.stderr!.on('data', (d) => (err += d));
-  try {
-    const end = Date.now() + 10_000;
-    while (!err.includes('listening on')) {
-      if (Date.now() > end || p.exitCode !== null) throw new Error(`tcpdump did not start: ${err}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    await during();
-    await new Promise((r) => setTimeout(r, 300));
-  } finally {
-    kill(p);
-  }
-  return out;
-}
 
 describe.skipIf(skip !== null)('overlay networks through a cluster store (etcd)', () => {
   it('shares a network, its IPAM and endpoints: 30 distinct addresses, all pairs ping, ARP answered locally', async () => {
@@ -109,7 +89,7 @@ describe.skipIf(skip !== null)('overlay networks through a cluster store (etcd)'
     expect(await h1.daemon.ok(['fdb', 'show', 'ov'])).toMatch(new RegExp(`${remote.mac}\\s+vxlan4097\\s+store \\(host3\\)`));
     // All pairs ping (435), while the underlay is watched: no ARP inside VXLAN for these endpoints.
     const failed: string[] = [];
-    const dump = await underlayCapture(c, async () => {
+    const dump = await tcpdumpWhile(c.underlay, 'br0', ['udp', 'port', '4789'], async () => {
       await Promise.all(
         eps.map(async (a) => {
           for (const b of eps) {

@@ -7,12 +7,12 @@
  * without losing the connection; `network inspect` per peer (handshake age, transfer, endpoint);
  * the key file 0600 and the private key in no output; `overlay key show`; bad options named.
  */
+import { iperfTcpBytes, pingOk } from '../helpers/traffic.js';
 import { statSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TestDaemon } from '../helpers/daemon.js';
-import { addNetns, delNetns, kill, nsExec, nsSpawn, plumb, privilegedSkipReason, sh, uniqueTag } from '../helpers/netns.js';
+import { addNetns, delNetns, nsExec, plumb, privilegedSkipReason, sh, uniqueTag } from '../helpers/netns.js';
 import { startWireguardGo } from '../helpers/wireguard-go.js';
 
 const skip = privilegedSkipReason(['wireguard-go', 'wg', 'iperf3']);
@@ -32,29 +32,6 @@ async function netns(name: string): Promise<string> {
   cleanup.push(() => delNetns(name));
   await addNetns(name);
   return name;
-}
-
-async function ping(ns: string, ip: string): Promise<boolean> {
-  for (let i = 0; i < 5; i++) {
-    const ok = await nsExec(ns, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', ip]).then(
-      () => true,
-      () => false,
-    );
-    if (ok) return true;
-  }
-  return false;
-}
-
-async function tcp(server: string, client: string, ip: string, seconds = 1): Promise<number> {
-  let s: ChildProcess | undefined;
-  try {
-    s = nsSpawn(server, 'iperf3', ['-s', '-1', '-B', ip]);
-    await new Promise((r) => setTimeout(r, 400));
-    const j = JSON.parse(await nsExec(client, 'iperf3', ['-c', ip, '-t', String(seconds), '-J'], { timeoutMs: 30_000 + seconds * 1000 }));
-    return j.end.sum_received.bytes as number;
-  } finally {
-    kill(s);
-  }
 }
 
 const json = <T = any>(text: string): T => JSON.parse(text) as T;
@@ -111,10 +88,10 @@ describe.skipIf(skip !== null)('encrypted overlay (WireGuard between VTEPs)', ()
     await plumb(c2, `kc${tag}`, '02:42:0a:52:00:03', '10.82.0.3/24', MTU);
 
 
-    expect(await ping(c1, '10.82.0.3')).toBe(true); // A initiates: A rekeys by time
-    expect(await ping(c2, '10.82.0.2')).toBe(true);
-    expect(await tcp(c2, c1, '10.82.0.3')).toBeGreaterThan(2e6);
-    expect(await tcp(c1, c2, '10.82.0.2')).toBeGreaterThan(2e6);
+    expect(await pingOk(c1, '10.82.0.3', { tries: 5 })).toBe(true); // A initiates: A rekeys by time
+    expect(await pingOk(c2, '10.82.0.2', { tries: 5 })).toBe(true);
+    expect(await iperfTcpBytes(c2, c1, '10.82.0.3')).toBeGreaterThan(2e6);
+    expect(await iperfTcpBytes(c1, c2, '10.82.0.2')).toBeGreaterThan(2e6);
 
     const before = json(await dA.ok(['network', 'inspect', 'sec']))[0].Overlay.Encryption;
     expect(before.PublicKey).toBe(pubA);
@@ -129,7 +106,7 @@ describe.skipIf(skip !== null)('encrypted overlay (WireGuard between VTEPs)', ()
     expect(Number(wgShow.trim().split(/\s+/)[1])).toBeGreaterThan(2e6);
 
     // A longer TCP run across at least two of A's rekeys (every 4 s): the connection survives.
-    const got = await tcp(c2, c1, '10.82.0.3', 10);
+    const got = await iperfTcpBytes(c2, c1, '10.82.0.3', 10);
     expect(got).toBeGreaterThan(5e6);
     const after = json(await dA.ok(['network', 'inspect', 'sec']))[0].Overlay.Encryption.Peers[0];
     expect(after.Handshakes, dA.log).toBeGreaterThanOrEqual(before.Peers[0].Handshakes + 2);

@@ -6,10 +6,11 @@
  * LAN's bridge hairpinning frames back for private and vepa; the host shim; parent down/up and
  * re-creation; bad input.
  */
+import { iperfTcpBytes, pingOk } from '../helpers/traffic.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { daemonWithSandboxes, type TestDaemon } from '../helpers/daemon.js';
 import { makeLan, type Lan } from '../helpers/lan.js';
-import { kill, nsExec, nsSpawn, privilegedSkipReason, sh } from '../helpers/netns.js';
+import { nsExec, privilegedSkipReason, sh } from '../helpers/netns.js';
 
 const skip = privilegedSkipReason();
 if (skip) console.warn(`skipping macvlan/ipvlan integration tests: ${skip}`);
@@ -27,32 +28,13 @@ async function setup(n: number, lanCidr: string): Promise<{ d: TestDaemon; ns: s
   return { d, ns, lan };
 }
 
-async function ping(ns: string, ip: string, count = 2): Promise<boolean> {
-  return nsExec(ns, 'ping', ['-c', String(count), '-i', '0.2', '-W', '1', ip]).then(
-    () => true,
-    () => false,
-  );
-}
-
 /** Ping until it answers or `ms` pass (a parent coming back up takes a moment). */
 async function pingWithin(ns: string, ip: string, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
-    if (await ping(ns, ip, 1)) return true;
+    if (await pingOk(ns, ip, { count: 1, waitS: 1 })) return true;
   }
   return false;
-}
-
-/** One second of iperf3 TCP from `clientNs` to `ip` in `serverNs`; bytes received. */
-async function tcp(serverNs: string, ip: string, clientNs: string): Promise<number> {
-  const server = nsSpawn(serverNs, 'iperf3', ['-s', '-1', '-B', ip]);
-  try {
-    await new Promise((r) => setTimeout(r, 300));
-    const j = JSON.parse(await nsExec(clientNs, 'iperf3', ['-c', ip, '-t', '1', '-J'], { timeoutMs: 20_000 }));
-    return j.end.sum_received.bytes;
-  } finally {
-    kill(server);
-  }
 }
 
 async function macOf(ns: string, ifname = 'eth0'): Promise<string> {
@@ -79,18 +61,18 @@ describe.skipIf(skip !== null)('macvlan network on a parent interface', () => {
     expect(e2).toMatchObject({ ip: '10.91.0.3', mac: '02:42:0a:5b:00:03' });
     expect(await sh('ip', ['-n', c1, 'route', 'show', 'default'])).toMatch(/default via 10\.91\.0\.1 dev eth0/); // the LAN's router
 
-    expect(await ping(lan.ns, '10.91.0.2')).toBe(true);
-    expect(await ping(lan.ns, '10.91.0.3')).toBe(true);
+    expect(await pingOk(lan.ns, '10.91.0.2', { waitS: 1 })).toBe(true);
+    expect(await pingOk(lan.ns, '10.91.0.3', { waitS: 1 })).toBe(true);
     const neigh = await lan.neighbours();
     expect(neigh.get('10.91.0.2')).toBe('02:42:0a:5b:00:02');
     expect(neigh.get('10.91.0.3')).toBe('02:42:0a:5b:00:03');
     expect([...neigh.values()]).not.toContain(parentMac);
 
-    expect(await tcp(c1, '10.91.0.2', lan.ns)).toBeGreaterThan(10e6);
-    expect(await tcp(c2, '10.91.0.3', lan.ns)).toBeGreaterThan(10e6);
-    expect(await tcp(lan.ns, lan.hostIp, c1)).toBeGreaterThan(10e6); // and the other way
+    expect(await iperfTcpBytes(c1, lan.ns, '10.91.0.2')).toBeGreaterThan(10e6);
+    expect(await iperfTcpBytes(c2, lan.ns, '10.91.0.3')).toBeGreaterThan(10e6);
+    expect(await iperfTcpBytes(lan.ns, c1, lan.hostIp)).toBeGreaterThan(10e6); // and the other way
 
-    expect(await ping(c1, '10.91.0.3')).toBe(true);
+    expect(await pingOk(c1, '10.91.0.3', { waitS: 1 })).toBe(true);
     const uplink = await portStats(d, 'p0');
     expect(uplink.rxPackets).toBeGreaterThan(1000);
     expect(uplink.txPackets).toBeGreaterThan(1000);
@@ -104,7 +86,7 @@ describe.skipIf(skip !== null)('macvlan network on a parent interface', () => {
     expect(inspect.Parent.Delivery).toMatch(/no unicast filter/);
 
     await d.ok(['disconnect', 'mv', c2]);
-    expect(await ping(lan.ns, '10.91.0.3', 1)).toBe(false);
+    expect(await pingOk(lan.ns, '10.91.0.3', { count: 1, waitS: 1 })).toBe(false);
     const after = JSON.parse(await d.ok(['network', 'inspect', 'mv']))[0];
     expect(after.Parent.MembershipMacs).toEqual(['02:42:0a:5b:00:02']);
     await d.ok(['network', 'rm', '--force', 'mv']);
@@ -118,14 +100,14 @@ describe.skipIf(skip !== null)('macvlan network on a parent interface', () => {
     await d.ok(['network', 'create', '-d', 'macvlan', '--subnet', '10.92.0.0/24', '-o', 'parent=p0', '-o', 'mode=private', 'mv']);
     await d.ok(['connect', 'mv', '--netns', c1]);
     await d.ok(['connect', 'mv', '--netns', c2]);
-    expect(await ping(c1, lan.hostIp)).toBe(true);
-    expect(await ping(lan.ns, '10.92.0.3')).toBe(true);
+    expect(await pingOk(c1, lan.hostIp, { waitS: 1 })).toBe(true);
+    expect(await pingOk(lan.ns, '10.92.0.3', { waitS: 1 })).toBe(true);
     // c1's ARP broadcast leaves by the parent, the LAN reflects it: dropped there, never delivered to c2.
-    expect(await ping(c1, '10.92.0.3')).toBe(false);
+    expect(await pingOk(c1, '10.92.0.3', { waitS: 1 })).toBe(false);
     expect((await portStats(d, 'p0')).drops['macvlan-private']).toBeGreaterThan(0);
     // With c2's MAC known, the unicast is dropped at once.
     await sh('ip', ['-n', c1, 'neigh', 'replace', '10.92.0.3', 'lladdr', '02:42:0a:5c:00:03', 'dev', 'eth0']);
-    expect(await ping(c1, '10.92.0.3')).toBe(false);
+    expect(await pingOk(c1, '10.92.0.3', { waitS: 1 })).toBe(false);
     const s1 = await portStats(d, `${c1}:eth0`);
     expect(s1.drops['macvlan-private']).toBeGreaterThan(0);
     // trace says which stage decided, and why.
@@ -139,12 +121,12 @@ describe.skipIf(skip !== null)('macvlan network on a parent interface', () => {
     await d.ok(['network', 'create', '-d', 'macvlan', '--subnet', '10.93.0.0/24', '-o', 'parent=p0', '-o', 'macvlan_mode=vepa', 'mv']);
     await d.ok(['connect', 'mv', '--netns', c1]);
     await d.ok(['connect', 'mv', '--netns', c2]);
-    expect(await ping(lan.ns, '10.93.0.2')).toBe(true);
-    expect(await ping(c1, '10.93.0.3')).toBe(false); // no hairpin: the LAN never sends it back
+    expect(await pingOk(lan.ns, '10.93.0.2', { waitS: 1 })).toBe(true);
+    expect(await pingOk(c1, '10.93.0.3', { waitS: 1 })).toBe(false); // no hairpin: the LAN never sends it back
     await lan.setHairpin(true);
     await sh('ip', ['-n', c1, 'neigh', 'flush', 'dev', 'eth0']);
-    expect(await ping(c1, '10.93.0.3')).toBe(true);
-    expect(await tcp(c2, '10.93.0.3', c1)).toBeGreaterThan(10e6);
+    expect(await pingOk(c1, '10.93.0.3', { waitS: 1 })).toBe(true);
+    expect(await iperfTcpBytes(c2, c1, '10.93.0.3')).toBeGreaterThan(10e6);
     // The traffic went out by the parent and came back: the LAN bridge's port counted it.
     const lanPort = JSON.parse(await sh('ip', ['-n', lan.ns, '-s', '-j', 'link', 'show', 'dev', 'lan0']))[0];
     expect(lanPort.stats64.tx.bytes).toBeGreaterThan(10e6);
@@ -164,8 +146,8 @@ describe.skipIf(skip !== null)('macvlan network on a parent interface', () => {
     const second = await d.cli(['connect', 'mv', '--netns', c2]);
     expect(second.code).not.toBe(0);
     expect(second.stderr).toMatch(/passthru: its one endpoint owns parent p0 already/);
-    expect(await ping(lan.ns, '10.94.0.2')).toBe(true);
-    expect(await tcp(c1, '10.94.0.2', lan.ns)).toBeGreaterThan(10e6);
+    expect(await pingOk(lan.ns, '10.94.0.2', { waitS: 1 })).toBe(true);
+    expect(await iperfTcpBytes(c1, lan.ns, '10.94.0.2')).toBeGreaterThan(10e6);
     const inspect = JSON.parse(await d.ok(['network', 'inspect', 'mv']))[0];
     expect(inspect.Parent.Membership).toBe('promisc');
     expect(Object.keys(inspect.Endpoints)).toHaveLength(1); // the refused connect left nothing behind
@@ -175,12 +157,12 @@ describe.skipIf(skip !== null)('macvlan network on a parent interface', () => {
     const { d, ns, lan } = await setup(2, '10.95.0.1/24');
     const [c1, c2] = ns;
     await sh('ip', ['-n', d.hostNs, 'addr', 'add', '10.95.0.200/24', 'dev', 'p0']);
-    expect(await ping(d.hostNs, lan.hostIp)).toBe(true);
+    expect(await pingOk(d.hostNs, lan.hostIp, { waitS: 1 })).toBe(true);
     // The kernel drivers' known pain, reproduced: without a shim the host cannot reach its containers.
     await d.ok(['network', 'create', '-d', 'macvlan', '--subnet', '10.95.0.0/24', '-o', 'parent=p0', 'plain']);
     await d.ok(['connect', 'plain', '--netns', c1]);
-    expect(await ping(lan.ns, '10.95.0.2')).toBe(true);
-    expect(await ping(d.hostNs, '10.95.0.2')).toBe(false);
+    expect(await pingOk(lan.ns, '10.95.0.2', { waitS: 1 })).toBe(true);
+    expect(await pingOk(d.hostNs, '10.95.0.2', { waitS: 1 })).toBe(false);
     await d.ok(['network', 'rm', '--force', 'plain']);
 
     await d.ok(['network', 'create', '-d', 'macvlan', '--subnet', '10.95.0.0/24', '-o', 'parent=p0', '-o', 'mode=private', '-o', 'host_shim=10.95.0.254', '-o', 'host_shim.name=mvshim', 'mv']);
@@ -189,12 +171,12 @@ describe.skipIf(skip !== null)('macvlan network on a parent interface', () => {
     const addr = JSON.parse(await sh('ip', ['-n', d.hostNs, '-j', 'addr', 'show', 'dev', 'mvshim']))[0];
     expect(addr.addr_info.map((a: { local: string; prefixlen: number }) => `${a.local}/${a.prefixlen}`)).toContain('10.95.0.254/32');
     expect(await sh('ip', ['-n', d.hostNs, 'route', 'get', '10.95.0.3'])).toMatch(/dev mvshim/);
-    expect(await ping(d.hostNs, '10.95.0.2')).toBe(true);
-    expect(await ping(d.hostNs, '10.95.0.3')).toBe(true);
-    expect(await ping(c1, '10.95.0.254')).toBe(true);
-    expect(await tcp(c2, '10.95.0.3', d.hostNs)).toBeGreaterThan(10e6);
-    expect(await ping(c1, '10.95.0.3')).toBe(false); // still private between the containers
-    expect(await ping(d.hostNs, lan.hostIp)).toBe(true); // the host's own LAN traffic still goes by the parent
+    expect(await pingOk(d.hostNs, '10.95.0.2', { waitS: 1 })).toBe(true);
+    expect(await pingOk(d.hostNs, '10.95.0.3', { waitS: 1 })).toBe(true);
+    expect(await pingOk(c1, '10.95.0.254', { waitS: 1 })).toBe(true);
+    expect(await iperfTcpBytes(c2, d.hostNs, '10.95.0.3')).toBeGreaterThan(10e6);
+    expect(await pingOk(c1, '10.95.0.3', { waitS: 1 })).toBe(false); // still private between the containers
+    expect(await pingOk(d.hostNs, lan.hostIp, { waitS: 1 })).toBe(true); // the host's own LAN traffic still goes by the parent
     const inspect = JSON.parse(await d.ok(['network', 'inspect', 'mv']))[0];
     expect(inspect.HostShim).toEqual({ Interface: 'mvshim', MacAddress: '02:42:0a:5f:00:fe', IPv4Address: '10.95.0.254/32' });
     expect(inspect.IPAM.Config[0].AuxiliaryAddresses).toEqual({ host_shim: '10.95.0.254' });
@@ -209,12 +191,12 @@ describe.skipIf(skip !== null)('macvlan network on a parent interface', () => {
     const [c1] = ns;
     await d.ok(['network', 'create', '-d', 'macvlan', '--subnet', '10.96.0.0/24', '-o', 'parent=p0', 'mv']);
     await d.ok(['connect', 'mv', '--netns', c1]);
-    expect(await ping(lan.ns, '10.96.0.2')).toBe(true);
+    expect(await pingOk(lan.ns, '10.96.0.2', { waitS: 1 })).toBe(true);
     await sh('ip', ['-n', d.hostNs, 'link', 'set', 'p0', 'down']);
-    expect(await ping(c1, lan.hostIp, 1)).toBe(false);
+    expect(await pingOk(c1, lan.hostIp, { count: 1, waitS: 1 })).toBe(false);
     await sh('ip', ['-n', d.hostNs, 'link', 'set', 'p0', 'up']);
     expect(await pingWithin(lan.ns, '10.96.0.2', 10_000)).toBe(true);
-    expect(await tcp(c1, '10.96.0.2', lan.ns)).toBeGreaterThan(10e6);
+    expect(await iperfTcpBytes(c1, lan.ns, '10.96.0.2')).toBeGreaterThan(10e6);
     let inspect = JSON.parse(await d.ok(['network', 'inspect', 'mv']))[0];
     expect(inspect.Parent.DownEvents).toBeGreaterThanOrEqual(1);
     expect((await portStats(d, 'p0')).drops['uplink-down']).toBeGreaterThan(0); // c1's ping while down
@@ -236,12 +218,12 @@ describe.skipIf(skip !== null)('macvlan network on a parent interface', () => {
     const [c1] = ns;
     await d.ok(['network', 'create', '-d', 'macvlan', '--subnet', '10.97.0.0/24', '-o', 'parent=p0', '-o', 'host_shim=10.97.0.254', 'mv']);
     await d.ok(['connect', 'mv', '--netns', c1]);
-    expect(await ping(lan.ns, '10.97.0.2')).toBe(true);
+    expect(await pingOk(lan.ns, '10.97.0.2', { waitS: 1 })).toBe(true);
     await d.kill('SIGKILL');
     await d.start();
     expect(d.log).toMatch(/1 network\(s\), 1 endpoint\(s\) adopted/);
     expect(await pingWithin(lan.ns, '10.97.0.2', 5000)).toBe(true);
-    expect(await ping(d.hostNs, '10.97.0.2')).toBe(true);
+    expect(await pingOk(d.hostNs, '10.97.0.2', { waitS: 1 })).toBe(true);
   });
 });
 
@@ -262,16 +244,16 @@ describe.skipIf(skip !== null)('ipvlan L2 network on a parent interface', () => 
     expect(e2.mac).toBe(parentMac);
     expect(await macOf(c1)).toBe(parentMac);
 
-    expect(await ping(lan.ns, '10.98.0.2')).toBe(true);
-    expect(await ping(lan.ns, '10.98.0.3')).toBe(true);
+    expect(await pingOk(lan.ns, '10.98.0.2', { waitS: 1 })).toBe(true);
+    expect(await pingOk(lan.ns, '10.98.0.3', { waitS: 1 })).toBe(true);
     const neigh = await lan.neighbours();
     expect(neigh.get('10.98.0.2')).toBe(parentMac);
     expect(neigh.get('10.98.0.3')).toBe(parentMac);
-    expect(await tcp(c1, '10.98.0.2', lan.ns)).toBeGreaterThan(10e6);
-    expect(await tcp(c2, '10.98.0.3', lan.ns)).toBeGreaterThan(10e6);
-    expect(await ping(c1, '10.98.0.3')).toBe(true);
-    expect(await ping(c1, lan.hostIp)).toBe(true);
-    expect(await ping(d.hostNs, '10.98.0.2')).toBe(true); // through the shim
+    expect(await iperfTcpBytes(c1, lan.ns, '10.98.0.2')).toBeGreaterThan(10e6);
+    expect(await iperfTcpBytes(c2, lan.ns, '10.98.0.3')).toBeGreaterThan(10e6);
+    expect(await pingOk(c1, '10.98.0.3', { waitS: 1 })).toBe(true);
+    expect(await pingOk(c1, lan.hostIp, { waitS: 1 })).toBe(true);
+    expect(await pingOk(d.hostNs, '10.98.0.2', { waitS: 1 })).toBe(true); // through the shim
     // A container claiming its sibling's address is refused at ingress (demux is by address).
     await sh('ip', ['-n', c1, 'addr', 'add', '10.98.0.3/32', 'dev', 'eth0']);
     await nsExec(c1, 'ping', ['-c', '1', '-W', '1', '-I', '10.98.0.3', lan.hostIp]).catch(() => undefined);

@@ -11,10 +11,10 @@
  *     containers misconfigured at 1500 get ICMP frag-needed and TCP still flows (PMTU discovery);
  *   - bad options and fdb add/del errors name the value.
  */
+import { iperfTcpBytes, pingOk, tcpdumpWhile } from '../helpers/traffic.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ChildProcess } from 'node:child_process';
 import { TestDaemon } from '../helpers/daemon.js';
-import { addNetns, delNetns, kill, nsExec, nsSpawn, plumb, privilegedSkipReason, sh, uniqueTag } from '../helpers/netns.js';
+import { addNetns, delNetns, nsExec, plumb, privilegedSkipReason, sh, uniqueTag } from '../helpers/netns.js';
 
 const skip = privilegedSkipReason();
 if (skip) console.warn(`skipping overlay integration tests: ${skip}`);
@@ -67,51 +67,6 @@ async function kernelHost(host: string, c: string, vni: number, ip: string, mac:
   await plumb(c, inner, mac, `${ip}/24`, 1450);
 }
 
-async function ping(ns: string, ip: string, extra: string[] = []): Promise<boolean> {
-  for (let i = 0; i < 3; i++) {
-    const ok = await nsExec(ns, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', ...extra, ip]).then(
-      () => true,
-      () => false,
-    );
-    if (ok) return true;
-  }
-  return false;
-}
-
-/** iperf3 TCP for `seconds` from `client` to `server` (listening on `ip`); returns bytes received. */
-async function tcp(server: string, client: string, ip: string, seconds = 1): Promise<number> {
-  let s: ChildProcess | undefined;
-  try {
-    s = nsSpawn(server, 'iperf3', ['-s', '-1', '-B', ip]);
-    await new Promise((r) => setTimeout(r, 400));
-    const j = JSON.parse(await nsExec(client, 'iperf3', ['-c', ip, '-t', String(seconds), '-J'], { timeoutMs: 30_000 }));
-    return j.end.sum_received.bytes as number;
-  } finally {
-    kill(s);
-  }
-}
-
-/** tcpdump (VXLAN decoded) on `dev` in `ns` while `during` runs; returns its text output. */
-async function capture(ns: string, dev: string, filter: string[], during: () => Promise<unknown>): Promise<string> {
-  const p = nsSpawn(ns, 'tcpdump', ['-i', dev, '-nn', '-e', '-l', ...filter]);
-  let out = '';
-  let err = '';
-  p.stdout!.on('data', (d) => (out += d));
-  p.stderr!.on('data', (d) => (err += d));
-  try {
-    const end = Date.now() + 10_000;
-    while (!err.includes('listening on')) {
-      if (Date.now() > end || p.exitCode !== null) throw new Error(`tcpdump did not start: ${err}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    await during();
-    await new Promise((r) => setTimeout(r, 300));
-  } finally {
-    kill(p);
-  }
-  return out;
-}
-
 function json<T = any>(text: string): T {
   return JSON.parse(text) as T;
 }
@@ -132,10 +87,10 @@ describe.skipIf(skip !== null)('overlay networks (VXLAN) across hosts', () => {
     expect(link.mtu).toBe(1450);
     expect(link.gso_max_segs).toBe(44); // one TSO super-frame fits one UDP_SEGMENT message
 
-    expect(await ping(c1, '10.81.0.3')).toBe(true);
-    expect(await ping(c2, '10.81.0.2')).toBe(true);
-    expect(await tcp(c2, c1, '10.81.0.3')).toBeGreaterThan(5e6);
-    expect(await tcp(c1, c2, '10.81.0.2')).toBeGreaterThan(5e6);
+    expect(await pingOk(c1, '10.81.0.3', { tries: 3 })).toBe(true);
+    expect(await pingOk(c2, '10.81.0.2', { tries: 3 })).toBe(true);
+    expect(await iperfTcpBytes(c2, c1, '10.81.0.3')).toBeGreaterThan(5e6);
+    expect(await iperfTcpBytes(c1, c2, '10.81.0.2')).toBeGreaterThan(5e6);
 
     const fdb = json<{ mac: string; vtep: string | null; type: string }[]>(await dA.ok(['fdb', 'show', 'ov1', '--json']));
     expect(fdb.find((e) => e.mac === '02:42:0a:51:00:03')).toMatchObject({ vtep: VTEP_B, type: 'learned' });
@@ -162,21 +117,21 @@ describe.skipIf(skip !== null)('overlay networks (VXLAN) across hosts', () => {
     await dA.ok(['connect', 'ov', '--netns', c1, '--ip', '10.82.0.2']);
     await dB.ok(['connect', 'ov', '--netns', c2, '--ip', '10.82.0.3']);
 
-    const first = await capture(dA.hostNs, devA, ['udp', 'port', '4789'], async () => {
-      expect(await ping(c1, '10.82.0.3')).toBe(true);
+    const first = await tcpdumpWhile(dA.hostNs, devA, ['udp', 'port', '4789'], async () => {
+      expect(await pingOk(c1, '10.82.0.3', { tries: 3 })).toBe(true);
     });
     expect(first).toMatch(/ethertype ARP \(0x0806\).*Request who-has 10\.82\.0\.3/); // unknown pair: it crosses (head-end)
     expect(first).toMatch(/VXLAN, flags \[I\] \(0x08\), vni 5000/);
-    expect(await ping(c2, '10.82.0.2')).toBe(true);
-    expect(await tcp(c2, c1, '10.82.0.3')).toBeGreaterThan(5e6);
-    expect(await tcp(c1, c2, '10.82.0.2')).toBeGreaterThan(5e6);
+    expect(await pingOk(c2, '10.82.0.2', { tries: 3 })).toBe(true);
+    expect(await iperfTcpBytes(c2, c1, '10.82.0.3')).toBeGreaterThan(5e6);
+    expect(await iperfTcpBytes(c1, c2, '10.82.0.2')).toBeGreaterThan(5e6);
 
     // Forget the neighbour in both containers: they ARP again, and the switches answer locally.
     await nsExec(c1, 'ip', ['neigh', 'flush', 'all']);
     await nsExec(c2, 'ip', ['neigh', 'flush', 'all']);
-    const again = await capture(dA.hostNs, devA, ['udp', 'port', '4789'], async () => {
-      expect(await ping(c1, '10.82.0.3')).toBe(true);
-      expect(await ping(c2, '10.82.0.2')).toBe(true);
+    const again = await tcpdumpWhile(dA.hostNs, devA, ['udp', 'port', '4789'], async () => {
+      expect(await pingOk(c1, '10.82.0.3', { tries: 3 })).toBe(true);
+      expect(await pingOk(c2, '10.82.0.2', { tries: 3 })).toBe(true);
     });
     expect(again).toMatch(/ICMP echo request/);
     expect(again).not.toMatch(/ARP/);
@@ -209,10 +164,10 @@ describe.skipIf(skip !== null)('overlay networks (VXLAN) across hosts', () => {
     await dA.ok(['connect', 'n200', '--netns', ns.a200, '--ip', '10.84.0.2']);
     await dB.ok(['connect', 'n100', '--netns', ns.b100, '--ip', '10.83.0.3']);
     const b200 = json(await dB.ok(['connect', 'n200', '--netns', ns.b200, '--ip', '10.84.0.3', '--json']));
-    expect(await ping(ns.a200, '10.84.0.3')).toBe(true);
+    expect(await pingOk(ns.a200, '10.84.0.3', { tries: 3 })).toBe(true);
 
-    const seen = await capture(ns.b200, 'eth0', [], async () => {
-      expect(await ping(ns.a100, '10.83.0.3')).toBe(true);
+    const seen = await tcpdumpWhile(ns.b200, 'eth0', [], async () => {
+      expect(await pingOk(ns.a100, '10.83.0.3', { tries: 3 })).toBe(true);
       await nsExec(ns.a100, 'ping', ['-b', '-c', '2', '-i', '0.2', '-W', '1', '10.83.0.255']).catch(() => undefined);
       // Unicast on VNI 100 to the MAC of the VNI 200 container: flooded inside VNI 100 only.
       await nsExec(ns.a100, 'ip', ['neigh', 'replace', '10.83.0.99', 'lladdr', b200.mac, 'dev', 'eth0']);
@@ -254,13 +209,13 @@ describe.skipIf(skip !== null)('overlay networks (VXLAN) across hosts', () => {
     expect(insp.Overlay).toMatchObject({ UnderlayMTU: 1400, EffectiveMTU: 1350, VTEP: `${VTEP_A}:4789` });
     await dA.ok(['connect', 'ov', '--netns', c1, '--ip', '10.85.0.2']);
     await dB.ok(['connect', 'ov', '--netns', c2, '--ip', '10.85.0.3']);
-    expect(await ping(c1, '10.85.0.3')).toBe(true);
+    expect(await pingOk(c1, '10.85.0.3', { tries: 3 })).toBe(true);
     // The classic breakage: containers at 1500 over a small underlay. Never silent: ICMP frag-needed.
     for (const c of [c1, c2]) await nsExec(c, 'ip', ['link', 'set', 'eth0', 'mtu', '1500']);
     const out = await nsExec(c1, 'sh', ['-c', 'ping -c 2 -i 0.3 -W 2 -M do -s 1472 10.85.0.3 2>&1; true']);
     expect(out).toMatch(/From 10\.85\.0\.3 icmp_seq=1 Frag needed and DF set \(mtu = 1350\)/);
     expect(out).toMatch(/message too long, mtu=1350/); // the sender learned the path MTU
-    expect(await tcp(c2, c1, '10.85.0.3')).toBeGreaterThan(1e6); // PMTU discovery converged
+    expect(await iperfTcpBytes(c2, c1, '10.85.0.3')).toBeGreaterThan(1e6); // PMTU discovery converged
     const stats = json(await dA.ok(['stats', '--json']));
     const net = stats.networks.find((n: { network: string }) => n.network === 'ov');
     expect(net.drops['overlay-mtu-exceeded']).toBeGreaterThan(0);

@@ -1,8 +1,8 @@
 // native-tx-partial: txBurst (native/src/burst.c) segmenting a GSO super-frame for a descriptor that
 // cannot take GSO, when a write fails half-way (issue 19, item 5). The descriptor is a FIFO holding
 // 64 KiB: 64 segments of 1054 bytes do not all fit, so the kernel takes the first ones and refuses the
-// rest with EAGAIN. What left is counted in ST_SEGMENTS, what did not in ST_SEGS_LOST, the frame once
-// as cut short (ST_GSO_PARTIAL), not as a dropped frame; the bytes read back from the FIFO agree.
+// rest with EAGAIN. What left is counted in TXS_SEGMENTS, what did not in TXS_SEGS_LOST, the frame once
+// as cut short (TXS_GSO_PARTIAL), not as a dropped frame; the bytes read back from the FIFO agree.
 import { execFileSync } from 'node:child_process';
 import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FramePool } from '../../src/dataplane/frame-pool.js';
 import { GSO_TCPV4, VNET_F_NEEDS_CSUM } from '../../src/dataplane/layout.js';
-import { native, ST_DROP_ERR, ST_DROP_FULL, ST_GSO_PARTIAL, ST_SEGMENTS, ST_SEGS_LOST, ST_SENT } from '../../src/native/addon.js';
+import { native, TXS_DROP_ERR, TXS_DROP_FULL, TXS_GSO_PARTIAL, TXS_SEGMENTS, TXS_SEGS_LOST, TXS_SENT } from '../../src/native/addon.js';
 import { tcpFrame } from '../helpers/frames.js';
 
 describe('txBurst: a super-frame whose segmentation stops half-way', () => {
@@ -39,13 +39,13 @@ describe('txBurst: a super-frame whose segmentation stops half-way', () => {
         }
       }
       expect(sent).toBe(0);
-      expect(st[ST_SENT]).toBe(0);
-      expect(st[ST_GSO_PARTIAL]).toBe(1);
-      expect(st[ST_SEGMENTS]).toBeGreaterThan(0);
-      expect(st[ST_SEGMENTS] + st[ST_SEGS_LOST]).toBe(64);
-      expect(st[ST_SEGS_LOST]).toBeGreaterThan(0);
-      expect(st[ST_DROP_FULL] + st[ST_DROP_ERR]).toBe(0); // not counted as a wholly dropped frame
-      expect(bytes).toBe(st[ST_SEGMENTS] * (54 + mss)); // exactly the segments said to have left
+      expect(st[TXS_SENT]).toBe(0);
+      expect(st[TXS_GSO_PARTIAL]).toBe(1);
+      expect(st[TXS_SEGMENTS]).toBeGreaterThan(0);
+      expect(st[TXS_SEGMENTS] + st[TXS_SEGS_LOST]).toBe(64);
+      expect(st[TXS_SEGS_LOST]).toBeGreaterThan(0);
+      expect(st[TXS_DROP_FULL] + st[TXS_DROP_ERR]).toBe(0); // not counted as a wholly dropped frame
+      expect(bytes).toBe(st[TXS_SEGMENTS] * (54 + mss)); // exactly the segments said to have left
     } finally {
       pool.release();
       closeSync(fd);

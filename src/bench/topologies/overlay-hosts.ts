@@ -61,9 +61,9 @@ async function wireguardGoHosts(ctx: BuildContext, hosts: string[]): Promise<num
   ctx.cleanup.defer(`temp dir ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
   const pubs: string[] = [];
   for (const i of [0, 1]) {
-    const key = join(dir, `host${i}.key`);
-    writeFileSync(key, `${(await run('wg', ['genkey'])).trim()}\n`, { mode: 0o600 });
-    pubs.push((await run('sh', ['-c', `wg pubkey < ${key}`])).trim());
+    const priv = `${(await run('wg', ['genkey'])).trim()}\n`;
+    writeFileSync(join(dir, `host${i}.key`), priv, { mode: 0o600 });
+    pubs.push((await run('wg', ['pubkey'], { input: priv })).trim());
   }
   // wireguard-go's control socket is /var/run/wireguard/IFNAME.sock, one directory for every
   // namespace: each interface needs a name of its own (this run's, this host's).

@@ -8,7 +8,7 @@
  * the headroom on send, GSO super-frames segmented (by the addon's segment()) and partial checksums
  * completed — so the stages above it run exactly as they do over real sockets. Not a fast path.
  */
-import { native, VST_COUNT, VST_DGRAMS, VST_DROP_BAD_GSO, VST_RX_GRO_DGRAMS, VST_SEGMENTS } from '../../native/addon.js';
+import { native, TXS_DROP_BAD_GSO, TXS_SEGMENTS, TXS_SENT, VST_COUNT, VST_RX_GRO_DGRAMS } from '../../native/addon.js';
 import { emitVxlan } from '../../packet/vxlan.js';
 import type { FramePool } from '../frame-pool.js';
 import { DESC_STRIDE, D_CSUM_OFF, D_CSUM_START, D_GSO_TYPE, D_VFLAGS, GSO_ECN, GSO_NONE, HEADROOM, SLOT_SIZE, VNET_F_DATA_VALID, VNET_F_NEEDS_CSUM } from '../layout.js';
@@ -93,16 +93,16 @@ export class MemoryUnderlay implements Underlay {
         try {
           frames = native().segment(frame, pool.vnet(row));
         } catch {
-          st[VST_DROP_BAD_GSO]++;
+          st[TXS_DROP_BAD_GSO]++;
           continue;
         }
-        st[VST_SEGMENTS] += frames.length;
+        st[TXS_SEGMENTS] += frames.length;
       } else {
         if (desc[d + D_VFLAGS] & VNET_F_NEEDS_CSUM) {
           try {
             native().completeChecksum(frame, desc[d + D_CSUM_START], desc[d + D_CSUM_OFF]);
           } catch {
-            st[VST_DROP_BAD_GSO]++;
+            st[TXS_DROP_BAD_GSO]++;
             continue;
           }
           desc[d + D_VFLAGS] = (desc[d + D_VFLAGS] & ~VNET_F_NEEDS_CSUM) | VNET_F_DATA_VALID;
@@ -118,11 +118,11 @@ export class MemoryUnderlay implements Underlay {
           emitVxlan(payload, 0, vni);
           payload.set(f, VXLAN_HDR_BACK);
           this.sent.push({ src: this.localIp, srcPort: this.sourcePorts[0], dst: t, dstPort: this.port, payload });
-          st[VST_DGRAMS]++;
+          st[TXS_SENT]++;
         }
       }
     }
-    return st[VST_DGRAMS];
+    return st[TXS_SENT];
   }
 
   close(): void {

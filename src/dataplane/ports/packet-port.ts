@@ -26,10 +26,7 @@ import {
   PST_RX_OUTGOING,
   PST_RX_TRUNCATED,
   PST_RX_VLAN,
-  PST_TX_DROP_DOWN,
-  PST_TX_DROP_ERR,
-  PST_TX_DROP_FULL,
-  PST_TX_LAST_ERRNO,
+  TXS_LAST_ERRNO,
 } from '../../native/addon.js';
 import { formatMac } from '../../packet/mac.js';
 import { DROP } from '../drop-reasons.js';
@@ -37,6 +34,7 @@ import type { FramePool } from '../frame-pool.js';
 import { DESC_STRIDE, D_LEN } from '../layout.js';
 import { Port } from '../port.js';
 import { readinessHub } from '../readiness-hub.js';
+import { countTransmitStatus } from './transmit-status.js';
 
 const ERRNO = osConstants.errno;
 
@@ -242,10 +240,8 @@ export class PacketPort extends Port {
     const st = this.status;
     c.txPackets += sent;
     c.txBytes += sent === count ? bytes : Math.round((bytes * sent) / Math.max(count, 1));
-    if (st[PST_TX_DROP_FULL]) c.drops[DROP['tx-queue-full']] += st[PST_TX_DROP_FULL];
-    if (st[PST_TX_DROP_DOWN]) c.drops[DROP['uplink-down']] += st[PST_TX_DROP_DOWN];
-    if (st[PST_TX_DROP_ERR]) c.drops[DROP['tx-error']] += st[PST_TX_DROP_ERR];
-    if (sent !== count) this.lastErrno = st[PST_TX_LAST_ERRNO];
+    countTransmitStatus(c, st);
+    if (sent !== count) this.lastErrno = st[TXS_LAST_ERRNO];
   }
 
   /**

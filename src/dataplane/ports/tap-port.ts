@@ -3,12 +3,13 @@
  * offloads, so 64 KB TCP super-frames and partial checksums cross the switch untouched. Reads and
  * writes are bursts in C (burst.c); readiness comes from a libuv poll handle (readiness.c).
  */
-import { native, ST_DROP_BAD_GSO, ST_DROP_ERR, ST_DROP_FULL, ST_GSO_PARTIAL, ST_SEGMENTS, ST_SEGS_LOST, type TapOpenOptions } from '../../native/addon.js';
+import { native, type TapOpenOptions } from '../../native/addon.js';
 import { DROP } from '../drop-reasons.js';
 import type { FramePool } from '../frame-pool.js';
 import { DESC_STRIDE, D_LEN } from '../layout.js';
 import { Port, type PortOptions } from '../port.js';
 import { readinessHub } from '../readiness-hub.js';
+import { countTransmitStatus } from './transmit-status.js';
 
 export interface TapPortOptions extends TapOpenOptions, PortOptions {}
 
@@ -61,16 +62,7 @@ export class TapPort extends Port {
     c.txPackets += sent;
     // Bytes are exact when everything left; on a partial failure the average is a fair estimate.
     c.txBytes += sent === count ? bytes : Math.round((bytes * sent) / Math.max(count, 1));
-    c.txSegments += st[ST_SEGMENTS];
-    if (st[ST_DROP_FULL]) c.drops[DROP['tx-queue-full']] += st[ST_DROP_FULL];
-    if (st[ST_DROP_ERR]) c.drops[DROP['tx-error']] += st[ST_DROP_ERR];
-    if (st[ST_DROP_BAD_GSO]) c.drops[DROP['bad-gso']] += st[ST_DROP_BAD_GSO];
-    // A super-frame cut short by a failed write: the frame counts as a drop of its own reason, its
-    // segments that left are in txSegments, those that did not in txSegmentsLost.
-    if (st[ST_GSO_PARTIAL]) {
-      c.drops[DROP['tx-gso-partial']] += st[ST_GSO_PARTIAL];
-      c.txSegmentsLost += st[ST_SEGS_LOST];
-    }
+    countTransmitStatus(c, st);
   }
 
   start(): void {

@@ -20,7 +20,7 @@
  * `neighbors` (IPv4 -> MAC) feeds ARP suppression; `learning` turns flood-and-learn of remote MACs on
  * or off (off: only static entries say where a MAC lives; the rest goes to every peer).
  */
-import { VST_DROP_BAD_GSO, VST_DROP_ERR, VST_DROP_FULL, VST_DROP_TOO_BIG, VST_SEGMENTS, VST_SYSCALLS } from '../../native/addon.js';
+import { TXS_DROP_BAD_GSO, TXS_SYSCALLS } from '../../native/addon.js';
 import { readMac } from '../../packet/mac.js';
 import { DROP } from '../drop-reasons.js';
 import type { FramePool } from '../frame-pool.js';
@@ -29,6 +29,7 @@ import { DESC_STRIDE, D_GSO_SIZE, D_GSO_TYPE, D_LEN, D_OFF } from '../layout.js'
 import { VXLAN_IPV4_MTU_OVERHEAD, VXLAN_OVERLAY_MTU_OVERHEAD, wireFrameLength } from '../overlay/frame-fit.js';
 import { NeighborTable } from '../overlay/neighbor-table.js';
 import { Port } from '../port.js';
+import { countTransmitStatus } from './transmit-status.js';
 import type { VtepSocketPort } from './vtep-socket-port.js';
 
 export interface VxlanPortOptions {
@@ -154,15 +155,10 @@ export class VxlanPort extends Port {
     const underlay = this.vtep.underlay;
     this.datagrams += underlay.send(pool, this.vni, n, dst, this.peerList, peerCount);
     const st = underlay.status;
-    this.sendCalls += st[VST_SYSCALLS];
-    const bad = st[VST_DROP_BAD_GSO];
-    c.txPackets += n - bad;
+    this.sendCalls += st[TXS_SYSCALLS];
+    c.txPackets += n - st[TXS_DROP_BAD_GSO];
     c.txBytes += bytesOut;
-    c.txSegments += st[VST_SEGMENTS];
-    if (bad) c.drops[DROP['bad-gso']] += bad;
-    if (st[VST_DROP_FULL]) c.drops[DROP['tx-queue-full']] += st[VST_DROP_FULL];
-    if (st[VST_DROP_TOO_BIG]) c.drops[DROP['overlay-mtu-exceeded']] += st[VST_DROP_TOO_BIG];
-    if (st[VST_DROP_ERR]) c.drops[DROP['tx-error']] += st[VST_DROP_ERR];
+    countTransmitStatus(c, st);
   }
 
   start(): void {}
