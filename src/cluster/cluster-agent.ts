@@ -27,6 +27,7 @@ import type { EtcdClient, Watch, WatchEvent } from './etcd-client.js';
 import type { ClusterKeys } from './cluster-keys.js';
 import { ClusterView, type ClusterEndpointRecord, type HostRecord } from './cluster-view.js';
 import { CLOCK_BEAT_MS, ClusterClocks } from './cluster-clocks.js';
+import { WG_KEY_FIELD } from './cluster-wireguard-peers.js';
 
 export interface ClusterAgentOptions {
   daemon: Daemon;
@@ -102,6 +103,12 @@ export class ClusterAgent {
     this.view = new ClusterView(opts.keys);
     this.clocks = new ClusterClocks(opts.hostId);
     this.local = new StateStore<ClusterLocalState>(opts.stateDir, { fileName: 'cluster.json' });
+    // This host's WireGuard public key goes with its record, for encrypted overlays (cluster-wireguard-peers.ts).
+    try {
+      this.hostExtra[WG_KEY_FIELD] = this.daemon.overlay.encrypted.publicKey();
+    } catch (err) {
+      this.log(`cluster: no WireGuard key to publish (${(err as Error).message}): encrypted overlays will not reach this host`);
+    }
     const saved = this.local.load();
     if (saved) {
       if (saved.hostId !== this.hostId) this.log(`cluster: this state dir was host ${saved.hostId}; it is now host ${this.hostId}`);
@@ -332,7 +339,7 @@ export class ClusterAgent {
           ipRange: n.ipRange,
           auxAddresses: n.auxAddresses,
           mtu: n.mtu,
-          options: { vni: String(n.vni), vtep: this.vtep, port: String(n.port), learning: String(n.learning) },
+          options: { vni: String(n.vni), vtep: this.vtep, port: String(n.port), learning: String(n.learning), ...(n.encrypted ? { encrypted: 'true', 'encrypted.port': String(n.encrypted.port) } : {}) },
         });
         this.adopt(n.id);
         this.createFailures.delete(n.id);
@@ -411,6 +418,14 @@ export class ClusterAgent {
     const peers = [...new Set([...have.values()].map((h) => h.vtep))].sort();
     const now = overlay.peersOf(rt);
     if (peers.join() !== [...now].sort().join()) overlay.setPeers(rt, peers);
+    // Encrypted: the WireGuard peers (keys from the hosts' records) follow the store too.
+    if (rt.record.overlay?.encrypted) {
+      try {
+        overlay.encrypted.update(rt.record);
+      } catch (err) {
+        this.log(`cluster: ${rt.record.name}: WireGuard peers not updated: ${(err as Error).message}`);
+      }
+    }
   }
 
   /** Which host an installed remote MAC belongs to (fdb show), or undefined if it is not from the store. */

@@ -57,6 +57,9 @@ export class ClusterRequests {
       if (field === 'peers') {
         throw new TsnError('ERR_BAD_OPTION', `-o ${k}=${v}: with --cluster-store the peers of an overlay network are the live hosts with endpoints on it, found through the store; drop -o peers (static peers are for daemons without --cluster-store)`);
       }
+      if (k === 'encrypted.peers') {
+        throw new TsnError('ERR_BAD_OPTION', `-o ${k}=${v}: with --cluster-store the peers' WireGuard keys come from the store (each host publishes its own); drop -o encrypted.peers`);
+      }
       if (field === 'vtep' && v !== a.vtep) {
         throw new TsnError('ERR_BAD_OPTION', `-o ${k}=${v}: with --cluster-store each host's VTEP is its --advertise-addr (${a.vtep} here); drop -o vtep`);
       }
@@ -98,6 +101,7 @@ export class ClusterRequests {
         learning: rec.overlay!.learning,
         created: rec.created,
         createdBy: a.hostId,
+        ...(rec.overlay!.encrypted ? { encrypted: { port: rec.overlay!.encrypted.port } } : {}),
       };
       const nameKey = a.keys.name(rec.name);
       const vniKey = a.keys.vni(vni);

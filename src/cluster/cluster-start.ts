@@ -10,6 +10,7 @@ import { ClusterKeys } from './cluster-keys.js';
 import { parseClusterFlags, type ClusterFlags } from './cluster-options.js';
 import { ClusterRequests } from './cluster-requests.js';
 import { ClusterServices } from './cluster-services.js';
+import { ClusterWireguardPeers } from './cluster-wireguard-peers.js';
 import type { ClusterApi } from './cluster-routes.js';
 import { EtcdClient } from './etcd-client.js';
 
@@ -26,5 +27,7 @@ export function createCluster(daemon: Daemon, flags: ClusterFlags, stateDir: str
     stateDir,
     log: (m) => daemon.log(m),
   });
+  // Encrypted cluster overlays take their peers' keys from the store (before any network is re-adopted).
+  daemon.overlay.encrypted.setPeerSource(new ClusterWireguardPeers(agent));
   return { agent, requests: new ClusterRequests(agent), services: new ClusterServices(agent) };
 }

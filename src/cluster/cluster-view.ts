@@ -41,6 +41,8 @@ export interface ClusterNetworkRecord {
   created: string;
   /** The host it was created on. */
   createdBy: string;
+  /** `-o encrypted=true`: VXLAN inside WireGuard between the hosts, on this UDP port. */
+  encrypted?: { port: number };
 }
 
 /** An endpoint others must reach: MAC and IPv4 behind a host's VTEP (or a static VTEP for a non-cluster peer). */

@@ -11,6 +11,8 @@
  *   - etcd down: the data plane forwards, control requests fail fast naming the store, and after
  *     etcd is back the hosts follow again; a host cut off while the store compacted does a full resync;
  *   - two hosts creating the same name (or VNI) at once: exactly one wins;
+ *   - `-o encrypted=true` through the store: each host publishes its WireGuard key with its record,
+ *     the others make it a peer; containers on two hosts ping, and the underlay carries only WireGuard;
  *   - clocks: each host measures the others' offsets from their record writes (`cluster ls`), and
  *     `doctor` reports a host whose record says its clock is 30 s ahead;
  *   - an lb service is cluster-wide: a VIP with servers on hosts 2 and 3 answers clients on hosts 1
@@ -257,6 +259,28 @@ describe.skipIf(skip !== null)('overlay networks through a cluster store (etcd)'
     // Static peers are refused on a cluster-store daemon: they would half-work beside the store's.
     const peers = await h1.daemon.cli(['network', 'create', '-d', 'overlay', '-o', 'peers=10.250.0.9', 'st']);
     expect(peers.stderr).toMatch(/-o peers=10\.250\.0\.9: with --cluster-store the peers/);
+  }, 120_000);
+
+  it('makes an encrypted overlay with the hosts\' WireGuard keys from the store: only WireGuard crosses the underlay', async () => {
+    const c = await cluster([15, 15]);
+    const [h1, h2] = c.hosts;
+    const refused = await h1.daemon.cli(['network', 'create', '-d', 'overlay', '-o', 'encrypted=true', '-o', `encrypted.peers=${'A'.repeat(43)}=@10.250.0.2`, 'bad']);
+    expect(refused.stderr).toContain("with --cluster-store the peers' WireGuard keys come from the store");
+    await h1.daemon.ok(['network', 'create', '-d', 'overlay', '-o', 'encrypted=true', '--subnet', '10.249.0.0/24', 'sec']);
+    await TestCluster.until('sec on host2', async () => (await h2.daemon.ok(['network', 'ls'])).includes('sec'));
+    const [s1, s2] = [await c.sandbox(), await c.sandbox()];
+    await h1.daemon.ok(['connect', 'sec', '--netns', s1]);
+    const e2 = json(await h2.daemon.ok(['connect', 'sec', '--netns', s2, '--json']));
+    // Each side has the other as a WireGuard peer, with the key that host published.
+    const key2 = json(await h2.daemon.ok(['overlay', 'key', 'show', '--json'])).PublicKey as string;
+    await TestCluster.until('host2 a peer of host1', async () => json(await h1.daemon.ok(['network', 'inspect', 'sec']))[0].Overlay.Encryption.Peers.some((p: { VTEP: string; PublicKey: string }) => p.VTEP === h2.vtep && p.PublicKey === key2));
+    expect(await pingOnce(s1, e2.ip, 10)).toBe(true); // the first packet starts the handshake
+    const dump = await tcpdumpWhile(c.underlay, 'br0', ['udp'], () => pingOnce(s1, e2.ip, 3));
+    const lines = dump.split('\n').filter((l) => l.includes(' UDP') || l.includes('udp') || / > /.test(l)).filter(Boolean);
+    expect(lines.some((l) => /\.51820[ :]/.test(l))).toBe(true);
+    expect(dump).not.toMatch(/VXLAN|\.4789[ :]/);
+    const peer = json(await h1.daemon.ok(['network', 'inspect', 'sec']))[0].Overlay.Encryption.Peers.find((p: { VTEP: string }) => p.VTEP === h2.vtep);
+    expect(peer.Session).toBe('established');
   }, 120_000);
 
   it('measures the other hosts\' clocks through the store; doctor reports one 30 s ahead, and not once it is right', async () => {

@@ -4,9 +4,9 @@
  * per VTEP pair whatever the number of networks. Its peer set is the union of what the networks'
  * peer sources say; a VTEP address claimed with two different keys is refused.
  *
- * Peer keys come through WireguardPeerSource: today `-o encrypted.peers` (OptionPeerSource); a cluster
- * store can offer the same interface (public keys published beside the host records) without this file
- * changing.
+ * Peer keys come through WireguardPeerSource: `-o encrypted.peers` (OptionPeerSource), or on a
+ * cluster-store daemon the keys the hosts publish beside their records (src/cluster/cluster-wireguard-peers.ts,
+ * set with setPeerSource).
  *
  * TSNET_WG_REKEY_AFTER_SECONDS shortens REKEY_AFTER_TIME (tests of rekeying under load; the protocol's
  * 120 s otherwise). REJECT_AFTER_TIME stays 180 s: a real WireGuard peer keeps its sessions that long.
@@ -37,6 +37,7 @@ interface EncryptedUse {
 export class EncryptedVteps {
   private readonly uses = new Map<string, EncryptedUse>();
   private keys: WireguardKeyStore | null;
+  private external: WireguardPeerSource | null = null;
 
   constructor(
     private readonly opts: { stateDir?: string; netns?: string; log: (m: string) => void; source?: WireguardPeerSource },
@@ -45,7 +46,17 @@ export class EncryptedVteps {
   }
 
   private get source(): WireguardPeerSource {
-    return this.opts.source ?? new OptionPeerSource();
+    return this.external ?? this.opts.source ?? new OptionPeerSource();
+  }
+
+  /** A cluster store's keys (set once at start, before any network is made or re-adopted). */
+  setPeerSource(source: WireguardPeerSource): void {
+    this.external = source;
+  }
+
+  /** Whether peers may come from elsewhere than `-o encrypted.peers` (a cluster store). */
+  get peersFromStore(): boolean {
+    return this.external !== null;
   }
 
   static key(ov: OverlayRecord): string {

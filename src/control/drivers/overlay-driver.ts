@@ -127,7 +127,7 @@ export class OverlayDriver implements NetworkDriver {
       defaultCandidates: addrs.filter((a) => !a.tap).map((a) => a.address),
       others: others.flatMap((r) => (r.overlay ? [r.overlay] : [])),
     });
-    const encrypted = parseEncryptionOptions(options, overlay.vtep, { peersFromStore: false });
+    const encrypted = parseEncryptionOptions(options, overlay.vtep, { peersFromStore: this.encrypted.peersFromStore });
     if (encrypted) {
       overlay.encrypted = encrypted;
       if (overlay.peers.length === 0) overlay.peers = encrypted.peers.map((p) => p.vtep); // BUM to every encrypted peer
