@@ -174,18 +174,23 @@ static void kp_free(wg_dev *d, int slot) {
 
 /* ---- the replay window ---- */
 
-/* May counter @c be accepted (not seen, not older than the window)? No state change. */
+/*
+ * May counter @c be accepted (not seen, not older than the window)? No state change. The window is
+ * the bitmap less one word (RFC 6479, as the kernel does): the word of the newest counter is the
+ * word that held the counters WG_REPLAY_BITS back, so those can no longer be told apart.
+ */
 static bool replay_ok(const wg_keypair *k, uint64_t c) {
   if (c >= WG_REJECT_AFTER_MESSAGES) return false;
   if (c >= k->rx_greatest) return true;
-  if (k->rx_greatest - c > WG_REPLAY_BITS) return false;
+  if (k->rx_greatest - c > WG_REPLAY_BITS - 64) return false;
   return !((k->window[(c / 64) % WG_REPLAY_WORDS] >> (c % 64)) & 1);
 }
 
 /* Record @c as seen (after its tag verified): slide the window forward, clearing the words it passes. */
 static void replay_mark(wg_keypair *k, uint64_t c) {
   if (c >= k->rx_greatest) {
-    uint64_t from = k->rx_greatest / 64, to = c / 64;
+    /* rx_greatest is the newest counter + 1: the window's newest word is that counter's. */
+    uint64_t from = (k->rx_greatest - 1) / 64, to = c / 64;
     if (k->rx_greatest == 0) from = 0, memset(k->window, 0, sizeof k->window);
     else if (to - from >= WG_REPLAY_WORDS) memset(k->window, 0, sizeof k->window);
     else
