@@ -99,22 +99,18 @@ async function containerPair(ctx: BuildContext, h: DockerHost, net: string, crea
   return { clientNs: names[0], serverNs: names[1], clientIp: ips[0], serverIp: ips[1] };
 }
 
-export const dockerBridgePath: BenchPath<HostPair> = {
-  id: 'kernel',
-  label: "Docker's bridge driver (Linux bridge + veth)",
-  unavailable: dockerUnavailable,
-  async build(ctx) {
-    const h = await dockerHost(ctx);
-    return { ...(await containerPair(ctx, h, 'kbr', ['-d', 'bridge'], '10.88.0')), cpu: NO_CPU };
-  },
-};
+/** A path: a Docker network made with `create` (its driver options) and two containers on it. */
+function dockerPath(id: string, label: string, net: string, create: string[], subnet: string, cpu: (h: DockerHost) => HostPair['cpu']): BenchPath<HostPair> {
+  return {
+    id,
+    label,
+    unavailable: dockerUnavailable,
+    async build(ctx) {
+      const h = await dockerHost(ctx);
+      return { ...(await containerPair(ctx, h, net, create, subnet)), cpu: cpu(h) };
+    },
+  };
+}
 
-export const dockerTsnetPath: BenchPath<HostPair> = {
-  id: 'tsnet',
-  label: 'Docker with -d tsnet (tsnet-switch, TAP)',
-  unavailable: dockerUnavailable,
-  async build(ctx) {
-    const h = await dockerHost(ctx);
-    return { ...(await containerPair(ctx, h, 'tsn', ['-d', 'tsnet', '--ipam-driver', 'tsnet', '-o', 'tsnet.name=bench-docker'], '10.88.1')), cpu: { pids: [h.tsnetPid] } };
-  },
-};
+export const dockerBridgePath = dockerPath('kernel', "Docker's bridge driver (Linux bridge + veth)", 'kbr', ['-d', 'bridge'], '10.88.0', () => NO_CPU);
+export const dockerTsnetPath = dockerPath('tsnet', 'Docker with -d tsnet (tsnet-switch, TAP)', 'tsn', ['-d', 'tsnet', '--ipam-driver', 'tsnet', '-o', 'tsnet.name=bench-docker'], '10.88.1', (h) => ({ pids: [h.tsnetPid] }));
