@@ -5,7 +5,7 @@
  */
 import { pingOk } from '../helpers/traffic.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TestDaemon, daemonWithSandboxes } from '../helpers/daemon.js';
+import { daemonWithSandboxes, runCli } from '../helpers/daemon.js';
 import { kill, nsExec, nsSpawn, privilegedSkipReason, sh } from '../helpers/netns.js';
 
 const skip = privilegedSkipReason();
@@ -120,7 +120,7 @@ describe.skipIf(skip !== null)('bridge network through the daemon', () => {
     const ep = JSON.parse(await d.ok(['connect', 'n1', '--netns', c2, '--json']));
     expect(ep.ip).toBe('10.62.0.2');
     await bad(['disconnect', 'n1', 'nobody'], /no endpoint "nobody"/);
-    const noDaemon = await new TestDaemon().cli(['network', 'ls']);
+    const noDaemon = await runCli(['network', 'ls'], `/tmp/tsnet-none-${process.pid}/api.sock`);
     expect(noDaemon.stderr).toMatch(/cannot reach the daemon at .*api\.sock/);
   });
 
