@@ -179,6 +179,11 @@ export class Daemon {
     return { networks: this.networks.size, endpoints, dropped, kept };
   }
 
+  /** Another running daemon's state dir whose NAT table here kept ours from being installed (host-nat.ts), or null. */
+  get natConflict(): string | null {
+    return this.nat.conflict;
+  }
+
   /** Remove what a daemon made that no state knows (reconcile.ts); dryRun only reports (doctor). */
   reconcile(dryRun = false): ReconcileAction[] {
     return this.reconciler.run(knownStateOf(this.owner, this.hostNetns, this.networks.values()), { dryRun, log: this.log });

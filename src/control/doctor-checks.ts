@@ -11,6 +11,8 @@
  *   rp-filter    reverse-path filtering that drops an overlay's datagrams from a remote VTEP: asked
  *                of the kernel itself (`ip route get VTEP from PEER iif UNDERLAY`, the input lookup
  *                rp_filter runs), so policy routing and loose mode count as they do for real packets
+ *   nat          this daemon's masquerade and published ports not installed: the host namespace's NAT
+ *                table belongs to another running daemon (one table per namespace, never replaced)
  *   offloads     a TAP with a virtio-net header and TSO cannot be opened (the daemon falls back to
  *                1500-byte frames): a non-persistent probe TAP, gone when closed, is the only thing made
  *
@@ -24,7 +26,7 @@ import { Rtnetlink } from './rtnetlink.js';
 import { native } from '../native/addon.js';
 
 export interface DoctorFinding {
-  check: 'tun' | 'daemon' | 'orphans' | 'mtu' | 'promiscuous' | 'forwarding' | 'shim-routes' | 'rp-filter' | 'offloads' | 'clock';
+  check: 'tun' | 'daemon' | 'orphans' | 'mtu' | 'promiscuous' | 'forwarding' | 'shim-routes' | 'rp-filter' | 'nat' | 'offloads' | 'clock';
   /** problem: something configured does not work, or will not; note: worth knowing, not wrong. */
   severity: 'problem' | 'note';
   /** What it concerns: `network ov, endpoint 1a2b… (eth0 in /run/netns/c1)`. */
@@ -182,6 +184,12 @@ function rpFilterFindings(daemon: Daemon): DoctorFinding[] {
   return out;
 }
 
+function natFindings(daemon: Daemon): DoctorFinding[] {
+  const other = daemon.natConflict;
+  if (!other) return [];
+  return [{ check: 'nat', severity: 'problem', subject: 'nftables table ip tsnet-switch', problem: `it belongs to the running daemon of state dir ${other}, so this daemon's masquerade and published ports are not installed (their containers reach nothing beyond the host, their ports do not answer)`, fix: 'run one tsnet-switch daemon per host namespace (one state dir): stop the other, or give this one its own namespace' }];
+}
+
 function offloadFindings(daemon: Daemon): DoctorFinding[] {
   const probe = `tsndoc${process.pid % 100000}`;
   try {
@@ -195,5 +203,5 @@ function offloadFindings(daemon: Daemon): DoctorFinding[] {
 
 /** Every daemon-side finding; an empty list means healthy. */
 export function daemonDoctorFindings(daemon: Daemon, ipForward: () => string | null = readIpForward): DoctorFinding[] {
-  return [...offloadFindings(daemon), ...orphanFindings(daemon), ...mtuFindings(daemon), ...promiscuityFindings(daemon), ...forwardingFindings(daemon, ipForward), ...shimRouteFindings(daemon), ...rpFilterFindings(daemon)];
+  return [...offloadFindings(daemon), ...orphanFindings(daemon), ...mtuFindings(daemon), ...promiscuityFindings(daemon), ...forwardingFindings(daemon, ipForward), ...shimRouteFindings(daemon), ...rpFilterFindings(daemon), ...natFindings(daemon)];
 }

@@ -9,7 +9,8 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { daemonWithSandboxes } from '../helpers/daemon.js';
+import { spawn } from 'node:child_process';
+import { CLI, daemonWithSandboxes, runCli } from '../helpers/daemon.js';
 import { privilegedSkipReason, sh } from '../helpers/netns.js';
 
 const skip = privilegedSkipReason();
@@ -129,5 +130,35 @@ describe.skipIf(skip !== null)('reconcile at start', () => {
     await d.start(['--state-dir', other]);
     expect(d.log).toContain('reconcile: nftables table ip tsnet-switch in the host namespace: kept (it carries no tsnet-switch owner marker');
     expect(await table()).not.toBeNull();
+  }, 90_000);
+
+  it('never replaces the NAT table a running daemon of another state dir keeps in the same namespace, and doctor says why', async () => {
+    const { d } = await daemonWithSandboxes(0, [], (f) => cleanup.push(f));
+    const table = () => sh('ip', ['netns', 'exec', d.hostNs, 'nft', 'list', 'table', 'ip', 'tsnet-switch']);
+    await d.ok(['network', 'create', '--subnet', '10.87.0.0/24', '-o', 'masquerade=true', 'first']);
+    // A second daemon, its own state dir and socket, in the same host namespace.
+    const socket2 = join(d.dir, 'second.sock');
+    const second = spawn('ip', ['netns', 'exec', d.hostNs, process.execPath, CLI, 'daemon', '--state-dir', join(d.dir, 'second-state'), '--socket', socket2, '--docker-plugin', 'off'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    second.stdout!.on('data', (b) => (log += b));
+    second.stderr!.on('data', (b) => (log += b));
+    cleanup.push(async () => {
+      if (second.exitCode === null) await new Promise<void>((r) => (second.once('exit', () => r()), second.kill('SIGKILL')));
+    });
+    for (const end = Date.now() + 15_000; !log.includes('listening on'); ) {
+      if (Date.now() > end || second.exitCode !== null) throw new Error(`second daemon did not start: ${log}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const made = await runCli(['network', 'create', '--subnet', '10.86.0.0/24', '-o', 'masquerade=true', 'other'], socket2);
+    expect(made.code, made.stderr).toBe(0);
+    expect(log).toContain(`nat: the nftables table ip tsnet-switch here belongs to the running daemon of state dir ${d.stateDir}: not replacing it`);
+    const t = await table();
+    expect(t).toContain('ip saddr 10.87.0.0/24'); // the first daemon's rules are intact
+    expect(t).not.toContain('10.86.0.0/24');
+    const doc = JSON.parse((await runCli(['doctor', '--json'], socket2)).stdout) as { findings: { check: string; problem: string }[] };
+    expect(doc.findings.find((f) => f.check === 'nat')?.problem).toContain(`belongs to the running daemon of state dir ${d.stateDir}`);
+    // The first daemon itself reports nothing of the kind.
+    const own = JSON.parse((await d.cli(['doctor', '--json'])).stdout) as { findings: { check: string }[] };
+    expect(own.findings.filter((f) => f.check === 'nat')).toEqual([]);
   }, 90_000);
 });

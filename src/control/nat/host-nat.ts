@@ -6,14 +6,23 @@
  * whatever a crashed one left; a clean shutdown removes the table.
  *
  * The table's comment names the daemon's state dir; a table this daemon's state does not ask for
- * (a wiped state dir, another daemon's leftovers) is found at start by nat-reconcile.ts.
+ * (a wiped state dir, another daemon's leftovers) is found at start by nat-reconcile.ts, and one a
+ * running daemon of another state dir keeps is never replaced (`conflict`, which doctor reports).
  *
  * Forwarding must be on for masquerade and published ports to carry anything: the first ruleset with
  * rules turns net.ipv4.ip_forward on in that namespace (as Docker does), and leaves it on.
  */
 import { runInHost, type HostCommandResult } from '../host-command.js';
 import type { DaemonState } from '../model.js';
-import { natRuleset } from './nft-ruleset.js';
+import { StateLock } from '../state-lock.js';
+import { markerNamesOwner, NAT_TABLE, natRuleset, parseNatTableMarker } from './nft-ruleset.js';
+
+/** The NAT table's comment in `hostNetns`, '' when it has none, or null when there is no such table. */
+export function readNatTableComment(hostNetns: string | null): string | null {
+  const r = runInHost(hostNetns, 'nft', ['list', 'table', 'ip', NAT_TABLE]);
+  if (!r.ok) return null; // "No such file or directory": no table (or no nft: then nothing made one)
+  return /^\s*comment "([^"]*)"\s*$/m.exec(r.stdout)?.[1] ?? '';
+}
 
 export class HostNat {
   private applied: string | null = null;
@@ -33,6 +42,9 @@ export class HostNat {
     return runInHost(this.hostNetns, cmd, args, input);
   }
 
+  /** Another running daemon's state dir whose table this one would have replaced (then nothing of ours is installed). */
+  conflict: string | null = null;
+
   /** Whether the daemon's state asks for rules now (and they are in the table). */
   get holdsTable(): boolean {
     return this.installed;
@@ -46,6 +58,15 @@ export class HostNat {
       this.applied = text; // nothing installed by this daemon, nothing asked for
       return;
     }
+    // One table per host namespace: never replace the one a running daemon of another state dir keeps.
+    const foreign = this.runningForeignOwner();
+    if (foreign !== null) {
+      if (this.conflict !== foreign) this.log(`nat: the nftables table ip ${NAT_TABLE} here belongs to the running daemon of state dir ${foreign}: not replacing it, so this daemon's masquerade and published ports (${rules} rule(s)) are not installed; run one daemon per host namespace`);
+      this.conflict = foreign;
+      this.applied = null;
+      return;
+    }
+    this.conflict = null;
     if (rules > 0 && !this.forwarding) {
       const f = this.run('sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
       if (!f.ok) this.log(`nat: could not turn on forwarding: ${f.err}`);
@@ -59,6 +80,14 @@ export class HostNat {
     }
     this.applied = text;
     this.installed = rules > 0;
+  }
+
+  /** The state dir of another running daemon that made the table here, or null. */
+  private runningForeignOwner(): string | null {
+    const comment = readNatTableComment(this.hostNetns);
+    const marker = comment ? parseNatTableMarker(comment) : null;
+    if (!marker || !('owner' in marker) || markerNamesOwner(marker, this.owner)) return null;
+    return StateLock.holder(marker.owner) !== null ? marker.owner : null;
   }
 
   /** Remove the table (clean shutdown). */

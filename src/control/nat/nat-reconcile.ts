@@ -8,21 +8,14 @@
 import type { DaemonState } from '../model.js';
 import { foreignOwnerVerdict, type ReconcileAction, type ReconcileSource } from '../reconcile.js';
 import { runInHost } from '../host-command.js';
-import type { HostNat } from './host-nat.js';
+import { readNatTableComment, type HostNat } from './host-nat.js';
 import { markerNamesOwner, NAT_TABLE, natRuleset, parseNatTableMarker } from './nft-ruleset.js';
-
-/** The table's comment, '' when it has none, or null when there is no such table. */
-function tableComment(hostNetns: string | null): string | null {
-  const r = runInHost(hostNetns, 'nft', ['list', 'table', 'ip', NAT_TABLE]);
-  if (!r.ok) return null; // "No such file or directory": no table (or no nft: then nothing made one)
-  return /^\s*comment "([^"]*)"\s*$/m.exec(r.stdout)?.[1] ?? '';
-}
 
 export function natReconcileSource(nat: HostNat): ReconcileSource {
   return {
     name: 'nft',
     reconcile(known, dryRun): ReconcileAction[] {
-      const comment = tableComment(known.hostNetns);
+      const comment = readNatTableComment(known.hostNetns);
       if (comment === null) return [];
       const what = `nftables table ip ${NAT_TABLE} in ${known.hostNetns ?? 'the host namespace'}`;
       const marker = parseNatTableMarker(comment);
