@@ -50,11 +50,6 @@
 #define IP6_NH_DSTOPTS 60
 #define IP6_MAX_EXTHDRS 8
 
-#define TCP_HLEN_MIN 20
-#define TCP_CSUM_OFF 16
-#define TCP_F_FIN 0x01
-#define TCP_F_PSH 0x08
-#define TCP_F_CWR 0x80
 
 /* Accumulators are folded at least this often so that they cannot overflow
  * (each 32-byte step adds < 2^33 to each of them). */
@@ -369,10 +364,10 @@ int tsn_tcp_parse(const uint8_t *frame, size_t len, unsigned flags, struct tsn_t
 
   if ((flags & TSN_TCP_EXACT) && h->end != len)
     return -EINVAL;
-  if (h->l4 + TCP_HLEN_MIN > h->end)
+  if (h->l4 + TSN_TCP_HLEN_MIN > h->end)
     return -EINVAL;
   thl = (size_t)(frame[h->l4 + 12] >> 4) * 4;
-  if (thl < TCP_HLEN_MIN || h->l4 + thl > h->end)
+  if (thl < TSN_TCP_HLEN_MIN || h->l4 + thl > h->end)
     return -EINVAL;
   h->hdrs = h->l4 + thl;
   return 0;
@@ -404,7 +399,7 @@ static int gso_parse(const uint8_t *frame, size_t len, const struct tsn_vnet *vh
     return -EINVAL;
   if (h->hdrs > TSN_GSO_MAX_HDR)
     return -EINVAL;
-  if ((vh->flags & TSN_VNET_F_NEEDS_CSUM) && (vh->csum_start != h->l4 || vh->csum_offset != TCP_CSUM_OFF))
+  if ((vh->flags & TSN_VNET_F_NEEDS_CSUM) && (vh->csum_start != h->l4 || vh->csum_offset != TSN_TCP_CSUM_OFF))
     return -EINVAL;
   return 0;
 }
@@ -483,9 +478,9 @@ int tsn_gso_segment(const uint8_t *frame, size_t len, const struct tsn_vnet *vh,
     int rc;
 
     if (i > 0)
-      f &= (uint8_t)~TCP_F_CWR;
+      f &= (uint8_t)~TSN_TCP_CWR;
     if (i < nsegs - 1)
-      f &= (uint8_t)~(TCP_F_FIN | TCP_F_PSH);
+      f &= (uint8_t)~(TSN_TCP_FIN | TSN_TCP_PSH);
 
     memcpy(scratch + hdrs, frame + off, n);
 
@@ -503,7 +498,7 @@ int tsn_gso_segment(const uint8_t *frame, size_t len, const struct tsn_vnet *vh,
     th[16] = th[17] = 0;
     sum = pseudo + csum_be16((uint16_t)l4len);
     sum = tsn_csum_partial(th, l4len, sum);
-    csum_store(th + TCP_CSUM_OFF, sum, 0);
+    csum_store(th + TSN_TCP_CSUM_OFF, sum, 0);
 
     rc = emit(ctx, scratch, hdrs + n);
     if (rc < 0)

@@ -36,6 +36,16 @@ struct tsn_tcp_hdrs {
   size_t end;  /* end of the IP datagram (Ethernet padding after it excluded) */
   int v6;
 };
+/* TCP header: flag bits (byte 13) and the checksum field's offset, for every file that reads or builds one. */
+#define TSN_TCP_FIN 0x01
+#define TSN_TCP_SYN 0x02
+#define TSN_TCP_RST 0x04
+#define TSN_TCP_PSH 0x08
+#define TSN_TCP_URG 0x20
+#define TSN_TCP_CWR 0x80
+#define TSN_TCP_HLEN_MIN 20
+#define TSN_TCP_CSUM_OFF 16
+
 #define TSN_TCP_EXACT 1u   /* the IP datagram must end exactly where the frame ends */
 #define TSN_TCP_EXTHDRS 2u /* IPv6 hop-by-hop / destination options may precede TCP */
 

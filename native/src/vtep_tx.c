@@ -29,9 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TCP_FIN 0x01
-#define TCP_PSH 0x08
-#define TCP_CWR 0x80
 
 static inline uint32_t mix32(uint32_t h) { /* murmur3's finalizer */
   h ^= h >> 16;
@@ -268,8 +265,8 @@ static int segment_direct(struct seg_run *r, uint8_t *frame, size_t len, size_t 
       memcpy(ip + 10, &c, 2);
     }
     uint8_t fl = flags;
-    if (i > 0) fl &= (uint8_t)~TCP_CWR;
-    if (i < nsegs - 1) fl &= (uint8_t)~(TCP_FIN | TCP_PSH);
+    if (i > 0) fl &= (uint8_t)~TSN_TCP_CWR;
+    if (i < nsegs - 1) fl &= (uint8_t)~(TSN_TCP_FIN | TSN_TCP_PSH);
     tsn_wr32(th + 4, seq + (uint32_t)((size_t)i * mss));
     th[13] = fl;
     th[16] = th[17] = 0;
