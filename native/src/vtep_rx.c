@@ -103,13 +103,6 @@ static void rx_single(struct tsn_vtep_rx *s, int32_t slot, uint8_t *frame, int32
   if (len > 0) mark_partial_csum(frame, (size_t)len, d);
 }
 
-#define TCP_FIN 0x01
-#define TCP_SYN 0x02
-#define TCP_RST 0x04
-#define TCP_PSH 0x08
-#define TCP_URG 0x20
-#define TCP_CWR 0x80
-
 /* Parse an inner frame as IPv4/IPv6 (no extension headers) + TCP whose IP length matches @len exactly; 0 if it is one. */
 static inline int tcp_parse(const uint8_t *f, size_t len, struct tsn_tcp_hdrs *h) { return tsn_tcp_parse(f, len, TSN_TCP_EXACT, h); }
 
@@ -122,20 +115,8 @@ static void tcp_partial_csum(uint8_t *f, const struct tsn_tcp_hdrs *h, size_t l4
   memcpy(f + h->l4 + 16, &folded, 2);
 }
 
-/* A run of chunks of one GRO message being coalesced into one TCP super-frame at @dst. */
-struct gro_run {
-  int active;
-  int32_t slot;
-  uint8_t *dst;   /* the frame being built; its VXLAN header is at dst - 8 */
-  size_t len;     /* bytes of it so far */
-  struct tsn_tcp_hdrs h;
-  size_t mss;     /* payload of the first chunk: every chunk but the last carries exactly this */
-  uint32_t next_seq;
-  int chunks;
-};
-
 /* Close a run: fix lengths and checksums and describe it (a GSO super-frame if more than one chunk). */
-static void run_finish(struct tsn_vtep_rx *s, struct gro_run *r) {
+static void run_finish(struct tsn_vtep_rx *s, struct tsn_vtep_run *r) {
   if (!r->active) return;
   r->active = 0;
   if (r->chunks == 1) {
@@ -169,7 +150,7 @@ static void run_finish(struct tsn_vtep_rx *s, struct gro_run *r) {
  * length/id/checksum, same ports, ack, window and options, the next sequence number, no SYN, RST, URG
  * or CWR, payload no larger than the first chunk's.
  */
-static int run_accepts(const struct gro_run *r, const uint8_t *f, size_t len) {
+static int run_accepts(const struct tsn_vtep_run *r, const uint8_t *f, size_t len) {
   const struct tsn_tcp_hdrs *h = &r->h;
   const uint8_t *g = r->dst;
   if (len <= h->hdrs || len - h->hdrs > r->mss || r->len + (len - h->hdrs) > 65535 + h->l3) return 0;
@@ -186,8 +167,8 @@ static int run_accepts(const struct gro_run *r, const uint8_t *f, size_t len) {
   const uint8_t *th = f + h->l4, *gth = g + h->l4;
   size_t thl = h->hdrs - h->l4;
   uint8_t flags = th[13];
-  if (memcmp(th, gth, 4) || tsn_rd32(th + 4) != r->next_seq || memcmp(th + 8, gth + 8, 4) || th[12] != gth[12] || (flags & (TCP_SYN | TCP_RST | TCP_URG | TCP_CWR)) ||
-      (flags & ~(TCP_FIN | TCP_PSH)) != (gth[13] & ~(TCP_FIN | TCP_PSH | TCP_CWR)) || memcmp(th + 14, gth + 14, 2) || memcmp(th + 20, gth + 20, thl - 20))
+  if (memcmp(th, gth, 4) || tsn_rd32(th + 4) != r->next_seq || memcmp(th + 8, gth + 8, 4) || th[12] != gth[12] || (flags & (TSN_TCP_SYN | TSN_TCP_RST | TSN_TCP_URG | TSN_TCP_CWR)) ||
+      (flags & ~(TSN_TCP_FIN | TSN_TCP_PSH)) != (gth[13] & ~(TSN_TCP_FIN | TSN_TCP_PSH | TSN_TCP_CWR)) || memcmp(th + 14, gth + 14, 2) || memcmp(th + 20, gth + 20, thl - 20))
     return 0;
   return 1;
 }
@@ -199,6 +180,61 @@ static int32_t spare_slot(struct tsn_vtep_rx *s) {
     return -1;
   }
   return s->spare++;
+}
+
+/*
+ * run_start() - Start a run at @frame (@flen bytes in @slot, VXLAN header in front) if it can begin
+ * one: TCP with payload and none of the flags that end a run; else describe it as a frame of its own.
+ */
+static void run_start(struct tsn_vtep_rx *s, struct tsn_vtep_run *r, int32_t slot, uint8_t *frame, size_t flen) {
+  struct tsn_tcp_hdrs h;
+  if (tcp_parse(frame, flen, &h) != 0 || flen <= h.hdrs ||
+      (frame[h.l4 + 13] & (TSN_TCP_SYN | TSN_TCP_RST | TSN_TCP_URG | TSN_TCP_CWR | TSN_TCP_FIN | TSN_TCP_PSH))) {
+    rx_single(s, slot, frame, (int32_t)flen);
+    return;
+  }
+  r->active = 1;
+  r->slot = slot;
+  r->dst = frame;
+  r->len = flen;
+  r->h = h;
+  r->mss = flen - h.hdrs;
+  r->next_seq = tsn_rd32(frame + h.l4 + 4) + (uint32_t)r->mss;
+  r->chunks = 1;
+}
+
+/* Append frame @f (@flen bytes; run_accepts() said yes) to run @r: its payload after the run's; a short or FIN/PSH segment ends the run. */
+static void run_append(struct tsn_vtep_rx *s, struct tsn_vtep_run *r, const uint8_t *f, size_t flen) {
+  size_t plen = flen - r->h.hdrs;
+  uint8_t fl = f[r->h.l4 + 13]; /* before the move: the payload may land over this frame's own headers */
+  memmove(r->dst + r->len, f + r->h.hdrs, plen);
+  r->len += plen;
+  r->next_seq += (uint32_t)plen;
+  r->chunks++;
+  if (fl & (TSN_TCP_FIN | TSN_TCP_PSH)) r->dst[r->h.l4 + 13] |= fl & (TSN_TCP_FIN | TSN_TCP_PSH);
+  if (plen < r->mss || (fl & (TSN_TCP_FIN | TSN_TCP_PSH))) run_finish(s, r);
+}
+
+/*
+ * add_frame() - Add @frame (@len >= 14 bytes, VXLAN header in front, from the current sender) to run
+ * @r, or end the run and start with it. @slot < 0: the frame lies where it cannot stay (inside a
+ * message, behind another datagram's bytes), so when it does not join the run it is copied to a
+ * spare slot first - every row has a slot of its own, with headroom. No syscalls.
+ */
+static void add_frame(struct tsn_vtep_rx *s, struct tsn_vtep_run *r, int32_t slot, uint8_t *frame, size_t len) {
+  if (r->active && run_accepts(r, frame, len)) {
+    run_append(s, r, frame, len);
+    return;
+  }
+  run_finish(s, r);
+  if (slot < 0) {
+    slot = spare_slot(s);
+    if (slot < 0) return;
+    uint8_t *to = slot_frame(s, slot);
+    memcpy(to - TSN_VXLAN_HLEN, frame - TSN_VXLAN_HLEN, len + TSN_VXLAN_HLEN);
+    frame = to;
+  }
+  run_start(s, r, slot, frame, len);
 }
 
 /*
@@ -217,25 +253,16 @@ static int32_t spare_slot(struct tsn_vtep_rx *s) {
  * requires it). This is the trust the kernel's own GRO places in CHECKSUM_COMPLETE. No syscalls.
  */
 static void rx_chunks(struct tsn_vtep_rx *s, int32_t slot, uint8_t *base, size_t total, size_t seg) {
-  struct gro_run r = {0};
+  struct tsn_vtep_run r = {0};
   for (size_t off = 0; off < total; off += seg) {
     size_t clen = total - off < seg ? total - off : seg;
     uint8_t *p = base + off, *f = p + TSN_VXLAN_HLEN;
-    size_t flen = clen >= TSN_VXLAN_HLEN ? clen - TSN_VXLAN_HLEN : 0;
     s->status[TSN_VST_RX_GRO_DGRAMS]++;
-    if (r.active && run_accepts(&r, f, flen)) {
-      size_t plen = flen - r.h.hdrs;
-      uint8_t fl = f[r.h.l4 + 13]; /* before the move: the payload lands over this datagram's own headers */
-      memmove(r.dst + r.len, f + r.h.hdrs, plen);
-      r.len += plen;
-      r.next_seq += (uint32_t)plen;
-      r.chunks++;
-      if (fl & (TCP_FIN | TCP_PSH)) r.dst[r.h.l4 + 13] |= fl & (TCP_FIN | TCP_PSH);
-      if (plen < r.mss || (fl & (TCP_FIN | TCP_PSH))) run_finish(s, &r);
+    if (clen >= TSN_VXLAN_HLEN + 14) {
+      add_frame(s, &r, off == 0 ? slot : -1, f, clen - TSN_VXLAN_HLEN);
       continue;
     }
     run_finish(s, &r);
-    /* This datagram starts a frame: in place if it is the message's first, else in a spare slot. */
     int32_t fslot = slot;
     uint8_t *frame = f;
     if (off > 0) {
@@ -244,28 +271,44 @@ static void rx_chunks(struct tsn_vtep_rx *s, int32_t slot, uint8_t *base, size_t
       frame = slot_frame(s, fslot);
       memcpy(frame - TSN_VXLAN_HLEN, p, clen);
     }
-    if (clen < TSN_VXLAN_HLEN + 14) {
-      rx_row(s, fslot, frame, (int32_t)clen - TSN_VXLAN_HLEN); /* the decap stage counts it truncated */
-      continue;
-    }
-    struct tsn_tcp_hdrs h;
-    uint8_t fl = 0;
-    if (tcp_parse(frame, flen, &h) == 0) fl = frame[h.l4 + 13];
-    if (tcp_parse(frame, flen, &h) != 0 || flen <= h.hdrs || (fl & (TCP_SYN | TCP_RST | TCP_URG | TCP_CWR | TCP_FIN | TCP_PSH))) {
-      rx_single(s, fslot, frame, (int32_t)flen);
-      continue;
-    }
-    r.active = 1;
-    r.slot = fslot;
-    r.dst = frame;
-    r.len = flen;
-    r.h = h;
-    r.mss = flen - h.hdrs;
-    r.next_seq = tsn_rd32(frame + h.l4 + 4) + (uint32_t)r.mss;
-    r.chunks = 1;
+    rx_row(s, fslot, frame, (int32_t)clen - TSN_VXLAN_HLEN); /* too short: the decap stage counts it truncated */
   }
   run_finish(s, &r);
 }
+
+/*
+ * tsn_vtep_rx_frame() - Add one frame that arrived alone (a WireGuard datagram, decrypted where it
+ * landed) to the burst, by the rules rx_chunks() applies inside one GRO message: consecutive frames
+ * of one TCP flow in sequence from the same sender become one super-frame, built in the first one's
+ * slot (even across messages of the burst); the rest are frames of their own, a partial inner
+ * checksum handed on as partial. @slot: the frame is at that slot's usual offset, or -1 if it lies
+ * elsewhere (it is copied to a spare slot unless it joins the run). @src_ip/@src_port: the sender,
+ * written in front of the row (TSN_VTEP_META_*). A super-frame's inner checksums are not verified one
+ * by one: each datagram's bytes were authenticated by its AEAD tag, a stronger check than the outer
+ * UDP checksum rx_chunks() relies on. tsn_vtep_rx_flush() ends the burst. No syscalls.
+ */
+void tsn_vtep_rx_frame(struct tsn_vtep_rx *s, int32_t slot, uint8_t *frame, size_t len, uint32_t src_ip, uint16_t src_port) {
+  if (src_ip != s->src_ip || src_port != s->src_port) { /* another sender: the run (and its rows) are the previous one's */
+    run_finish(s, &s->run);
+    s->src_ip = src_ip;
+    s->src_port = src_port;
+  }
+  if (len >= 14) {
+    add_frame(s, &s->run, slot, frame, len);
+    return;
+  }
+  run_finish(s, &s->run);
+  if (slot < 0) {
+    slot = spare_slot(s);
+    if (slot < 0) return;
+    uint8_t *to = slot_frame(s, slot);
+    memcpy(to - TSN_VXLAN_HLEN, frame - TSN_VXLAN_HLEN, len + TSN_VXLAN_HLEN);
+    frame = to;
+  }
+  rx_row(s, slot, frame, (int32_t)len);
+}
+
+void tsn_vtep_rx_flush(struct tsn_vtep_rx *s) { run_finish(s, &s->run); }
 
 /*
  * vxlan_at_boundary() - Does a datagram boundary of message @msg (@total bytes, datagrams of @seg)

@@ -4,9 +4,22 @@
  */
 #ifndef TSN_VTEP_RX_H
 #define TSN_VTEP_RX_H
+#include "gso.h"
 #include "layout.h"
 #include <stddef.h>
 #include <stdint.h>
+
+/* A run of frames of one TCP flow being coalesced into one super-frame at @dst (vtep_rx.c). */
+struct tsn_vtep_run {
+  int active;
+  int32_t slot;
+  uint8_t *dst;   /* the frame being built; its VXLAN header is at dst - 8 */
+  size_t len;     /* bytes of it so far */
+  struct tsn_tcp_hdrs h;
+  size_t mss;     /* payload of the first frame: every frame but the last carries exactly this */
+  uint32_t next_seq;
+  int chunks;
+};
 
 /* Receive-side state of one burst: where the pool and descriptors are, which slots the burst may use. */
 struct tsn_vtep_rx {
@@ -19,6 +32,7 @@ struct tsn_vtep_rx {
   int32_t end;       /* one past the last slot the burst may use */
   uint32_t src_ip;   /* sender of the current message, host order */
   uint16_t src_port;
+  struct tsn_vtep_run run; /* tsn_vtep_rx_frame's run across the burst (zero it with the rest) */
 };
 
 /* A slot's usual frame offset: a received message's VXLAN header is the 8 bytes before it. */
@@ -30,5 +44,14 @@ static inline uint8_t *tsn_vtep_slot_frame(uint8_t *base, int32_t slot) { return
  * a single datagram. Rows go to @s->desc from @s->first + @s->nrow on. No syscalls.
  */
 void tsn_vtep_rx_message(struct tsn_vtep_rx *s, int32_t slot, size_t total, int seg);
+
+/*
+ * tsn_vtep_rx_frame() - Add a frame that arrived alone (@len bytes at @frame, VXLAN header in front;
+ * at @slot's usual offset, or @slot -1 if it lies elsewhere) from sender @src_ip:@src_port, coalescing
+ * TCP segments of one flow and sender into super-frames; tsn_vtep_rx_flush() ends the burst (@s->nrow
+ * is then its rows). No syscalls.
+ */
+void tsn_vtep_rx_frame(struct tsn_vtep_rx *s, int32_t slot, uint8_t *frame, size_t len, uint32_t src_ip, uint16_t src_port);
+void tsn_vtep_rx_flush(struct tsn_vtep_rx *s);
 
 #endif

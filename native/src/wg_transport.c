@@ -15,17 +15,20 @@
  * tag. Equal-sized datagrams to one peer that lie back to back in the arena (the segments of one
  * super-frame) leave as one UDP_SEGMENT message; one sendmmsg per burst.
  *
- * Receive, wgRecvBurst: recvmmsg lands each datagram 52 bytes before the slot's frame offset (16 bytes
- * of transport header + 36 of inner IPv4/UDP/VXLAN) and decryption happens in place, so the inner frame
- * ends up exactly where a plain VTEP's would, VXLAN header in front and the sender's VTEP address and
+ * Receive, wgRecvBurst: recvmmsg lands each message 52 bytes before the slot's frame offset (16 bytes
+ * of transport header + 36 of inner IPv4/UDP/VXLAN; with UDP_GRO one message holds a peer's run of
+ * equal-sized datagrams) and each datagram is decrypted in place, so the inner frame ends up where a
+ * plain VTEP's would, VXLAN header in front and the sender's VTEP address and
  * port in the metadata bytes (udp_vtep.h): the vxlan-decap stage cannot tell the difference. Order of
  * checks: length and type (wg-malformed), receiver index (wg-no-session), tag (wg-bad-mac), replay
  * window (wg-replay; a 2048-bit sliding window, RFC 6479's idea), then the inner packet (wg-bad-inner:
  * IPv4 without options, UDP to our VXLAN port, from the VTEP address of the peer whose key it was,
- * to ours). Only authenticated messages move a peer's endpoint (roaming) and its counters. Handshake
- * messages (types 1..3) are copied out to a small control buffer for the TypeScript side.
+ * to ours). Only authenticated messages move a peer's endpoint (roaming) and its counters. The
+ * decrypted frames go through vtep_rx.c's TCP GRO rules (tsn_vtep_rx_frame), so
+ * a TCP stream reaches the pipeline and the TAP as super-frames, as a plain VTEP's UDP GRO gives it.
+ * Handshake messages (types 1..3) are copied out to a small control buffer for the TypeScript side.
  *
- * Syscalls: socket, setsockopt, bind, getsockname, recvmmsg, sendmmsg, sendto, close, clock_gettime;
+ * Syscalls: socket, setsockopt (incl. UDP_GRO), bind, getsockname, recvmmsg, sendmmsg, sendto, close, clock_gettime;
  * open/setns via netns.c.
  */
 #define _GNU_SOURCE
@@ -37,6 +40,7 @@
 #include "netns.h"
 #include "pool.h"
 #include "udp_vtep.h"
+#include "vtep_rx.h"
 #include "wg_crypto.h"
 #include "wire.h"
 #include <arpa/inet.h>
@@ -66,6 +70,7 @@
 #define WG_MAX_MSGS 512
 #define WG_ARENA (4u << 20)
 #define WG_MAX_RX 256
+#define WG_BACKLOG_MSGS 16 /* messages one UDP_GRO burst reads at most */
 #define WG_GSO_MAX_BYTES 65507u
 #define WG_GSO_MAX_SEGS 64
 #define WG_SOCKBUF (4 << 20)
@@ -123,6 +128,18 @@ typedef struct {
   struct mmsghdr rmsgs[WG_MAX_RX];
   struct iovec riovs[WG_MAX_RX];
   struct sockaddr_in rnames[WG_MAX_RX];
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } rctrl[WG_MAX_RX];
+  int gro; /* UDP_GRO is on: a message may hold several datagrams of one size */
+  /* The datagrams of received messages a burst had no slot for, opened first in the next burst (in order). */
+  uint8_t *backlog; /* WG_BACKLOG_MSGS * TSN_SLOT_SIZE bytes */
+  struct {
+    uint32_t off, len, step;
+    struct sockaddr_in from;
+  } bl[WG_BACKLOG_MSGS];
+  int nbl;
 } wg_dev;
 
 static wg_dev *devs[WG_MAX_DEVS];
@@ -630,11 +647,63 @@ static int32_t rx_transport(wg_dev *d, uint8_t *m, size_t len, uint8_t *frame, c
 }
 
 /*
+ * rx_datagram() - One datagram @m of @len bytes from @from, WG_RX_BACK bytes before where its inner
+ * frame is to be: a transport message is opened in place and its frame added to the burst @s
+ * (@slot: the slot whose usual offset the frame is at, or -1 inside a GRO message), a handshake
+ * message goes to the control buffer, the rest is counted. No syscalls.
+ */
+static void rx_datagram(wg_dev *d, struct tsn_vtep_rx *s, int32_t slot, uint8_t *m, size_t len, const struct sockaddr_in *from, double now) {
+  if (len < 4) {
+    d->st[TSN_WST_RX_MALFORMED]++;
+    return;
+  }
+  uint32_t type = le32(m);
+  if (type == WG_MSG_TRANSPORT) {
+    uint8_t *frame = m + WG_RX_BACK;
+    int32_t flen = rx_transport(d, m, len, frame, from, now);
+    if (flen >= 0) tsn_vtep_rx_frame(s, slot, frame, (size_t)flen, rd32(frame - TSN_VTEP_META_SRC_IP), rd16(frame - TSN_VTEP_META_SRC_PORT));
+  } else if ((type == WG_MSG_INITIATION && len == 148) || (type == WG_MSG_RESPONSE && len == 92) || (type == WG_MSG_COOKIE && len == 64)) {
+    ctrl_push(d, m, len, from);
+  } else {
+    d->st[TSN_WST_RX_MALFORMED]++;
+  }
+}
+
+/*
+ * rx_message() - Open the datagrams of one message (@m, @total bytes of @step-byte datagrams from
+ * @from), the first at @slot's usual offset (-1: none is). A datagram that may need a spare slot when
+ * none is left stops it: returns the offset of the first datagram not opened (@total if all were).
+ */
+static size_t rx_message(wg_dev *d, struct tsn_vtep_rx *s, int32_t slot, uint8_t *m, size_t total, size_t step, const struct sockaddr_in *from, double now) {
+  for (size_t off = 0; off < total; off += step) {
+    int32_t at = off == 0 ? slot : -1;
+    if (at < 0 && s->spare >= s->end) return off;
+    rx_datagram(d, s, at, m + off, total - off < step ? total - off : step, from, now);
+  }
+  return total;
+}
+
+/* Keep @len bytes of a message (datagrams of @step) for the next burst. */
+static void backlog_push(wg_dev *d, const uint8_t *m, size_t len, size_t step, const struct sockaddr_in *from) {
+  uint32_t off = d->nbl ? d->bl[d->nbl - 1].off + d->bl[d->nbl - 1].len : 0;
+  memcpy(d->backlog + off, m, len);
+  d->bl[d->nbl].off = off, d->bl[d->nbl].len = (uint32_t)len, d->bl[d->nbl].step = (uint32_t)step, d->bl[d->nbl].from = *from;
+  d->nbl++;
+}
+
+/*
  * wgRecvBurst(pool, dev, firstSlot, max) -> frames
  * One recvmmsg into slots firstSlot .. firstSlot+max; transport messages become descriptor rows
  * firstSlot .. firstSlot+frames-1 (in arrival order; a row's D_SLOT says where it lives), handshake
  * messages go to the control buffer (count in status[TSN_WST_RX_CTRL], reset here), the rest is
- * counted by reason. Syscall: recvmmsg.
+ * counted by reason. With UDP_GRO on (as on a plain VTEP) a message can hold up to 64 datagrams of
+ * one size - a peer's UDP_SEGMENT run kept whole by the kernel, or a NIC's GRO batch - so at most a
+ * quarter of `max` messages are read. Each datagram is opened where it landed, and its frame goes
+ * through vtep_rx.c's TCP GRO rules (tsn_vtep_rx_frame): joined to the super-frame being built, or,
+ * inside a message, copied to a spare slot. When the spares run out (64 datagrams that do not
+ * coalesce), the rest of the burst's messages wait in the device's backlog and are opened first
+ * next time, before the socket is read again: nothing is dropped for want of a slot.
+ * Syscall: recvmmsg.
  */
 static napi_value js_recv_burst(napi_env env, napi_callback_info info) {
   size_t argc = 4;
@@ -650,9 +719,30 @@ static napi_value js_recv_burst(napi_env env, napi_callback_info info) {
     return NULL;
   }
   d->st[TSN_WST_RX_CTRL] = 0;
-  int32_t vlen = max > WG_MAX_RX ? WG_MAX_RX : max;
+  double now = now_ms();
+  struct tsn_vtep_rx s = {.base = p->base, .desc = p->desc, .status = d->vst, .first = first, .spare = first, .end = first + max};
+  /* 1. What the last burst had no slot for. */
+  int k = 0;
+  for (; k < d->nbl; k++) {
+    uint8_t *m = d->backlog + d->bl[k].off;
+    size_t done = rx_message(d, &s, -1, m, d->bl[k].len, d->bl[k].step, &d->bl[k].from, now);
+    if (done < d->bl[k].len) {
+      d->bl[k].off += (uint32_t)done;
+      d->bl[k].len -= (uint32_t)done;
+      break;
+    }
+  }
+  if (k > 0) {
+    memmove(d->bl, d->bl + k, (size_t)(d->nbl - k) * sizeof d->bl[0]);
+    d->nbl -= k;
+  }
+  /* 2. The socket, into the slots left, unless the backlog still waits. */
+  int32_t at = s.spare, room = first + max - at, n = 0;
+  int32_t vlen = d->nbl ? 0 : d->gro ? (room >= 4 ? room / 4 : (room > 0 ? 1 : 0)) : room;
+  if (vlen > WG_MAX_RX) vlen = WG_MAX_RX;
+  if (d->gro && vlen > WG_BACKLOG_MSGS) vlen = WG_BACKLOG_MSGS;
   for (int32_t i = 0; i < vlen; i++) {
-    uint8_t *frame = p->base + (size_t)(first + i) * TSN_SLOT_SIZE + TSN_HEADROOM;
+    uint8_t *frame = p->base + (size_t)(at + i) * TSN_SLOT_SIZE + TSN_HEADROOM;
     d->riovs[i].iov_base = frame - WG_RX_BACK;
     d->riovs[i].iov_len = TSN_SLOT_SIZE - TSN_HEADROOM + WG_RX_BACK;
     struct msghdr *m = &d->rmsgs[i].msg_hdr;
@@ -661,8 +751,9 @@ static napi_value js_recv_burst(napi_env env, napi_callback_info info) {
     m->msg_namelen = sizeof d->rnames[i];
     m->msg_iov = &d->riovs[i];
     m->msg_iovlen = 1;
+    m->msg_control = d->rctrl[i].buf;
+    m->msg_controllen = sizeof d->rctrl[i].buf;
   }
-  int n;
   do n = vlen > 0 ? recvmmsg(d->fd, d->rmsgs, (unsigned)vlen, MSG_DONTWAIT, NULL) : 0;
   while (n < 0 && errno == EINTR);
   if (n < 0) {
@@ -672,34 +763,26 @@ static napi_value js_recv_burst(napi_env env, napi_callback_info info) {
       return NULL;
     }
   }
-  double now = now_ms();
-  int32_t rows = 0;
+  s.spare = at + n;
   for (int i = 0; i < n; i++) {
-    int32_t slot = first + i;
-    uint8_t *frame = p->base + (size_t)slot * TSN_SLOT_SIZE + TSN_HEADROOM, *m = frame - WG_RX_BACK;
-    size_t len = d->rmsgs[i].msg_len;
-    if (d->rmsgs[i].msg_hdr.msg_flags & MSG_TRUNC || len < 4) {
+    uint8_t *m = p->base + (size_t)(at + i) * TSN_SLOT_SIZE + TSN_HEADROOM - WG_RX_BACK;
+    struct msghdr *h = &d->rmsgs[i].msg_hdr;
+    size_t total = d->rmsgs[i].msg_len;
+    if (h->msg_flags & MSG_TRUNC) {
       d->st[TSN_WST_RX_MALFORMED]++;
       continue;
     }
-    uint32_t type = le32(m);
-    if (type == WG_MSG_TRANSPORT) {
-      int32_t flen = rx_transport(d, m, len, frame, &d->rnames[i], now);
-      if (flen < 0) continue;
-      int32_t *desc = p->desc + (size_t)(first + rows++) * TSN_DESC_STRIDE;
-      desc[TSN_D_OFF] = (int32_t)(frame - p->base);
-      desc[TSN_D_LEN] = flen;
-      desc[TSN_D_SLOT] = slot;
-      desc[TSN_D_OUT] = -1;
-      desc[TSN_D_VFLAGS] = desc[TSN_D_GSO_TYPE] = desc[TSN_D_HDR_LEN] = desc[TSN_D_GSO_SIZE] = desc[TSN_D_CSUM_START] = desc[TSN_D_CSUM_OFF] = 0;
-    } else if ((type == WG_MSG_INITIATION && len == 148) || (type == WG_MSG_RESPONSE && len == 92) || (type == WG_MSG_COOKIE && len == 64)) {
-      ctrl_push(d, m, len, &d->rnames[i]);
-    } else {
-      d->st[TSN_WST_RX_MALFORMED]++;
-    }
+    int seg = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c))
+      if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO && c->cmsg_len >= CMSG_LEN(sizeof(int))) memcpy(&seg, CMSG_DATA(c), sizeof seg);
+    size_t step = seg > 0 && total > (size_t)seg ? (size_t)seg : total;
+    size_t done = d->nbl ? 0 : rx_message(d, &s, at + i, m, total, step, &d->rnames[i], now);
+    if (done < total) backlog_push(d, m + done, total - done, step, &d->rnames[i]); /* order kept: all after it waits too */
   }
+  tsn_vtep_rx_flush(&s);
+  d->st[TSN_WST_RX_BACKLOG] = d->nbl;
   napi_value res;
-  napi_create_int32(env, rows, &res);
+  napi_create_int32(env, s.nrow, &res);
   return res;
 }
 
@@ -897,6 +980,7 @@ static void dev_free(napi_env env, wg_dev *d) {
   for (int i = 0; i < 4; i++)
     if (d->refs[i]) napi_delete_reference(env, d->refs[i]);
   free(d->arena);
+  free(d->backlog);
   free(d);
 }
 
@@ -993,6 +1077,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     int buf = WG_SOCKBUF;
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof buf) < 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
     if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof buf) < 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+    int on = 1;
+    d->gro = (d->backlog = malloc((size_t)WG_BACKLOG_MSGS * TSN_SLOT_SIZE)) && setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof on) == 0;
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr = local};
     socklen_t sl = sizeof sa;
     sys = "bind";

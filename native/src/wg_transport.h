@@ -27,6 +27,7 @@ enum {
   TSN_WST_TX_NO_SESSION,  /* datagrams for a peer with no usable keypair: dropped, handshake asked for */
   TSN_WST_TX_UNKNOWN_PEER,/* datagrams for a VTEP address no peer has */
   TSN_WST_ATTENTION,      /* bumped whenever a peer's flags change: JS looks at the peers then */
+  TSN_WST_RX_BACKLOG,     /* messages read but not opened yet (no slot was left): the next burst opens them first */
   TSN_WST_COUNT = 12
 };
 

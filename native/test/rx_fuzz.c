@@ -1,6 +1,6 @@
 /*
  * rx_fuzz.c - fuzzing the addon's receive code in C: VXLAN messages (vtep_rx.c, with UDP GRO runs and
- * tunnel GSO) and AF_PACKET frames (packet_rx.c), then what a consumer does with the rows they write
+ * tunnel GSO), decrypted WireGuard bursts (tsn_vtep_rx_frame) and AF_PACKET frames (packet_rx.c), then what a consumer does with the rows they write
  * (segmenting GSO rows, completing partial checksums: gso.c). Checks, besides the sanitizers': every
  * row lies inside the slots the burst may use, rows never exceed those slots, a GSO row parses as
  * TCP, and no row of one VNI holds bytes that arrived under another VNI's header.
@@ -9,6 +9,7 @@
  *   - LLVMFuzzerTestOneInput, for libFuzzer (clang -fsanitize=fuzzer,address,undefined -DTSN_LIBFUZZER);
  *   - main(): a deterministic run (fixed seed, N iterations, default 100000) of seeds and their
  *     mutations, for the test suite under gcc or clang with ASan/UBSan (test/unit/native-c.test.ts).
+ * A third target is tsn_vtep_rx_frame over frames that arrive alone (a WireGuard burst after decryption).
  * The first input byte selects the target and the GRO datagram size; the rest is the message.
  */
 #include <stdio.h>
@@ -102,10 +103,54 @@ static void run_packet(const uint8_t *data, size_t len, uint8_t sel) {
   consume_row(d, 1, 2);
 }
 
+/*
+ * Frames that arrive alone, as a WireGuard burst leaves them decrypted (tsn_vtep_rx_frame): @data is
+ * a sequence of records [length 2 | sender 4 | VXLAN header 8 | frame]. Records alternate between
+ * landing at a slot's usual offset and lying inside slot 0's message (slot -1), as a GRO message's
+ * later datagrams do. Besides consume_row's checks: every row at its own slot's usual offset, under
+ * the VXLAN header it arrived with.
+ */
+static void run_frames(const uint8_t *data, size_t len) {
+  memset(desc, 0, sizeof desc);
+  uint32_t vni_of_slot[SLOTS] = {0};
+  struct tsn_vtep_rx s = {.base = pool, .desc = desc, .status = status, .first = 0, .spare = SLOTS / 2, .end = SLOTS};
+  uint8_t *inside = NULL; /* "inside a message": after slot 0's frame, each past the one before */
+  int k = 0;
+  for (size_t at = 0; at + 14 <= len && k < SLOTS; k++) {
+    size_t flen = (size_t)(data[at] << 8 | data[at + 1]);
+    if (flen > len - at - 14) flen = len - at - 14;
+    if (flen > 4000) flen = 4000;
+    int32_t slot = (k & 1) ? -1 : k / 2;
+    uint8_t *f = slot < 0 ? inside : tsn_vtep_slot_frame(pool, slot);
+    memcpy(f - TSN_VXLAN_HLEN, data + at + 6, 8);
+    memcpy(f, data + at + 14, flen);
+    uint32_t vni = (uint32_t)(f[-4] << 16 | f[-3] << 8 | f[-2]);
+    int32_t spare = s.spare;
+    tsn_vtep_rx_frame(&s, slot, f, flen, ((uint32_t)data[at + 2] << 24 | (uint32_t)data[at + 3] << 16 | (uint32_t)data[at + 4] << 8 | data[at + 5]), 7);
+    if (slot <= 0) inside = f + flen + 64; /* k = 0 is slot 0, so it is set before the first k = 1 */
+    if (slot >= 0) vni_of_slot[slot] = vni;
+    else if (s.spare > spare) vni_of_slot[spare] = vni;
+    at += 14 + flen;
+  }
+  tsn_vtep_rx_flush(&s);
+  if (s.nrow < 0 || s.nrow > k) {
+    FAIL("frames: %d rows from %d frames", s.nrow, k);
+    return;
+  }
+  for (int r = 0; r < s.nrow; r++) {
+    int32_t *d = desc + r * TSN_DESC_STRIDE, slot = d[TSN_D_SLOT];
+    const uint8_t *f = pool + d[TSN_D_OFF];
+    if (slot < 0 || slot >= SLOTS || d[TSN_D_OFF] != (int32_t)(tsn_vtep_slot_frame(pool, slot) - pool)) FAIL("frames: row %d not at its slot %d", r, slot);
+    else if ((uint32_t)(f[-4] << 16 | f[-3] << 8 | f[-2]) != vni_of_slot[slot]) FAIL("frames: row %d changed VNI", r);
+    consume_row(d, 0, SLOTS);
+  }
+}
+
 int tsn_fuzz_one(const uint8_t *data, size_t size) {
   if (size < 1) return 0;
   uint8_t sel = data[0];
-  if (sel & 0x80) run_packet(data + 1, size - 1, sel);
+  if ((sel & 0xc0) == 0xc0) run_frames(data + 1, size - 1);
+  else if (sel & 0x80) run_packet(data + 1, size - 1, sel);
   else run_vtep(data + 1, size - 1, (sel & 0x40) ? 0 : 64 + (int)(sel & 0x3f) * 24);
   return 0;
 }
@@ -179,6 +224,18 @@ static size_t seed(uint8_t *buf, int kind) {
     n += vxlan(m, 7);
     n += tcp4(m + n, 100, 5, 0x18);
     break;
+  case 3: /* one-per-slot rows: a TCP flow in sequence from one sender, then another sender, then another VNI */
+    buf[0] = 0xc0;
+    for (int k = 0; k < 6; k++) {
+      uint8_t *rec = m + n;
+      size_t flen = tcp4(rec + 14, 1000, 1 + (uint32_t)k * 1000, k == 5 ? 0x18 : 0x10);
+      put16(rec, (unsigned)flen);
+      memset(rec + 2, 0, 4);
+      rec[5] = (uint8_t)(k < 4 ? 1 : 2);
+      vxlan(rec + 6, k == 4 ? 300 : 100);
+      n += 14 + flen;
+    }
+    break;
   default: /* an AF_PACKET frame with a virtio-net header (GSO TCPv4, NEEDS_CSUM) and a stripped tag */
     buf[0] = 0x80 | 1 | 2 | 4;
     memset(m, 0, 12);
@@ -195,7 +252,7 @@ int main(int argc, char **argv) {
   init();
   long runs = 0;
   for (long it = 0; it < iters; it++) {
-    size_t n = seed(base, (int)(it % 4));
+    size_t n = seed(base, (int)(it % 5));
     memcpy(buf, base, n);
     int muts = 1 + (int)(rnd() % 8);
     for (int k = 0; k < muts; k++) {

@@ -185,12 +185,84 @@ static void test_mixed_gro_run(void) {
   printf("mixed-tenant GRO run: %d rows\n", s.nrow);
 }
 
+/*
+ * tsn_vtep_rx_frame (a WireGuard burst: one decrypted frame per slot, sender metadata in front).
+ * Six rows: three segments of one flow in sequence from sender 1 (one super-frame), a fourth of the
+ * same flow from another sender (not merged: another peer), one out of sequence, one of another VNI.
+ */
+static void put_row(int r, uint32_t vni, uint32_t sender, uint8_t fill, uint8_t host, uint32_t seq) {
+  uint8_t *f = tsn_vtep_slot_frame(pool, r);
+  vxlan_hdr(f - TSN_VXLAN_HLEN, vni);
+  put32(f - TSN_VTEP_META_SRC_IP, sender);
+  put16(f - TSN_VTEP_META_SRC_PORT, 50000);
+  size_t len = tcp4_frame(f, 1000, fill, 0, host, seq);
+  int32_t *d = desc + r * TSN_DESC_STRIDE;
+  d[TSN_D_OFF] = (int32_t)(f - pool);
+  d[TSN_D_LEN] = (int32_t)len;
+  d[TSN_D_SLOT] = r;
+}
+
+static void test_coalesce_rows(void) {
+  reset();
+  put_row(0, 100, 1, 0xA1, 1, 1000);
+  put_row(1, 100, 1, 0xA2, 1, 2000);
+  put_row(2, 100, 1, 0xA3, 1, 3000);
+  put_row(3, 100, 2, 0xA4, 1, 4000); /* same inner flow, another peer */
+  put_row(4, 100, 2, 0xA5, 1, 9000); /* out of sequence */
+  put_row(5, 200, 2, 0xA6, 1, 10000); /* another VNI */
+  struct tsn_vtep_rx s = rx_state();
+  s.spare = 6;
+  int32_t off[6], len[6];
+  for (int r = 0; r < 6; r++) off[r] = desc[r * TSN_DESC_STRIDE + TSN_D_OFF], len[r] = desc[r * TSN_DESC_STRIDE + TSN_D_LEN];
+  for (int r = 0; r < 6; r++) {
+    uint8_t *f = pool + off[r];
+    tsn_vtep_rx_frame(&s, r, f, (size_t)len[r], ((uint32_t)f[-16] << 24 | (uint32_t)f[-15] << 16 | (uint32_t)f[-14] << 8 | f[-13]), 50000);
+  }
+  tsn_vtep_rx_flush(&s);
+  CHECK(s.nrow == 4, "coalesce: %d rows, want 4", s.nrow);
+  CHECK(desc[TSN_D_GSO_TYPE] == TSN_GSO_TCPV4 && desc[TSN_D_LEN] == 54 + 3000 && desc[TSN_D_GSO_SIZE] == 1000 && desc[TSN_D_SLOT] == 0,
+        "coalesce: row 0 not a 3054-byte TCPv4 super-frame of MSS 1000 in slot 0 (len %d)", desc[TSN_D_LEN]);
+  const uint8_t *f0 = pool + desc[TSN_D_OFF];
+  CHECK(f0[54] == 0xA1 && f0[54 + 1000] == 0xA2 && f0[54 + 2999] == 0xA3, "coalesce: payloads not in order");
+  CHECK((f0[16] << 8 | f0[17]) == 40 + 3000, "coalesce: IPv4 total length not the super-frame's");
+  CHECK(ref_sum(f0 + 14, 20, 0) == 0xffff, "coalesce: IPv4 header checksum wrong after the length change");
+  for (int r = 1; r < s.nrow; r++) {
+    const int32_t *d = desc + r * TSN_DESC_STRIDE;
+    CHECK(d[TSN_D_GSO_TYPE] == 0 && d[TSN_D_LEN] == 1054 && d[TSN_D_SLOT] == r + 2, "coalesce: row %d (slot %d, len %d) not a frame alone", r, d[TSN_D_SLOT], d[TSN_D_LEN]);
+  }
+  CHECK(row_vni(3) == 200, "coalesce: last row's VNI %u", row_vni(3));
+  CHECK(status[TSN_VST_RX_SUPERFRAMES] == 1, "coalesce: %d super-frames counted, want 1", status[TSN_VST_RX_SUPERFRAMES]);
+  printf("coalesced one-per-slot rows: 6 -> %d rows\n", s.nrow);
+
+  /* Inside one message (a GRO run of datagrams, opened where they landed): the first at slot 0's
+   * offset, the others behind it (slot -1). Two of its flow join it; another VNI's goes to a spare. */
+  reset();
+  s = rx_state();
+  s.spare = 1;
+  uint8_t *f = tsn_vtep_slot_frame(pool, 0);
+  for (int k = 0; k < 4; k++) {
+    vxlan_hdr(f - TSN_VXLAN_HLEN, k == 3 ? 300 : 100);
+    size_t len = tcp4_frame(f, 1000, (uint8_t)(0xB0 + k), 0, 1, 1 + (uint32_t)k * 1000);
+    tsn_vtep_rx_frame(&s, k == 0 ? 0 : -1, f, len, 9, 50000);
+    f += len + 68; /* the next datagram's frame: after this one's tag and the next one's headers */
+  }
+  tsn_vtep_rx_flush(&s);
+  CHECK(s.nrow == 2, "inside a message: %d rows, want 2", s.nrow);
+  CHECK(desc[TSN_D_GSO_TYPE] == TSN_GSO_TCPV4 && desc[TSN_D_LEN] == 54 + 3000 && desc[TSN_D_SLOT] == 0, "inside a message: row 0 not the 3-frame super-frame");
+  f = pool + desc[TSN_D_OFF];
+  CHECK(f[54 + 1000] == 0xB1 && f[54 + 2999] == 0xB2, "inside a message: payloads not in order");
+  CHECK(desc[TSN_DESC_STRIDE + TSN_D_SLOT] == 1 && row_vni(1) == 300 && row_holds(1, 0xB3, 1000) &&
+        desc[TSN_DESC_STRIDE + TSN_D_OFF] == (int32_t)(tsn_vtep_slot_frame(pool, 1) - pool),
+        "inside a message: the other VNI's frame not copied whole to spare slot 1");
+}
+
 int main(void) {
   pool = calloc(SLOTS, TSN_SLOT_SIZE);
   if (!pool) return 2;
   test_forged_tunnel_gso();
   test_genuine_tunnel_gso();
   test_mixed_gro_run();
+  test_coalesce_rows();
   printf("%d checks, %d failures\n", checks, failures);
   free(pool);
   return failures ? 1 : 0;

@@ -52,6 +52,13 @@ export abstract class Port {
   abstract receive(pool: FramePool, firstSlot: number, max: number): number;
   /** Send the `count` rows of `rows` (descriptor rows of `pool`); counts tx and drops itself. */
   abstract transmit(pool: FramePool, rows: Int32Array, count: number): void;
+  /**
+   * Frames received from the device but held back for want of slots (a WireGuard VTEP's backlog):
+   * the device will not report readable for them, so the engine runs another burst for the port.
+   */
+  hasPending(): boolean {
+    return false;
+  }
   /** Start reporting readiness (kernel-backed ports); memory ports are polled by the engine. */
   abstract start(): void;
   /** Stop reporting readiness, keeping the device (after a read error, so a dead device cannot spin). */

@@ -55,6 +55,9 @@ export class SwitchEngine implements ReadyListener {
   private readonly ctx: StageContext = { now: 0, dryRun: false };
   private readonly memoryPorts: MemoryPort[] = [];
   private lastAging: number;
+  /** Ports that held frames back in the last burst (Port.hasPending), run again on the next turn. */
+  private pendingPorts: Port[] = [];
+  private pendingScheduled = false;
   /** Active packet captures (src/capture/capture-hub.ts); null when none, so capture costs nothing when off. */
   capture: CapturePoint | null = null;
   /** The L4 load balancer's runtime (virtual services, connection table): see src/lb/. */
@@ -183,6 +186,7 @@ export class SwitchEngine implements ReadyListener {
       }
       c.rxPackets += got;
       n += got;
+      if (port.hasPending()) this.runAgain(port);
     }
     const now = this.clock.now();
     if (n > 0) {
@@ -199,6 +203,19 @@ export class SwitchEngine implements ReadyListener {
     }
     if (now - this.lastAging >= 1) this.periodic(now);
     return n;
+  }
+
+  /** Run a burst for `port` on the next event-loop turn although its device may not turn readable. */
+  private runAgain(port: Port): void {
+    if (!this.pendingPorts.includes(port)) this.pendingPorts.push(port);
+    if (this.pendingScheduled) return;
+    this.pendingScheduled = true;
+    setImmediate(() => {
+      this.pendingScheduled = false;
+      const list = this.pendingPorts.filter((p) => p.id >= 0 && this.ports[p.id] === p);
+      this.pendingPorts = [];
+      if (list.length) this.runBurst(list);
+    });
   }
 
   private runStages(received: number): void {

@@ -69,6 +69,7 @@ export const WST_RX_CTRL_LOST = 7;
 export const WST_TX_NO_SESSION = 8;
 export const WST_TX_UNKNOWN_PEER = 9;
 export const WST_ATTENTION = 10;
+export const WST_RX_BACKLOG = 11;
 export const WST_COUNT = 12;
 
 /** Per-peer stats rows. */

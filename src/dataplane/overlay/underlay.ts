@@ -35,6 +35,8 @@ export interface Underlay {
   receive(pool: FramePool, firstSlot: number, max: number): number;
   send(pool: FramePool, vni: number, count: number, dst: Int32Array, peers: Int32Array, peerCount: number): number;
   close(): void;
+  /** Datagrams read from the socket but not yet opened (WireGuard's receive backlog). */
+  hasPending?(): boolean;
   /** Where an underlay with drop reasons of its own (WireGuard) counts them: the owning port's drops. */
   bindDropCounters?(drops: Float64Array): void;
 }

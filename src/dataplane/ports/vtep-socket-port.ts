@@ -57,6 +57,10 @@ export class VtepSocketPort extends Port {
     return n;
   }
 
+  override hasPending(): boolean {
+    return this.underlay.hasPending?.() ?? false;
+  }
+
   /** Never a destination: it is in no domain. Anything queued here is a bug, counted. */
   transmit(_pool: FramePool, _rows: Int32Array, count: number): void {
     this.counters.drops[DROP['internal-error']] += count;

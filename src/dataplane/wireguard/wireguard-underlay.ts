@@ -45,6 +45,7 @@ import {
   WG_KP_SLOTS,
   WST_ATTENTION,
   WST_COUNT,
+  WST_RX_BACKLOG,
   WST_RX_BAD_INNER,
   WST_RX_BAD_MAC,
   WST_RX_CTRL,
@@ -243,6 +244,10 @@ export class WireguardUnderlay implements Underlay {
       }
       p.spec = s;
     }
+  }
+
+  hasPending(): boolean {
+    return this.wstatus[WST_RX_BACKLOG] > 0;
   }
 
   receive(pool: FramePool, firstSlot: number, max: number): number {
