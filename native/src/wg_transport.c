@@ -9,7 +9,9 @@
  *
  * Send, wgSendBurst (same contract as vtepSendBurst): per row and destination VTEP, the peer whose
  * VTEP address it is, its current keypair (no keypair, or one past REJECT_AFTER_TIME / messages: the
- * datagram is dropped and the peer flagged for a handshake). GSO super-frames are cut by gso.c first.
+ * datagram is staged - up to 128 per peer, as the kernel's MAX_STAGED_PACKETS - and the peer flagged
+ * for a handshake; the stage is sent when the session is installed, or confirmed for a responder, and
+ * dropped as wg-no-session when the peer's sessions are wiped). GSO super-frames are cut by gso.c first.
  * Each datagram is sealed out of place into a staging arena: [type 4 | receiver | counter LE] then
  * ChaCha20-Poly1305(key, 0^32 || counter LE, IPv4 | UDP | VXLAN | frame | zero padding to 16) and the
  * tag. Equal-sized datagrams to one peer that lie back to back in the arena (the segments of one
@@ -70,6 +72,8 @@
 #define WG_MAX_MSGS 512
 #define WG_ARENA (4u << 20)
 #define WG_MAX_RX 256
+#define WG_STAGE_MAX 128     /* staged frames per peer, as the kernel's MAX_STAGED_PACKETS */
+#define WG_STAGE_ENTRY 2048  /* a staged frame (a 1500-byte frame, or a segment) and its 8-byte header */
 #define WG_BACKLOG_MSGS 16 /* messages one UDP_GRO burst reads at most */
 #define WG_GSO_MAX_BYTES 65507u
 #define WG_GSO_MAX_SEGS 64
@@ -91,6 +95,9 @@ typedef struct {
   uint32_t vtep; /* the peer's VTEP (inner) address, host order */
   struct sockaddr_in ep;
   int16_t cur, prev, next; /* keypair slots, -1 for none */
+  /* Frames for the peer while it has no session, sent when one is installed (WG_STAGE_MAX, oldest out). */
+  uint8_t *stage;          /* WG_STAGE_MAX entries of WG_STAGE_ENTRY bytes: vni 4 | sport 2 | len 2 | frame */
+  uint16_t st_head, st_count;
 } wg_peer;
 
 typedef struct {
@@ -364,7 +371,66 @@ static void inner_headers(wg_dev *d, uint8_t h[TSN_WG_INNER_HDR], uint32_t dst, 
 }
 
 /* One inner frame to one peer: returns 0, or -1 when it could not be sealed (counted by the caller). */
+/*
+ * stage_push() - Keep a frame for @peer until it has a session, as WireGuard queues packets during
+ * a handshake: at most WG_STAGE_MAX (the oldest goes, counted wg-no-session), frames larger than an
+ * entry are dropped and counted the same. No syscalls.
+ */
+static void stage_push(wg_dev *d, int peer, uint32_t vni, const uint8_t *frame, size_t len, uint16_t sport) {
+  wg_peer *p = &d->peers[peer];
+  if (len > WG_STAGE_ENTRY - 8 || (!p->stage && !(p->stage = malloc((size_t)WG_STAGE_MAX * WG_STAGE_ENTRY)))) {
+    d->st[TSN_WST_TX_NO_SESSION]++;
+    return;
+  }
+  if (p->st_count == WG_STAGE_MAX) {
+    p->st_head = (uint16_t)((p->st_head + 1) % WG_STAGE_MAX);
+    p->st_count--;
+    d->st[TSN_WST_TX_NO_SESSION]++;
+  }
+  uint8_t *e = p->stage + (size_t)((p->st_head + p->st_count) % WG_STAGE_MAX) * WG_STAGE_ENTRY;
+  memcpy(e, &vni, 4);
+  memcpy(e + 4, &sport, 2);
+  uint16_t l16 = (uint16_t)len;
+  memcpy(e + 6, &l16, 2);
+  memcpy(e + 8, frame, len);
+  p->st_count++;
+  prow(d, peer)[TSN_WPS_STAGED] = p->st_count;
+}
+
+/* Drop what is staged for @peer (counted wg-no-session) and free the stage. */
+static void stage_drop(wg_dev *d, int peer) {
+  wg_peer *p = &d->peers[peer];
+  d->st[TSN_WST_TX_NO_SESSION] += p->st_count;
+  free(p->stage);
+  p->stage = NULL;
+  p->st_head = p->st_count = 0;
+  prow(d, peer)[TSN_WPS_STAGED] = 0;
+}
+
+static int send_one(wg_dev *d, int peer, int slot, uint32_t vni, const uint8_t *frame, size_t len, uint16_t sport, double now);
+
+/* @peer has a session now: seal what was staged for it, in order (sent by the next batch_flush). */
+static void stage_flush(wg_dev *d, int peer, double now) {
+  wg_peer *p = &d->peers[peer];
+  for (; p->st_count > 0 && p->cur >= 0; p->st_count--, p->st_head = (uint16_t)((p->st_head + 1) % WG_STAGE_MAX)) {
+    const uint8_t *e = p->stage + (size_t)p->st_head * WG_STAGE_ENTRY;
+    uint32_t vni;
+    uint16_t sport, len;
+    memcpy(&vni, e, 4);
+    memcpy(&sport, e + 4, 2);
+    memcpy(&len, e + 6, 2);
+    if (send_one(d, peer, p->cur, vni, e + 8, len, sport, now)) d->vst[TSN_TXS_DROP_ERR]++;
+  }
+  p->st_head = 0;
+  prow(d, peer)[TSN_WPS_STAGED] = 0;
+}
+
+/* Seal one datagram for @peer with keypair @slot, or stage it when @slot < 0 (no session yet). */
 static int send_one(wg_dev *d, int peer, int slot, uint32_t vni, const uint8_t *frame, size_t len, uint16_t sport, double now) {
+  if (slot < 0) {
+    stage_push(d, peer, vni, frame, len, sport);
+    return 0;
+  }
   uint8_t h[TSN_WG_INNER_HDR];
   wg_keypair *k = &d->kp[slot];
   inner_headers(d, h, d->peers[peer].vtep, vni, len, sport);
@@ -484,11 +550,7 @@ static napi_value js_send_burst(napi_env env, napi_callback_info info) {
         d->st[TSN_WST_TX_UNKNOWN_PEER]++;
         continue;
       }
-      int slot = send_keypair(d, peer, now);
-      if (slot < 0) {
-        d->st[TSN_WST_TX_NO_SESSION]++;
-        continue;
-      }
+      int slot = send_keypair(d, peer, now); /* -1: staged until the handshake it asked for is done */
       dpeer[n] = peer;
       dslot[n] = slot;
       n++;
@@ -614,6 +676,7 @@ static int32_t rx_transport(wg_dev *d, uint8_t *m, size_t len, uint8_t *frame, c
     p->next = -1;
     sync_slots(d, peer);
     flag_peer(d, peer, TSN_WPF_CONFIRMED);
+    stage_flush(d, peer, now);
   }
   double *r = prow(d, peer);
   p->ep = *from;
@@ -703,7 +766,7 @@ static void backlog_push(wg_dev *d, const uint8_t *m, size_t len, size_t step, c
  * inside a message, copied to a spare slot. When the spares run out (64 datagrams that do not
  * coalesce), the rest of the burst's messages wait in the device's backlog and are opened first
  * next time, before the socket is read again: nothing is dropped for want of a slot.
- * Syscall: recvmmsg.
+ * Syscalls: recvmmsg; sendmmsg when a confirmed session releases staged frames.
  */
 static napi_value js_recv_burst(napi_env env, napi_callback_info info) {
   size_t argc = 4;
@@ -781,6 +844,7 @@ static napi_value js_recv_burst(napi_env env, napi_callback_info info) {
   }
   tsn_vtep_rx_flush(&s);
   d->st[TSN_WST_RX_BACKLOG] = d->nbl;
+  if (d->nmsg) batch_flush(d); /* frames staged for a peer whose session was just confirmed */
   napi_value res;
   napi_create_int32(env, s.nrow, &res);
   return res;
@@ -822,6 +886,7 @@ static napi_value js_peer_set(napi_env env, napi_callback_info info) {
 
 static void peer_clear_keys(wg_dev *d, int peer) {
   wg_peer *p = &d->peers[peer];
+  stage_drop(d, peer);
   kp_free(d, p->cur);
   kp_free(d, p->prev);
   kp_free(d, p->next);
@@ -865,6 +930,7 @@ static EVP_CIPHER_CTX *keyed_ctx(const uint8_t key[32], int enc) {
  * handshake just made. The initiator's is current at once (the old current becomes previous); the
  * responder's waits as next until the initiator's first transport message confirms it. The slot is
  * localIndex % 1024 (the TypeScript side picks indices so). The key bytes are wiped from the arrays.
+ * An initiator's staged frames leave at once. Syscall: sendmmsg (only with staged frames).
  */
 static napi_value js_install(napi_env env, napi_callback_info info) {
   size_t argc = 7;
@@ -932,6 +998,10 @@ static napi_value js_install(napi_env env, napi_callback_info info) {
   r[TSN_WPS_FLAGS] = (double)((int)r[TSN_WPS_FLAGS] & TSN_WPF_CONFIRMED);
   r[TSN_WPS_TX_COUNTER] = 0;
   sync_slots(d, peer);
+  if (initiator && p->st_count) { /* what waited for this handshake leaves first (a responder's waits for confirmation) */
+    stage_flush(d, peer, now_ms());
+    batch_flush(d);
+  }
   return NULL;
 }
 
@@ -977,6 +1047,7 @@ static void dev_free(napi_env env, wg_dev *d) {
   for (int i = 0; i < TSN_WG_KP_SLOTS; i++)
     if (d->kp[i].live || d->kp[i].tx || d->kp[i].rx) kp_free(d, i);
   if (d->fd >= 0) close(d->fd);
+  for (int i = 0; i < TSN_WG_MAX_PEERS; i++) free(d->peers[i].stage);
   for (int i = 0; i < 4; i++)
     if (d->refs[i]) napi_delete_reference(env, d->refs[i]);
   free(d->arena);

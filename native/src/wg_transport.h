@@ -49,7 +49,8 @@ enum {
   TSN_WPS_PREV_SLOT,
   TSN_WPS_NEXT_SLOT,
   TSN_WPS_CUR_BORN,     /* clock ms the current session was installed */
-  TSN_WPS_STRIDE = 16
+  TSN_WPS_STAGED,       /* frames waiting for a session (wgSendBurst stages them) */
+  TSN_WPS_STRIDE = 17
 };
 
 #define TSN_WPF_NEED_HANDSHAKE 1 /* a send found no usable keypair */

@@ -89,7 +89,8 @@ export const WPS_CUR_SLOT = 12;
 export const WPS_PREV_SLOT = 13;
 export const WPS_NEXT_SLOT = 14;
 export const WPS_CUR_BORN = 15;
-export const WPS_STRIDE = 16;
+export const WPS_STAGED = 16;
+export const WPS_STRIDE = 17;
 
 export const WPF_NEED_HANDSHAKE = 1;
 export const WPF_REKEY = 2;

@@ -38,6 +38,7 @@ import {
   WPS_PREV_SLOT,
   WPS_RX_BYTES,
   WPS_RX_PACKETS,
+  WPS_STAGED,
   WPS_STRIDE,
   WPS_TX_BYTES,
   WPS_TX_PACKETS,
@@ -440,6 +441,7 @@ export class WireguardUnderlay implements Underlay {
           p.inFlight = null;
           p.firstAttemptAt = null;
           p.attempts = 0;
+          if (!hasSession) n.wgPeerClear(this.handle, p.id, false); // what was staged for it goes (wg-no-session)
         } else {
           this.initiate(p, now, 'retry');
         }
@@ -472,6 +474,7 @@ export class WireguardUnderlay implements Underlay {
         LatestHandshakeAgeSeconds: p.lastHandshakeWall === null ? null : Math.round((Date.now() - p.lastHandshakeWall) / 1000),
         Handshakes: p.handshakes,
         HandshakeAttempts: p.attempts,
+        Staged: ps[r + WPS_STAGED],
         TransferRx: ps[r + WPS_RX_BYTES],
         TransferTx: ps[r + WPS_TX_BYTES],
         PacketsRx: ps[r + WPS_RX_PACKETS],
@@ -503,6 +506,8 @@ export interface WireguardPeerInfo {
   LatestHandshakeAgeSeconds: number | null;
   Handshakes: number;
   HandshakeAttempts: number;
+  /** Frames waiting for a session (sent when the handshake completes; at most 128). */
+  Staged: number;
   TransferRx: number;
   TransferTx: number;
   PacketsRx: number;
