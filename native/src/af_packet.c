@@ -702,14 +702,7 @@ static napi_value packet_recv_burst(napi_env env, napi_callback_info info) {
   return res;
 }
 
-static inline bool down_errno(int e) { return e == ENETDOWN || e == ENXIO || e == ENODEV; }
-
-static void count_send_error(int32_t *st, int e, int32_t frames) {
-  if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS) st[TSN_TXS_DROP_FULL] += frames;
-  else if (down_errno(e)) st[TSN_TXS_DROP_DOWN] += frames;
-  else st[TSN_TXS_DROP_ERR] += frames;
-  st[TSN_TXS_LAST_ERRNO] = e;
-}
+static void count_send_error(int32_t *st, int e, int32_t frames) { tsn_txs_count_errno(st, e, frames); }
 
 /*
  * packetSendBurst(pool, handle, count) -> sent
@@ -777,7 +770,7 @@ static napi_value packet_send_burst(napi_env env, napi_callback_info info) {
       if (r < 0) {
         int e = errno;
         if (e == EINTR) continue;
-        if (down_errno(e)) {
+        if (tsn_txs_drop_for(e) == TSN_TXS_DROP_DOWN) {
           /* The parent is down or gone: the rest of the burst would fail the same way, one syscall each. */
           count_send_error(st, e, (n - i) + (count - base - chunk));
           st[TSN_TXS_SENT] = sent;

@@ -104,13 +104,7 @@ static int write_segment(void *vctx, const uint8_t *seg, size_t len) {
   return 0;
 }
 
-static void count_write_error(tsn_pool *p, int err) {
-  if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS)
-    p->status[TSN_TXS_DROP_FULL]++;
-  else
-    p->status[TSN_TXS_DROP_ERR]++;
-  p->status[TSN_TXS_LAST_ERRNO] = err;
-}
+static void count_write_error(tsn_pool *p, int err) { tsn_txs_count_errno(p->status, err, 1); }
 
 /*
  * txBurst(pool, fd, mode, start, count) -> sent

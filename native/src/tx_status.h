@@ -7,6 +7,8 @@
  */
 #ifndef TSN_TX_STATUS_H
 #define TSN_TX_STATUS_H
+#include <errno.h>
+#include <stdint.h>
 
 enum {
   TSN_TXS_SENT = 0,      /* what the kernel took: frames (TAP, AF_PACKET), datagrams (VTEP: each UDP_SEGMENT segment) */
@@ -23,5 +25,19 @@ enum {
   TSN_TXS_SEGS_LOST,     /* segments of those frames that were not sent */
   TSN_TXS_COUNT = 12
 };
+
+/* The drop counter of a failed send's errno, the same for every port kind (the table above). */
+static inline int tsn_txs_drop_for(int e) {
+  if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS) return TSN_TXS_DROP_FULL;
+  if (e == ENETDOWN || e == ENXIO || e == ENODEV) return TSN_TXS_DROP_DOWN;
+  if (e == EMSGSIZE) return TSN_TXS_DROP_TOO_BIG;
+  return TSN_TXS_DROP_ERR;
+}
+
+/* Count @n frames (or datagrams) not sent because of errno @e. */
+static inline void tsn_txs_count_errno(int32_t *st, int e, int32_t n) {
+  st[tsn_txs_drop_for(e)] += n;
+  st[TSN_TXS_LAST_ERRNO] = e;
+}
 
 #endif

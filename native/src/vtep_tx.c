@@ -93,12 +93,11 @@ static void batch_flush(tsn_vtep *v, int fd) {
     if (r < 0) {
       int e = errno;
       if (e == EINTR) continue;
-      st[TSN_TXS_LAST_ERRNO] = e;
-      if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS) {
-        for (; i < b->n; i++) st[TSN_TXS_DROP_FULL] += b->dgrams[i];
+      if (tsn_txs_drop_for(e) == TSN_TXS_DROP_FULL) { /* the socket buffer is full: nothing after it goes either */
+        for (; i < b->n; i++) tsn_txs_count_errno(st, e, b->dgrams[i]);
         break;
       }
-      st[e == EMSGSIZE ? TSN_TXS_DROP_TOO_BIG : TSN_TXS_DROP_ERR] += b->dgrams[i];
+      tsn_txs_count_errno(st, e, b->dgrams[i]);
       i++;
       continue;
     }

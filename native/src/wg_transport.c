@@ -234,12 +234,11 @@ static void batch_flush(wg_dev *d) {
     if (r < 0) {
       int e = errno;
       if (e == EINTR) continue;
-      d->vst[TSN_TXS_LAST_ERRNO] = e;
-      if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS) {
-        for (; i < d->nmsg; i++) d->vst[TSN_TXS_DROP_FULL] += d->dgrams[i];
+      if (tsn_txs_drop_for(e) == TSN_TXS_DROP_FULL) { /* the socket buffer is full: nothing after it goes either */
+        for (; i < d->nmsg; i++) tsn_txs_count_errno(d->vst, e, d->dgrams[i]);
         break;
       }
-      d->vst[e == EMSGSIZE ? TSN_TXS_DROP_TOO_BIG : TSN_TXS_DROP_ERR] += d->dgrams[i];
+      tsn_txs_count_errno(d->vst, e, d->dgrams[i]);
       i++;
       continue;
     }
