@@ -22,6 +22,7 @@ export const TSN_ERROR_STATUS = {
   ERR_BAD_MAC: 400,
   ERR_BAD_NAME: 400,
   ERR_BAD_OPTION: 400,
+  ERR_BAD_CAPTURE: 400,
   ERR_BAD_SANDBOX: 400,
   ERR_BAD_REQUEST: 400, // API: a body or query that is not what the route takes
   ERR_BAD_JSON: 400, // API: a body that is not JSON

@@ -22,7 +22,7 @@ import { registerLbCommands } from './lb-commands.js';
 import { registerClusterCommands } from './cluster-commands.js';
 import { registerDoctorCommand } from './doctor-command.js';
 import { registerTopCommand } from './top-command.js';
-import { registerOverlayKeyCommands } from './overlay-key-command.js';
+import { registerOverlayCommands } from './overlay-command.js';
 
 const program = new Command();
 program
@@ -236,7 +236,7 @@ program
     if (!r.url) throw new TsnError('ERR_BAD_OPTION', 'the daemon serves no page: start it with --ui-listen 127.0.0.1:9480');
     print(o.json, r, () => r.open!);
   });
-registerOverlayKeyCommands(program, socketOption, client);
+registerOverlayCommands(program, socketOption, client);
 
 registerCaptureCommand(program);
 registerTraceCommand(program);

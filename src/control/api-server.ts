@@ -11,6 +11,7 @@
  *   GET    /v1/fdb[?network=NAME]             fdb show
  *   POST   /v1/fdb                            fdb add (overlay: a MAC behind a remote VTEP)
  *   GET    /v1/overlay/key                    this host's WireGuard public key (encrypted overlays)
+ *   POST   /v1/overlay/secrets                new handshakes with every peer, and their Wireshark key log
  *   DELETE /v1/fdb?network=NAME&mac=MAC       fdb del
  *   GET    /v1/stats                          stats
  *   GET    /v1/ping                           liveness
@@ -42,6 +43,8 @@ import { parseRequest, readJsonBody } from './http-json-body.js';
 import { handleClusterRoute, type ClusterApi } from '../cluster/cluster-routes.js';
 
 const MAX_BODY = 64 * 1024;
+/** How long `overlay secrets` waits for the handshakes it starts: two tries (REKEY_TIMEOUT is 5 s). */
+const SECRETS_WAIT_MS = 12_000;
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -138,6 +141,7 @@ export class ApiServer {
       return send(res, 200, d.fdbDel(network, mac));
     }
     if (resource === 'overlay' && name === 'key' && !action && method === 'GET') return send(res, 200, { PublicKey: d.overlay.encrypted.publicKey() }); // never the private key
+    if (resource === 'overlay' && name === 'secrets' && !action && method === 'POST') return send(res, 200, await d.overlay.encrypted.secrets(SECRETS_WAIT_MS)); // session keys, on request only
     if (resource === 'stats' && method === 'GET') return send(res, 200, d.stats());
     if (resource === 'ui' && method === 'GET') return send(res, 200, d.ui ? { url: d.ui.url, token: d.ui.token, open: `${d.ui.url}#token=${d.ui.token}` } : { url: null });
     if (resource === 'doctor' && method === 'GET') return send(res, 200, { findings: daemonDoctorFindings(d) });

@@ -4,7 +4,7 @@
  * underlay shows only WireGuard messages — no VXLAN, no ICMP, and not the ping's payload pattern
  * anywhere in the captured bytes.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TestDaemon } from '../helpers/daemon.js';
 import { addNetns, delNetns, kill, nsExec, nsSpawn, plumb, privilegedSkipReason, sh, uniqueTag } from '../helpers/netns.js';
@@ -66,6 +66,16 @@ describe.skipIf(skip !== null)('encrypted overlay across three tsnet hosts', () 
       return false;
     };
     for (const a of hosts) for (const b of hosts) if (a !== b) expect(await ping(a.c, `10.89.0.${10 + hosts.indexOf(b)}`), `${a.vtep} -> ${b.vtep}`).toBe(true);
+    // `overlay secrets` on host 1, while the capture runs: new handshakes with both peers, their key log
+    // in a 0600 file; then traffic on those sessions, both ways.
+    const keylog = `/tmp/tsnet-keys-${tag}.log`;
+    const decrypted = `/tmp/tsnet-under-${tag}-secrets.pcapng`;
+    cleanup.push(async () => void (await sh('rm', ['-f', keylog, decrypted])));
+    await hosts[0].d.ok(['overlay', 'secrets', '-w', keylog]);
+    const log = readFileSync(keylog, 'utf8');
+    expect(statSync(keylog).mode & 0o777).toBe(0o600);
+    expect(log.match(/^LOCAL_EPHEMERAL_PRIVATE_KEY = [A-Za-z0-9+/]{43}=$/gm)).toHaveLength(2); // one handshake per peer
+    expect(await ping(hosts[0].c, '10.89.0.11')).toBe(true);
     await new Promise((r) => setTimeout(r, 300));
     kill(dump);
     await new Promise((r) => setTimeout(r, 200));
@@ -80,6 +90,19 @@ describe.skipIf(skip !== null)('encrypted overlay across three tsnet hosts', () 
     const seen = new Set(types.trim().split('\n'));
     expect(seen.has('4')).toBe(true); // transport data (the handshakes may have happened before the capture began)
     expect([...seen].every((t) => ['1', '2', '3', '4'].includes(t))).toBe(true);
+    // The capture with the key log embedded (a pcapng Decryption Secrets Block): tshark, given nothing
+    // else, decrypts the WireGuard messages and shows the VXLAN and the inner ICMP of host 1's sessions.
+    await hosts[0].d.ok(['overlay', 'secrets', '--inject', file, '--keylog', keylog, '-w', decrypted]);
+    const inner = await sh('tshark', ['-r', decrypted, '-Y', 'icmp', '-T', 'fields', '-e', 'ip.src', '-e', 'ip.dst', '-e', 'icmp.type']);
+    // ip.src/ip.dst list the outer, the decrypted VTEP-to-VTEP and the inner header: the last is the container's.
+    const last = (f: string) => f.split(',').pop();
+    const pairs = new Set(inner.trim().split('\n').map((l) => { const [src, dst, type] = l.split('\t'); return `${last(src)}>${last(dst)} ${type}`; }));
+    expect(pairs.has('10.89.0.10>10.89.0.11 8') && pairs.has('10.89.0.11>10.89.0.10 0'), [...pairs].join(' | ')).toBe(true);
+    const proto = await sh('tshark', ['-r', decrypted, '-Y', 'icmp', '-T', 'fields', '-e', 'frame.protocols']);
+    expect(proto).toMatch(/:wg:ip:udp:vxlan:eth:ethertype:ip:icmp/);
+    const refused = await hosts[0].d.cli(['overlay', 'secrets', '--inject', keylog, '--keylog', keylog, '-w', decrypted]); // a key log is no capture
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/not a little-endian pcap/);
     for (const h of hosts) {
       const peers = JSON.parse(await h.d.ok(['network', 'inspect', 'sec']))[0].Overlay.Encryption.Peers;
       expect(peers.map((p: { Session: string }) => p.Session)).toEqual(['established', 'established']);

@@ -114,6 +114,29 @@ export class EncryptedVteps {
     use.networks = next;
   }
 
+  /**
+   * `overlay secrets`: a new handshake with every peer of every encrypted VTEP, initiated here, and the
+   * Wireshark key log of those handshakes once they complete (or `timeoutMs` passed: a peer that did
+   * not answer is listed in `Missing`). A capture of the underlay that holds these handshakes is
+   * decrypted with it, from the handshake on. Sensitive: the caller writes it to a 0600 file.
+   */
+  async secrets(timeoutMs: number): Promise<{ KeyLog: string; Handshakes: number; Missing: string[] }> {
+    const waits = [...this.uses.values()].map(({ underlay }) => {
+      underlay.recordSecrets();
+      return { underlay, before: underlay.rehandshakeAll('overlay secrets') };
+    });
+    const pending = () =>
+      waits.flatMap(({ underlay, before }) => {
+        const now = underlay.handshakeCounts();
+        return [...before].filter(([key, n]) => (now.get(key) ?? n) <= n).map(([key]) => key);
+      });
+    const end = Date.now() + timeoutMs;
+    while (pending().length > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    const missing = pending();
+    const KeyLog = waits.map(({ underlay }) => underlay.takeSecrets()).join('');
+    return { KeyLog, Handshakes: waits.reduce((n, w) => n + w.before.size, 0) - missing.length, Missing: missing };
+  }
+
   /** Every encrypted VTEP (LOCAL_IP:wgPORT) with what `wg show` shows of its peers: for metrics. */
   allPeers(): { vtep: string; peers: WireguardPeerInfo[] }[] {
     return [...this.uses].map(([vtep, use]) => ({ vtep, peers: use.underlay.describePeers() }));

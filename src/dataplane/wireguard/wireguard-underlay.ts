@@ -147,6 +147,8 @@ export class WireguardUnderlay implements Underlay {
   private readonly peers = new Map<string, PeerState>(); // by public key
   private readonly byId: (PeerState | undefined)[] = [];
   private readonly identity: StaticIdentity;
+  /** Key log lines while `overlay secrets` records them (recordSecrets), else null. */
+  private secrets: string[] | null = null;
   private readonly ourMac1Key: Uint8Array;
   private readonly guard: HandshakeGuard;
   private readonly log: (msg: string) => void;
@@ -341,10 +343,47 @@ export class WireguardUnderlay implements Underlay {
     }
   }
 
+  /**
+   * Record the secrets of every handshake this side initiates from now on, as lines of Wireshark's
+   * WireGuard key log (LOCAL_STATIC_PRIVATE_KEY, REMOTE_STATIC_PUBLIC_KEY, LOCAL_EPHEMERAL_PRIVATE_KEY,
+   * PRESHARED_KEY: enough to decrypt the session that handshake makes, given the handshake's messages
+   * in the capture), until takeSecrets(). Sensitive: held in memory only while asked for.
+   */
+  recordSecrets(): void {
+    this.secrets ??= [];
+  }
+
+  /** The key log recorded since recordSecrets(), and stop recording. */
+  takeSecrets(): string {
+    const lines = this.secrets ?? [];
+    this.secrets = null;
+    return lines.join('');
+  }
+
+  /** Start a new handshake with every peer now (what `overlay secrets` asks for); returns each peer's handshake count before it. */
+  rehandshakeAll(why: string): Map<string, number> {
+    const before = new Map<string, number>();
+    const now = wgNative().wgClock();
+    for (const p of this.peers.values()) {
+      before.set(p.key, p.handshakes);
+      this.initiate(p, now, why);
+    }
+    return before;
+  }
+
+  /** Completed handshakes per peer (base64 public key): for waiting on rehandshakeAll(). */
+  handshakeCounts(): Map<string, number> {
+    return new Map([...this.peers.values()].map((p) => [p.key, p.handshakes]));
+  }
+
   private initiate(p: PeerState, now: number, why: string): void {
     if (this.handle < 0) return;
     const cookie = p.cookie && now - p.cookie.at < COOKIE_LIFETIME ? p.cookie.value : null;
     const { message, state } = createInitiation(this.identity, p.spec.publicKey, this.allocIndex(), cookie);
+    if (this.secrets) {
+      const k = (name: string, v: Uint8Array) => `${name} = ${Buffer.from(v).toString('base64')}\n`;
+      this.secrets.push(k('LOCAL_STATIC_PRIVATE_KEY', this.identity.privateKey) + k('REMOTE_STATIC_PUBLIC_KEY', p.spec.publicKey) + k('LOCAL_EPHEMERAL_PRIVATE_KEY', state.ephemeralPrivate) + k('PRESHARED_KEY', new Uint8Array(32)));
+    }
     p.inFlight = state;
     p.sentAt = now + randomInt(334); // jitter, as the whitepaper asks of retries
     p.firstAttemptAt ??= now;
