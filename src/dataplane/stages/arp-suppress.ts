@@ -16,10 +16,10 @@
  *   inside the network's subnet (refreshing entries while traffic flows).
  * Frames of networks without an overlay port pass untouched. Nothing is dropped here.
  */
-import { ArpView, ARP_REPLY, ARP_REQUEST } from '../../packet/arp.js';
+import { ArpView, ARP_REPLY, ARP_REQUEST, writeArpReply } from '../../packet/arp.js';
 import { read32 } from '../../packet/bytes.js';
 import { formatIpv4 } from '../../packet/ipv4.js';
-import { formatMac, readMac, writeMac } from '../../packet/mac.js';
+import { formatMac, readMac } from '../../packet/mac.js';
 import type { Batch } from '../batch.js';
 import type { DropReason } from '../drop-reasons.js';
 import { DESC_STRIDE, D_LEN, D_OFF, D_OUT, D_PORT, OUT_NONE } from '../layout.js';
@@ -85,14 +85,7 @@ export class ArpSuppressStage implements Stage {
         if (tracer) tracer.add(this.name, row, `who-has ${formatIpv4(targetIp)}: ${formatMac(mac)} ${e === undefined ? 'not in the FDB' : 'not answerable from here'}, goes on`);
         continue;
       }
-      const requesterMac = arp.senderMac;
-      writeMac(bytes, off, requesterMac);
-      writeMac(bytes, off + 6, mac);
-      arp.operation = ARP_REPLY;
-      arp.targetMac = requesterMac;
-      arp.targetIp = senderIp;
-      arp.senderMac = mac;
-      arp.senderIp = targetIp;
+      writeArpReply(bytes, off, mac, targetIp);
       desc[d + D_OUT] = port.id;
       if (learn) vx.neighbors.suppressed++;
       if (batch.notes !== null) batch.notes[row] = `arp-suppress ${formatIpv4(targetIp)} is-at ${formatMac(mac)}`;
