@@ -215,6 +215,15 @@ static void run_append(struct tsn_vtep_rx *s, struct tsn_vtep_run *r, const uint
   if (plen < r->mss || (fl & (TSN_TCP_FIN | TSN_TCP_PSH))) run_finish(s, r);
 }
 
+/* Copy @frame (@len bytes, VXLAN header in front) to a spare slot, set *@slot; NULL when none is left (counted). */
+static uint8_t *to_spare_slot(struct tsn_vtep_rx *s, int32_t *slot, const uint8_t *frame, size_t len) {
+  *slot = spare_slot(s);
+  if (*slot < 0) return NULL;
+  uint8_t *to = slot_frame(s, *slot);
+  memcpy(to - TSN_VXLAN_HLEN, frame - TSN_VXLAN_HLEN, len + TSN_VXLAN_HLEN);
+  return to;
+}
+
 /*
  * add_frame() - Add @frame (@len >= 14 bytes, VXLAN header in front, from the current sender) to run
  * @r, or end the run and start with it. @slot < 0: the frame lies where it cannot stay (inside a
@@ -227,13 +236,7 @@ static void add_frame(struct tsn_vtep_rx *s, struct tsn_vtep_run *r, int32_t slo
     return;
   }
   run_finish(s, r);
-  if (slot < 0) {
-    slot = spare_slot(s);
-    if (slot < 0) return;
-    uint8_t *to = slot_frame(s, slot);
-    memcpy(to - TSN_VXLAN_HLEN, frame - TSN_VXLAN_HLEN, len + TSN_VXLAN_HLEN);
-    frame = to;
-  }
+  if (slot < 0 && !(frame = to_spare_slot(s, &slot, frame, len))) return;
   run_start(s, r, slot, frame, len);
 }
 
@@ -298,13 +301,7 @@ void tsn_vtep_rx_frame(struct tsn_vtep_rx *s, int32_t slot, uint8_t *frame, size
     return;
   }
   run_finish(s, &s->run);
-  if (slot < 0) {
-    slot = spare_slot(s);
-    if (slot < 0) return;
-    uint8_t *to = slot_frame(s, slot);
-    memcpy(to - TSN_VXLAN_HLEN, frame - TSN_VXLAN_HLEN, len + TSN_VXLAN_HLEN);
-    frame = to;
-  }
+  if (slot < 0 && !(frame = to_spare_slot(s, &slot, frame, len))) return;
   rx_row(s, slot, frame, (int32_t)len);
 }
 
