@@ -100,6 +100,9 @@ describe.skipIf(skip !== null)('encrypted overlay across three tsnet hosts', () 
     expect(pairs.has('10.89.0.10>10.89.0.11 8') && pairs.has('10.89.0.11>10.89.0.10 0'), [...pairs].join(' | ')).toBe(true);
     const proto = await sh('tshark', ['-r', decrypted, '-Y', 'icmp', '-T', 'fields', '-e', 'frame.protocols']);
     expect(proto).toMatch(/:wg:ip:udp:vxlan:eth:ethertype:ip:icmp/);
+    const alone = await hosts[0].d.cli(['overlay', 'secrets', '--inject', file, '-w', decrypted]); // which key log?
+    expect(alone.code).not.toBe(0);
+    expect(alone.stderr).toMatch(/--inject CAPTURE and --keylog FILE go together/);
     const refused = await hosts[0].d.cli(['overlay', 'secrets', '--inject', keylog, '--keylog', keylog, '-w', decrypted]); // a key log is no capture
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/not a little-endian pcap/);

@@ -223,5 +223,9 @@ describe.skipIf(skip !== null)('WireGuard VTEP (Noise_IKpsk2 handshake, ChaCha20
     expect(pa.HandshakeAttempts).toBeGreaterThanOrEqual(1);
     expect(pa.Staged).toBe(5); // waiting for a session that cannot come: kept, not sent in clear, not yet dropped
     expect(a.sock.counters.dropCount('wg-no-session')).toBe(0);
+    for (let i = 0; i < 125; i++) a.local.inject(ethFrame(BROADCAST, A1, 0x0806));
+    a.sw.drain();
+    expect(a.wg.describePeers()[0].Staged).toBe(128); // the stage's limit: the oldest two went, counted
+    expect(a.sock.counters.dropCount('wg-no-session')).toBe(2);
   });
 });
