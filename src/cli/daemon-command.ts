@@ -59,7 +59,7 @@ export async function runDaemon(opts: DaemonCommandOptions): Promise<void> {
   const cluster = opts.cluster ? createCluster(daemon, opts.cluster, opts.stateDir) : null;
   const api = new ApiServer(daemon, opts.socket, cluster);
   const dockerSocket = opts.dockerPlugin === undefined ? DEFAULT_DOCKER_PLUGIN_SOCKET : opts.dockerPlugin;
-  const docker = dockerSocket ? new DockerPluginServer(daemon, dockerSocket, opts.cluster?.clusterStore ?? null, dockerApi) : null;
+  const docker = dockerSocket ? new DockerPluginServer(daemon, dockerSocket, cluster && opts.cluster ? { store: opts.cluster.clusterStore, requests: cluster.requests } : null, dockerApi) : null;
   const metrics = opts.metricsListen ? new MetricsServer(daemon, opts.metricsListen) : null;
   const ui = opts.uiListen ? new UiServer(daemon, opts.uiListen) : null;
   let adopted;

@@ -80,6 +80,14 @@ export class ClusterAgent {
   private readonly local: StateStore<ClusterLocalState>;
   private readonly installed = new Map<string, Map<string, Installed>>(); // net id -> mac -> entry
   private readonly createFailures = new Map<string, string>(); // net id -> last error (logged once)
+  /**
+   * net id -> the store revision of this host's own create or remove of it. Until the watch has
+   * brought the view that far, the reconcile leaves the network alone: it would undo the change (remove
+   * the network just made, or make again the one just removed) from a view one event behind.
+   */
+  private readonly ownChanges = new Map<string, number>();
+  /** Store keys of this host's leftovers being deleted now (releaseOwnLeftovers). */
+  private readonly releasing = new Set<string>();
   private watch: Watch | null = null;
   private timer: NodeJS.Timeout | null = null;
   private ticking = false;
@@ -145,8 +153,26 @@ export class ClusterAgent {
     }
   }
 
+  /** Why the store's network `id` could not be made on this host, if it could not (logged once). */
+  createFailure(id: string): string | null {
+    return this.createFailures.get(id) ?? null;
+  }
+
   isCluster(rt: NetworkRuntime): boolean {
     return rt.record.driver === 'overlay' && this.clusterNetworks.has(rt.record.id);
+  }
+
+  /** A request of this host created or removed network `netId` at store revision `revision`. */
+  noteOwnChange(netId: string, revision: number): void {
+    this.ownChanges.set(netId, revision);
+  }
+
+  private waitingForOwnChange(netId: string): boolean {
+    const rev = this.ownChanges.get(netId);
+    if (rev === undefined) return false;
+    if (rev > this.view.revision) return true;
+    this.ownChanges.delete(netId);
+    return false;
   }
 
   adopt(netId: string): void {
@@ -328,7 +354,7 @@ export class ClusterAgent {
     const v = this.view;
     // Networks.
     for (const { value: n } of v.networks.values()) {
-      if (this.localById(n.id) || this.pending.has(n.name)) continue;
+      if (this.localById(n.id) || this.pending.has(n.name) || this.waitingForOwnChange(n.id)) continue;
       try {
         this.daemon.createNetwork({
           id: n.id,
@@ -350,7 +376,7 @@ export class ClusterAgent {
       }
     }
     for (const id of [...this.clusterNetworks]) {
-      if (v.networks.has(id)) continue;
+      if (v.networks.has(id) || this.waitingForOwnChange(id)) continue;
       const rt = this.localById(id);
       if (rt && this.pending.has(rt.record.name)) continue;
       if (rt) {
@@ -364,10 +390,11 @@ export class ClusterAgent {
       }
       this.forget(id);
     }
-    // Remote endpoints and peers.
+    // Remote endpoints and peers; this host's own leftovers in the store.
     for (const rt of this.daemon.networkRuntimes()) {
       if (!this.isCluster(rt) || !v.networks.has(rt.record.id)) continue;
       this.reconcileEndpoints(rt);
+      if (this.link === 'up' && !this.pending.has(rt.record.name)) this.releaseOwnLeftovers(rt);
     }
     for (const f of this.listeners) {
       try {
@@ -375,6 +402,36 @@ export class ClusterAgent {
       } catch (err) {
         this.log(`cluster: follower failed: ${(err as Error).message}`);
       }
+    }
+  }
+
+  /**
+   * This host's endpoint keys and bound address claims in the store whose endpoint is not here any
+   * more: it went without a disconnect (its sandbox died and the watcher released it, or it was
+   * released at start after a crash). Unbound claims are left alone: a connect or an IPAM reservation
+   * holds them. Safe against a connect in flight: the store names an endpoint only once it exists here,
+   * and a disconnect deletes the keys before the local endpoint.
+   */
+  private releaseOwnLeftovers(rt: NetworkRuntime): void {
+    const id = rt.record.id;
+    const gone = (ep: string) => !rt.endpoints.has(ep);
+    const keys: { key: string; value?: string; what: string }[] = [];
+    for (const [epId, { value: e }] of this.view.endpoints.get(id) ?? []) {
+      if (e.host === this.hostId && gone(epId)) keys.push({ key: this.keys.endpoint(id, epId), what: `endpoint ${epId}` });
+    }
+    for (const [ip, c] of this.view.addresses.get(id) ?? []) {
+      if (c.host === this.hostId && c.endpoint && gone(c.endpoint)) keys.push({ key: this.keys.address(id, ip), value: JSON.stringify(c), what: `address ${ip} of endpoint ${c.endpoint}` });
+    }
+    for (const k of keys) {
+      if (this.releasing.has(k.key)) continue;
+      this.releasing.add(k.key);
+      // A claim only while it still says what we read (another host may have claimed the address since).
+      const compare = k.value !== undefined ? [{ key: k.key, target: 'VALUE' as const, value: k.value }] : [];
+      this.client
+        .txn(compare, [{ delete: { key: k.key } }])
+        .then(() => this.log(`cluster: released ${k.what} on ${rt.record.name} from the store: it is not on this host any more`))
+        .catch((err) => this.log(`cluster: could not release ${k.what} on ${rt.record.name}: ${(err as Error).message}`))
+        .finally(() => this.releasing.delete(k.key));
     }
   }
 

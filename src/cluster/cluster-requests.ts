@@ -15,6 +15,17 @@
  *                              no lease, its own VTEP; every host installs it
  *   cluster gc HOST            a dead host's address claims and static leftovers, refused while it lives
  *
+ * Docker (src/docker/, a `local`-scope remote driver: each host's dockerd has a network of its own):
+ *   docker network create      the first host creates the cluster network as above (viaDocker, and
+ *     -o tsnet.name=NAME       docker/<net>/<host> in the same txn); a host where NAME exists in the
+ *                              cluster already ties its Docker network to it (adoptForDocker), after
+ *                              checking Docker asked for the same subnet, gateway, VNI and encryption
+ *   IpamDriver.RequestAddress  an unbound claim (endpoint null) plus the local reservation; the
+ *                              CreateEndpoint that follows binds it (connect with addressReserved);
+ *                              ReleaseAddress deletes it only if it is still this host's and unbound
+ *   docker network rm          unties this host's Docker network; a viaDocker network is removed
+ *                              from the cluster when no host's Docker network and no endpoint uses it
+ *
  * Requests on other networks go straight to the daemon. With the store away, every request here fails
  * before changing anything (ClusterAgent.requireStore).
  */
@@ -29,7 +40,7 @@ import { FIRST_DEFAULT_VNI, OVERLAY_OPTION_KEYS, VNI_MAX, checkVtepAddress } fro
 import { formatIpv4, parseIpv4 } from '../control/cidr.js';
 import type { ClusterAgent } from './cluster-agent.js';
 import { prefixEnd } from './etcd-client.js';
-import type { ClusterEndpointRecord, ClusterNetworkRecord } from './cluster-view.js';
+import type { ClusterEndpointRecord, ClusterNetworkRecord, DockerUse } from './cluster-view.js';
 
 /** How many address candidates connect tries before giving up (each lost to a concurrent claim). */
 const CLAIM_ATTEMPTS = 64;
@@ -68,6 +79,7 @@ export class ClusterRequests {
     }
     a.requireStore();
     if (a.view.names.has(req.name)) {
+      if (req.docker) return this.adoptForDocker(req, vniText, opts);
       throw new TsnError('ERR_NETWORK_EXISTS', `network ${req.name} exists in the cluster already (id ${a.view.names.get(req.name)})`);
     }
     let vni: number;
@@ -102,7 +114,9 @@ export class ClusterRequests {
         created: rec.created,
         createdBy: a.hostId,
         ...(rec.overlay!.encrypted ? { encrypted: { port: rec.overlay!.encrypted.port } } : {}),
+        ...(req.docker ? { viaDocker: true } : {}),
       };
+      const dockerUse: DockerUse | null = req.docker ? { networkId: req.docker.networkId } : null;
       const nameKey = a.keys.name(rec.name);
       const vniKey = a.keys.vni(vni);
       let t;
@@ -112,7 +126,12 @@ export class ClusterRequests {
             { key: nameKey, target: 'CREATE', createRevision: 0 },
             { key: vniKey, target: 'CREATE', createRevision: 0 },
           ],
-          [{ put: { key: a.keys.network(id), value: JSON.stringify(net) } }, { put: { key: nameKey, value: id } }, { put: { key: vniKey, value: id } }],
+          [
+            { put: { key: a.keys.network(id), value: JSON.stringify(net) } },
+            { put: { key: nameKey, value: id } },
+            { put: { key: vniKey, value: id } },
+            ...(dockerUse ? [{ put: { key: a.keys.docker(id, a.hostId), value: JSON.stringify(dockerUse) } }] : []),
+          ],
           [{ range: { key: nameKey } }, { range: { key: vniKey } }],
         );
       } catch (err) {
@@ -125,6 +144,7 @@ export class ClusterRequests {
         if (byName) throw new TsnError('ERR_NETWORK_EXISTS', `network ${rec.name} exists in the cluster already (id ${byName}): another host created it first`);
         throw new TsnError('ERR_VNI_IN_USE', `VNI ${vni} is used by cluster network ${t.ranges[1]?.[0]?.value ?? '?'}: choose another -o vni=N, or omit it to get a free one`);
       }
+      a.noteOwnChange(id, t.revision);
       a.adopt(id);
       a.log(`cluster: network ${rec.name} (${id}) published: VNI ${vni}, subnet ${ipam.subnet}`);
       return rec;
@@ -134,12 +154,70 @@ export class ClusterRequests {
     }
   }
 
+  /**
+   * `docker network create -o tsnet.name=NAME` on a host where NAME is a cluster network already
+   * (another host's Docker, or the CLI, made it): this host's Docker network becomes that network
+   * here, if Docker asked for what it is. The local network exists: the agent made it from the store.
+   */
+  private async adoptForDocker(req: CreateNetworkRequest & { docker?: { networkId: string } }, vniText: string | undefined, opts: Record<string, string>): Promise<NetworkRecord> {
+    const a = this.agent;
+    const id = a.view.names.get(req.name)!;
+    const n = a.view.networks.get(id)?.value;
+    const rt = this.daemon.networkRuntimes().find((x) => x.record.id === id);
+    if (!n || !rt) throw new TsnError('ERR_NETWORK_EXISTS', `network ${req.name} exists in the cluster (id ${id}) but is not made on this host yet${a.createFailure(id) ? `: ${a.createFailure(id)}` : ''}; try again, or see the daemon's log`);
+    if (rt.record.docker) throw new TsnError('ERR_NETWORK_EXISTS', `network ${req.name} is Docker network ${rt.record.docker.networkId.slice(0, 12)} on this host already: use that one`);
+    const from = `cluster network ${req.name} (made on host ${n.createdBy})`;
+    const mismatch = (what: string, asked: string, has: string) =>
+      new TsnError('ERR_BAD_OPTION', `${what} ${asked}: ${from} has ${has}; give the same on every host (or leave it out where it may be left out)`);
+    if (req.subnet !== undefined && req.subnet !== n.subnet) throw mismatch('--subnet', req.subnet, `subnet ${n.subnet}`);
+    if (req.gateway !== undefined && req.gateway !== n.gateway) throw mismatch('--gateway', req.gateway, `gateway ${n.gateway}`);
+    if (req.ipRange !== undefined && req.ipRange !== (n.ipRange ?? null)) throw mismatch('--ip-range', req.ipRange, n.ipRange ? `ip-range ${n.ipRange}` : 'no ip-range');
+    if (vniText !== undefined && Number(vniText) !== n.vni) throw mismatch('-o vni', vniText, `VNI ${n.vni}`);
+    const encrypted = opts.encrypted === 'true' || opts.encrypted === '1';
+    if (opts.encrypted !== undefined && encrypted !== !!n.encrypted) throw mismatch('-o encrypted', opts.encrypted, n.encrypted ? 'encryption on' : 'encryption off');
+    const use: DockerUse = { networkId: req.docker!.networkId };
+    // Only while the network is still in the store (its record's create revision is not 0).
+    const netKey = a.keys.network(id);
+    const t = await a.client.txn([{ key: netKey, target: 'CREATE', createRevision: 0, result: 'GREATER' }], [{ put: { key: a.keys.docker(id, a.hostId), value: JSON.stringify(use) } }]);
+    if (!t.succeeded) throw new TsnError('ERR_NO_SUCH_NETWORK', `cluster network ${req.name} was removed from the store meanwhile: create it again`);
+    a.log(`cluster: Docker network ${use.networkId.slice(0, 12)} is cluster network ${req.name} (${id}) on this host`);
+    return this.daemon.setDockerNetwork(rt.record.name, use);
+  }
+
+  /** Docker's DeleteNetwork: untie this host's Docker network; a viaDocker network goes with the last one. */
+  async removeDockerNetwork(ref: string): Promise<void> {
+    const rt = this.clusterNetwork(ref);
+    if (!rt) return this.daemon.removeNetwork(ref, true);
+    const a = this.agent;
+    a.requireStore();
+    const id = rt.record.id;
+    await a.client.delete(a.keys.docker(id, a.hostId));
+    this.daemon.setDockerNetwork(rt.record.name, null);
+    const [users, eps] = await Promise.all([a.client.rangePrefix(a.keys.dockers(id)), a.client.rangePrefix(a.keys.endpoints(id))]);
+    const viaDocker = a.view.networks.get(id)?.value.viaDocker === true;
+    if (!viaDocker || users.kvs.length || eps.kvs.length) {
+      const why = !viaDocker ? 'it was not made by Docker' : `${users.kvs.length} other host(s) have a Docker network for it and ${eps.kvs.length} endpoint(s) are on it`;
+      a.log(`cluster: Docker network for ${rt.record.name} removed on this host; the cluster network stays (${why})`);
+      return;
+    }
+    try {
+      await this.removeNetwork(rt.record.name, false);
+      a.log(`cluster: network ${rt.record.name} (${id}) removed from the cluster with the last Docker network for it`);
+    } catch (err) {
+      a.log(`cluster: network ${rt.record.name} stays in the cluster: ${(err as Error).message}`);
+    }
+  }
+
   async removeNetwork(ref: string, force: boolean): Promise<void> {
     const rt = this.clusterNetwork(ref);
     if (!rt) return this.daemon.removeNetwork(ref, force);
     const a = this.agent;
     a.requireStore();
     const id = rt.record.id;
+    if (!force) {
+      const users = (await a.client.rangePrefix(a.keys.dockers(id))).kvs.map((kv) => kv.key.slice(a.keys.dockers(id).length));
+      if (users.length) throw new TsnError('ERR_NETWORK_IN_USE', `network ${rt.record.name} is a Docker network on ${users.sort().join(', ')}: \`docker network rm\` it there, or use --force`);
+    }
     const eps = (await a.client.rangePrefix(a.keys.endpoints(id))).kvs;
     if (eps.length && !force) {
       const byHost = new Map<string, number>();
@@ -152,7 +230,7 @@ export class ClusterRequests {
     a.pending.add(rt.record.name);
     try {
       const vni = rt.record.overlay!.vni;
-      await a.client.txn(
+      const t = await a.client.txn(
         [],
         [
           { delete: { key: a.keys.network(id) } },
@@ -160,8 +238,10 @@ export class ClusterRequests {
           { delete: { key: a.keys.vni(vni) } },
           { delete: { key: a.keys.addresses(id), rangeEnd: prefixEnd(a.keys.addresses(id)) } },
           { delete: { key: a.keys.endpoints(id), rangeEnd: prefixEnd(a.keys.endpoints(id)) } },
+          { delete: { key: a.keys.dockers(id), rangeEnd: prefixEnd(a.keys.dockers(id)) } },
         ],
       );
+      a.noteOwnChange(id, t.revision);
       this.daemon.removeNetwork(rt.record.name, true);
       a.forget(id);
     } finally {
@@ -183,10 +263,19 @@ export class ClusterRequests {
     return ipam.allocate();
   }
 
-  /** Claim an address in the store for this host: the requested one, or the first free one. */
-  private async claim(rt: NetworkRuntime, requested: string | undefined): Promise<{ ip: string; key: string }> {
+  /** This host's claim of an address no endpoint holds yet (a connect in flight, or an IPAM reservation). */
+  private unboundClaim(): string {
+    return JSON.stringify({ host: this.agent.hostId, endpoint: null });
+  }
+
+  /**
+   * Claim an address in the store for this host: the requested one, or the first free one. `reserved`:
+   * the address was reserved for this endpoint already (reserveAddress), so this host's own unbound
+   * claim of it is the claim.
+   */
+  private async claim(rt: NetworkRuntime, requested: string | undefined, reserved = false): Promise<{ ip: string; key: string }> {
     const a = this.agent;
-    const claim = JSON.stringify({ host: a.hostId, endpoint: null });
+    const claim = this.unboundClaim();
     if (requested !== undefined) {
       const ip = formatIpv4(parseIpv4(requested, '--ip'));
       if (!rt.ipam!.contains(ip)) throw new TsnError('ERR_IP_OUT_OF_SUBNET', `--ip ${ip} is not in ${rt.record.name}'s subnet ${rt.ipam!.subnet}`);
@@ -194,6 +283,7 @@ export class ClusterRequests {
       if (why) throw new TsnError('ERR_IP_IN_USE', `requested IP ${ip} is not available: it is ${why}`);
       const key = a.keys.address(rt.record.id, ip);
       const t = await a.client.txn([{ key, target: 'CREATE', createRevision: 0 }], [{ put: { key, value: claim } }], [{ range: { key } }]);
+      if (!t.succeeded && reserved && t.ranges[0]?.[0]?.value === claim) return { ip, key };
       if (!t.succeeded) {
         const held = JSON.parse(t.ranges[0]?.[0]?.value ?? '{}') as { host?: string; endpoint?: string | null };
         throw new TsnError('ERR_IP_IN_USE', `requested IP ${ip} is claimed in the cluster by host ${held.host ?? '?'}${held.endpoint ? ` (endpoint ${held.endpoint})` : ''}; choose another address, or omit --ip`);
@@ -217,7 +307,7 @@ export class ClusterRequests {
     const a = this.agent;
     a.requireStore();
     if (req.mac !== undefined) checkUserMac(req.mac);
-    const { ip, key } = await this.claim(rt, req.ip);
+    const { ip, key } = await this.claim(rt, req.ip, req.addressReserved === true && req.ip !== undefined);
     const release = () => a.client.delete(key).catch((err) => a.log(`cluster: could not release claim ${ip}: ${(err as Error).message}`));
     let ep: EndpointRecord;
     try {
@@ -241,6 +331,33 @@ export class ClusterRequests {
       throw err;
     }
     return ep;
+  }
+
+  /** IpamDriver.RequestAddress on a cluster network: an unbound claim in the store, then the local reservation. */
+  async reserveAddress(ref: string, want?: string): Promise<{ ip: string; prefixLen: number }> {
+    const rt = this.clusterNetwork(ref);
+    if (!rt) return this.daemon.reserveAddress(ref, want);
+    const a = this.agent;
+    a.requireStore();
+    const { ip, key } = await this.claim(rt, want);
+    try {
+      return this.daemon.reserveAddress(rt.record.name, ip);
+    } catch (err) {
+      await a.client.txn([{ key, target: 'VALUE', value: this.unboundClaim() }], [{ delete: { key } }]).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** IpamDriver.ReleaseAddress: the claim goes only if it is still this host's and no endpoint took it. */
+  async releaseAddress(ref: string, ip: string): Promise<void> {
+    const rt = this.clusterNetwork(ref);
+    if (!rt) return void this.daemon.releaseAddress(ref, ip);
+    if ([...rt.endpoints.values()].some((e) => e.record.ip === ip)) return; // its disconnect releases it
+    const a = this.agent;
+    a.requireStore();
+    const key = a.keys.address(rt.record.id, ip);
+    await a.client.txn([{ key, target: 'VALUE', value: this.unboundClaim() }], [{ delete: { key } }]);
+    this.daemon.releaseAddress(rt.record.name, ip);
   }
 
   async disconnect(ref: string, endpointRef: string): Promise<EndpointRecord> {
@@ -316,6 +433,10 @@ export class ClusterRequests {
       }
       ops.push({ delete: { key: kv.key } });
       addresses.push(kv.key.slice(`${a.keys.root}ipam/`.length));
+    }
+    // Its Docker networks' ties (docker/<net>/<host>): a viaDocker network can go once the others' do.
+    for (const kv of (await a.client.rangePrefix(`${a.keys.root}docker/`)).kvs) {
+      if (a.keys.parse(kv.key)?.b === host) ops.push({ delete: { key: kv.key } });
     }
     const eps = await a.client.rangePrefix(`${a.keys.root}endpoints/`);
     let endpoints = 0;

@@ -43,6 +43,13 @@ export interface ClusterNetworkRecord {
   createdBy: string;
   /** `-o encrypted=true`: VXLAN inside WireGuard between the hosts, on this UDP port. */
   encrypted?: { port: number };
+  /** Made by `docker network create`: it goes when the last host's Docker network for it does. */
+  viaDocker?: boolean;
+}
+
+/** A host's Docker network that is this cluster network there (`docker network create -o tsnet.name=`). */
+export interface DockerUse {
+  networkId: string;
 }
 
 /** An endpoint others must reach: MAC and IPv4 behind a host's VTEP (or a static VTEP for a non-cluster peer). */
@@ -87,6 +94,8 @@ export class ClusterView {
   readonly endpoints = new Map<string, Map<string, Versioned<ClusterEndpointRecord>>>();
   /** net id -> tcp-VIP-PORT -> service */
   readonly services = new Map<string, Map<string, Versioned<ClusterServiceRecord>>>();
+  /** net id -> host id -> its Docker network */
+  readonly docker = new Map<string, Map<string, DockerUse>>();
   revision = 0;
   malformed = 0;
 
@@ -101,6 +110,7 @@ export class ClusterView {
     this.addresses.clear();
     this.endpoints.clear();
     this.services.clear();
+    this.docker.clear();
     for (const kv of kvs) this.put(kv);
     this.revision = revision;
   }
@@ -160,6 +170,11 @@ export class ClusterView {
         if (v) mapOf(this.services, k.a).set(k.b!, ver(v));
         break;
       }
+      case 'docker': {
+        const d = this.parseJson<DockerUse>(kv, (v) => typeof v?.networkId === 'string');
+        if (d) mapOf(this.docker, k.a).set(k.b!, d);
+        break;
+      }
     }
   }
 
@@ -187,6 +202,9 @@ export class ClusterView {
         break;
       case 'services':
         this.services.get(k.a)?.delete(k.b!);
+        break;
+      case 'docker':
+        this.docker.get(k.a)?.delete(k.b!);
         break;
     }
   }

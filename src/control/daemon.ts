@@ -453,6 +453,18 @@ export class Daemon {
     return null;
   }
 
+  /**
+   * Tie a network to the Docker network that is it on this host (or untie it: null), for a network
+   * Docker did not create here: a cluster network another host made (src/cluster/cluster-requests.ts).
+   */
+  setDockerNetwork(name: string, docker: NetworkRecord['docker'] | null): NetworkRecord {
+    const rt = this.network(name);
+    if (docker) rt.record.docker = docker;
+    else delete rt.record.docker;
+    this.persist();
+    return this.recordOf(rt);
+  }
+
   /** Every endpoint with its network, for the watcher. */
   endpointRuntimes(): { network: NetworkRuntime; endpoint: EndpointRuntime }[] {
     return [...this.networks.values()].flatMap((n) => [...n.endpoints.values()].map((e) => ({ network: n, endpoint: e })));

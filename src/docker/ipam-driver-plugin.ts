@@ -16,6 +16,7 @@ import type { Daemon } from '../control/daemon.js';
 import { TsnError } from '../errors.js';
 import type { NetworkRecord } from '../control/model.js';
 import { parsePoolId, poolId, type DockerPools } from './docker-pools.js';
+import type { NetworkRequests } from '../control/network-requests.js';
 
 type Body = Record<string, unknown>;
 const GATEWAY_REQUEST = 'com.docker.network.gateway';
@@ -24,13 +25,14 @@ export class IpamDriverPlugin {
   constructor(
     private readonly daemon: Daemon,
     private readonly pools: DockerPools,
+    private readonly requests: NetworkRequests,
   ) {}
 
   private networkOf(subnet: string): NetworkRecord | null {
     return this.daemon.findNetwork((_r, ipam) => ipam?.subnet === subnet);
   }
 
-  handle(method: string, body: Body): unknown {
+  async handle(method: string, body: Body): Promise<unknown> {
     switch (method) {
       case 'GetCapabilities':
         return { RequiresMACAddress: false, RequiresRequestReplay: false };
@@ -50,7 +52,7 @@ export class IpamDriverPlugin {
         const { subnet } = parsePoolId(String(body.PoolID ?? ''));
         const ip = String(body.Address ?? '').split('/')[0];
         const net = this.networkOf(subnet);
-        if (net && ip) this.daemon.releaseAddress(net.name, ip);
+        if (net && ip) await this.requests.releaseAddress(net.name, ip);
         const p = this.pools.pending.get(subnet);
         if (p && p.gateway === ip) p.gateway = null;
         return {};
@@ -71,7 +73,10 @@ export class IpamDriverPlugin {
       subnet = parseCidr(pool, { what: 'subnet' }).text;
       const existing = this.networkOf(subnet);
       const pending = this.pools.pending.get(subnet);
-      if (!(existing?.docker || pending)) {
+      // An overlay no Docker network has yet may be the one this Docker network joins (a cluster
+      // network another host made): CreateNetwork decides, with the name.
+      const joinable = existing?.driver === 'overlay' && !existing.docker;
+      if (!(existing?.docker || pending || joinable)) {
         const taken = [
           ...this.daemon.networkRuntimes().filter((n) => n.ipam).map((n) => ({ name: n.record.name, subnet: n.ipam!.subnet })),
           ...this.pools.subnets().map((s) => ({ name: `(a network being created by Docker)`, subnet: s })),
@@ -90,7 +95,7 @@ export class IpamDriverPlugin {
     return { PoolID: poolId(subnet, ipRange), Pool: subnet, Data: {} };
   }
 
-  private requestAddress(body: Body): unknown {
+  private async requestAddress(body: Body): Promise<unknown> {
     const { subnet } = parsePoolId(String(body.PoolID ?? ''));
     const want = typeof body.Address === 'string' && body.Address !== '' ? body.Address : undefined;
     const options = (body.Options ?? {}) as Record<string, string>;
@@ -111,7 +116,7 @@ export class IpamDriverPlugin {
       ipam.allocate(want); // checks it lies in the subnet
       return { Address: `${want}/${prefixLen}`, Data: {} };
     }
-    const got = this.daemon.reserveAddress(net.name, want);
+    const got = await this.requests.reserveAddress(net.name, want);
     return { Address: `${got.ip}/${got.prefixLen}`, Data: {} };
   }
 }

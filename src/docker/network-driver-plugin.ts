@@ -10,6 +10,7 @@ import type { Daemon } from '../control/daemon.js';
 import { TsnError } from '../errors.js';
 import type { EndpointRecord, NetworkRecord, PublishedPort } from '../control/model.js';
 import type { DockerPools } from './docker-pools.js';
+import type { NetworkRequests } from '../control/network-requests.js';
 import { networkRequestFromDocker, type DockerIpamData } from './docker-options.js';
 
 type Body = Record<string, unknown>;
@@ -43,6 +44,7 @@ export class NetworkDriverPlugin {
   constructor(
     private readonly daemon: Daemon,
     private readonly pools: DockerPools,
+    private readonly requests: NetworkRequests,
     /** The daemon's cluster store, if it has one (its overlays are claimed there; see CreateNetwork). */
     private readonly clusterStore: string | null = null,
     /** dockerd's API, to name endpoints by their container (container-names.ts); null: ids only. */
@@ -61,25 +63,26 @@ export class NetworkDriverPlugin {
   }
 
   /** Answer one NetworkDriver.* method; undefined: not ours (404). */
-  handle(method: string, body: Body): unknown {
+  async handle(method: string, body: Body): Promise<unknown> {
     switch (method) {
       case 'GetCapabilities':
         return { Scope: 'local', ConnectivityScope: 'local' };
       case 'CreateNetwork': {
         const req = networkRequestFromDocker(body as never, (subnet) => this.pools.pending.get(subnet)?.ipRange ?? null);
-        // A cluster overlay's name, VNI and addresses are claimed in the store; this driver's IPAM hands
-        // out addresses locally, so an overlay made here would be a local one under a cluster name.
-        if (req.driver === 'overlay' && this.clusterStore) {
-          throw new TsnError('ERR_BAD_OPTION', `-o tsnet.driver=overlay: this daemon keeps its overlays in the cluster store ${this.clusterStore}, which Docker networks do not go through yet; create the overlay with \`tsnet-switch network create -d overlay\` and attach containers with \`tsnet-switch connect\``);
+        // A cluster overlay's addresses are claimed in the store, which only our IPAM driver does:
+        // Docker's own would hand out the same addresses on every host.
+        const space = (body.IPv4Data as DockerIpamData[] | null | undefined)?.[0]?.AddressSpace ?? '';
+        if (req.driver === 'overlay' && this.clusterStore && !space.startsWith('tsnet-')) {
+          throw new TsnError('ERR_BAD_OPTION', `-o tsnet.driver=overlay without --ipam-driver tsnet (address space ${JSON.stringify(space)}): this daemon's overlays are cluster networks in ${this.clusterStore}, whose addresses are claimed there; add --ipam-driver tsnet`);
         }
-        const rec = this.daemon.createNetwork(req);
+        const rec = await this.requests.createNetwork(req);
         this.pools.pending.delete(rec.ipam ? (rec.ipam as { subnet: string }).subnet : '');
         return {};
       }
       case 'DeleteNetwork': {
         const id = str(body, 'NetworkID');
         const n = this.daemon.findNetwork((r) => r.docker?.networkId === id);
-        if (n) this.daemon.removeNetwork(n.name, true);
+        if (n) await this.requests.removeDockerNetwork(n.name);
         return {};
       }
       case 'CreateEndpoint': {
@@ -87,7 +90,7 @@ export class NetworkDriverPlugin {
         const endpointId = str(body, 'EndpointID');
         const iface = (body.Interface ?? {}) as { Address?: string; AddressIPv6?: string; MacAddress?: string };
         if (iface.AddressIPv6) throw new TsnError('ERR_BAD_OPTION', `IPv6 address ${iface.AddressIPv6}: tsnet networks are IPv4-only for now`);
-        const ep = this.daemon.connect(net.name, {
+        const ep = await this.requests.connect(net.name, {
           hostSideName: `tsn${endpointId.slice(0, 12)}`,
           ip: iface.Address ? iface.Address.split('/')[0] : undefined,
           mac: iface.MacAddress || undefined,
@@ -126,7 +129,7 @@ export class NetworkDriverPlugin {
         const id = str(body, 'NetworkID');
         const n = this.daemon.findNetwork((r) => r.docker?.networkId === id);
         const ep = n ? this.endpoint(n, str(body, 'EndpointID')) : null;
-        if (n && ep) this.daemon.disconnect(n.name, ep.id); // gone already (the watcher released it): nothing to do
+        if (n && ep) await this.requests.disconnect(n.name, ep.id); // gone already (the watcher released it): nothing to do
         return {};
       }
       case 'ProgramExternalConnectivity':

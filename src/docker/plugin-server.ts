@@ -18,6 +18,7 @@ import { DockerPools } from './docker-pools.js';
 import { IpamDriverPlugin } from './ipam-driver-plugin.js';
 import { NetworkDriverPlugin } from './network-driver-plugin.js';
 import { readJsonBody } from '../control/http-json-body.js';
+import { localNetworkRequests, type NetworkRequests } from '../control/network-requests.js';
 
 export const DEFAULT_DOCKER_PLUGIN_SOCKET = '/run/docker/plugins/tsnet.sock';
 const CONTENT_TYPE = 'application/vnd.docker.plugins.v1.2+json';
@@ -43,8 +44,8 @@ export class DockerPluginServer {
   constructor(
     private readonly daemon: Daemon,
     readonly socketPath: string,
-    /** The cluster store's endpoints (etcd://…), when the daemon has one. */
-    clusterStore: string | null = null,
+    /** With a cluster store: its endpoints (etcd://…) and the requests that go through it. */
+    cluster: { store: string; requests: NetworkRequests } | null = null,
     /** dockerd's API socket, for container names (container-names.ts); null: off. */
     dockerApi: string | null = null,
     /** Log every call with its body (TSNET_DOCKER_DEBUG=1). */
@@ -52,8 +53,9 @@ export class DockerPluginServer {
   ) {
     const pools = new DockerPools();
     const names = dockerApi ? new DockerContainerNames(dockerApi, (m) => daemon.log(m)) : null;
-    this.network = new NetworkDriverPlugin(daemon, pools, clusterStore, names);
-    this.ipam = new IpamDriverPlugin(daemon, pools);
+    const requests = cluster?.requests ?? localNetworkRequests(daemon);
+    this.network = new NetworkDriverPlugin(daemon, pools, requests, cluster?.store ?? null, names);
+    this.ipam = new IpamDriverPlugin(daemon, pools, requests);
   }
 
   async listen(): Promise<void> {
@@ -92,7 +94,7 @@ export class DockerPluginServer {
     if (path === '/Plugin.Activate') return send(res, 200, { Implements: ['NetworkDriver', 'IpamDriver'] });
     const m = /^\/(NetworkDriver|IpamDriver)\.([A-Za-z]+)$/.exec(path);
     if (m && this.verbose) this.daemon.log(`docker: ${m[1]}.${m[2]} ${JSON.stringify(body)}`);
-    const answer = m ? (m[1] === 'NetworkDriver' ? this.network.handle(m[2], body) : this.ipam.handle(m[2], body)) : undefined;
+    const answer = m ? await (m[1] === 'NetworkDriver' ? this.network.handle(m[2], body) : this.ipam.handle(m[2], body)) : undefined;
     if (answer === undefined) return send(res, 404, { Err: `${path}: not implemented by tsnet` });
     send(res, 200, answer);
   }

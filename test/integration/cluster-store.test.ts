@@ -21,7 +21,9 @@
  *   - a fourth host running the kernel's VXLAN with static configuration interoperates: its MAC is
  *     published with `fdb add --vtep` on one cluster host and installed by all of them;
  *   - a CNI attachment on a cluster network claims its address and publishes its endpoint in the
- *     store like `connect` (the other host installs it, refuses its address), and DEL withdraws it.
+ *     store like `connect` (the other host installs it, refuses its address), and DEL withdraws it;
+ *   - an endpoint whose sandbox dies (no disconnect: the watcher releases it) leaves the store too:
+ *     the other host uninstalls it and may take its address.
  */
 import { tcpdumpWhile } from '../helpers/traffic.js';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -448,5 +450,25 @@ describe.skipIf(skip !== null)('overlay networks through a cluster store (etcd)'
     await rt.del(l, at, added);
     await TestCluster.until('CNI endpoint withdrawn on host1', async () => !json(await h1.daemon.ok(['fdb', 'show', 'ov', '--json'])).some((e: { mac: string; type: string }) => e.mac === mac && e.type === 'store'));
     expect((await h1.daemon.cli(['connect', 'ov', '--netns', await c.sandbox(), '--ip', ip])).code).toBe(0);
+  }, 120_000);
+
+  it('withdraws an endpoint whose sandbox died without a disconnect, and frees its address cluster-wide', async () => {
+    const c = await cluster([15, 15]);
+    const [h1, h2] = c.hosts;
+    await h1.daemon.ok(['network', 'create', '-d', 'overlay', '--subnet', '10.253.0.0/24', 'ov']);
+    await TestCluster.until('ov on host2', async () => (await h2.daemon.ok(['network', 'ls'])).includes('ov'));
+    const doomed = await c.sandbox();
+    const ep = json(await h2.daemon.ok(['connect', 'ov', '--netns', doomed, '--json']));
+    await TestCluster.until('the endpoint on host1', async () => json(await h1.daemon.ok(['fdb', 'show', 'ov', '--json'])).some((e: { mac: string; type: string }) => e.mac === ep.mac && e.type === 'store'));
+    const s1 = await c.sandbox();
+    expect((await h1.daemon.cli(['connect', 'ov', '--netns', s1, '--ip', ep.ip])).code).not.toBe(0);
+    // The sandbox goes away under the daemon (a container that died): no disconnect is asked for.
+    await delNetns(doomed);
+    await TestCluster.until('host 2 to release it and host 1 to uninstall it', async () => !json(await h1.daemon.ok(['fdb', 'show', 'ov', '--json'])).some((e: { mac: string; type: string }) => e.mac === ep.mac && e.type === 'store'));
+    const keys = (await c.etcd.ctl(['get', '--prefix', '/tsnet/v1/', '--keys-only'])).split('\n').filter(Boolean);
+    expect(keys.filter((k) => k.includes(ep.id) || k.endsWith(`/${ep.ip}`))).toEqual([]);
+    const again = await h1.daemon.cli(['connect', 'ov', '--netns', s1, '--ip', ep.ip, '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(json(again.stdout).ip).toBe(ep.ip);
   }, 120_000);
 });

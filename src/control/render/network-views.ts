@@ -16,6 +16,8 @@ export function networkRow(rt: NetworkRuntime) {
     gateway: rt.ipam?.gateway ?? null,
     endpoints: rt.endpoints.size,
     internal: rt.record.options.internal,
+    /** The Docker network that is this network on this host (src/docker/), or null. */
+    docker: rt.record.docker?.networkId ?? null,
   };
 }
 
@@ -47,6 +49,7 @@ export function inspectNetwork(rt: NetworkRuntime, driver: NetworkDriver) {
     Options: { icc: String(r.options.icc), internal: String(r.options.internal), port_security: r.options.portSecurity ?? 'mac', ...(r.options.bridgeName ? { 'bridge.name': r.options.bridgeName } : {}) },
     GatewayPort: r.gateway ? { Interface: r.gateway.ifname, MacAddress: r.gateway.mac, IPv4Address: `${r.gateway.ip}/${r.gateway.prefixLen}` } : null,
     Endpoints: endpoints,
+    ...(r.docker ? { Docker: { NetworkID: r.docker.networkId } } : {}),
     ...(driver.inspect?.(rt) ?? {}),
   };
 }

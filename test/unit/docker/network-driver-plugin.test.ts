@@ -1,34 +1,54 @@
-// A Docker overlay on a cluster-store daemon would be a local network under a cluster name (its
-// addresses from this driver's local IPAM, never claimed in the store): the plugin refuses it.
+// The Docker plugin makes networks through NetworkRequests (the cluster's on a cluster-store daemon).
+// An overlay there must use our IPAM driver: Docker's own would hand out the same addresses on every
+// host, never claimed in the store, so the plugin refuses it before anything is made.
 import { describe, expect, it } from 'vitest';
 import { NetworkDriverPlugin } from '../../../src/docker/network-driver-plugin.js';
 import { DockerPools } from '../../../src/docker/docker-pools.js';
 import type { Daemon } from '../../../src/control/daemon.js';
+import type { NetworkRequests } from '../../../src/control/network-requests.js';
 
-function overlayBody() {
+function overlayBody(addressSpace: string) {
   return {
     NetworkID: 'a'.repeat(64),
-    Options: { 'com.docker.network.generic': { 'tsnet.driver': 'overlay' } },
-    IPv4Data: [{ AddressSpace: 'tsnet', Pool: '10.77.0.0/24', Gateway: '10.77.0.1/24' }],
+    Options: { 'com.docker.network.generic': { 'tsnet.driver': 'overlay', 'tsnet.name': 'ov' } },
+    IPv4Data: [{ AddressSpace: addressSpace, Pool: '10.77.0.0/24', Gateway: '10.77.0.1/24' }],
   };
 }
 
+function recordingRequests() {
+  const created: Array<{ name: string; driver?: string; subnet?: string; docker?: { networkId: string } }> = [];
+  const requests = {
+    createNetwork: async (r: (typeof created)[number]) => (created.push(r), { ipam: { subnet: r.subnet } }),
+  } as unknown as NetworkRequests;
+  return { created, requests };
+}
+
+const noDaemon = {} as unknown as Daemon;
+
 describe('NetworkDriverPlugin.CreateNetwork', () => {
-  it('refuses an overlay on a daemon with a cluster store, naming the store, before touching the daemon', () => {
-    const created: unknown[] = [];
-    const daemon = { createNetwork: (r: unknown) => created.push(r) } as unknown as Daemon;
-    const plugin = new NetworkDriverPlugin(daemon, new DockerPools(), 'etcd://10.0.0.9:2379');
-    expect(() => plugin.handle('CreateNetwork', overlayBody())).toThrow(/tsnet\.driver=overlay.*etcd:\/\/10\.0\.0\.9:2379/);
+  it("refuses a cluster overlay on Docker's default IPAM, naming the store and the fix, before any request", async () => {
+    const { created, requests } = recordingRequests();
+    const plugin = new NetworkDriverPlugin(noDaemon, new DockerPools(), requests, 'etcd://10.0.0.9:2379');
+    await expect(plugin.handle('CreateNetwork', overlayBody('LocalDefault'))).rejects.toThrow(/tsnet\.driver=overlay without --ipam-driver tsnet \(address space "LocalDefault"\).*etcd:\/\/10\.0\.0\.9:2379.*add --ipam-driver tsnet/);
     expect(created).toEqual([]);
   });
 
-  it('passes an overlay to the daemon when it has no cluster store', () => {
-    const created: Array<{ driver: string; subnet?: string }> = [];
-    const daemon = {
-      createNetwork: (r: { driver: string; subnet?: string }) => (created.push(r), { ipam: { subnet: r.subnet } }),
-    } as unknown as Daemon;
-    const plugin = new NetworkDriverPlugin(daemon, new DockerPools(), null);
-    expect(plugin.handle('CreateNetwork', overlayBody())).toEqual({});
+  it('passes a cluster overlay on our IPAM to the requests, with its name and Docker id', async () => {
+    const { created, requests } = recordingRequests();
+    const plugin = new NetworkDriverPlugin(noDaemon, new DockerPools(), requests, 'etcd://10.0.0.9:2379');
+    expect(await plugin.handle('CreateNetwork', overlayBody('tsnet-local'))).toEqual({});
+    expect(created.map((r) => [r.name, r.driver, r.subnet, r.docker?.networkId])).toEqual([['ov', 'overlay', '10.77.0.0/24', 'a'.repeat(64)]]);
+  });
+
+  it('passes an overlay on any IPAM to the requests when the daemon has no cluster store', async () => {
+    const { created, requests } = recordingRequests();
+    const plugin = new NetworkDriverPlugin(noDaemon, new DockerPools(), requests, null);
+    expect(await plugin.handle('CreateNetwork', overlayBody('LocalDefault'))).toEqual({});
     expect(created.map((r) => [r.driver, r.subnet])).toEqual([['overlay', '10.77.0.0/24']]);
+  });
+
+  it('answers 404 (undefined) for a method it does not know', async () => {
+    const plugin = new NetworkDriverPlugin(noDaemon, new DockerPools(), recordingRequests().requests, null);
+    expect(await plugin.handle('NoSuchMethod', {})).toBeUndefined();
   });
 });
