@@ -33,6 +33,7 @@ export const DROP_REASONS = [
   'vxlan-truncated', // a datagram on a VTEP socket too short for a VXLAN header (8 bytes) and an Ethernet header
   'vxlan-bad-flags', // a VXLAN header without the I flag (VNI valid), RFC 7348 section 5
   'vxlan-unknown-vni', // a VXLAN frame whose VNI no overlay network on this VTEP uses
+  'vxlan-not-a-peer', // an encrypted overlay's frame from a WireGuard peer that is another network's, not this one's (one session carries every network between two hosts)
   'vxlan-no-remote', // a frame for the overlay with no peer and no known VTEP to send it to
   'vxlan-ambiguous-gro', // a UDP GRO message whose first inner frame claims the whole message while a datagram boundary holds a VXLAN header: forged, dropped whole (vtep_rx.c)
   'vxlan-no-slot', // a datagram of a UDP GRO message that could not join a super-frame, with no free slot left in the burst

@@ -40,7 +40,14 @@ export class EncryptedVteps {
   private external: WireguardPeerSource | null = null;
 
   constructor(
-    private readonly opts: { stateDir?: string; netns?: string; log: (m: string) => void; source?: WireguardPeerSource },
+    private readonly opts: {
+      stateDir?: string;
+      netns?: string;
+      log: (m: string) => void;
+      source?: WireguardPeerSource;
+      /** Each network's own peers (VTEP addresses), after every update: only they may send into it. */
+      onNetworkPeers?: (netId: string, vteps: readonly string[]) => void;
+    },
   ) {
     this.keys = opts.stateDir ? new WireguardKeyStore(opts.stateDir) : null;
   }
@@ -93,6 +100,11 @@ export class EncryptedVteps {
     this.uses.delete(EncryptedVteps.key(ov));
   }
 
+  /** A network's own WireGuard peers (their VTEP addresses). */
+  peerVteps(net: NetworkRecord): string[] {
+    return this.source.peersOf(net).map((p) => p.vtep);
+  }
+
   /** Add (or, with `remove`, drop) a network's peers on its VTEP; refuses a VTEP address with two keys. */
   update(net: NetworkRecord, remove = false): void {
     const use = this.uses.get(EncryptedVteps.key(net.overlay!));
@@ -101,8 +113,11 @@ export class EncryptedVteps {
     if (remove) next.delete(net.id);
     else next.set(net.id, net);
     const byVtep = new Map<string, WireguardPeerSpec>();
+    const perNetwork = new Map<string, string[]>();
     for (const rec of next.values()) {
-      for (const p of this.source.peersOf(rec)) {
+      const own = this.source.peersOf(rec);
+      perNetwork.set(rec.id, own.map((p) => p.vtep));
+      for (const p of own) {
         const other = byVtep.get(p.vtep);
         if (other && Buffer.compare(Buffer.from(other.publicKey), Buffer.from(p.publicKey)) !== 0) {
           throw new TsnError('ERR_BAD_OPTION', `VTEP ${p.vtep} has key ${Buffer.from(other.publicKey).toString('base64')} in another encrypted overlay on ${net.overlay!.vtep}, not ${Buffer.from(p.publicKey).toString('base64')}: one key per host`);
@@ -112,6 +127,7 @@ export class EncryptedVteps {
     }
     use.underlay.setPeers([...byVtep.values()]);
     use.networks = next;
+    for (const [id, vteps] of perNetwork) this.opts.onNetworkPeers?.(id, vteps);
   }
 
   /**

@@ -77,7 +77,15 @@ export class OverlayDriver implements NetworkDriver {
   ) {
     this.local = new BridgeDriver(ctx);
     this.openUnderlay = openUnderlay ?? ((ip, port) => new UdpUnderlay(ip, port, { netns: ctx.hostNetns ?? undefined }));
-    this.encrypted = new EncryptedVteps({ stateDir: ctx.stateDir, netns: ctx.hostNetns ?? undefined, log: ctx.log });
+    this.encrypted = new EncryptedVteps({
+      stateDir: ctx.stateDir,
+      netns: ctx.hostNetns ?? undefined,
+      log: ctx.log,
+      onNetworkPeers: (netId, vteps) => {
+        const vx = this.vxlanPorts.get(netId);
+        if (vx) vx.authenticatedSenders = new Set(vteps.map((v) => parseIpv4(v)));
+      },
+    });
   }
 
   /** Keys `-o` accepts for this driver, besides the common ones (overlay-options.ts parses them). */
@@ -217,6 +225,8 @@ export class OverlayDriver implements NetworkDriver {
         subnet: subnet ? { network: subnet.network, prefixLen: subnet.prefixLen } : undefined,
       });
       vx.label = `vxlan ${ov.vni} (${ov.peers.length} peer${ov.peers.length === 1 ? '' : 's'})`;
+      // Before it can receive: an encrypted network takes frames from its own WireGuard peers only.
+      if (ov.encrypted) vx.authenticatedSenders = new Set(this.encrypted.peerVteps(rec).map((v) => parseIpv4(v)));
       sock.attach(vx);
       this.ctx.engine.addPort(vx, net.domain!);
       const now = this.ctx.engine.clock.now();
@@ -412,9 +422,9 @@ export class OverlayDriver implements NetworkDriver {
     return (this.vxlanPorts.get(net.record.id)?.peers ?? []).map((p) => formatIpv4(p));
   }
 
-  /** The remote VTEP of an FDB entry's MAC, for `fdb show`. */
-  remoteOf(remote: number): string | null {
-    return remote ? formatIpv4(remote >>> 0) : null;
+  /** `stats`: the VTEP sockets (NetworkDriver.stats). */
+  stats(): Record<string, unknown> {
+    return { vteps: this.vtepStats() };
   }
 
   /** Per VTEP socket: what it received, and what it dropped before a VNI was known. */

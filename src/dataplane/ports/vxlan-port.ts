@@ -58,6 +58,13 @@ export class VxlanPort extends Port {
   underlayMtu: number;
   subnetNetwork = 0;
   subnetMask = 0;
+  /**
+   * An encrypted overlay's own WireGuard peers (VTEP addresses, uint32): only they may send into it.
+   * null for a plaintext overlay, which takes any sender (VXLAN has no authentication). The session to
+   * a host is shared by every encrypted network between the two (encrypted-vteps.ts): without this, a
+   * peer of one network could send into another by its VNI, and be learned there.
+   */
+  authenticatedSenders: ReadonlySet<number> | null = null;
   private peerList = new Int32Array(0);
   private dst = new Int32Array(0);
   /** Datagrams sent (head-end replication and GSO segments count one by one), and syscalls made. */

@@ -56,16 +56,24 @@ function vnetProblem(desc: Int32Array, d: number, len: number): string | null {
 }
 
 /** Why an IPv4/ARP frame's source address is not `ownIp` (0.0.0.0 allowed), or null. */
-function sourceIpProblem(bytes: Uint8Array, off: number, len: number, ownIp: number): string | null {
+function sourceIpProblem(bytes: Uint8Array, off: number, len: number, ownIp: number, ownMac: number | null): { reason: 'runt' | 'spoofed-src-ip'; why: string } | null {
   const type = (bytes[off + 12] << 8) | bytes[off + 13];
   let at = -1;
-  if (type === 0x0800 && len >= 34) at = off + 26; // IPv4 source address
-  else if (type === 0x0806 && len >= 42) at = off + 28; // ARP sender protocol address
-  else if (type === 0x8100 || type === 0x88a8) return 'a VLAN tag from a container port';
+  // Too short to check is refused, not passed: a NIC pads a short frame with zeros on the wire, and a
+  // 41-byte ARP then reaches the LAN whole, with a sender address nobody checked.
+  if (type === 0x0800) {
+    if (len < 34) return { reason: 'runt', why: `IPv4 in ${len} bytes: shorter than its header (34), its source cannot be checked` };
+    at = off + 26; // IPv4 source address
+  } else if (type === 0x0806) {
+    if (len < 42) return { reason: 'runt', why: `ARP in ${len} bytes: shorter than an Ethernet ARP (42), its sender cannot be checked` };
+    at = off + 28; // ARP sender protocol address
+    // The sender hardware address too: a port may announce only itself.
+    if (ownMac !== null && readMac(bytes, off + 22) !== ownMac) return { reason: 'spoofed-src-ip', why: `ARP sender ${formatMac(readMac(bytes, off + 22))} is not the port's ${formatMac(ownMac)}` };
+  } else if (type === 0x8100 || type === 0x88a8 || type === 0x9100) return { reason: 'spoofed-src-ip', why: 'a VLAN tag from a container port' };
   if (at < 0) return null;
   const src = ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
   if (src === ownIp || src === 0) return null;
-  return `source ${formatIpv4(src)} is not the port's ${formatIpv4(ownIp)}`;
+  return { reason: 'spoofed-src-ip', why: `source ${formatIpv4(src)} is not the port's ${formatIpv4(ownIp)}` };
 }
 
 export class IngressStage implements Stage {
@@ -86,6 +94,7 @@ export class IngressStage implements Stage {
       let reason = -1;
       let why = '';
       let v6: ReturnType<typeof ipv6PortSecurityProblem> = null;
+      let ipProblem: ReturnType<typeof sourceIpProblem> = null;
       if (len < 0) {
         reason = DROP['bad-vnet-hdr'];
         why = 'read shorter than the virtio-net header';
@@ -109,8 +118,9 @@ export class IngressStage implements Stage {
           } else if (port.ownMac !== null && src !== port.ownMac) {
             reason = DROP['spoofed-src-mac'];
             why = `source ${formatMac(src)} is not the port's ${formatMac(port.ownMac)}`;
-          } else if (port.ownIp !== null && (why = sourceIpProblem(bytes, off, len, port.ownIp) ?? '') !== '') {
-            reason = DROP['spoofed-src-ip'];
+          } else if (port.ownIp !== null && (ipProblem = sourceIpProblem(bytes, off, len, port.ownIp, port.ownMac)) !== null) {
+            reason = DROP[ipProblem.reason];
+            why = ipProblem.why;
           } else if (port.ownIp !== null && bytes[off + 12] === 0x86 && bytes[off + 13] === 0xdd && (v6 = ipv6PortSecurityProblem(bytes, off + ETH_HLEN, off + len, src)) !== null) {
             reason = DROP[v6.reason];
             why = v6.why;

@@ -8,6 +8,8 @@
  * - vxlan-bad-flags: the I flag (VNI valid) is clear (RFC 7348 section 5; other reserved bits are
  *   ignored, as the RFC says, where Linux is stricter);
  * - vxlan-unknown-vni: no overlay network on this VTEP has the VNI;
+ * - vxlan-not-a-peer: an encrypted network's frame from a WireGuard peer that is not one of that
+ *   network's own peers (VxlanPort.authenticatedSenders);
  * these are counted on the socket port. A good frame's D_PORT becomes its network's VxlanPort (whose rx
  * counters count it), and, with learning on, its source MAC is learned behind that port and the
  * sender's VTEP address (flood-and-learn). Frames from other ports pass untouched: the cost for them
@@ -29,7 +31,7 @@ const ETH_HLEN = 14;
 export class VxlanDecapStage implements Stage {
   readonly name = 'vxlan-decap';
   readonly next = ['ingress'] as const;
-  readonly dropReasons: readonly DropReason[] = ['vxlan-truncated', 'vxlan-bad-flags', 'vxlan-unknown-vni'];
+  readonly dropReasons: readonly DropReason[] = ['vxlan-truncated', 'vxlan-bad-flags', 'vxlan-unknown-vni', 'vxlan-not-a-peer'];
 
   process(batch: Batch, ctx: StageContext): void {
     const { rows, ports, tracer } = batch;
@@ -70,11 +72,17 @@ export class VxlanDecapStage implements Stage {
         if (tracer) tracer.add(this.name, row, `drop vxlan-unknown-vni: VNI ${vni} is not an overlay network on ${sock.name}`);
         continue;
       }
+      const srcVtep = read32(bytes, off - META_SRC_IP_BACK);
+      if (vx.authenticatedSenders !== null && !vx.authenticatedSenders.has(srcVtep)) {
+        sock.counters.drops[DROP['vxlan-not-a-peer']]++;
+        batch.dropReason[row] = DROP['vxlan-not-a-peer'];
+        if (tracer) tracer.add(this.name, row, `drop vxlan-not-a-peer: VNI ${vni} (${vx.name}) from WireGuard peer ${formatIpv4(srcVtep)}, which is not one of that network's peers`);
+        continue;
+      }
       desc[d + D_PORT] = vx.id;
       const c = vx.counters;
       c.rxPackets++;
       c.rxBytes += len;
-      const srcVtep = read32(bytes, off - META_SRC_IP_BACK);
       if (batch.notes !== null) batch.notes[row] = `vxlan vni ${vni} from ${formatIpv4(srcVtep)}`;
       if (vx.learning && (bytes[off + 6] & 1) === 0) {
         const mac = readMac(bytes, off + 6);

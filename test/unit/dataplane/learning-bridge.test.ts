@@ -308,4 +308,33 @@ describe('IP port security', () => {
     const t = sw.trace(a, ipv4Frame(B, A, [10, 0, 0, 99]));
     expect(t.records[0].decision).toBe("drop spoofed-src-ip: source 10.0.0.99 is not the port's 10.0.0.2");
   });
+
+  it('drops IPv4 and ARP too short to check (a NIC pads them whole onto the LAN) and ARP announcing another MAC', () => {
+    const sw = new SwitchEngine({ poolSlots: 16 });
+    const net = sw.createDomain('n');
+    const a = new MemoryPort('a', { ownMac: A, ownIp: 0x0a000002 });
+    const b = new MemoryPort('b', { ownMac: B });
+    sw.addPort(a, net);
+    sw.addPort(b, net);
+    // The review's frames: an ARP of 41 bytes and an IPv4 of 33, each with a spoofed sender whole.
+    const shortArp = arpFrame(A, [10, 0, 0, 1]).subarray(0, 41);
+    const shortIp = ipv4Frame(B, A, [10, 0, 0, 1]).subarray(0, 33);
+    a.inject(shortArp);
+    a.inject(shortIp);
+    // A full ARP for its own address, but naming B's MAC as the sender's hardware address.
+    const otherMac = arpFrame(A, [10, 0, 0, 2]);
+    otherMac.set([0x02, 0x42, 0x0a, 0, 0, 0x03], 22);
+    a.inject(otherMac);
+    a.inject(arpFrame(A, [10, 0, 0, 2])); // its own: passes
+    sw.drain();
+    expect(b.take()).toHaveLength(1);
+    expect(a.counters.dropCount('runt')).toBe(2);
+    expect(a.counters.dropCount('spoofed-src-ip')).toBe(1);
+    expect(sw.trace(a, shortArp).records[0].decision).toBe('drop runt: ARP in 41 bytes: shorter than an Ethernet ARP (42), its sender cannot be checked');
+    expect(sw.trace(a, otherMac).records[0].decision).toBe("drop spoofed-src-ip: ARP sender 02:42:0a:00:00:03 is not the port's 02:42:0a:00:00:02");
+    // A port without an own IP (port_security=mac) is not held to these: the short ARP passes there.
+    b.inject(arpFrame(B, [10, 0, 0, 1]).subarray(0, 41));
+    sw.drain();
+    expect(a.take()).toHaveLength(1);
+  });
 });
