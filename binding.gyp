@@ -21,7 +21,10 @@
         "native/src/vtep_tx.c",
         "native/src/packet_rx.c",
         "native/src/wg_crypto.c",
-        "native/src/wg_transport.c"
+        "native/src/wg_transport.c",
+        "native/src/wg_tx.c",
+        "native/src/udp_batch.c",
+        "native/src/flow_hash.c"
       ],
       "libraries": ["-lpcap", "-lcrypto"],
       "defines": ["NAPI_VERSION=8"],

@@ -50,6 +50,7 @@
 #include "wire.h"
 #include "netns.h"
 #include "pool.h"
+#include "tx_offload.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
@@ -749,8 +750,8 @@ static napi_value packet_send_burst(napi_env env, napi_callback_info info) {
       }
       uint8_t *frame = p->base + off;
       if (hdr) {
-        struct tsn_vnet vh = {(uint8_t)d[TSN_D_VFLAGS], (uint8_t)d[TSN_D_GSO_TYPE], (uint16_t)d[TSN_D_HDR_LEN],
-                              (uint16_t)d[TSN_D_GSO_SIZE], (uint16_t)d[TSN_D_CSUM_START], (uint16_t)d[TSN_D_CSUM_OFF]};
+        struct tsn_vnet vh;
+        tsn_desc_vnet(d, &vh);
         uint8_t tmp[TSN_VNET_HDR_LEN];
         tsn_vnet_write(tmp, &vh);
         memcpy(frame - hdr, tmp, hdr);

@@ -20,6 +20,7 @@
 #include "layout.h"
 #include "napi_args.h"
 #include "pool.h"
+#include "tx_offload.h"
 #include <errno.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -104,8 +105,6 @@ static int write_segment(void *vctx, const uint8_t *seg, size_t len) {
   return 0;
 }
 
-static void count_write_error(tsn_pool *p, int err) { tsn_txs_count_errno(p->status, err, 1); }
-
 /*
  * txBurst(pool, fd, mode, start, count) -> sent
  * Writes the frames whose descriptor indices stand in txIdx[start .. start+count) to fd. mode is
@@ -140,35 +139,17 @@ static napi_value tx_burst(napi_env env, napi_callback_info info) {
       continue;
     }
     uint8_t *frame = p->base + off;
-    struct tsn_vnet vh = {(uint8_t)d[TSN_D_VFLAGS], (uint8_t)d[TSN_D_GSO_TYPE], (uint16_t)d[TSN_D_HDR_LEN],
-                          (uint16_t)d[TSN_D_GSO_SIZE], (uint16_t)d[TSN_D_CSUM_START], (uint16_t)d[TSN_D_CSUM_OFF]};
-    if ((vh.gso_type & ~TSN_GSO_ECN) != TSN_GSO_NONE && !gso_ok) {
+    struct tsn_vnet vh;
+    tsn_desc_vnet(d, &vh);
+    int todo = gso_ok ? TSN_TXO_SEND : tsn_tx_offload(d, frame, (size_t)len, &vh, p->status);
+    if (todo == TSN_TXO_DROPPED) continue;
+    if (todo == TSN_TXO_SEGMENT) {
       struct seg_ctx c = {fd, vnet, p, 0};
       int r = tsn_gso_segment(frame, (size_t)len, &vh, p->scratch, TSN_SLOT_SIZE, write_segment, &c);
-      if (r >= 0) {
-        sent++;
-      } else if (r == -EINVAL || r == -ENOBUFS) {
-        p->status[TSN_TXS_DROP_BAD_GSO]++;
-      } else if (c.written == 0) {
-        count_write_error(p, -r); /* nothing of it left: a dropped frame */
-      } else {
-        /* Cut short: what left is in TSN_TXS_SEGMENTS, what did not is counted here, by segment. */
-        p->status[TSN_TXS_GSO_PARTIAL]++;
-        p->status[TSN_TXS_SEGS_LOST] += tsn_gso_count_segments(frame, (size_t)len, &vh) - c.written;
-        p->status[TSN_TXS_LAST_ERRNO] = -r;
-      }
+      if (r >= 0) sent++;
+      else if (r == -EINVAL || r == -ENOBUFS) p->status[TSN_TXS_DROP_BAD_GSO]++;
+      else tsn_txs_count_cut(p->status, -r, c.written, tsn_gso_count_segments(frame, (size_t)len, &vh) - c.written);
       continue;
-    }
-    if ((vh.flags & TSN_VNET_F_NEEDS_CSUM) && !gso_ok) {
-      if (tsn_csum_complete(frame, (size_t)len, vh.csum_start, vh.csum_offset) < 0) {
-        p->status[TSN_TXS_DROP_BAD_GSO]++;
-        continue;
-      }
-      p->status[TSN_TXS_CSUM_DONE]++;
-      vh.flags = (vh.flags & ~TSN_VNET_F_NEEDS_CSUM) | TSN_VNET_F_DATA_VALID;
-      vh.csum_start = vh.csum_offset = 0;
-      d[TSN_D_VFLAGS] = vh.flags;
-      d[TSN_D_CSUM_START] = d[TSN_D_CSUM_OFF] = 0;
     }
     ssize_t r;
     if (vnet) {
@@ -180,7 +161,7 @@ static napi_value tx_burst(napi_env env, napi_callback_info info) {
       do r = write(fd, frame, (size_t)len);
       while (r < 0 && errno == EINTR);
     }
-    if (r < 0) count_write_error(p, errno);
+    if (r < 0) tsn_txs_count_errno(p->status, errno, 1);
     else sent++;
   }
   p->status[TSN_TXS_SENT] = sent;

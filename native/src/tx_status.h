@@ -40,4 +40,19 @@ static inline void tsn_txs_count_errno(int32_t *st, int e, int32_t n) {
   st[TSN_TXS_LAST_ERRNO] = e;
 }
 
+/*
+ * A GSO super-frame whose sending stopped with errno @e after @left of its segments had gone, @lost not:
+ * with none gone it is one frame dropped by @e; else it is cut short (TSN_TXS_GSO_PARTIAL), what left
+ * being in TSN_TXS_SEGMENTS and what did not in TSN_TXS_SEGS_LOST. The same for every port kind.
+ */
+static inline void tsn_txs_count_cut(int32_t *st, int e, int32_t left, int32_t lost) {
+  if (left == 0) {
+    tsn_txs_count_errno(st, e, 1);
+    return;
+  }
+  st[TSN_TXS_GSO_PARTIAL]++;
+  st[TSN_TXS_SEGS_LOST] += lost;
+  st[TSN_TXS_LAST_ERRNO] = e;
+}
+
 #endif

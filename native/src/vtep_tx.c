@@ -21,90 +21,21 @@
  */
 #define _GNU_SOURCE
 #include "vtep.h"
+#include "flow_hash.h"
 #include "gso.h"
 #include "layout.h"
+#include "tx_offload.h"
+#include "udp_batch.h"
 #include <errno.h>
 #include <netinet/udp.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-
-static inline uint32_t mix32(uint32_t h) { /* murmur3's finalizer */
-  h ^= h >> 16;
-  h *= 0x85ebca6bu;
-  h ^= h >> 13;
-  h *= 0xc2b2ae35u;
-  h ^= h >> 16;
-  return h;
-}
-
-/*
- * flow_hash() - Hash of the inner flow: IPv4/IPv6 addresses, protocol and TCP/UDP/SCTP ports (not for
- * IPv4 fragments), else the MAC addresses. One 802.1Q tag is skipped. No syscalls.
- */
-static uint32_t flow_hash(const uint8_t *f, size_t len) {
-  uint32_t h = 0x9e3779b9u;
-  size_t l3 = 14;
-  if (len < 14) return h;
-  uint16_t et = tsn_rd16(f + 12);
-  if ((et == 0x8100 || et == 0x88a8) && len >= 18) {
-    et = tsn_rd16(f + 16);
-    l3 = 18;
-  }
-  if (et == 0x0800 && len >= l3 + 20) {
-    const uint8_t *ip = f + l3;
-    size_t ihl = (size_t)(ip[0] & 0x0f) * 4;
-    uint8_t proto = ip[9];
-    h = mix32(h ^ tsn_rd32(ip + 12)) ^ tsn_rd32(ip + 16);
-    h = mix32(h ^ proto);
-    int frag = (tsn_rd16(ip + 6) & 0x3fff) != 0;
-    if (!frag && (proto == 6 || proto == 17 || proto == 132) && ihl >= 20 && len >= l3 + ihl + 4) h ^= tsn_rd32(ip + ihl);
-    return mix32(h);
-  }
-  if (et == 0x86dd && len >= l3 + 40) {
-    const uint8_t *ip = f + l3;
-    for (int i = 8; i < 40; i += 4) h = mix32(h ^ tsn_rd32(ip + i));
-    uint8_t nh = ip[6];
-    h = mix32(h ^ nh);
-    if ((nh == 6 || nh == 17 || nh == 132) && len >= l3 + 44) h ^= tsn_rd32(ip + 40);
-    return mix32(h);
-  }
-  h = mix32(h ^ tsn_rd32(f)) ^ tsn_rd32(f + 4);
-  h = mix32(h ^ tsn_rd32(f + 8));
-  return mix32(h ^ et);
-}
-
-/*
- * batch_flush() - Send the pending messages of @v with sendmmsg on @fd and count the outcome
- *
- * A message that fails is dropped and counted by errno (all the datagrams it stands for); the rest of
- * the batch still goes. EAGAIN/ENOBUFS drop the remainder at once (the socket buffer is full; retrying
- * message by message would only spin).
- * Syscall: sendmmsg.
- */
+/* Send everything pending on @fd (udp_batch.c counts it in the status vector). Syscall: sendmmsg. */
 static void batch_flush(tsn_vtep *v, int fd) {
-  msg_batch *b = &v->tx;
-  int32_t *st = v->status;
-  int i = 0;
-  while (i < b->n) {
-    int r = sendmmsg(fd, b->msgs + i, (unsigned)(b->n - i), 0);
-    st[TSN_TXS_SYSCALLS]++;
-    if (r < 0) {
-      int e = errno;
-      if (e == EINTR) continue;
-      if (tsn_txs_drop_for(e) == TSN_TXS_DROP_FULL) { /* the socket buffer is full: nothing after it goes either */
-        for (; i < b->n; i++) tsn_txs_count_errno(st, e, b->dgrams[i]);
-        break;
-      }
-      tsn_txs_count_errno(st, e, b->dgrams[i]);
-      i++;
-      continue;
-    }
-    for (int k = 0; k < r; k++) st[TSN_TXS_SENT] += b->dgrams[i + k];
-    i += r;
-  }
-  b->n = 0;
+  tsn_udp_batch_send(fd, v->tx.msgs, v->tx.dgrams, v->tx.n, v->status, NULL, NULL);
+  v->tx.n = 0;
 }
 
 /*
@@ -312,7 +243,7 @@ int tsn_vtep_tx_burst(tsn_vtep *v, tsn_pool *p, uint32_t vni, int32_t count, con
       st[TSN_TXS_LAST_ERRNO] = EINVAL;
       continue;
     }
-    int s = (int)(flow_hash(p->base + off, (size_t)len) % (uint32_t)v->n_tx);
+    int s = (int)(tsn_flow_hash(p->base + off, (size_t)len) % (uint32_t)v->n_tx);
     v->sock_of[k] = (uint8_t)s;
     used |= (uint64_t)1 << s;
   }
@@ -333,9 +264,11 @@ int tsn_vtep_tx_burst(tsn_vtep *v, tsn_pool *p, uint32_t vni, int32_t count, con
       const uint32_t *dsts = one ? &one : peers;
       int ndst = one ? 1 : npeers;
       if (ndst == 0) continue;
-      struct tsn_vnet vh = {(uint8_t)d[TSN_D_VFLAGS], (uint8_t)d[TSN_D_GSO_TYPE], (uint16_t)d[TSN_D_HDR_LEN],
-                            (uint16_t)d[TSN_D_GSO_SIZE], (uint16_t)d[TSN_D_CSUM_START], (uint16_t)d[TSN_D_CSUM_OFF]};
-      if ((vh.gso_type & ~TSN_GSO_ECN) != TSN_GSO_NONE) {
+      struct tsn_vnet vh;
+      tsn_desc_vnet(d, &vh);
+      int todo = tsn_tx_offload(d, frame, len, &vh, st);
+      if (todo == TSN_TXO_DROPPED) continue;
+      if (todo == TSN_TXO_SEGMENT) {
         struct seg_run r = {.v = v, .fd = fd, .vni = vni, .dsts = dsts, .ndst = ndst};
         int rc = segment_direct(&r, frame, len, vh.gso_size);
         if (rc == -ENOTSUP) rc = tsn_gso_segment(frame, len, &vh, p->scratch, TSN_SLOT_SIZE, emit_segment, &r);
@@ -345,14 +278,6 @@ int tsn_vtep_tx_burst(tsn_vtep *v, tsn_pool *p, uint32_t vni, int32_t count, con
           st[TSN_TXS_LAST_ERRNO] = -rc;
         }
         continue;
-      }
-      if (vh.flags & TSN_VNET_F_NEEDS_CSUM) {
-        if (tsn_csum_complete(frame, len, vh.csum_start, vh.csum_offset) < 0) {
-          st[TSN_TXS_DROP_BAD_GSO]++;
-          continue;
-        }
-        d[TSN_D_VFLAGS] = (vh.flags & ~TSN_VNET_F_NEEDS_CSUM) | TSN_VNET_F_DATA_VALID;
-        d[TSN_D_CSUM_START] = d[TSN_D_CSUM_OFF] = 0;
       }
       vxlan_write(frame - TSN_VXLAN_HLEN, vni);
       pending_room(v, NULL, fd, 0, 1);

@@ -14,6 +14,7 @@
  */
 #include "napi_args.h"
 #include "wg_crypto.h"
+#include "wg_transport.h"
 #include "errors.h"
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>

@@ -8,7 +8,6 @@
  */
 #ifndef TSN_WG_CRYPTO_H
 #define TSN_WG_CRYPTO_H
-#include <node_api.h>
 #include <openssl/evp.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,5 +32,4 @@ int wg_xaead_seal(uint8_t *out, const uint8_t key[32], const uint8_t nonce[24], 
 int wg_xaead_open(uint8_t *out, const uint8_t key[32], const uint8_t nonce[24], const uint8_t *in, size_t inlen, const uint8_t *ad, size_t adlen);
 void wg_wipe(void *p, size_t n);
 
-napi_value tsn_wg_crypto_init(napi_env env, napi_value exports);
 #endif

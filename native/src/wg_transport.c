@@ -7,15 +7,8 @@
  * ordinary VXLAN packet. The handshake (Noise_IKpsk2) runs in TypeScript; it installs each session's
  * two keys here with wgInstallKeypair, and everything per packet stays in C.
  *
- * Send, wgSendBurst (same contract as vtepSendBurst): per row and destination VTEP, the peer whose
- * VTEP address it is, its current keypair (no keypair, or one past REJECT_AFTER_TIME / messages: the
- * datagram is staged - up to 128 per peer, as the kernel's MAX_STAGED_PACKETS - and the peer flagged
- * for a handshake; the stage is sent when the session is installed, or confirmed for a responder, and
- * dropped as wg-no-session when the peer's sessions are wiped). GSO super-frames are cut by gso.c first.
- * Each datagram is sealed out of place into a staging arena: [type 4 | receiver | counter LE] then
- * ChaCha20-Poly1305(key, 0^32 || counter LE, IPv4 | UDP | VXLAN | frame | zero padding to 16) and the
- * tag. Equal-sized datagrams to one peer that lie back to back in the arena (the segments of one
- * super-frame) leave as one UDP_SEGMENT message; one sendmmsg per burst.
+ * Send, wgSendBurst (same contract as vtepSendBurst) and wgSendKeepalive: wg_tx.c seals and sends;
+ * this file reads the arguments.
  *
  * Receive, wgRecvBurst: recvmmsg lands each message 52 bytes before the slot's frame offset (16 bytes
  * of transport header + 36 of inner IPv4/UDP/VXLAN; with UDP_GRO one message holds a peer's run of
@@ -35,9 +28,9 @@
  */
 #define _GNU_SOURCE
 #include "wg_transport.h"
+#include "wg_dev.h"
 #include "errors.h"
 #include "napi_args.h"
-#include "gso.h"
 #include "layout.h"
 #include "netns.h"
 #include "pool.h"
@@ -59,107 +52,22 @@
 #include <unistd.h>
 
 #define WG_MAX_DEVS 16
-#define WG_MSG_INITIATION 1
-#define WG_MSG_RESPONSE 2
-#define WG_MSG_COOKIE 3
-#define WG_MSG_TRANSPORT 4
-#define WG_TRANSPORT_HDR 16
 #define WG_RX_BACK (WG_TRANSPORT_HDR + TSN_WG_INNER_HDR)
-#define WG_REPLAY_WORDS 32 /* 2048 bits */
 #define WG_REPLAY_BITS (WG_REPLAY_WORDS * 64)
-#define WG_REKEY_AFTER_MESSAGES (1ull << 60)
-#define WG_REJECT_AFTER_MESSAGES (UINT64_MAX - (1ull << 13)) /* 2^64 - 2^13 - 1 */
-#define WG_MAX_MSGS 512
-#define WG_ARENA (4u << 20)
-#define WG_MAX_RX 256
-#define WG_STAGE_MAX 128     /* staged frames per peer, as the kernel's MAX_STAGED_PACKETS */
-#define WG_STAGE_ENTRY 2048  /* a staged frame (a 1500-byte frame, or a segment) and its 8-byte header */
-#define WG_BACKLOG_MSGS 16 /* messages one UDP_GRO burst reads at most */
-#define WG_GSO_MAX_BYTES 65507u
-#define WG_GSO_MAX_SEGS 64
 #define WG_SOCKBUF (4 << 20)
 
+/* A device and the JavaScript arrays its status pointers point into, referenced while it is open. */
 typedef struct {
-  EVP_CIPHER_CTX *tx, *rx; /* keys set once; the nonce per message */
-  uint32_t local_index, remote_index;
-  uint64_t tx_counter;
-  uint64_t rx_greatest; /* highest counter accepted + 1 (0: none yet) */
-  uint64_t window[WG_REPLAY_WORDS];
-  double born_ms;
-  int16_t peer;
-  uint8_t initiator, live;
-} wg_keypair;
-
-typedef struct {
-  uint8_t used;
-  uint32_t vtep; /* the peer's VTEP (inner) address, host order */
-  struct sockaddr_in ep;
-  int16_t cur, prev, next; /* keypair slots, -1 for none */
-  /* Frames for the peer while it has no session, sent when one is installed (WG_STAGE_MAX, oldest out). */
-  uint8_t *stage;          /* WG_STAGE_MAX entries of WG_STAGE_ENTRY bytes: vni 4 | sport 2 | len 2 | frame */
-  uint16_t st_head, st_count;
-} wg_peer;
-
-typedef struct {
-  int fd;
-  uint32_t local;      /* our VTEP address, host order */
-  uint16_t port;       /* our WireGuard port */
-  uint16_t vxlan_port; /* the inner UDP destination port */
-  int tunnel_mtu;      /* largest inner IPv4 packet (padding stops there) */
-  double rekey_after_ms, reject_after_ms, rekey_on_rx_ms;
-  int32_t *st;   /* TSN_WST_* */
-  int32_t *vst;  /* TSN_VST_* (the Underlay's send status) */
-  double *ps;    /* TSN_WPS_* rows */
-  uint8_t *ctrl; /* TSN_WG_CTRL_MAX * TSN_WG_CTRL_STRIDE */
+  wg_dev dev;
   napi_ref refs[4];
-  wg_peer peers[TSN_WG_MAX_PEERS];
-  wg_keypair kp[TSN_WG_KP_SLOTS];
-  int last_peer;
-  /* send staging */
-  uint8_t *arena;
-  size_t arena_pos;
-  struct mmsghdr msgs[WG_MAX_MSGS];
-  struct iovec iovs[WG_MAX_MSGS];
-  struct sockaddr_in names[WG_MAX_MSGS];
-  union {
-    char buf[CMSG_SPACE(sizeof(uint16_t))];
-    struct cmsghdr align;
-  } ctrlmsg[WG_MAX_MSGS];
-  uint16_t seg[WG_MAX_MSGS];    /* datagram size of a UDP_SEGMENT run */
-  uint16_t dgrams[WG_MAX_MSGS]; /* datagrams in the message */
-  uint8_t tail[WG_MAX_MSGS];    /* the run ended with a shorter datagram */
-  int16_t peer_of[WG_MAX_MSGS];
-  uint32_t bytes_of[WG_MAX_MSGS];
-  int nmsg;
-  /* receive */
-  struct mmsghdr rmsgs[WG_MAX_RX];
-  struct iovec riovs[WG_MAX_RX];
-  struct sockaddr_in rnames[WG_MAX_RX];
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } rctrl[WG_MAX_RX];
-  int gro; /* UDP_GRO is on: a message may hold several datagrams of one size */
-  /* The datagrams of received messages a burst had no slot for, opened first in the next burst (in order). */
-  uint8_t *backlog; /* WG_BACKLOG_MSGS * TSN_SLOT_SIZE bytes */
-  struct {
-    uint32_t off, len, step;
-    struct sockaddr_in from;
-  } bl[WG_BACKLOG_MSGS];
-  int nbl;
-} wg_dev;
+} wg_js;
 
-static wg_dev *devs[WG_MAX_DEVS];
+static wg_js *devs[WG_MAX_DEVS];
 
 #define rd16 tsn_rd16
 #define rd32 tsn_rd32
 #define wr16 tsn_wr16
 #define wr32 tsn_wr32
-/* WireGuard's own fields are little-endian. */
-static inline uint32_t le32(const uint8_t *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24); }
-static inline uint64_t le64(const uint8_t *p) { return (uint64_t)le32(p) | ((uint64_t)le32(p + 4) << 32); }
-static inline void put_le32(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24); }
-static inline void put_le64(uint8_t *p, uint64_t v) { put_le32(p, (uint32_t)v), put_le32(p + 4, (uint32_t)(v >> 32)); }
 
 /* Milliseconds of CLOCK_MONOTONIC: the clock every timer of this file and of the JS side reads. Syscall: clock_gettime. */
 static double now_ms(void) {
@@ -168,20 +76,10 @@ static double now_ms(void) {
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static inline double *prow(wg_dev *d, int peer) { return d->ps + (size_t)peer * TSN_WPS_STRIDE; }
-
-static void flag_peer(wg_dev *d, int peer, int flag) {
-  double *r = prow(d, peer);
-  int f = (int)r[TSN_WPS_FLAGS];
-  if ((f & flag) == flag) return;
-  r[TSN_WPS_FLAGS] = f | flag;
-  d->st[TSN_WST_ATTENTION]++;
-}
-
 /* Mirror a peer's session slots into its stats row (the TypeScript side allocates indices around them). */
 static void sync_slots(wg_dev *d, int peer) {
   wg_peer *p = &d->peers[peer];
-  double *r = prow(d, peer);
+  double *r = wg_prow(d, peer);
   r[TSN_WPS_CUR_SLOT] = p->cur;
   r[TSN_WPS_PREV_SLOT] = p->prev;
   r[TSN_WPS_NEXT_SLOT] = p->next;
@@ -224,278 +122,13 @@ static void replay_mark(wg_keypair *k, uint64_t c) {
   k->window[(c / 64) % WG_REPLAY_WORDS] |= 1ull << (c % 64);
 }
 
-/* ---- send ---- */
-
-static void batch_flush(wg_dev *d) {
-  int i = 0;
-  while (i < d->nmsg) {
-    int r = sendmmsg(d->fd, d->msgs + i, (unsigned)(d->nmsg - i), 0);
-    d->vst[TSN_TXS_SYSCALLS]++;
-    if (r < 0) {
-      int e = errno;
-      if (e == EINTR) continue;
-      if (tsn_txs_drop_for(e) == TSN_TXS_DROP_FULL) { /* the socket buffer is full: nothing after it goes either */
-        for (; i < d->nmsg; i++) tsn_txs_count_errno(d->vst, e, d->dgrams[i]);
-        break;
-      }
-      tsn_txs_count_errno(d->vst, e, d->dgrams[i]);
-      i++;
-      continue;
-    }
-    for (int k = 0; k < r; k++) {
-      d->vst[TSN_TXS_SENT] += d->dgrams[i + k];
-      double *pr = prow(d, d->peer_of[i + k]);
-      pr[TSN_WPS_TX_BYTES] += d->bytes_of[i + k];
-      pr[TSN_WPS_TX_PACKETS] += d->dgrams[i + k];
-    }
-    i += r;
-  }
-  d->nmsg = 0;
-  d->arena_pos = 0;
-}
-
-/* Send what is pending when the arena or the message array could not take one more datagram of @bytes. */
-static void room_for(wg_dev *d, size_t bytes) {
-  if (d->nmsg < WG_MAX_MSGS && d->arena_pos + bytes <= WG_ARENA) return;
-  batch_flush(d);
-}
-
-/* Queue the sealed datagram at @p (@len bytes, in the arena) to @peer; extend the previous message as a UDP_SEGMENT run when it can. */
-static void queue_datagram(wg_dev *d, int peer, uint8_t *p, size_t len) {
-  if (d->nmsg > 0) {
-    int i = d->nmsg - 1;
-    struct iovec *v = &d->iovs[i];
-    if (d->peer_of[i] == peer && !d->tail[i] && (uint8_t *)v->iov_base + v->iov_len == p && len <= d->seg[i] && v->iov_len + len <= WG_GSO_MAX_BYTES &&
-        d->dgrams[i] < WG_GSO_MAX_SEGS) {
-      v->iov_len += len;
-      d->dgrams[i]++;
-      d->bytes_of[i] += (uint32_t)len;
-      if (len < d->seg[i]) d->tail[i] = 1;
-      struct msghdr *m = &d->msgs[i].msg_hdr;
-      m->msg_control = d->ctrlmsg[i].buf;
-      m->msg_controllen = sizeof d->ctrlmsg[i].buf;
-      struct cmsghdr *c = CMSG_FIRSTHDR(m);
-      c->cmsg_level = SOL_UDP;
-      c->cmsg_type = UDP_SEGMENT;
-      c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-      memcpy(CMSG_DATA(c), &d->seg[i], sizeof(uint16_t));
-      return;
-    }
-  }
-  int i = d->nmsg++; /* callers made room first (room_for): @p must not move */
-  d->names[i] = d->peers[peer].ep;
-  d->iovs[i].iov_base = p;
-  d->iovs[i].iov_len = len;
-  d->seg[i] = (uint16_t)len;
-  d->dgrams[i] = 1;
-  d->tail[i] = 0;
-  d->peer_of[i] = (int16_t)peer;
-  d->bytes_of[i] = (uint32_t)len;
-  struct msghdr *m = &d->msgs[i].msg_hdr;
-  memset(m, 0, sizeof *m);
-  m->msg_name = &d->names[i];
-  m->msg_namelen = sizeof d->names[i];
-  m->msg_iov = &d->iovs[i];
-  m->msg_iovlen = 1;
-}
-
-/* The keypair @peer may send with now, or -1 (flagging the peer for a handshake or a rekey as due). */
-static int send_keypair(wg_dev *d, int peer, double now) {
-  wg_peer *p = &d->peers[peer];
-  if (p->cur < 0) {
-    flag_peer(d, peer, TSN_WPF_NEED_HANDSHAKE);
-    return -1;
-  }
-  wg_keypair *k = &d->kp[p->cur];
-  double age = now - k->born_ms;
-  if (age >= d->reject_after_ms || k->tx_counter >= WG_REJECT_AFTER_MESSAGES) {
-    flag_peer(d, peer, TSN_WPF_NEED_HANDSHAKE);
-    return -1;
-  }
-  if ((k->initiator && age >= d->rekey_after_ms) || k->tx_counter >= WG_REKEY_AFTER_MESSAGES) flag_peer(d, peer, TSN_WPF_REKEY);
-  return p->cur;
-}
-
-/*
- * seal() - One transport message into the arena: header, then the sealed inner packet made of @hdr
- * (the inner IPv4/UDP/VXLAN headers, @hlen bytes, may be 0) and @body (@blen bytes), zero-padded to a
- * multiple of 16 within the tunnel MTU. Returns the arena bytes written, or 0 (arena full or a cipher
- * failure; the caller flushes and retries once). No syscalls.
- */
-static size_t seal(wg_dev *d, wg_keypair *k, const uint8_t *hdr, size_t hlen, const uint8_t *body, size_t blen) {
-  static const uint8_t zeros[16];
-  size_t plain = hlen + blen, padded = (plain + 15) & ~(size_t)15;
-  if (padded > (size_t)d->tunnel_mtu) padded = plain > (size_t)d->tunnel_mtu ? plain : (size_t)d->tunnel_mtu;
-  size_t total = WG_TRANSPORT_HDR + padded + WG_TAG_LEN;
-  if (d->arena_pos + total > WG_ARENA) return 0;
-  uint8_t *m = d->arena + d->arena_pos;
-  uint64_t ctr = k->tx_counter;
-  put_le32(m, WG_MSG_TRANSPORT);
-  put_le32(m + 4, k->remote_index);
-  put_le64(m + 8, ctr);
-  uint8_t nonce[12] = {0};
-  put_le64(nonce + 4, ctr);
-  int n = 0;
-  uint8_t *o = m + WG_TRANSPORT_HDR;
-  if (EVP_EncryptInit_ex(k->tx, NULL, NULL, NULL, nonce) != 1) return 0;
-  if (hlen && EVP_EncryptUpdate(k->tx, o, &n, hdr, (int)hlen) != 1) return 0;
-  if (blen && EVP_EncryptUpdate(k->tx, o + hlen, &n, body, (int)blen) != 1) return 0;
-  if (padded > plain && EVP_EncryptUpdate(k->tx, o + plain, &n, zeros, (int)(padded - plain)) != 1) return 0;
-  if (EVP_EncryptFinal_ex(k->tx, o + padded, &n) != 1) return 0;
-  if (EVP_CIPHER_CTX_ctrl(k->tx, EVP_CTRL_AEAD_GET_TAG, WG_TAG_LEN, o + padded) != 1) return 0;
-  k->tx_counter = ctr + 1;
-  d->arena_pos += total;
-  return total;
-}
-
-/* The inner IPv4 + UDP + VXLAN headers from our VTEP to @dst (host order), for @flen bytes of frame. */
-static void inner_headers(wg_dev *d, uint8_t h[TSN_WG_INNER_HDR], uint32_t dst, uint32_t vni, size_t flen, uint16_t sport) {
-  size_t udplen = 8 + 8 + flen, iplen = 20 + udplen;
-  memset(h, 0, TSN_WG_INNER_HDR);
-  h[0] = 0x45;
-  wr16(h + 2, (uint16_t)iplen);
-  wr16(h + 6, 0x4000); /* DF: the tunnel carries it whole */
-  h[8] = 64;
-  h[9] = 17;
-  wr32(h + 12, d->local);
-  wr32(h + 16, dst);
-  uint16_t c = (uint16_t)~tsn_csum_fold(tsn_csum_partial(h, 20, 0));
-  memcpy(h + 10, &c, 2);
-  wr16(h + 20, sport);
-  wr16(h + 22, d->vxlan_port);
-  wr16(h + 24, (uint16_t)udplen);
-  /* UDP checksum 0: allowed over IPv4 (RFC 768, RFC 7348); the AEAD already covers every byte. */
-  wr32(h + 28, 0x08u << 24);
-  wr32(h + 32, (vni & 0xffffffu) << 8);
-}
-
-/* One inner frame to one peer: returns 0, or -1 when it could not be sealed (counted by the caller). */
-/*
- * stage_push() - Keep a frame for @peer until it has a session, as WireGuard queues packets during
- * a handshake: at most WG_STAGE_MAX (the oldest goes, counted wg-no-session), frames larger than an
- * entry are dropped and counted the same. No syscalls.
- */
-static void stage_push(wg_dev *d, int peer, uint32_t vni, const uint8_t *frame, size_t len, uint16_t sport) {
-  wg_peer *p = &d->peers[peer];
-  if (len > WG_STAGE_ENTRY - 8 || (!p->stage && !(p->stage = malloc((size_t)WG_STAGE_MAX * WG_STAGE_ENTRY)))) {
-    d->st[TSN_WST_TX_NO_SESSION]++;
-    return;
-  }
-  if (p->st_count == WG_STAGE_MAX) {
-    p->st_head = (uint16_t)((p->st_head + 1) % WG_STAGE_MAX);
-    p->st_count--;
-    d->st[TSN_WST_TX_NO_SESSION]++;
-  }
-  uint8_t *e = p->stage + (size_t)((p->st_head + p->st_count) % WG_STAGE_MAX) * WG_STAGE_ENTRY;
-  memcpy(e, &vni, 4);
-  memcpy(e + 4, &sport, 2);
-  uint16_t l16 = (uint16_t)len;
-  memcpy(e + 6, &l16, 2);
-  memcpy(e + 8, frame, len);
-  p->st_count++;
-  prow(d, peer)[TSN_WPS_STAGED] = p->st_count;
-}
-
-/* Drop what is staged for @peer (counted wg-no-session) and free the stage. */
-static void stage_drop(wg_dev *d, int peer) {
-  wg_peer *p = &d->peers[peer];
-  d->st[TSN_WST_TX_NO_SESSION] += p->st_count;
-  free(p->stage);
-  p->stage = NULL;
-  p->st_head = p->st_count = 0;
-  prow(d, peer)[TSN_WPS_STAGED] = 0;
-}
-
-static int send_one(wg_dev *d, int peer, int slot, uint32_t vni, const uint8_t *frame, size_t len, uint16_t sport, double now);
-
-/* @peer has a session now: seal what was staged for it, in order (sent by the next batch_flush). */
-static void stage_flush(wg_dev *d, int peer, double now) {
-  wg_peer *p = &d->peers[peer];
-  for (; p->st_count > 0 && p->cur >= 0; p->st_count--, p->st_head = (uint16_t)((p->st_head + 1) % WG_STAGE_MAX)) {
-    const uint8_t *e = p->stage + (size_t)p->st_head * WG_STAGE_ENTRY;
-    uint32_t vni;
-    uint16_t sport, len;
-    memcpy(&vni, e, 4);
-    memcpy(&sport, e + 4, 2);
-    memcpy(&len, e + 6, 2);
-    if (send_one(d, peer, p->cur, vni, e + 8, len, sport, now)) d->vst[TSN_TXS_DROP_ERR]++;
-  }
-  p->st_head = 0;
-  prow(d, peer)[TSN_WPS_STAGED] = 0;
-}
-
-/* Seal one datagram for @peer with keypair @slot, or stage it when @slot < 0 (no session yet). */
-static int send_one(wg_dev *d, int peer, int slot, uint32_t vni, const uint8_t *frame, size_t len, uint16_t sport, double now) {
-  if (slot < 0) {
-    stage_push(d, peer, vni, frame, len, sport);
-    return 0;
-  }
-  uint8_t h[TSN_WG_INNER_HDR];
-  wg_keypair *k = &d->kp[slot];
-  inner_headers(d, h, d->peers[peer].vtep, vni, len, sport);
-  room_for(d, WG_TRANSPORT_HDR + sizeof h + len + 16 + WG_TAG_LEN);
-  size_t start = d->arena_pos;
-  size_t n = seal(d, k, h, sizeof h, frame, len);
-  if (!n) return -1;
-  queue_datagram(d, peer, d->arena + start, n);
-  double *r = prow(d, peer);
-  r[TSN_WPS_LAST_TX] = r[TSN_WPS_LAST_DATA_TX] = now;
-  r[TSN_WPS_TX_COUNTER] = (double)k->tx_counter;
-  return 0;
-}
-
-struct seg_ctx {
-  wg_dev *d;
-  const int *peers;
-  const int *slots;
-  int n;
-  uint32_t vni;
-  uint16_t sport;
-  double now;
-  int failed;
-};
-
-/* tsn_emit_fn: seal one segment of a super-frame for every destination of the row. */
-static int emit_segment(void *ctx, const uint8_t *seg, size_t len) {
-  struct seg_ctx *c = ctx;
-  for (int i = 0; i < c->n; i++)
-    if (send_one(c->d, c->peers[i], c->slots[i], c->vni, seg, len, c->sport, c->now)) c->failed++;
-  c->d->vst[TSN_TXS_SEGMENTS]++;
-  return 0;
-}
-
-static int find_peer(wg_dev *d, uint32_t vtep) {
-  int lp = d->last_peer;
-  if (lp >= 0 && d->peers[lp].used && d->peers[lp].vtep == vtep) return lp;
-  for (int i = 0; i < TSN_WG_MAX_PEERS; i++)
-    if (d->peers[i].used && d->peers[i].vtep == vtep) return d->last_peer = i;
-  return -1;
-}
-
-static uint16_t source_port(const uint8_t *f, size_t len) {
-  /* A hash of the inner flow picks the inner UDP source port (RFC 7348 section 5), as the kernel's vxlan does. */
-  uint32_t h = 0x9e3779b9u;
-  if (len >= 14 + 20 && rd16(f + 12) == 0x0800) {
-    const uint8_t *ip = f + 14;
-    h ^= rd32(ip + 12) * 0x85ebca6bu ^ rd32(ip + 16) * 0xc2b2ae35u ^ ip[9];
-    size_t ihl = (size_t)(ip[0] & 15) * 4;
-    if ((ip[9] == 6 || ip[9] == 17) && len >= 14 + ihl + 4 && (rd16(ip + 6) & 0x3fff) == 0) h ^= rd32(ip + ihl) * 0x27d4eb2du;
-  } else if (len >= 12) {
-    h ^= rd32(f) ^ rd32(f + 6) * 0x85ebca6bu;
-  }
-  h ^= h >> 16;
-  h *= 0x85ebca6bu;
-  h ^= h >> 13;
-  return (uint16_t)(49152 + (h % 16384));
-}
-
 static wg_dev *dev_get(napi_env env, napi_value v) {
   int32_t h;
   if (napi_get_value_int32(env, v, &h) != napi_ok || h < 0 || h >= WG_MAX_DEVS || !devs[h]) {
     tsn_throw_code(env, "ERR_INVALID_ARG_VALUE", "not an open WireGuard VTEP handle");
     return NULL;
   }
-  return devs[h];
+  return &devs[h]->dev;
 }
 
 
@@ -526,55 +159,8 @@ static napi_value js_send_burst(napi_env env, napi_callback_info info) {
     return NULL;
   }
   const uint32_t *dst = ddata, *bum = pdata;
-  memset(d->vst, 0, sizeof(int32_t) * TSN_TXS_COUNT);
-  double now = now_ms();
-  int dpeer[TSN_WG_MAX_PEERS], dslot[TSN_WG_MAX_PEERS];
-  for (int32_t r = 0; r < count; r++) {
-    int32_t row = p->tx_idx[r];
-    if (row < 0 || (uint32_t)row >= p->slots) continue;
-    int32_t *desc = p->desc + (size_t)row * TSN_DESC_STRIDE;
-    int32_t off = desc[TSN_D_OFF], len = desc[TSN_D_LEN];
-    if (off < 0 || len < 0 || (size_t)off + (size_t)len > p->len) {
-      d->vst[TSN_TXS_DROP_BAD_GSO]++;
-      continue;
-    }
-    uint8_t *frame = p->base + off;
-    int n = 0;
-    uint32_t one = dst[r];
-    const uint32_t *list = one ? &one : bum;
-    int nl = one ? 1 : npeers;
-    for (int i = 0; i < nl && n < TSN_WG_MAX_PEERS; i++) {
-      int peer = find_peer(d, list[i]);
-      if (peer < 0) {
-        d->st[TSN_WST_TX_UNKNOWN_PEER]++;
-        continue;
-      }
-      int slot = send_keypair(d, peer, now); /* -1: staged until the handshake it asked for is done */
-      dpeer[n] = peer;
-      dslot[n] = slot;
-      n++;
-    }
-    if (n == 0) continue;
-    uint16_t sport = source_port(frame, (size_t)len);
-    struct tsn_vnet vh = {.flags = (uint8_t)desc[TSN_D_VFLAGS], .gso_type = (uint8_t)desc[TSN_D_GSO_TYPE], .hdr_len = (uint16_t)desc[TSN_D_HDR_LEN],
-                          .gso_size = (uint16_t)desc[TSN_D_GSO_SIZE], .csum_start = (uint16_t)desc[TSN_D_CSUM_START], .csum_offset = (uint16_t)desc[TSN_D_CSUM_OFF]};
-    if ((vh.gso_type & ~TSN_GSO_ECN) != TSN_GSO_NONE) {
-      struct seg_ctx c = {.d = d, .peers = dpeer, .slots = dslot, .n = n, .vni = (uint32_t)vni, .sport = sport, .now = now};
-      if (tsn_gso_segment(frame, (size_t)len, &vh, p->scratch, TSN_SLOT_SIZE, emit_segment, &c) < 0) d->vst[TSN_TXS_DROP_BAD_GSO]++;
-      if (c.failed) d->vst[TSN_TXS_DROP_ERR] += c.failed;
-      continue;
-    }
-    if (vh.flags & TSN_VNET_F_NEEDS_CSUM) {
-      if (tsn_csum_complete(frame, (size_t)len, vh.csum_start, vh.csum_offset) < 0) {
-        d->vst[TSN_TXS_DROP_BAD_GSO]++;
-        continue;
-      }
-      desc[TSN_D_VFLAGS] = (desc[TSN_D_VFLAGS] & ~TSN_VNET_F_NEEDS_CSUM) | TSN_VNET_F_DATA_VALID;
-    }
-    for (int i = 0; i < n; i++)
-      if (send_one(d, dpeer[i], dslot[i], (uint32_t)vni, frame, (size_t)len, sport, now)) d->vst[TSN_TXS_DROP_ERR]++;
-  }
-  batch_flush(d);
+  struct wg_tx_rows rows = {.base = p->base, .len = p->len, .slots = p->slots, .desc = p->desc, .idx = p->tx_idx, .scratch = p->scratch};
+  wg_tx_burst(d, &rows, (uint32_t)vni, count, dst, bum, npeers, now_ms());
   napi_value res;
   napi_create_int32(env, d->vst[TSN_TXS_SENT], &res);
   return res;
@@ -592,21 +178,7 @@ static napi_value js_send_keepalive(napi_env env, napi_callback_info info) {
     tsn_throw_code(env, "ERR_INVALID_ARG_VALUE", "wgSendKeepalive(dev, peer): no such peer");
     return NULL;
   }
-  double now = now_ms();
-  int slot = send_keypair(d, peer, now);
-  bool ok = false;
-  if (slot >= 0) {
-    room_for(d, WG_TRANSPORT_HDR + 16 + WG_TAG_LEN);
-    size_t start = d->arena_pos, n = seal(d, &d->kp[slot], NULL, 0, NULL, 0);
-    if (n) {
-      queue_datagram(d, peer, d->arena + start, n);
-      prow(d, peer)[TSN_WPS_LAST_TX] = now;
-      prow(d, peer)[TSN_WPS_TX_COUNTER] = (double)d->kp[slot].tx_counter;
-      int32_t before = d->vst[TSN_TXS_SENT];
-      batch_flush(d);
-      ok = d->vst[TSN_TXS_SENT] > before;
-    }
-  }
+  bool ok = wg_tx_keepalive(d, peer, now_ms());
   napi_value r;
   napi_get_boolean(env, ok, &r);
   return r;
@@ -639,19 +211,19 @@ static int32_t rx_transport(wg_dev *d, uint8_t *m, size_t len, uint8_t *frame, c
     d->st[TSN_WST_RX_MALFORMED]++;
     return -1;
   }
-  uint32_t idx = le32(m + 4);
+  uint32_t idx = wg_le32(m + 4);
   wg_keypair *k = &d->kp[idx % TSN_WG_KP_SLOTS];
   if (!k->live || k->local_index != idx || now - k->born_ms >= d->reject_after_ms) {
     d->st[TSN_WST_RX_NO_SESSION]++;
     return -1;
   }
-  uint64_t ctr = le64(m + 8);
+  uint64_t ctr = wg_le64(m + 8);
   if (!replay_ok(k, ctr)) { /* cheap early out; checked again after the tag */
     d->st[TSN_WST_RX_REPLAY]++;
     return -1;
   }
   uint8_t nonce[12] = {0};
-  put_le64(nonce + 4, ctr);
+  wg_put_le64(nonce + 4, ctr);
   size_t clen = len - WG_TRANSPORT_HDR - WG_TAG_LEN;
   uint8_t *c = m + WG_TRANSPORT_HDR;
   int n = 0;
@@ -674,17 +246,17 @@ static int32_t rx_transport(wg_dev *d, uint8_t *m, size_t len, uint8_t *frame, c
     p->cur = p->next;
     p->next = -1;
     sync_slots(d, peer);
-    flag_peer(d, peer, TSN_WPF_CONFIRMED);
-    stage_flush(d, peer, now);
+    wg_flag_peer(d, peer, TSN_WPF_CONFIRMED);
+    wg_stage_flush(d, peer, now);
   }
-  double *r = prow(d, peer);
+  double *r = wg_prow(d, peer);
   p->ep = *from;
   r[TSN_WPS_EP_IP] = ntohl(from->sin_addr.s_addr);
   r[TSN_WPS_EP_PORT] = ntohs(from->sin_port);
   r[TSN_WPS_RX_BYTES] += (double)len;
   r[TSN_WPS_RX_PACKETS] += 1;
   r[TSN_WPS_LAST_RX] = now;
-  if (k->initiator && slot == p->cur && now - k->born_ms >= d->rekey_on_rx_ms) flag_peer(d, peer, TSN_WPF_REKEY);
+  if (k->initiator && slot == p->cur && now - k->born_ms >= d->rekey_on_rx_ms) wg_flag_peer(d, peer, TSN_WPF_REKEY);
   if (clen == 0) {
     d->st[TSN_WST_RX_KEEPALIVE]++;
     return -1;
@@ -719,7 +291,7 @@ static void rx_datagram(wg_dev *d, struct tsn_vtep_rx *s, int32_t slot, uint8_t 
     d->st[TSN_WST_RX_MALFORMED]++;
     return;
   }
-  uint32_t type = le32(m);
+  uint32_t type = wg_le32(m);
   if (type == WG_MSG_TRANSPORT) {
     uint8_t *frame = m + WG_RX_BACK;
     int32_t flen = rx_transport(d, m, len, frame, from, now);
@@ -843,7 +415,7 @@ static napi_value js_recv_burst(napi_env env, napi_callback_info info) {
   }
   tsn_vtep_rx_flush(&s);
   d->st[TSN_WST_RX_BACKLOG] = d->nbl;
-  if (d->nmsg) batch_flush(d); /* frames staged for a peer whose session was just confirmed */
+  if (d->nmsg) wg_tx_flush(d); /* frames staged for a peer whose session was just confirmed */
   napi_value res;
   napi_create_int32(env, s.nrow, &res);
   return res;
@@ -869,7 +441,7 @@ static napi_value js_peer_set(napi_env env, napi_callback_info info) {
   if (!p->used) {
     memset(p, 0, sizeof *p);
     p->cur = p->prev = p->next = -1;
-    memset(prow(d, peer), 0, sizeof(double) * TSN_WPS_STRIDE);
+    memset(wg_prow(d, peer), 0, sizeof(double) * TSN_WPS_STRIDE);
     sync_slots(d, peer);
   }
   p->used = 1;
@@ -877,15 +449,15 @@ static napi_value js_peer_set(napi_env env, napi_callback_info info) {
   p->ep.sin_family = AF_INET;
   p->ep.sin_addr.s_addr = htonl(ep);
   p->ep.sin_port = htons((uint16_t)port);
-  prow(d, peer)[TSN_WPS_EP_IP] = ep;
-  prow(d, peer)[TSN_WPS_EP_PORT] = port;
+  wg_prow(d, peer)[TSN_WPS_EP_IP] = ep;
+  wg_prow(d, peer)[TSN_WPS_EP_PORT] = port;
   d->last_peer = -1;
   return NULL;
 }
 
 static void peer_clear_keys(wg_dev *d, int peer) {
   wg_peer *p = &d->peers[peer];
-  stage_drop(d, peer);
+  wg_stage_drop(d, peer);
   kp_free(d, p->cur);
   kp_free(d, p->prev);
   kp_free(d, p->next);
@@ -993,13 +565,13 @@ static napi_value js_install(napi_env env, napi_callback_info info) {
     kp_free(d, p->next);
     p->next = slot;
   }
-  double *r = prow(d, peer);
+  double *r = wg_prow(d, peer);
   r[TSN_WPS_FLAGS] = (double)((int)r[TSN_WPS_FLAGS] & TSN_WPF_CONFIRMED);
   r[TSN_WPS_TX_COUNTER] = 0;
   sync_slots(d, peer);
   if (initiator && p->st_count) { /* what waited for this handshake leaves first (a responder's waits for confirmation) */
-    stage_flush(d, peer, now_ms());
-    batch_flush(d);
+    wg_stage_flush(d, peer, now_ms());
+    wg_tx_flush(d);
   }
   return NULL;
 }
@@ -1041,17 +613,18 @@ static napi_value js_clock(napi_env env, napi_callback_info info) {
   return r;
 }
 
-static void dev_free(napi_env env, wg_dev *d) {
-  if (!d) return;
+static void dev_free(napi_env env, wg_js *j) {
+  if (!j) return;
+  wg_dev *d = &j->dev;
   for (int i = 0; i < TSN_WG_KP_SLOTS; i++)
     if (d->kp[i].live || d->kp[i].tx || d->kp[i].rx) kp_free(d, i);
   if (d->fd >= 0) close(d->fd);
   for (int i = 0; i < TSN_WG_MAX_PEERS; i++) free(d->peers[i].stage);
   for (int i = 0; i < 4; i++)
-    if (d->refs[i]) napi_delete_reference(env, d->refs[i]);
+    if (j->refs[i]) napi_delete_reference(env, j->refs[i]);
   free(d->arena);
   free(d->backlog);
-  free(d);
+  free(j);
 }
 
 static int opt_num(napi_env env, napi_value obj, const char *key, double dflt, double lo, double hi, double *out) {
@@ -1125,9 +698,10 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     tsn_throw_code(env, "ERR_OUT_OF_RANGE", "wgOpen: too many WireGuard VTEPs open");
     return NULL;
   }
-  wg_dev *d = calloc(1, sizeof *d);
-  if (!d || !(d->arena = malloc(WG_ARENA))) {
-    free(d);
+  wg_js *j = calloc(1, sizeof *j);
+  wg_dev *d = j ? &j->dev : NULL;
+  if (!j || !(d->arena = malloc(WG_ARENA))) {
+    free(j);
     tsn_throw_code(env, "ENOMEM", "wgOpen: out of memory");
     return NULL;
   }
@@ -1136,7 +710,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   for (int i = 0; i < TSN_WG_MAX_PEERS; i++) d->peers[i].cur = d->peers[i].prev = d->peers[i].next = -1;
   int saved;
   if (!tsn_netns_enter_js(env, netns, &saved)) {
-    dev_free(env, d);
+    dev_free(env, j);
     return NULL;
   }
   const char *sys = "socket";
@@ -1162,7 +736,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   if (err) {
     char what[PATH_MAX + 96];
     snprintf(what, sizeof what, "%s:%d%s%s", ip, port, netns[0] ? " in netns " : "", netns);
-    dev_free(env, d);
+    dev_free(env, j);
     tsn_throw_errno(env, sys, what, err);
     return NULL;
   }
@@ -1176,8 +750,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   d->vst = vst;
   d->ps = ps;
   d->ctrl = ctrl;
-  for (int i = 0; i < 4; i++) napi_create_reference(env, argv[2 + i], 1, &d->refs[i]);
-  devs[h] = d;
+  for (int i = 0; i < 4; i++) napi_create_reference(env, argv[2 + i], 1, &j->refs[i]);
+  devs[h] = j;
   napi_value res, jh, jfd, jport;
   TSN_CALL(env, napi_create_object(env, &res));
   napi_create_int32(env, h, &jh);
@@ -1196,9 +770,9 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   int32_t h;
   TSN_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 1 || tsn_arg_i32(env, argv[0], &h) || h < 0 || h >= WG_MAX_DEVS || !devs[h]) return NULL;
-  wg_dev *d = devs[h];
+  wg_js *j = devs[h];
   devs[h] = NULL;
-  dev_free(env, d);
+  dev_free(env, j);
   return NULL;
 }
 

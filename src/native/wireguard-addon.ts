@@ -1,6 +1,7 @@
 /**
  * The WireGuard part of the native addon: crypto primitives (native/src/wg_crypto.c, over OpenSSL
- * libcrypto 3) for the handshake, and the batched transport data path (native/src/wg_transport.c).
+ * libcrypto 3) for the handshake, and the batched transport data path (native/src/wg_transport.c, its
+ * send path in wg_tx.c).
  * Kept apart from addon.ts so the encrypted overlay is one concern with one typed boundary.
  */
 import { native } from './addon.js';
@@ -57,7 +58,7 @@ export interface WgOpenOptions {
   netns?: string;
 }
 
-/** Device counters; see native/src/wg_transport.h. */
+/** Device counters; see native/src/wg_layout.h. */
 export const WST_RX_BAD_MAC = 0;
 export const WST_RX_REPLAY = 1;
 export const WST_RX_NO_SESSION = 2;

@@ -40,4 +40,8 @@ describe.skipIf(!haveCc)('native C tests under ASan/UBSan', () => {
   it('rx_fuzz: 100000 mutated VXLAN messages and AF_PACKET frames through vtep_rx.c, packet_rx.c and gso.c (deterministic)', () => {
     expect(buildAndRun('rx_fuzz', ['vtep_rx.c', 'packet_rx.c', 'gso.c'], ['100000'])).toMatch(/100000 inputs, .*; 0 failures/);
   }, 180_000);
+
+  it('wg_tx_test: WireGuard send counting when sealing fails part-way (wg_tx.c: what left, what did not)', () => {
+    expect(buildAndRun('wg_tx_test', ['wg_tx.c', 'udp_batch.c', 'flow_hash.c', 'gso.c'])).toMatch(/\d+ checks, 0 failures/);
+  }, 180_000);
 });

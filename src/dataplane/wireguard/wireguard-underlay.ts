@@ -5,7 +5,7 @@
  * per VTEP pair, shared by every encrypted overlay network on this VTEP.
  *
  * Split of the work:
- * - C (native/src/wg_transport.c): per packet, in bursts: seal/open with ChaCha20-Poly1305, the replay
+ * - C (native/src/wg_transport.c, sealing in wg_tx.c): per packet, in bursts: seal/open with ChaCha20-Poly1305, the replay
  *   window, session expiry (REJECT_AFTER_TIME / messages), rotation of a responder's session on its
  *   confirmation, per-peer counters; peers that need a handshake are flagged.
  * - Here: the handshake (noise-handshake.ts), cookies and rate limits under load (handshake-guard.ts),
