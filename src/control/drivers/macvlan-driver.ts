@@ -28,7 +28,8 @@
 import { constants as osConstants } from 'node:os';
 import { addParentMember, createParentNetwork, removeParentMember, removeParentNetwork } from '../../dataplane/parent-network-setup.js';
 import type { MacvlanMode, ParentNetwork } from '../../dataplane/parent-networks.js';
-import { PacketPort } from '../../dataplane/ports/packet-port.js';
+import type { PacketPort } from '../../dataplane/ports/packet-port.js';
+import { openParentUplink, ParentWatch } from './parent-uplink.js';
 import { TapPort } from '../../dataplane/ports/tap-port.js';
 import { formatMac, parseMac } from '../../packet/mac.js';
 import { parseIpv4 } from '../cidr.js';
@@ -43,18 +44,14 @@ import { commitPersistent, plumbTap } from './bridge-driver.js';
 import type { DriverContext, EndpointRuntime, NetworkDriver, NetworkPlan, NetworkPlanContext, NetworkRuntime } from './network-driver.js';
 import { placement } from '../runtime-moved-tap.js';
 
-const WATCHDOG_MS = 1000;
-
 interface ParentRuntime {
   net: ParentNetwork;
   uplink: PacketPort;
   shim: TapPort | null;
   shimMac: string | null;
-  watchdog: NodeJS.Timeout;
+  watch: ParentWatch;
   /** The parent's promiscuity before our memberships: more afterwards means the kernel went promiscuous for them. */
   basePromiscuity: number;
-  parentUp: boolean;
-  parentMissing: boolean;
 }
 
 function errCode(err: unknown): string | undefined {
@@ -87,27 +84,12 @@ export class MacvlanDriver implements NetworkDriver {
     return r;
   }
 
-  private openUplink(parent: string): PacketPort {
-    try {
-      return PacketPort.open(parent, { netns: this.ctx.hostNetns ?? undefined });
-    } catch (err) {
-      const code = errCode(err);
-      if (code === 'ENODEV') {
-        throw new TsnError('ERR_NO_SUCH_PARENT', `parent interface ${JSON.stringify(parent)} does not exist in the host namespace: give -o parent= an existing interface (ip link show)`);
-      }
-      if (code === 'EPROTONOSUPPORT') {
-        throw new TsnError('ERR_BAD_OPTION', `parent interface ${parent} is not an Ethernet device: macvlan and ipvlan need an Ethernet parent (a NIC, veth, bond, VLAN, bridge)`);
-      }
-      throw err;
-    }
-  }
-
   createNetwork(rt: NetworkRuntime, adopt: boolean): void {
     const rec = rt.record;
     const opts = rec.options;
     const parent = opts.parent!;
     const link = parentLink(parent, this.ctx.hostNetns);
-    const uplink = this.openUplink(parent);
+    const uplink = openParentUplink(parent, this.ctx.hostNetns, 'macvlan and ipvlan need');
     uplink.label = `${parent} (parent)`;
     const engine = this.ctx.engine;
     let net: ParentNetwork;
@@ -118,8 +100,13 @@ export class MacvlanDriver implements NetworkDriver {
       throw err;
     }
     rt.domain = net.domain;
-    const r: ParentRuntime = { net, uplink, shim: null, shimMac: null, watchdog: setInterval(() => this.checkParent(rt), WATCHDOG_MS), basePromiscuity: link.promiscuity, parentUp: link.up, parentMissing: false };
-    r.watchdog.unref();
+    const onReopen = () => {
+      if (uplink.parentMac === net.parentMac) return;
+      this.ctx.log(`network ${rec.name}: parent ${parent} came back with another MAC (${formatMac(uplink.parentMac)})${this.name === 'ipvlan' ? ': the endpoints keep the old one until reconnected' : ''}`);
+      net.parentMac = uplink.parentMac;
+    };
+    const watch = new ParentWatch(uplink, parent, this.ctx.hostNetns, `network ${rec.name}`, this.ctx.log, link.up, onReopen);
+    const r: ParentRuntime = { net, uplink, shim: null, shimMac: null, watch, basePromiscuity: link.promiscuity };
     this.runtimes.set(rec.id, r);
     if (opts.hostShim === undefined) return;
     try {
@@ -164,7 +151,7 @@ export class MacvlanDriver implements NetworkDriver {
   deleteNetwork(rt: NetworkRuntime): void {
     const r = this.runtimes.get(rt.record.id);
     if (r) {
-      clearInterval(r.watchdog);
+      r.watch.stop();
       if (r.shim?.isOpen) {
         try {
           r.shim.setPersist(false);
@@ -299,52 +286,13 @@ export class MacvlanDriver implements NetworkDriver {
     }
   }
 
-  /** Watchdog: the parent's presence and state; a parent made again gets a new socket. */
-  private checkParent(rt: NetworkRuntime): void {
-    const r = this.runtimes.get(rt.record.id);
-    if (!r || r.uplink.id < 0) return; // gone, or the switch is shutting down
-    const parent = rt.record.options.parent!;
-    try {
-      r.uplink.collectKernelDrops();
-    } catch {
-      /* a dead socket: handled below */
-    }
-    let link: ReturnType<typeof parentLink>;
-    try {
-      link = parentLink(parent, this.ctx.hostNetns);
-    } catch (err) {
-      if (!r.parentMissing) this.ctx.log(`network ${rt.record.name}: parent ${parent} is gone (${(err as Error).message}); waiting for it to come back`);
-      r.parentMissing = true;
-      r.uplink.gone = true;
-      r.parentUp = false;
-      return;
-    }
-    if (link.up !== r.parentUp) this.ctx.log(`network ${rt.record.name}: parent ${parent} is ${link.up ? 'up' : 'down'}`);
-    r.parentUp = link.up;
-    // Reopen a socket that is dead (parent deleted), bound to an index that is no longer the parent's,
-    // or no longer read (the engine stopped it after an unexpected read error).
-    if (r.parentMissing || r.uplink.gone || link.index !== r.uplink.ifindex || !r.uplink.isWatching) {
-      try {
-        r.uplink.reopen();
-        r.parentMissing = false;
-        if (r.uplink.parentMac !== r.net.parentMac) {
-          this.ctx.log(`network ${rt.record.name}: parent ${parent} came back with another MAC (${formatMac(r.uplink.parentMac)})${this.name === 'ipvlan' ? ': the endpoints keep the old one until reconnected' : ''}`);
-          r.net.parentMac = r.uplink.parentMac;
-        }
-        this.ctx.log(`network ${rt.record.name}: parent ${parent} is back (ifindex ${r.uplink.ifindex}); uplink reopened`);
-      } catch (err) {
-        this.ctx.log(`network ${rt.record.name}: parent ${parent}: could not reopen the uplink: ${(err as Error).message}`);
-      }
-    }
-  }
-
   inspect(rt: NetworkRuntime): Record<string, unknown> {
     const r = this.runtimes.get(rt.record.id);
     const opts = rt.record.options;
     if (!r) return { Parent: { Interface: opts.parent, Mode: opts.mode, Attached: false } };
     let promiscuity: number | null = null;
     try {
-      promiscuity = r.parentMissing ? null : parentLink(opts.parent!, this.ctx.hostNetns).promiscuity;
+      promiscuity = r.watch.missing ? null : parentLink(opts.parent!, this.ctx.hostNetns).promiscuity;
     } catch {
       promiscuity = null;
     }
@@ -363,7 +311,7 @@ export class MacvlanDriver implements NetworkDriver {
         MacAddress: formatMac(u.parentMac),
         Mode: opts.mode,
         Attached: !u.gone && u.isOpen,
-        Up: r.parentUp,
+        Up: r.watch.up,
         Membership: u.membershipMode,
         MembershipMacs: u.unicastMacs,
         Delivery: delivery,
