@@ -97,6 +97,7 @@ export const TSN_ERROR_STATUS = {
   ERR_PARENT_UNAVAILABLE: 503, // macvlan/ipvlan: the network's parent could not be opened at start
   ERR_NETWORK_DOWN: 503, // the network's data plane could not be re-adopted at start
   ERR_STORE_UNAVAILABLE: 503, // the cluster store is unreachable
+  ERR_RTNETLINK_CLOSED: 503, // a namespace's rtnetlink socket was closed (its sandbox went, or the daemon is stopping)
   ERR_TIMEOUT: 504, // a client: the daemon did not answer in time
 } as const;
 

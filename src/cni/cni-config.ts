@@ -14,7 +14,7 @@
  * unsupported cniVersion 1; each names the key and value.
  */
 import { CNI_ERR, CniError } from './cni-error.js';
-import { isIpv4 } from '../control/cidr.js';
+import { isIpv4, parseCidr } from '../control/cidr.js';
 
 export const SUPPORTED_VERSIONS = ['0.4.0', '1.0.0', '1.1.0'] as const;
 export type CniVersion = (typeof SUPPORTED_VERSIONS)[number];
@@ -99,7 +99,13 @@ export function parsePluginConfig(raw: string): PluginConfig {
   if (subnet !== undefined && subnet.includes(':')) {
     throw new CniError(CNI_ERR.UNSUPPORTED_FIELD, 'unsupported field in the network configuration', `subnet=${JSON.stringify(subnet)}: IPv6 subnets are not supported yet; expected an IPv4 CIDR`);
   }
-  if (subnet !== undefined && !(/^[^/]+\/\d{1,2}$/.test(subnet) && isIpv4(subnet.split('/')[0]) && Number(subnet.split('/')[1]) <= 32)) throw bad('subnet', subnet, 'expected an IPv4 CIDR such as 10.89.0.0/24');
+  if (subnet !== undefined) {
+    try {
+      parseCidr(subnet, { what: 'subnet' }); // the project's one reading of a CIDR (host bits refused, with the fix)
+    } catch (err) {
+      throw bad('subnet', subnet, `${(err as Error).message}; expected an IPv4 CIDR such as 10.89.0.0/24`);
+    }
+  }
   const gateway = optString(c, 'gateway', 'an IPv4 address');
   if (gateway !== undefined && !isIpv4(gateway)) throw bad('gateway', gateway, 'expected an IPv4 address such as 10.89.0.1');
   const ipRange = optString(c, 'ipRange', 'an IPv4 CIDR inside the subnet');

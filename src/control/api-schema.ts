@@ -4,12 +4,13 @@
  * Unknown fields are refused, so a typo is an error rather than silently ignored.
  */
 import { z } from 'zod';
+import { DRIVER_NAMES } from './model.js';
 
 const str = (max = 256) => z.string().max(max);
 
 export const CreateNetworkBody = z.strictObject({
   name: str(64),
-  driver: z.enum(['bridge', 'null', 'overlay', 'macvlan', 'ipvlan']).optional(),
+  driver: z.enum(DRIVER_NAMES).optional(),
   subnet: str(64).optional(),
   gateway: str(64).optional(),
   ipRange: str(64).optional(),

@@ -8,6 +8,7 @@
  *   POST /v1/attachments/gc       GC: remove a network's attachments not in `valid`
  */
 import { z } from 'zod';
+import { DRIVER_NAMES } from './model.js';
 import type { RuntimeAttachments } from './runtime-attachments.js';
 
 const str = (max = 256) => z.string().max(max);
@@ -23,7 +24,7 @@ export const AttachBody = z.strictObject({
   routes: z.array(z.strictObject({ dst: str(64), gw: str(64).optional() })).max(64).optional(),
   create: z
     .strictObject({
-      driver: z.enum(['bridge', 'null', 'overlay', 'macvlan', 'ipvlan']).optional(),
+      driver: z.enum(DRIVER_NAMES).optional(),
       subnet: str(64).optional(),
       gateway: str(64).optional(),
       ipRange: str(64).optional(),

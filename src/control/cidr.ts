@@ -15,7 +15,7 @@
  * names the value in a TsnError and adds the blocks.
  */
 import { TsnError } from '../errors.js';
-import { ipv4OrProblem, isIpv4 } from '../packet/ipv4.js';
+import { formatIpv4 as dottedQuad, ipv4OrProblem, isIpv4 } from '../packet/ipv4.js';
 
 export interface Cidr {
   /** The network address (host bits zero), uint32. */
@@ -40,10 +40,13 @@ export function parseIpv4(text: string, what = 'IPv4 address'): number {
 
 export { isIpv4 };
 
-/** A uint32 as a dotted quad. */
+/**
+ * A uint32 as a dotted quad: the packet views' formatting, checked. The control plane's numbers come
+ * from arithmetic on parsed addresses, where a value out of range is a bug to report, not to wrap.
+ */
 export function formatIpv4(n: number): string {
   if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new RangeError(`formatIpv4(${n}): expected an integer 0..4294967295`);
-  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+  return dottedQuad(n);
 }
 
 /** The netmask of a prefix length as a uint32: 24 -> 0xffffff00. */

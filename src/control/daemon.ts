@@ -75,7 +75,7 @@ export class Daemon {
   private readonly store: StateStore<DaemonState>;
   private readonly networks = new Map<string, NetworkRuntime>(); // by name
   private readonly drivers: Record<DriverName, NetworkDriver>;
-  /** The overlay driver, for its own requests (fdb add/del, inspect, VTEP stats) and the cluster store's. */
+  /** The overlay driver, for the requests only it has (fdb add/del, its keys and secrets) and the cluster store's. */
   readonly overlay: OverlayDriver;
   private readonly defaultPools: readonly AddressPool[];
   /** The namespace the daemon treats as the host (a netns path; null: its own). */
@@ -255,10 +255,10 @@ export class Daemon {
       hostNetns: this.hostNetns,
       poolIpam: (r) => planPoolIpam(r, others.filter((n) => n.ipam).map((n) => ({ name: n.record.name, subnet: n.ipam!.subnet })), this.defaultPools, () => this.hostRoutes()),
     };
-    const { ipam, gateway, overlay } = this.drivers[driver].plan(req, parsed, planCtx);
+    const { ipam, gateway, overlay, hostRoutedSubnet } = this.drivers[driver].plan(req, parsed, planCtx);
     const options = parsed.options;
-    // A bridge network's gateway would share its subnet with that device (macvlan/ipvlan subnets are the parent's LAN by design).
-    if (driver === 'bridge' && ipam && !req.force) checkHostSubnetFree(ipam.subnet, this.hostNetns);
+    // The gateway port would share its subnet with that host device (NetworkPlan.hostRoutedSubnet).
+    if (hostRoutedSubnet && ipam && !req.force) checkHostSubnetFree(ipam.subnet, this.hostNetns);
     const record: NetworkRecord = { id, name, driver, created: new Date().toISOString(), options, ipam: null, gateway, ...(overlay ? { overlay } : {}), ...(req.docker ? { docker: req.docker } : {}) };
     const rt: NetworkRuntime = { record, ipam, domain: null, gatewayPort: null, endpoints: new Map() };
     this.drivers[driver].createNetwork(rt, false);
@@ -412,12 +412,13 @@ export class Daemon {
   /** `fdb show`: src/control/render/fdb-view.ts. */
   fdbShow(networkName?: string) {
     const nets = networkName ? [this.network(networkName)] : [...this.networks.values()];
-    return fdbRows(nets, portOwners(this.networks.values()), this.engine.clock.now(), (r) => this.overlay.remoteOf(r));
+    return fdbRows(nets, portOwners(this.networks.values()), this.engine.clock.now());
   }
 
   /** `stats`: src/control/render/stats-view.ts. */
   stats() {
-    return statsReport(this.engine, [...this.networks.values()], portOwners(this.networks.values()), this.overlay.vtepStats());
+    const sections = Object.assign({}, ...Object.values(this.drivers).map((d) => d.stats?.() ?? {})) as Record<string, unknown>;
+    return statsReport(this.engine, [...this.networks.values()], portOwners(this.networks.values()), sections);
   }
 
   /** `fdb add NETWORK MAC --vtep IP [--ip ADDR]`: a static entry for a MAC behind a remote VTEP (overlay). */

@@ -6,8 +6,10 @@
  */
 import type { LbState } from './lb-model.js';
 
-export type DriverName = 'bridge' | 'null' | 'overlay' | 'macvlan' | 'ipvlan';
-export const DRIVERS: readonly DriverName[] = ['bridge', 'null', 'overlay', 'macvlan', 'ipvlan'];
+/** The drivers' names, once: the type, the list, and the API's schemas (api-schema.ts, attachment-api.ts) come from it. */
+export const DRIVER_NAMES = ['bridge', 'null', 'overlay', 'macvlan', 'ipvlan'] as const;
+export type DriverName = (typeof DRIVER_NAMES)[number];
+export const DRIVERS: readonly DriverName[] = DRIVER_NAMES;
 
 /** An overlay network's VXLAN settings (driver overlay; see drivers/overlay-driver.ts). */
 export interface OverlayRecord {

@@ -13,6 +13,7 @@
  *
  * IPv4 only for now.
  */
+import { TsnError } from '../errors.js';
 import {
   native,
   type NativeAddon,
@@ -50,9 +51,7 @@ export class Rtnetlink {
 
   private sock(): number {
     if (this.fd < 0) {
-      const err = new Error(`rtnetlink socket for ${this.netns ?? 'this namespace'} is closed`) as Error & { code: string };
-      err.code = 'ERR_RTNETLINK_CLOSED';
-      throw err;
+      throw new TsnError('ERR_RTNETLINK_CLOSED', `rtnetlink socket for ${this.netns ?? 'this namespace'} is closed (its sandbox went away, or the daemon is stopping)`);
     }
     return this.fd;
   }

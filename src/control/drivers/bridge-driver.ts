@@ -120,7 +120,7 @@ export class BridgeDriver implements NetworkDriver {
       throw new TsnError('ERR_IFNAME_IN_USE', `bridge name ${bridgeName} is used by another network: choose another -o bridge.name`);
     }
     const gateway = options.internal ? null : { ifname: bridgeName, mac: macFromIpv4(ipam.gateway), ip: ipam.gateway, prefixLen: ipam.prefixLen };
-    return { ipam, gateway };
+    return { ipam, gateway, hostRoutedSubnet: true };
   }
 
   createNetwork(net: NetworkRuntime, adopt: boolean): void {

@@ -51,6 +51,12 @@ export interface NetworkPlan {
   ipam: NetworkIpam | null;
   gateway: NetworkRecord['gateway'];
   overlay?: OverlayRecord;
+  /**
+   * The subnet is the host's to route (its gateway is a device in the host namespace): the daemon
+   * refuses one that a host device holds or routes already, unless --force. Not for a parent's LAN
+   * (macvlan, ipvlan) or an overlay, whose subnets are elsewhere by design.
+   */
+  hostRoutedSubnet?: boolean;
 }
 
 /**
@@ -77,4 +83,6 @@ export interface NetworkDriver extends DriverOptionKeys {
   endpointMac?(net: NetworkRuntime, requested: string | null, ip: string | null): { mac: string; shared: boolean };
   /** Driver-specific state for `network inspect` (merged into its top level). */
   inspect?(net: NetworkRuntime): Record<string, unknown>;
+  /** The driver's own sections of `stats`, across its networks (the overlay's VTEP sockets: `vteps`). */
+  stats?(): Record<string, unknown>;
 }

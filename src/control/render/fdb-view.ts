@@ -2,11 +2,12 @@
  * `fdb show [NETWORK]`: one row per FDB entry, in the columns of `bridge fdb show` / OVS `fdb/show`:
  * MAC, the port (by owner name), static or learned, age, and the remote VTEP for overlay entries.
  */
+import { formatIpv4 } from '../../packet/ipv4.js';
 import { formatMac } from '../../packet/mac.js';
 import type { NetworkRuntime } from '../drivers/network-driver.js';
 import type { PortOwner } from './port-owners.js';
 
-export function fdbRows(nets: readonly NetworkRuntime[], owners: Map<number, PortOwner>, now: number, remoteOf: (remote: number) => string | null) {
+export function fdbRows(nets: readonly NetworkRuntime[], owners: Map<number, PortOwner>, now: number) {
   return nets.flatMap((rt) =>
     (rt.domain?.fdb.list() ?? []).map((e) => ({
       network: rt.record.name,
@@ -15,7 +16,8 @@ export function fdbRows(nets: readonly NetworkRuntime[], owners: Map<number, Por
       endpoint: owners.get(e.port.id)?.endpoint ?? null,
       type: e.isStatic ? 'static' : 'learned',
       ageSeconds: e.isStatic ? null : Math.max(0, Math.round(now - e.updated)),
-      vtep: remoteOf(e.remote),
+      // The remote VTEP (uint32 IPv4) of a MAC behind an overlay's VXLAN port; 0 for a local one.
+      vtep: e.remote ? formatIpv4(e.remote >>> 0) : null,
     })),
   );
 }

@@ -7,7 +7,8 @@ import type { SwitchEngine } from '../../dataplane/switch-engine.js';
 import type { NetworkRuntime } from '../drivers/network-driver.js';
 import type { PortOwner } from './port-owners.js';
 
-export function statsReport(engine: SwitchEngine, networks: readonly NetworkRuntime[], owners: Map<number, PortOwner>, vteps: unknown[]) {
+/** `driverSections`: each driver's own sections (NetworkDriver.stats: the overlay's `vteps`). */
+export function statsReport(engine: SwitchEngine, networks: readonly NetworkRuntime[], owners: Map<number, PortOwner>, driverSections: Record<string, unknown>) {
   const ports = [];
   for (const rt of networks) {
     for (const p of rt.domain?.ports ?? []) {
@@ -29,5 +30,5 @@ export function statsReport(engine: SwitchEngine, networks: readonly NetworkRunt
   });
   // Running captures: frames they wrote and dropped (capture-dropped: the writer was behind).
   const captures = CaptureHub.for(engine).list().map((c) => c.summary());
-  return { ports, networks: nets, vteps, engine: { bursts: engine.bursts, internalErrors: engine.internalErrors }, captures };
+  return { ports, networks: nets, ...driverSections, engine: { bursts: engine.bursts, internalErrors: engine.internalErrors }, captures };
 }

@@ -31,10 +31,9 @@ import {
 import { formatMac } from '../../packet/mac.js';
 import { DROP } from '../drop-reasons.js';
 import type { FramePool } from '../frame-pool.js';
-import { DESC_STRIDE, D_LEN } from '../layout.js';
 import { Port } from '../port.js';
 import { readinessHub } from '../readiness-hub.js';
-import { countTransmitStatus } from './transmit-status.js';
+import { sendFrames } from './transmit-status.js';
 
 const ERRNO = osConstants.errno;
 
@@ -227,21 +226,12 @@ export class PacketPort extends Port {
   }
 
   transmit(pool: FramePool, rows: Int32Array, count: number): void {
-    const c = this.counters;
     if (this.handle < 0 || this.gone) {
-      c.drops[DROP['uplink-down']] += count;
+      this.counters.drops[DROP['uplink-down']] += count;
       return;
     }
-    const desc = pool.desc;
-    let bytes = 0;
-    for (let i = 0; i < count; i++) bytes += desc[rows[i] * DESC_STRIDE + D_LEN];
-    pool.txIdx.set(count === rows.length ? rows : rows.subarray(0, count), 0);
-    const sent = native().packetSendBurst(pool.nativeHandle(), this.handle, count);
-    const st = this.status;
-    c.txPackets += sent;
-    c.txBytes += sent === count ? bytes : Math.round((bytes * sent) / Math.max(count, 1));
-    countTransmitStatus(c, st);
-    if (sent !== count) this.lastErrno = st[TXS_LAST_ERRNO];
+    const sent = sendFrames(this.counters, pool, rows, count, this.status, (n) => native().packetSendBurst(pool.nativeHandle(), this.handle, n));
+    if (sent !== count) this.lastErrno = this.status[TXS_LAST_ERRNO];
   }
 
   /**

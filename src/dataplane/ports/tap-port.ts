@@ -6,10 +6,9 @@
 import { native, type TapOpenOptions } from '../../native/addon.js';
 import { DROP } from '../drop-reasons.js';
 import type { FramePool } from '../frame-pool.js';
-import { DESC_STRIDE, D_LEN } from '../layout.js';
 import { Port, type PortOptions } from '../port.js';
 import { readinessHub } from '../readiness-hub.js';
-import { countTransmitStatus } from './transmit-status.js';
+import { sendFrames } from './transmit-status.js';
 
 export interface TapPortOptions extends TapOpenOptions, PortOptions {}
 
@@ -48,21 +47,11 @@ export class TapPort extends Port {
   }
 
   transmit(pool: FramePool, rows: Int32Array, count: number): void {
-    const c = this.counters;
     if (this.fd < 0) {
-      c.drops[DROP['tx-error']] += count;
+      this.counters.drops[DROP['tx-error']] += count;
       return;
     }
-    const desc = pool.desc;
-    let bytes = 0;
-    for (let i = 0; i < count; i++) bytes += desc[rows[i] * DESC_STRIDE + D_LEN];
-    pool.txIdx.set(count === rows.length ? rows : rows.subarray(0, count), 0);
-    const sent = native().txBurst(pool.nativeHandle(), this.fd, this.txMode, 0, count);
-    const st = pool.status;
-    c.txPackets += sent;
-    // Bytes are exact when everything left; on a partial failure the average is a fair estimate.
-    c.txBytes += sent === count ? bytes : Math.round((bytes * sent) / Math.max(count, 1));
-    countTransmitStatus(c, st);
+    sendFrames(this.counters, pool, rows, count, pool.status, (n) => native().txBurst(pool.nativeHandle(), this.fd, this.txMode, 0, n));
   }
 
   start(): void {

@@ -7,6 +7,26 @@
 import { TXS_DROP_BAD_GSO, TXS_DROP_DOWN, TXS_DROP_ERR, TXS_DROP_FULL, TXS_DROP_TOO_BIG, TXS_GSO_PARTIAL, TXS_SEGMENTS, TXS_SEGS_LOST } from '../../native/addon.js';
 import type { PortCounters } from '../counters.js';
 import { DROP } from '../drop-reasons.js';
+import type { FramePool } from '../frame-pool.js';
+import { DESC_STRIDE, D_LEN } from '../layout.js';
+
+/**
+ * One frame-per-frame transmit burst (a TAP's writev burst, an AF_PACKET sendmmsg): the first `count`
+ * rows go to the pool's transmit index, `send` makes the one native call and returns how many frames
+ * left, and the status vector it wrote is counted. Returns that number.
+ */
+export function sendFrames(c: PortCounters, pool: FramePool, rows: Int32Array, count: number, status: Int32Array, send: (count: number) => number): number {
+  const desc = pool.desc;
+  let bytes = 0;
+  for (let i = 0; i < count; i++) bytes += desc[rows[i] * DESC_STRIDE + D_LEN];
+  pool.txIdx.set(count === rows.length ? rows : rows.subarray(0, count), 0);
+  const sent = send(count);
+  c.txPackets += sent;
+  // Bytes are exact when everything left; on a partial failure the average is a fair estimate.
+  c.txBytes += sent === count ? bytes : Math.round((bytes * sent) / Math.max(count, 1));
+  countTransmitStatus(c, status);
+  return sent;
+}
 
 export function countTransmitStatus(c: PortCounters, st: Int32Array): void {
   c.txSegments += st[TXS_SEGMENTS];

@@ -62,6 +62,18 @@ describe('CNI configuration', () => {
     expect(codeOf(() => cfg({ subnet: 'fd00::/64' }))).toBe(2);
     expect(codeOf(() => cfg({ subnet: 'ten' }))).toBe(7);
     expect(codeOf(() => cfg({ subnet: '10.300.0.0/16' }))).toBe(7);
+    expect(codeOf(() => cfg({ subnet: '10.89.0.0/33' }))).toBe(7);
+    // Host bits set: refused here with the fix, as the daemon would, not at ADD time.
+    const hostBits = (() => {
+      try {
+        cfg({ subnet: '10.89.0.1/24' });
+      } catch (err) {
+        return err as { code: number; details?: string };
+      }
+      return null;
+    })();
+    expect(hostBits?.code).toBe(7);
+    expect(hostBits?.details).toContain('10.89.0.0/24');
     expect(codeOf(() => cfg({ gateway: '10.0.0' }))).toBe(7);
     expect(codeOf(() => cfg({ gateway: '999.0.0.1' }))).toBe(7); // the project's one parser: not just "four numbers"
     expect(codeOf(() => cfg({ mtu: '1500' }))).toBe(7);
