@@ -267,6 +267,7 @@ static napi_value vtep_rx_inject(napi_env env, napi_callback_info info) {
   memcpy(tsn_vtep_slot_frame(p->base, first) - TSN_VXLAN_HLEN, mdata, mlen);
   struct tsn_vtep_rx s = {.base = p->base, .desc = p->desc, .status = stdata, .first = first, .nrow = 0, .spare = first + 1, .end = first + max, .src_ip = (uint32_t)src_ip, .src_port = (uint16_t)src_port};
   tsn_vtep_rx_message(&s, first, mlen, seg);
+  ((int32_t *)stdata)[TSN_VST_RX_SLOTS_USED] = s.spare - first;
   napi_value res;
   napi_create_int32(env, s.nrow, &res);
   return res;
@@ -334,6 +335,7 @@ static napi_value vtep_recv_burst(napi_env env, napi_callback_info info) {
       if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO && c->cmsg_len >= CMSG_LEN(sizeof(int))) memcpy(&seg, CMSG_DATA(c), sizeof seg);
     tsn_vtep_rx_message(&s, first + i, v->rmsgs[i].msg_len, seg);
   }
+  v->status[TSN_VST_RX_SLOTS_USED] = s.spare - first;
   napi_value res;
   napi_create_int32(env, s.nrow, &res);
   return res;

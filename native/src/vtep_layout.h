@@ -18,7 +18,13 @@ enum {
   TSN_VST_RX_TUNNEL_GSO,  /* whole inner super-frames from a kernel VTEP (UDP tunnel GSO), marked GSO */
   TSN_VST_RX_NO_SLOT,     /* frames of a coalesced message dropped: the burst had no free slot left */
   TSN_VST_RX_AMBIGUOUS_GRO, /* GRO messages dropped whole: first frame claims them all, a boundary holds a VXLAN header */
-  TSN_VST_COUNT           /* = 17 */
+  /*
+   * Not a counter: the slots the last receive burst used, from its first. More than its rows when
+   * datagrams were coalesced (a super-frame keeps its message's slot, others go to spare slots after
+   * the messages): the engine gives the next port of the burst the slots after these, not after the rows.
+   */
+  TSN_VST_RX_SLOTS_USED,
+  TSN_VST_COUNT           /* = 18 */
 };
 
 #endif

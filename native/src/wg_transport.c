@@ -414,6 +414,7 @@ static napi_value js_recv_burst(napi_env env, napi_callback_info info) {
     if (done < total) backlog_push(d, m + done, total - done, step, &d->rnames[i]); /* order kept: all after it waits too */
   }
   tsn_vtep_rx_flush(&s);
+  d->vst[TSN_VST_RX_SLOTS_USED] = s.spare - first;
   d->st[TSN_WST_RX_BACKLOG] = d->nbl;
   if (d->nmsg) wg_tx_flush(d); /* frames staged for a peer whose session was just confirmed */
   napi_value res;

@@ -50,6 +50,15 @@ export abstract class Port {
 
   /** Read up to `max` frames into slots firstSlot.. and fill their descriptor rows; returns the count. */
   abstract receive(pool: FramePool, firstSlot: number, max: number): number;
+  /**
+   * The slots the last receive() used from its firstSlot, given the `rows` it returned: the same for a
+   * port that puts one frame per slot; more for one that coalesces (a VTEP's super-frame keeps its
+   * message's slot, other frames go to spare slots after the messages). The next port of the burst
+   * reads into the slots after these.
+   */
+  receiveSlots(rows: number): number {
+    return rows;
+  }
   /** Send the `count` rows of `rows` (descriptor rows of `pool`); counts tx and drops itself. */
   abstract transmit(pool: FramePool, rows: Int32Array, count: number): void;
   /**

@@ -164,12 +164,17 @@ export class SwitchEngine implements ReadyListener {
     const desc = pool.desc;
     const rows = this.batch.rows;
     const slots = pool.slots;
-    let n = 0;
-    for (let k = 0; k < ready.length && n < slots; k++) {
+    let n = 0; // rows in the batch
+    // Next free slot (and descriptor row). A port's rows are descriptors at..at+got-1, but a coalescing
+    // port (a VTEP) may use more slots than it returns rows (Port.receiveSlots): the next port reads
+    // after all of them, never into a super-frame's slot. Descriptors of slots that hold no row get
+    // no port, so what scans descriptors (captures, the internal-error path) skips them.
+    let at = 0;
+    for (let k = 0; k < ready.length && at < slots; k++) {
       const port = ready[k];
       let got: number;
       try {
-        got = port.receive(pool, n, Math.min(this.portBurst, slots - n));
+        got = port.receive(pool, at, Math.min(this.portBurst, slots - at));
       } catch (err) {
         port.counters.drops[DROP['rx-error']]++;
         port.stop();
@@ -177,15 +182,17 @@ export class SwitchEngine implements ReadyListener {
         continue;
       }
       const c = port.counters;
-      for (let i = n; i < n + got; i++) {
+      for (let i = at; i < at + got; i++) {
         const d = i * DESC_STRIDE;
         desc[d + D_PORT] = port.id;
-        rows[i] = i;
+        rows[n++] = i;
         const len = desc[d + D_LEN];
         if (len > 0) c.rxBytes += len;
       }
       c.rxPackets += got;
-      n += got;
+      const used = got > 0 ? Math.min(port.receiveSlots(got), slots - at) : 0;
+      for (let i = at + got; i < at + used; i++) desc[i * DESC_STRIDE + D_PORT] = -1;
+      at += used;
       if (port.hasPending()) this.runAgain(port);
     }
     const now = this.clock.now();
@@ -195,9 +202,9 @@ export class SwitchEngine implements ReadyListener {
       this.ctx.now = now;
       this.ctx.dryRun = false;
       const cap = this.capture;
-      if (cap !== null) cap.received(this.batch, n);
-      this.runStages(n);
-      if (cap !== null) cap.decided(this.batch, n, this.graph.egress.touched);
+      if (cap !== null) cap.received(this.batch, at);
+      this.runStages(at);
+      if (cap !== null) cap.decided(this.batch, at, this.graph.egress.touched);
       this.flush();
       this.bursts++;
     }
@@ -218,6 +225,7 @@ export class SwitchEngine implements ReadyListener {
     });
   }
 
+  /** `received`: descriptor rows 0..received-1 may hold the burst's frames (those with D_PORT -1 hold none). */
   private runStages(received: number): void {
     try {
       for (const stage of this.graph.stages) stage.process(this.batch, this.ctx);

@@ -232,7 +232,9 @@ export const VST_RX_TUNNEL_GSO = TXS_COUNT + 2;
 export const VST_RX_NO_SLOT = TXS_COUNT + 3;
 /** GRO messages dropped whole: the first inner frame claims the message, a datagram boundary holds a VXLAN header. */
 export const VST_RX_AMBIGUOUS_GRO = TXS_COUNT + 4;
-export const VST_COUNT = TXS_COUNT + 5;
+/** Not a counter: the slots the last receive burst used (more than its rows when datagrams were coalesced). */
+export const VST_RX_SLOTS_USED = TXS_COUNT + 5;
+export const VST_COUNT = TXS_COUNT + 6;
 
 export interface PacketOpenResult {
   handle: number;

@@ -6,7 +6,7 @@
  * domain; drops before a VNI is known (truncated, bad flags, unknown VNI) are counted here.
  * Sending is the VxlanPorts' business (they share this port's underlay).
  */
-import { VST_RX_AMBIGUOUS_GRO, VST_RX_NO_SLOT } from '../../native/addon.js';
+import { VST_RX_AMBIGUOUS_GRO, VST_RX_NO_SLOT, VST_RX_SLOTS_USED } from '../../native/addon.js';
 import { DROP } from '../drop-reasons.js';
 import type { FramePool } from '../frame-pool.js';
 import type { Underlay } from '../overlay/underlay.js';
@@ -59,6 +59,11 @@ export class VtepSocketPort extends Port {
 
   override hasPending(): boolean {
     return this.underlay.hasPending?.() ?? false;
+  }
+
+  /** What the underlay's receive used (native: VST_RX_SLOTS_USED; an underlay that does not say: one per row). */
+  override receiveSlots(rows: number): number {
+    return Math.max(rows, this.underlay.status[VST_RX_SLOTS_USED]);
   }
 
   /** Never a destination: it is in no domain. Anything queued here is a bug, counted. */
