@@ -7,9 +7,10 @@
 import { readFileSync, statSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TestDaemon } from '../helpers/daemon.js';
+import { iperfTcpBytes } from '../helpers/traffic.js';
 import { addNetns, delNetns, kill, nsExec, nsSpawn, plumb, privilegedSkipReason, sh, uniqueTag } from '../helpers/netns.js';
 
-const skip = privilegedSkipReason(['tcpdump', 'tshark']);
+const skip = privilegedSkipReason(['tcpdump', 'tshark', 'iperf3']);
 if (skip) console.warn(`skipping encrypted three-host test: ${skip}`);
 
 let cleanup: (() => Promise<void>)[] = [];
@@ -20,34 +21,40 @@ afterEach(async () => {
 
 const PATTERN = 'c0ffee15deadbeef';
 
+/** `count` tsnet hosts on one underlay bridge (namespace `lan`), one encrypted overlay `sec` across them, a container each. */
+async function encryptedHosts(count: number) {
+  const tag = uniqueTag();
+  const lan = `tsnt-${tag}-lan`;
+  cleanup.push(() => delNetns(lan));
+  await addNetns(lan);
+  await sh('ip', ['-n', lan, 'link', 'add', 'br0', 'type', 'bridge']);
+  await sh('ip', ['-n', lan, 'link', 'set', 'br0', 'up']);
+  const hosts = [];
+  for (let i = 1; i <= count; i++) {
+    const d = new TestDaemon();
+    cleanup.push(() => d.teardown());
+    await d.setup();
+    const c = `tsnt-${tag}-c${i}`;
+    cleanup.push(() => delNetns(c));
+    await addNetns(c);
+    const dev = `te${tag}${i}`;
+    await sh('ip', ['link', 'add', dev, 'type', 'veth', 'peer', 'name', `tl${tag}${i}`]);
+    await sh('ip', ['link', 'set', `tl${tag}${i}`, 'netns', lan]);
+    await sh('ip', ['-n', lan, 'link', 'set', `tl${tag}${i}`, 'master', 'br0', 'up']);
+    await plumb(d.hostNs, dev, `02:00:c6:12:01:0${i}`, `198.18.1.${i}/24`);
+    hosts.push({ d, c, vtep: `198.18.1.${i}`, key: (await d.ok(['overlay', 'key', 'show'])).trim() });
+  }
+  for (const h of hosts) {
+    const peers = hosts.filter((o) => o !== h).map((o) => `${o.key}@${o.vtep}`).join(',');
+    await h.d.ok(['network', 'create', '-d', 'overlay', '--subnet', '10.89.0.0/24', '-o', 'vni=889', '-o', `vtep=${h.vtep}`, '-o', 'encrypted=true', '-o', `encrypted.peers=${peers}`, 'sec']);
+    await h.d.ok(['connect', 'sec', '--netns', h.c, '--ip', `10.89.0.${10 + hosts.indexOf(h)}`]);
+  }
+  return { tag, lan, hosts };
+}
+
 describe.skipIf(skip !== null)('encrypted overlay across three tsnet hosts', () => {
   it('pings every pair, and the underlay carries nothing but WireGuard', async () => {
-    const tag = uniqueTag();
-    const lan = `tsnt-${tag}-lan`;
-    cleanup.push(() => delNetns(lan));
-    await addNetns(lan);
-    await sh('ip', ['-n', lan, 'link', 'add', 'br0', 'type', 'bridge']);
-    await sh('ip', ['-n', lan, 'link', 'set', 'br0', 'up']);
-    const hosts = [];
-    for (let i = 1; i <= 3; i++) {
-      const d = new TestDaemon();
-      cleanup.push(() => d.teardown());
-      await d.setup();
-      const c = `tsnt-${tag}-c${i}`;
-      cleanup.push(() => delNetns(c));
-      await addNetns(c);
-      const dev = `te${tag}${i}`;
-      await sh('ip', ['link', 'add', dev, 'type', 'veth', 'peer', 'name', `tl${tag}${i}`]);
-      await sh('ip', ['link', 'set', `tl${tag}${i}`, 'netns', lan]);
-      await sh('ip', ['-n', lan, 'link', 'set', `tl${tag}${i}`, 'master', 'br0', 'up']);
-      await plumb(d.hostNs, dev, `02:00:c6:12:01:0${i}`, `198.18.1.${i}/24`);
-      hosts.push({ d, c, vtep: `198.18.1.${i}`, key: (await d.ok(['overlay', 'key', 'show'])).trim() });
-    }
-    for (const h of hosts) {
-      const peers = hosts.filter((o) => o !== h).map((o) => `${o.key}@${o.vtep}`).join(',');
-      await h.d.ok(['network', 'create', '-d', 'overlay', '--subnet', '10.89.0.0/24', '-o', 'vni=889', '-o', `vtep=${h.vtep}`, '-o', 'encrypted=true', '-o', `encrypted.peers=${peers}`, 'sec']);
-      await h.d.ok(['connect', 'sec', '--netns', h.c, '--ip', `10.89.0.${10 + hosts.indexOf(h)}`]);
-    }
+    const { tag, lan, hosts } = await encryptedHosts(3);
     const file = `/tmp/tsnet-under-${tag}.pcap`;
     cleanup.push(async () => void (await sh('rm', ['-f', file])));
     const dump = nsSpawn(lan, 'tcpdump', ['-i', 'br0', '-U', '-w', file, '-s', '0']);
@@ -109,6 +116,23 @@ describe.skipIf(skip !== null)('encrypted overlay across three tsnet hosts', () 
     for (const h of hosts) {
       const peers = JSON.parse(await h.d.ok(['network', 'inspect', 'sec']))[0].Overlay.Encryption.Peers;
       expect(peers.map((p: { Session: string }) => p.Session)).toEqual(['established', 'established']);
+    }
+  }, 120_000);
+
+  // TCP between two hosts: the receiver's VTEP coalesces runs into super-frames while the container's
+  // TAP reads ACKs in the same bursts. Before the engine gave a coalescing port's slots their due
+  // (Port.receiveSlots), the TAP overwrote super-frames and about 7% of them were dropped as
+  // vxlan-bad-flags (found in the bench); none may be now.
+  it('moves TCP both ways with nothing dropped at the VTEPs', async () => {
+    const { hosts } = await encryptedHosts(2);
+    const [a, b] = hosts;
+    expect(await iperfTcpBytes(b.c, a.c, '10.89.0.11', 3)).toBeGreaterThan(50e6);
+    expect(await iperfTcpBytes(a.c, b.c, '10.89.0.10', 3)).toBeGreaterThan(50e6);
+    for (const h of hosts) {
+      const vteps = (JSON.parse(await h.d.ok(['stats', '--json'])) as { vteps: { vtep: string; rxPackets: number; drops: Record<string, number> }[] }).vteps;
+      expect(vteps).toHaveLength(1);
+      expect(vteps[0].rxPackets).toBeGreaterThan(1000);
+      expect(vteps[0].drops, `${h.vtep}`).toEqual({});
     }
   }, 120_000);
 });
