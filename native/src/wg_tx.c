@@ -114,7 +114,6 @@ static int send_keypair(wg_dev *d, int peer, double now) {
  * failure; the caller flushes and retries once). No syscalls.
  */
 static size_t seal(wg_dev *d, wg_keypair *k, const uint8_t *hdr, size_t hlen, const uint8_t *body, size_t blen) {
-  static const uint8_t zeros[16];
   size_t plain = hlen + blen, padded = (plain + 15) & ~(size_t)15;
   if (padded > (size_t)d->tunnel_mtu) padded = plain > (size_t)d->tunnel_mtu ? plain : (size_t)d->tunnel_mtu;
   size_t total = WG_TRANSPORT_HDR + padded + WG_TAG_LEN;
@@ -128,10 +127,13 @@ static size_t seal(wg_dev *d, wg_keypair *k, const uint8_t *hdr, size_t hlen, co
   wg_put_le64(nonce + 4, ctr);
   int n = 0;
   uint8_t *o = m + WG_TRANSPORT_HDR;
+  /* The plaintext laid out whole where the ciphertext goes, then one in-place update: a 36-byte header
+   * update of its own costs a keystream block and a Poly1305 partial block per datagram. */
+  if (hlen) memcpy(o, hdr, hlen);
+  if (blen) memcpy(o + hlen, body, blen);
+  if (padded > plain) memset(o + plain, 0, padded - plain);
   if (EVP_EncryptInit_ex(k->tx, NULL, NULL, NULL, nonce) != 1) return 0;
-  if (hlen && EVP_EncryptUpdate(k->tx, o, &n, hdr, (int)hlen) != 1) return 0;
-  if (blen && EVP_EncryptUpdate(k->tx, o + hlen, &n, body, (int)blen) != 1) return 0;
-  if (padded > plain && EVP_EncryptUpdate(k->tx, o + plain, &n, zeros, (int)(padded - plain)) != 1) return 0;
+  if (padded && EVP_EncryptUpdate(k->tx, o, &n, o, (int)padded) != 1) return 0;
   if (EVP_EncryptFinal_ex(k->tx, o + padded, &n) != 1) return 0;
   if (EVP_CIPHER_CTX_ctrl(k->tx, EVP_CTRL_AEAD_GET_TAG, WG_TAG_LEN, o + padded) != 1) return 0;
   k->tx_counter = ctr + 1;
