@@ -22,7 +22,7 @@ import { formatIpv4 } from '../../packet/ipv4.js';
 import { formatMac, readMac } from '../../packet/mac.js';
 import type { Batch } from '../batch.js';
 import type { DropReason } from '../drop-reasons.js';
-import { DESC_STRIDE, D_LEN, D_OFF, D_OUT, D_PORT, OUT_NONE } from '../layout.js';
+import { DESC_STRIDE, D_CSUM_OFF, D_CSUM_START, D_GSO_SIZE, D_GSO_TYPE, D_HDR_LEN, D_LEN, D_OFF, D_OUT, D_PORT, D_VFLAGS, OUT_NONE } from '../layout.js';
 import { VxlanPort } from '../ports/vxlan-port.js';
 import type { Stage, StageContext } from '../stage.js';
 
@@ -66,7 +66,9 @@ export class ArpSuppressStage implements Stage {
       const senderIp = arp.senderIp;
       if (port === vx) {
         const op = arp.operation;
-        if ((op === ARP_REQUEST || op === ARP_REPLY) && senderIp !== 0 && vx.learning && (bytes[off + 14 + 8] & 1) === 0) {
+        // Only addresses of the network's subnet, as the IPv4 path learns: a remote sender must not fill
+        // the table (and push out what suppression answers from) with addresses that are not there.
+        if ((op === ARP_REQUEST || op === ARP_REPLY) && senderIp !== 0 && vx.learning && (bytes[off + 14 + 8] & 1) === 0 && (vx.subnetMask === 0 || vx.inSubnet(senderIp))) {
           if (learn) vx.neighbors.learn(senderIp, arp.senderMac, ctx.now);
           if (tracer) tracer.add(this.name, row, `${learn ? 'learn' : 'would learn'} ${formatIpv4(senderIp)} is-at ${formatMac(arp.senderMac)} (from a remote VTEP)`);
         }
@@ -86,6 +88,8 @@ export class ArpSuppressStage implements Stage {
         continue;
       }
       writeArpReply(bytes, off, mac, targetIp);
+      // The reply is ours, not the request's: no checksum to complete, no segmentation.
+      desc[d + D_VFLAGS] = desc[d + D_GSO_TYPE] = desc[d + D_HDR_LEN] = desc[d + D_GSO_SIZE] = desc[d + D_CSUM_START] = desc[d + D_CSUM_OFF] = 0;
       desc[d + D_OUT] = port.id;
       if (learn) vx.neighbors.suppressed++;
       if (batch.notes !== null) batch.notes[row] = `arp-suppress ${formatIpv4(targetIp)} is-at ${formatMac(mac)}`;

@@ -548,4 +548,25 @@ describe('VXLAN overlay data plane', () => {
     expect(a.underlay.take()).toHaveLength(0);
     expect(a1.take()).toHaveLength(0);
   });
+
+  it("learns remote ARP senders of the network's subnet only, and answers without the request's offload fields", () => {
+    const a = host(VTEP_A);
+    const net = a.net(4097);
+    const a1 = net.port('a1', A1, false);
+    // A remote sender announcing an address outside 10.20.0.0/16: delivered, not learned.
+    a.underlay.inject(VTEP_B, vxlanPayload(4097, arpFrame(ARP_REQUEST, B1, '192.0.2.7', 0, '10.20.0.2')));
+    a.underlay.inject(VTEP_B, vxlanPayload(4097, arpFrame(ARP_REPLY, B1, '10.20.0.3', A1, '10.20.0.2')));
+    settle(a);
+    expect(a1.take()).toHaveLength(2);
+    expect(net.vx.neighbors.get(parseIpv4('192.0.2.7'))).toBeUndefined();
+    expect(net.vx.neighbors.lookup(parseIpv4('10.20.0.3'), a.clock.now())).toBe(B1);
+    // A request that claims a partial checksum (a container can set any virtio-net fields): the reply
+    // carries none, so a port that completes checksums does not write into the ARP body.
+    const req = arpFrame(ARP_REQUEST, A1, '10.20.0.2', 0, '10.20.0.3');
+    a1.inject(req, { flags: VNET_F_NEEDS_CSUM, gsoType: GSO_NONE, hdrLen: 0, gsoSize: 0, csumStart: 14, csumOffset: 10 });
+    settle(a);
+    const got = a1.take();
+    expect(got).toHaveLength(1);
+    expect(hex(got[0].frame)).toBe(hex(arpFrame(ARP_REPLY, B1, '10.20.0.3', A1, '10.20.0.2')));
+  });
 });
