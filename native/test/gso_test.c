@@ -18,19 +18,7 @@
 #include "../src/gso.h"
 #include "../src/layout.h"
 
-static int failures;
-static int checks;
-
-#define CHECK(cond, ...)                                                  \
-  do {                                                              \
-    checks++;                                                 \
-    if (!(cond)) {                                            \
-      failures++;                                       \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      fprintf(stderr, __VA_ARGS__);                     \
-      fputc('\n', stderr);                              \
-    }                                                         \
-  } while (0)
+#include "check.h"
 
 /* ---- independent reference helpers ---- */
 

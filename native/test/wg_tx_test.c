@@ -26,18 +26,9 @@
 #include "../src/vtep_layout.h"
 #include "../src/wg_dev.h"
 
-static int failures, checks, group_failures;
+#include "check.h"
 
-#define CHECK(cond, ...)                                   \
-  do {                                                     \
-    checks++;                                              \
-    if (!(cond)) {                                         \
-      failures++;                                          \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      fprintf(stderr, __VA_ARGS__);                        \
-      fputc('\n', stderr);                                 \
-    }                                                      \
-  } while (0)
+static int group_failures;
 
 /* One line per check group: ok, or FAIL when a check of it failed. */
 static void report(const char *what) {

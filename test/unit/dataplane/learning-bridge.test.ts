@@ -291,13 +291,19 @@ describe('IP port security', () => {
     return ethFrame(BROADCAST, src, 0x0806, [0, 1, 8, 0, 6, 4, 0, 1, 2, 0x42, 10, 0, 0, 2, ...senderIp, 0, 0, 0, 0, 0, 0, 10, 0, 0, 3]);
   }
 
-  it('drops IPv4 and ARP from an address that is not the port’s own, allows 0.0.0.0', () => {
+  /** Port a with port_security=ip (10.0.0.2), port b with MAC security only, on one network. */
+  function ipSecuredPair() {
     const sw = new SwitchEngine({ poolSlots: 16 });
     const net = sw.createDomain('n');
     const a = new MemoryPort('a', { ownMac: A, ownIp: 0x0a000002 });
     const b = new MemoryPort('b', { ownMac: B });
     sw.addPort(a, net);
     sw.addPort(b, net);
+    return { sw, a, b };
+  }
+
+  it('drops IPv4 and ARP from an address that is not the port’s own, allows 0.0.0.0', () => {
+    const { sw, a, b } = ipSecuredPair();
     a.inject(ipv4Frame(B, A, [10, 0, 0, 2])); // own address: passes
     a.inject(ipv4Frame(B, A, [10, 0, 0, 99])); // someone else's: dropped
     a.inject(arpFrame(A, [10, 0, 0, 99])); // ARP claiming someone else's: dropped
@@ -310,12 +316,7 @@ describe('IP port security', () => {
   });
 
   it('drops IPv4 and ARP too short to check (a NIC pads them whole onto the LAN) and ARP announcing another MAC', () => {
-    const sw = new SwitchEngine({ poolSlots: 16 });
-    const net = sw.createDomain('n');
-    const a = new MemoryPort('a', { ownMac: A, ownIp: 0x0a000002 });
-    const b = new MemoryPort('b', { ownMac: B });
-    sw.addPort(a, net);
-    sw.addPort(b, net);
+    const { sw, a, b } = ipSecuredPair();
     // The review's frames: an ARP of 41 bytes and an IPv4 of 33, each with a spoofed sender whole.
     const shortArp = arpFrame(A, [10, 0, 0, 1]).subarray(0, 41);
     const shortIp = ipv4Frame(B, A, [10, 0, 0, 1]).subarray(0, 33);
