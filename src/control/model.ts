@@ -45,8 +45,13 @@ export interface NetworkOptions {
   bridgeName: string | null;
   /** Port security: 'mac' (a container sends only with its own MAC) or 'ip' (and only from its own IPv4). */
   portSecurity?: 'mac' | 'ip';
-  /** macvlan/ipvlan: the parent interface (-o parent=IFACE), in the daemon's host namespace. */
+  /**
+   * macvlan/ipvlan: the parent interface (-o parent=IFACE), in the daemon's host namespace; bridge: a
+   * host interface that is a port of the network (its uplink to a LAN, as `brctl addif`).
+   */
   parent?: string;
+  /** bridge: false when the network has no gateway port (-o gateway_port=false: the LAN's router serves). */
+  gatewayPort?: boolean;
   /** macvlan: bridge | private | vepa | passthru; ipvlan: l2 (-o mode=...). */
   mode?: string;
   /** macvlan/ipvlan: the host's own port on the network (-o host_shim=IP), and its interface name. */

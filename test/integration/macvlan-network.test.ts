@@ -281,10 +281,11 @@ describe.skipIf(skip !== null)('macvlan/ipvlan bad input', () => {
     await bad([...mv, '-o', 'parent=p0', '-o', 'icc=false', 'x'], /icc is a bridge option/);
     await bad([...mv, '-o', 'parent=lo', 'x'], /lo is not an Ethernet device/);
     await bad([...mv, '-o', 'parent=p0', '--mtu', '9000', 'x'], /MTU 9000 is more than parent p0's 1500/);
-    await bad(['network', 'create', '--subnet', '10.99.1.0/24', '-o', 'parent=p0', 'x'], /-o parent: option of the macvlan and ipvlan drivers, not of bridge/);
+    await bad(['network', 'create', '--subnet', '10.99.1.0/24', '-o', 'mode=vepa', 'x'], /-o mode: option of the macvlan and ipvlan drivers, not of bridge/);
     expect(JSON.parse(await d.ok(['network', 'ls', '--json']))).toEqual([]);
     await d.ok([...mv, '-o', 'parent=p0', 'ok']);
     await bad(['network', 'create', '-d', 'ipvlan', '--subnet', '10.99.2.0/24', '-o', 'parent=p0', 'y'], /parent p0 carries network ok already/);
+    await bad(['network', 'create', '--subnet', '10.99.3.0/24', '-o', 'parent=p0', '-o', 'gateway_port=false', 'z'], /interface p0 is the uplink or parent of network ok already/); // a bridge's NIC uplink
     await bad(['connect', 'ok', '--netns', ns[0], '--mac', (await macOf(d.hostNs, 'p0'))], /is the parent p0's own/);
     expect(JSON.parse(await d.ok(['network', 'inspect', 'ok']))[0].Endpoints).toEqual({});
   });

@@ -19,6 +19,10 @@ import type { CreateNetworkRequest, ParsedNetworkOptions } from '../network-opti
 import { Rtnetlink } from '../rtnetlink.js';
 import type { DriverContext, EndpointRuntime, NetworkDriver, NetworkPlan, NetworkPlanContext, NetworkRuntime } from './network-driver.js';
 import { placement } from '../runtime-moved-tap.js';
+import type { PacketPort } from '../../dataplane/ports/packet-port.js';
+import { checkIfname } from '../network-options.js';
+import { parentLink } from '../parent-network-options.js';
+import { openParentUplink, ParentWatch } from './parent-uplink.js';
 
 function errCode(err: unknown): string | undefined {
   return (err as { code?: string }).code;
@@ -107,8 +111,18 @@ function discard(engine: DriverContext['engine'], port: TapPort): void {
   else port.close();
 }
 
+/** The uplink of a bridge network with -o parent= (a NIC on the bridge), and its watchdog. */
+interface BridgeUplink {
+  port: PacketPort;
+  watch: ParentWatch;
+}
+
 export class BridgeDriver implements NetworkDriver {
   readonly name = 'bridge' as const;
+  /** -o parent=IFACE is the bridge's too (a host interface as a port); -o gateway_port is read by plan. */
+  readonly optionKeys = { parent: 'parent' } as const;
+  readonly ownOptionKeys = ['gateway_port'];
+  private readonly uplinks = new Map<string, BridgeUplink>(); // by network id
   constructor(private readonly ctx: DriverContext) {}
 
   /** IPAM from --subnet or the default pools; the gateway TAP's name (default tsn- + id), unique; no gateway if internal. */
@@ -119,11 +133,62 @@ export class BridgeDriver implements NetworkDriver {
     if (ctx.others.some((n) => n.record.options.bridgeName === bridgeName)) {
       throw new TsnError('ERR_IFNAME_IN_USE', `bridge name ${bridgeName} is used by another network: choose another -o bridge.name`);
     }
-    const gateway = options.internal ? null : { ifname: bridgeName, mac: macFromIpv4(ipam.gateway), ip: ipam.gateway, prefixLen: ipam.prefixLen };
-    return { ipam, gateway, hostRoutedSubnet: true };
+    const gp = req.options?.gateway_port;
+    if (gp !== undefined && gp !== 'true' && gp !== 'false') throw new TsnError('ERR_BAD_OPTION', `-o gateway_port=${gp}: expected true or false`);
+    const gatewayPort = gp !== 'false';
+    if (!gatewayPort) options.gatewayPort = false; // kept only when off: records of other networks stay as they were
+    if (options.parent !== undefined) {
+      const parent = checkIfname(options.parent, '-o parent');
+      const user = ctx.others.find((n) => n.record.options.parent === parent);
+      if (user) throw new TsnError('ERR_PARENT_IN_USE', `interface ${parent} is the uplink or parent of network ${user.record.name} already: one network per host interface`);
+      const link = parentLink(parent, ctx.hostNetns); // ERR_NO_SUCH_PARENT naming it
+      if (options.mtu > link.mtu) throw new TsnError('ERR_BAD_OPTION', `MTU ${options.mtu} is more than uplink ${parent}'s ${link.mtu}: give --mtu ${link.mtu} or less`);
+    } else if (!gatewayPort) {
+      throw new TsnError('ERR_BAD_OPTION', '-o gateway_port=false without -o parent=IFACE: with neither a gateway port nor an uplink the network reaches nothing beyond itself; use --internal for that');
+    }
+    // A LAN's own router as the containers' default route (Docker's --aux-address DefaultGatewayIPv4=IP).
+    const lanRouter = ipam.auxAddresses.DefaultGatewayIPv4;
+    if (lanRouter !== undefined && options.parent === undefined) {
+      throw new TsnError('ERR_BAD_OPTION', `--aux-address DefaultGatewayIPv4=${lanRouter} without -o parent=IFACE: that router is on a LAN the network has no uplink to`);
+    }
+    const gateway = options.internal || !gatewayPort ? null : { ifname: bridgeName, mac: macFromIpv4(ipam.gateway), ip: ipam.gateway, prefixLen: ipam.prefixLen };
+    return { ipam, gateway, hostRoutedSubnet: gatewayPort };
   }
 
   createNetwork(net: NetworkRuntime, adopt: boolean): void {
+    this.createDomainAndGateway(net, adopt);
+    if (net.record.options.parent === undefined) return;
+    try {
+      this.addUplink(net);
+    } catch (err) {
+      this.deleteNetwork(net);
+      throw err;
+    }
+  }
+
+  /** The host interface as a port of the network: every frame it carries, learned like any port's. */
+  private addUplink(net: NetworkRuntime): void {
+    const rec = net.record;
+    const parent = rec.options.parent!;
+    const link = parentLink(parent, this.ctx.hostNetns);
+    const port = openParentUplink(parent, this.ctx.hostNetns, 'a bridge uplink needs');
+    try {
+      port.label = `${parent} (uplink)`;
+      this.ctx.engine.addPort(port, net.domain!);
+      // Frames for the containers' MACs and for whatever lies behind the LAN: all of them, as a bridge port.
+      port.setPromisc(true);
+      port.setFilter(null, true);
+      port.setAllmulti(true);
+    } catch (err) {
+      if (port.id >= 0) this.ctx.engine.removePort(port);
+      else port.close();
+      throw err;
+    }
+    const watch = new ParentWatch(port, parent, this.ctx.hostNetns, `network ${rec.name}`, this.ctx.log, link.up);
+    this.uplinks.set(rec.id, { port, watch });
+  }
+
+  private createDomainAndGateway(net: NetworkRuntime, adopt: boolean): void {
     const rec = net.record;
     const domain = this.ctx.engine.createDomain(rec.id, { icc: rec.options.icc });
     net.domain = domain;
@@ -155,6 +220,11 @@ export class BridgeDriver implements NetworkDriver {
   }
 
   deleteNetwork(net: NetworkRuntime): void {
+    const up = this.uplinks.get(net.record.id);
+    if (up) {
+      up.watch.stop();
+      this.uplinks.delete(net.record.id);
+    }
     const port = net.gatewayPort;
     if (port instanceof TapPort && port.isOpen) {
       try {
@@ -185,7 +255,7 @@ export class BridgeDriver implements NetworkDriver {
       ownMac: true,
       ownIp: rec.options.portSecurity === 'ip' && ep.ip ? ep.ip : undefined,
       mode: adopt ? 'adopt' : 'create',
-      defaultRouteVia: rec.options.internal || !rec.gateway || !place.configure ? null : rec.gateway.ip,
+      defaultRouteVia: rec.options.internal || !place.configure ? null : (net.ipam?.auxAddresses.DefaultGatewayIPv4 ?? rec.gateway?.ip ?? null),
       alias: deviceAlias(this.ctx.owner, rec.id, 'endpoint', ep.id),
     });
     try {
@@ -197,6 +267,15 @@ export class BridgeDriver implements NetworkDriver {
     }
     if (!adopt) ep.defaultRoute = defaultRoute;
     return port;
+  }
+
+  /** `network inspect`: the uplink, when the network has one. */
+  inspect(net: NetworkRuntime): Record<string, unknown> {
+    const up = this.uplinks.get(net.record.id);
+    const parent = net.record.options.parent;
+    if (parent === undefined) return {};
+    if (!up) return { Uplink: { Interface: parent, Attached: false } };
+    return { Uplink: { Interface: parent, Index: up.port.ifindex, Attached: !up.port.gone && up.port.isOpen, Up: up.watch.up, DownEvents: up.port.downEvents, Reopens: up.port.reopens } };
   }
 
   disconnect(_net: NetworkRuntime, ep: EndpointRuntime): void {

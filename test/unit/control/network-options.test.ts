@@ -50,8 +50,11 @@ describe('parseNetworkOptions', () => {
     const p = parse('macvlan', { parent: 'eth0', macvlan_mode: 'vepa', host_shim: '10.1.0.9', 'host_shim.name': 'shim0' });
     expect(p.options).toMatchObject({ parent: 'eth0', mode: 'vepa', hostShim: '10.1.0.9', hostShimName: 'shim0' });
     expect(parse('ipvlan', { ipvlan_mode: 'l2' }).options.mode).toBe('l2');
-    const one = expectTsnError(() => parse('bridge', { parent: 'p0' }), 'ERR_BAD_OPTION');
-    expect(one.message).toBe('-o parent: option of the macvlan and ipvlan drivers, not of bridge');
+    const one = expectTsnError(() => parse('bridge', { macvlan_mode: 'vepa' }), 'ERR_BAD_OPTION');
+    expect(one.message).toBe('-o mode: option of the macvlan and ipvlan drivers, not of bridge');
+    // -o parent is the bridge's too (a NIC uplink), and still no overlay's.
+    expect(parse('bridge', { parent: 'p0' }).options.parent).toBe('p0');
+    expect(expectTsnError(() => parse('overlay', { parent: 'p0' }), 'ERR_BAD_OPTION').message).toBe('-o parent: option of the bridge, macvlan and ipvlan drivers, not of overlay');
     const many = expectTsnError(() => parse('overlay', { 'host_shim.name': 's', ipvlan_mode: 'l2' }), 'ERR_BAD_OPTION');
     expect(many.message).toBe('-o mode, -o host_shim.name: options of the macvlan and ipvlan drivers, not of overlay');
   });
