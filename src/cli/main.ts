@@ -157,6 +157,30 @@ network
     print(o.json, { name, removed: true }, () => name);
   });
 
+const uplink = network.command('uplink').description("a host interface as a port of a bridge network (Docker's brctl addif): add, rm");
+uplink
+  .command('add')
+  .description('make IFACE (a NIC, veth, bond, VLAN of the host) a port of bridge network NETWORK: promiscuous, learned, loops watched')
+  .argument('<network>')
+  .argument('<iface>')
+  .option('--json', 'print JSON')
+  .addOption(socketOption())
+  .action(async (net: string, iface: string, o) => {
+    const r = await client(o).call('POST', `/v1/networks/${encodeURIComponent(net)}/uplinks`, { interface: iface });
+    print(o.json, r, () => `${net}: uplink ${iface} added`);
+  });
+uplink
+  .command('rm')
+  .description('IFACE stops being a port of NETWORK (the interface stays the host\'s)')
+  .argument('<network>')
+  .argument('<iface>')
+  .option('--json', 'print JSON')
+  .addOption(socketOption())
+  .action(async (net: string, iface: string, o) => {
+    const r = await client(o).call('DELETE', `/v1/networks/${encodeURIComponent(net)}/uplinks/${encodeURIComponent(iface)}`);
+    print(o.json, r, () => `${net}: uplink ${iface} removed`);
+  });
+
 program
   .command('connect')
   .description('connect a sandbox (network namespace) to a network')

@@ -38,6 +38,11 @@ export const FdbAddBody = z.strictObject({
   ip: str(64).optional(),
 });
 
+/** POST /v1/networks/NAME/uplinks: a host interface becomes a port of a bridge network (network uplink add). */
+export const UplinkBody = z.strictObject({
+  interface: str(64),
+});
+
 export const DisconnectBody = z.strictObject({
   endpoint: str(4096),
 });

@@ -8,6 +8,8 @@
  *   DELETE /v1/networks/NAME[?force=1]        network rm
  *   POST   /v1/networks/NAME/connect          connect
  *   POST   /v1/networks/NAME/disconnect       disconnect
+ *   POST   /v1/networks/NAME/uplinks          network uplink add (a host interface on a bridge network)
+ *   DELETE /v1/networks/NAME/uplinks/IFACE    network uplink rm
  *   GET    /v1/fdb[?network=NAME]             fdb show
  *   POST   /v1/fdb                            fdb add (overlay: a MAC behind a remote VTEP)
  *   GET    /v1/overlay/key                    this host's WireGuard public key (encrypted overlays)
@@ -28,7 +30,7 @@
 import { existsSync, unlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { FdbAddBody } from './api-schema.js';
-import { CaptureBody, ConnectBody, CreateNetworkBody, DisconnectBody, TraceBody } from './api-schema.js';
+import { CaptureBody, ConnectBody, CreateNetworkBody, DisconnectBody, TraceBody, UplinkBody } from './api-schema.js';
 import { CaptureService } from './capture-service.js';
 import { traceFrame } from './trace-service.js';
 import type { Daemon } from './daemon.js';
@@ -127,6 +129,8 @@ export class ApiServer {
       }
       if (name && action === 'connect' && method === 'POST') return send(res, 201, d.connect(name, parse(ConnectBody, body)));
       if (name && action === 'disconnect' && method === 'POST') return send(res, 200, d.disconnect(name, parse(DisconnectBody, body).endpoint));
+      if (name && action === 'uplinks' && !parts[4] && method === 'POST') return send(res, 201, d.addUplink(name, parse(UplinkBody, body).interface));
+      if (name && action === 'uplinks' && parts[4] && method === 'DELETE') return send(res, 200, d.removeUplink(name, parts[4]));
       if (name && action === 'trace' && method === 'POST') return send(res, 200, traceFrame(d, name, parse(TraceBody, body)));
     }
     if (resource === 'fdb' && method === 'GET') return send(res, 200, d.fdbShow(url.searchParams.get('network') ?? undefined));

@@ -466,6 +466,37 @@ export class Daemon {
     return this.recordOf(rt);
   }
 
+  /**
+   * `network uplink add|rm`: a host interface becomes (or stops being) a port of a bridge network. The
+   * change is persisted, or undone when it cannot be.
+   */
+  addUplink(name: string, iface: string): NetworkRecord {
+    const rt = this.network(name);
+    const driver = this.drivers[rt.record.driver];
+    if (!driver.addUplink || !driver.removeUplink) throw new TsnError('ERR_BAD_OPTION', `network ${rt.record.name} is a ${rt.record.driver} network: only bridge networks take uplinks (a macvlan/ipvlan network's parent is fixed when it is made)`);
+    const before = { ...rt.record.options };
+    driver.addUplink(rt, iface, [...this.networks.values()]);
+    try {
+      this.persist();
+    } catch (err) {
+      driver.removeUplink(rt, iface);
+      rt.record.options = before;
+      throw err;
+    }
+    this.log(`network ${rt.record.name}: uplink ${iface} added`);
+    return this.recordOf(rt);
+  }
+
+  removeUplink(name: string, iface: string): NetworkRecord {
+    const rt = this.network(name);
+    const driver = this.drivers[rt.record.driver];
+    if (!driver.removeUplink) throw new TsnError('ERR_BAD_OPTION', `network ${rt.record.name} is a ${rt.record.driver} network: it has no uplinks (only bridge networks do)`);
+    driver.removeUplink(rt, iface);
+    this.persist(); // the interface is no longer a port: the file says so too
+    this.log(`network ${rt.record.name}: uplink ${iface} removed`);
+    return this.recordOf(rt);
+  }
+
   /** Every endpoint with its network, for the watcher. */
   endpointRuntimes(): { network: NetworkRuntime; endpoint: EndpointRuntime }[] {
     return [...this.networks.values()].flatMap((n) => [...n.endpoints.values()].map((e) => ({ network: n, endpoint: e })));

@@ -46,10 +46,15 @@ export interface NetworkOptions {
   /** Port security: 'mac' (a container sends only with its own MAC) or 'ip' (and only from its own IPv4). */
   portSecurity?: 'mac' | 'ip';
   /**
-   * macvlan/ipvlan: the parent interface (-o parent=IFACE), in the daemon's host namespace; bridge: a
-   * host interface that is a port of the network (its uplink to a LAN, as `brctl addif`).
+   * macvlan/ipvlan: the parent interface (-o parent=IFACE), in the daemon's host namespace. (A bridge
+   * network of the first uplink version kept its uplink here; see `uplinks`.)
    */
   parent?: string;
+  /**
+   * bridge: the host interfaces that are ports of the network (its uplinks to a LAN, as `brctl addif`):
+   * `-o parent=IFACE` at create, then `network uplink add|rm`. Read it with hostInterfacesOf (parent-network-options.ts).
+   */
+  uplinks?: string[];
   /** bridge: false when the network has no gateway port (-o gateway_port=false: the LAN's router serves). */
   gatewayPort?: boolean;
   /** macvlan: bridge | private | vepa | passthru; ipvlan: l2 (-o mode=...). */

@@ -35,11 +35,19 @@ export const PARENT_OPTION_KEYS: Readonly<Record<string, keyof NetworkOptions>> 
   'host_shim.name': 'hostShimName',
 };
 
+/**
+ * The host interfaces a network holds as ports: a macvlan/ipvlan parent, a bridge's uplinks (or the one
+ * `parent` of a bridge record made before there could be several).
+ */
+export function hostInterfacesOf(options: NetworkOptions): string[] {
+  return options.uplinks ?? (options.parent !== undefined ? [options.parent] : []);
+}
+
 export interface ParentPlanContext {
   /** The new network's id (the shim's default name comes from it). */
   id: string;
   /** The other networks: subnet overlaps and parents in use. */
-  others: readonly { name: string; subnet: string | null; parent: string | null; shimName: string | null }[];
+  others: readonly { name: string; subnet: string | null; interfaces: readonly string[]; shimName: string | null }[];
   hostNetns: string | null;
 }
 
@@ -67,7 +75,7 @@ export function planParentNetwork(driver: 'macvlan' | 'ipvlan', req: CreateNetwo
     throw new TsnError('ERR_BAD_OPTION', `the ${driver} driver needs --subnet: the subnet of the LAN behind ${parent} (and --gateway, its router, unless that is the first host)`);
   }
   for (const o of ctx.others) {
-    if (o.parent === parent) throw new TsnError('ERR_PARENT_IN_USE', `parent ${parent} carries network ${o.name} already: one macvlan/ipvlan network per parent interface`);
+    if (o.interfaces.includes(parent)) throw new TsnError('ERR_PARENT_IN_USE', `parent ${parent} carries network ${o.name} already: one network per host interface (a macvlan/ipvlan parent or a bridge uplink)`);
   }
   checkNoOverlap(req.subnet, ctx.others.filter((o) => o.subnet !== null).map((o) => ({ name: o.name, subnet: o.subnet! })));
 

@@ -40,6 +40,7 @@ export const DROP_REASONS = [
   'overlay-mtu-exceeded', // larger than the overlay MTU (underlay MTU - 50); IPv4 with DF gets an ICMP frag-needed back
   'uplink-no-member', // macvlan/ipvlan: a frame from the parent for no member of the network (another host's, or the host's own)
   'uplink-down', // macvlan/ipvlan: the parent is down or gone (ENETDOWN/ENXIO on send)
+  'uplink-loop', // a bridge uplink brought back a frame of the network's own (a loop outside the switch), the same broadcast again and again (a storm), or a flood while it is blocked for looping (loop-guard.ts)
   'rx-truncated', // a frame larger than a pool slot (the kernel said so); dropped whole
   'rx-queue-full', // the kernel dropped frames for an uplink socket whose receive queue was full (PACKET_STATISTICS)
   'macvlan-private', // mode private: container to container, directly or hairpinned back through the parent

@@ -3,6 +3,7 @@
  * flooding, and its FDB. Frames never cross from one domain to another at L2.
  */
 import { FdbTable, type FdbOptions } from './fdb-table.js';
+import type { LoopGuard } from './loop-guard.js';
 import type { Port } from './port.js';
 
 export interface L2DomainOptions extends FdbOptions {
@@ -15,6 +16,8 @@ export class L2Domain {
   /** Member ports in join order: the flood list. */
   ports: Port[] = [];
   icc: boolean;
+  /** Loop detection for the domain's uplinks (loop-guard.ts); null while it has none. */
+  loopGuard: LoopGuard | null = null;
 
   constructor(
     readonly name: string,

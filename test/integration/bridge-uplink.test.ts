@@ -52,7 +52,11 @@ describe.skipIf(skip !== null)('a bridge network with a NIC uplink', () => {
     const fdb = JSON.parse(await d.ok(['fdb', 'show', 'lanbr', '--json'])) as { mac: string; port: string; type: string }[];
     expect(fdb.find((e) => e.mac === routerMac)).toMatchObject({ port: 'p0', type: 'learned' });
     const inspect = JSON.parse(await d.ok(['network', 'inspect', 'lanbr']))[0];
-    expect(inspect.Uplink).toMatchObject({ Interface: 'p0', Attached: true, Up: true });
+    expect(inspect.Uplinks).toMatchObject([{ Interface: 'p0', Attached: true, Up: true, Loop: { Blocked: false, LoopFrames: 0 } }]);
+    // Its one uplink is all it has beyond itself (no gateway port): removing it is refused, nothing changes.
+    const last = await d.cli(['network', 'uplink', 'rm', 'lanbr', 'p0']);
+    expect(last.code).not.toBe(0);
+    expect(last.stderr).toContain('p0 is the last uplink of network lanbr, which has no gateway port');
     expect(inspect.GatewayPort).toBeNull();
 
     // The NIC goes down and comes back: traffic resumes by itself.
@@ -65,13 +69,95 @@ describe.skipIf(skip !== null)('a bridge network with a NIC uplink', () => {
     await d.kill('SIGKILL');
     await d.start();
     expect(await pingWithin(c1, '10.212.0.1', 8000)).toBe(true);
-    expect(JSON.parse(await d.ok(['network', 'inspect', 'lanbr']))[0].Uplink).toMatchObject({ Interface: 'p0', Attached: true });
+    expect(JSON.parse(await d.ok(['network', 'inspect', 'lanbr']))[0].Uplinks).toMatchObject([{ Interface: 'p0', Attached: true }]);
 
     await d.ok(['network', 'rm', '--force', 'lanbr']);
     // The NIC is the host's: it stays, and is no longer promiscuous for us.
     const link = JSON.parse(await sh('ip', ['-n', d.hostNs, '-d', '-j', 'link', 'show', 'dev', 'p0']))[0];
     expect(link.promiscuity).toBe(0);
   }, 90_000);
+
+  it('network uplink add|rm on a running network; a hairpinning LAN and two cabled uplinks are loops: cut, counted, blocked, and the LAN still works', async () => {
+    const { d, ns } = await daemonWithSandboxes(2, [], (f) => cleanup.push(f));
+    const lan = await makeLan({ hostNs: d.hostNs, hostCidr: '10.217.0.1/24' });
+    cleanup.push(() => lan.teardown());
+    const [c1, c2] = ns;
+    await d.ok(['network', 'create', '-d', 'bridge', '--subnet', '10.217.0.0/24', '--gateway', '10.217.0.254', '--aux-address', 'router=10.217.0.1', 'lanbr2']);
+    await d.ok(['connect', 'lanbr2', '--netns', c1]);
+    await d.ok(['connect', 'lanbr2', '--netns', c2]);
+    expect(await pingOk(c1, '10.217.0.1', { count: 1, waitS: 1 })).toBe(false); // no uplink yet
+    await d.ok(['network', 'uplink', 'add', 'lanbr2', 'p0']);
+    expect(await pingWithin(c1, '10.217.0.1', 5000)).toBe(true);
+
+    // A LAN switch that hairpins: every frame we send comes back by p0. The containers' own broadcasts
+    // are cut there (their MACs stay theirs), and unicast with the router goes on.
+    await lan.setHairpin(true);
+    await sh('ip', ['-n', c1, 'neigh', 'flush', 'all']);
+    expect(await pingOk(c1, '10.217.0.1', { count: 2, waitS: 1 })).toBe(true);
+    const loopDrops = async (port: string) => {
+      const stats = JSON.parse(await d.ok(['stats', '--json'])) as { ports: { port: string; drops: Record<string, number> }[] };
+      return stats.ports.find((p) => p.port === port)?.drops['uplink-loop'] ?? 0;
+    };
+    expect(await loopDrops('p0')).toBeGreaterThan(0);
+    await lan.setHairpin(false);
+
+    // Two more uplinks that are the two ends of one veth pair: a loop through the host.
+    await sh('ip', ['-n', d.hostNs, 'link', 'add', 'la0', 'type', 'veth', 'peer', 'name', 'lb0']);
+    cleanup.push(() => sh('ip', ['-n', d.hostNs, 'link', 'del', 'la0']).then(() => undefined));
+    await sh('ip', ['-n', d.hostNs, 'link', 'set', 'la0', 'up']);
+    await sh('ip', ['-n', d.hostNs, 'link', 'set', 'lb0', 'up']);
+    await d.ok(['network', 'uplink', 'add', 'lanbr2', 'la0']);
+    await d.ok(['network', 'uplink', 'add', 'lanbr2', 'lb0']);
+    const rxPackets = async () => Number((await nsExec(c2, 'cat', ['/sys/class/net/eth0/statistics/rx_packets'])).trim());
+    const before = await rxPackets();
+    // 30 broadcast pings from c1: each one goes out by la0 and by lb0 and comes back by the other.
+    await nsExec(c1, 'ping', ['-b', '-c', '30', '-i', '0.01', '-W', '1', '10.217.0.255']).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    const got = (await rxPackets()) - before;
+    expect(got).toBeGreaterThanOrEqual(30); // c2 saw each broadcast...
+    expect(got).toBeLessThan(45); // ...once (and an ARP or two), not a storm
+    expect((await loopDrops('la0')) + (await loopDrops('lb0'))).toBeGreaterThanOrEqual(60);
+    const inspect = JSON.parse(await d.ok(['network', 'inspect', 'lanbr2']))[0];
+    expect(inspect.Uplinks.map((u: { Interface: string }) => u.Interface)).toEqual(['p0', 'la0', 'lb0']);
+    const looped = inspect.Uplinks.filter((u: { Loop: { Blocks: number } }) => u.Loop.Blocks > 0).map((u: { Interface: string }) => u.Interface);
+    expect(looped.length).toBeGreaterThan(0);
+    expect(looped).not.toContain('p0');
+    expect(inspect.Uplinks.find((u: { Interface: string }) => u.Interface === 'p0').Loop.Blocked).toBe(false);
+    expect(d.log).toMatch(/network lanbr2: uplink l[ab]0 blocked for floods/);
+    // The loop did not move c1's MAC off its port, and the LAN behind p0 still answers.
+    const c1Mac = JSON.parse(await sh('ip', ['-n', c1, '-j', 'link', 'show', 'dev', 'eth0']))[0].address;
+    const fdb = JSON.parse(await d.ok(['fdb', 'show', 'lanbr2', '--json'])) as { mac: string; port: string }[];
+    const c1Entry = fdb.find((e) => e.mac === c1Mac);
+    expect(c1Entry).toBeDefined();
+    expect(c1Entry!.port).not.toMatch(/^(p0|la0|lb0)/);
+    expect(await pingOk(c1, '10.217.0.1', { count: 1, waitS: 1 })).toBe(true);
+    expect(await pingOk(c1, '10.217.0.3', { count: 1, waitS: 1 })).toBe(true);
+
+    // Bad input, each with its message; nothing changes.
+    const refused = async (args: string[], text: string) => {
+      const r = await d.cli(['network', 'uplink', ...args]);
+      expect(r.code, r.stdout).not.toBe(0);
+      expect(r.stderr).toContain(text);
+    };
+    await refused(['add', 'lanbr2', 'nope0'], 'parent interface "nope0" does not exist');
+    await refused(['add', 'lanbr2', 'la0'], 'interface la0 is an uplink of network lanbr2 already');
+    await refused(['rm', 'lanbr2', 'nope0'], 'interface nope0 is not an uplink of network lanbr2: its uplinks are p0, la0, lb0');
+    await refused(['add', 'nonet', 'p0'], 'nonet');
+
+    // kill -9: the next daemon opens all three again.
+    await d.kill('SIGKILL');
+    await d.start();
+    expect(JSON.parse(await d.ok(['network', 'inspect', 'lanbr2']))[0].Uplinks).toMatchObject([{ Interface: 'p0', Attached: true }, { Interface: 'la0', Attached: true }, { Interface: 'lb0', Attached: true }]);
+    await d.ok(['network', 'uplink', 'rm', 'lanbr2', 'la0']);
+    await d.ok(['network', 'uplink', 'rm', 'lanbr2', 'lb0']);
+    expect(JSON.parse(await d.ok(['network', 'inspect', 'lanbr2']))[0].Uplinks.map((u: { Interface: string }) => u.Interface)).toEqual(['p0']);
+    const la0 = JSON.parse(await sh('ip', ['-n', d.hostNs, '-d', '-j', 'link', 'show', 'dev', 'la0']))[0];
+    expect(la0.promiscuity).toBe(0);
+    expect(await pingWithin(c1, '10.217.0.1', 5000)).toBe(true);
+    await d.ok(['network', 'uplink', 'rm', 'lanbr2', 'p0']); // it has a gateway port: its last uplink may go
+    expect(JSON.parse(await d.ok(['network', 'inspect', 'lanbr2']))[0].Uplinks).toBeUndefined();
+    expect(await pingOk(c1, '10.217.0.1', { count: 1, waitS: 1 })).toBe(false);
+  }, 120_000);
 
   it('refuses bad uplink options, naming the value, and makes nothing', async () => {
     const { d } = await daemonWithSandboxes(0, [], (f) => cleanup.push(f));

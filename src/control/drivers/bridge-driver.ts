@@ -21,7 +21,8 @@ import type { DriverContext, EndpointRuntime, NetworkDriver, NetworkPlan, Networ
 import { placement } from '../runtime-moved-tap.js';
 import type { PacketPort } from '../../dataplane/ports/packet-port.js';
 import { checkIfname } from '../network-options.js';
-import { parentLink } from '../parent-network-options.js';
+import { hostInterfacesOf, parentLink } from '../parent-network-options.js';
+import { LOOP_HOLD_S, LoopGuard } from '../../dataplane/loop-guard.js';
 import { openParentUplink, ParentWatch } from './parent-uplink.js';
 
 function errCode(err: unknown): string | undefined {
@@ -111,18 +112,36 @@ function discard(engine: DriverContext['engine'], port: TapPort): void {
   else port.close();
 }
 
-/** The uplink of a bridge network with -o parent= (a NIC on the bridge), and its watchdog. */
+/**
+ * Check a host interface can become an uplink of a bridge network with MTU `mtu`: a valid name, held by
+ * no other network (one network per host interface), existing in the host namespace, carrying the MTU.
+ */
+function checkUplink(iface: string, mtu: number, others: readonly NetworkRuntime[], hostNetns: string | null): string {
+  const name = checkIfname(iface, '-o parent');
+  const user = others.find((n) => hostInterfacesOf(n.record.options).includes(name));
+  if (user) throw new TsnError('ERR_PARENT_IN_USE', `interface ${name} is the uplink or parent of network ${user.record.name} already: one network per host interface`);
+  const link = parentLink(name, hostNetns); // ERR_NO_SUCH_PARENT naming it
+  if (mtu > link.mtu) throw new TsnError('ERR_BAD_OPTION', `MTU ${mtu} is more than uplink ${name}'s ${link.mtu}: give --mtu ${link.mtu} or less`);
+  return name;
+}
+
+/** One uplink of a bridge network (a NIC on the bridge), with its watchdog. */
 interface BridgeUplink {
+  iface: string;
   port: PacketPort;
   watch: ParentWatch;
 }
 
+/** How often a network's uplinks are looked at for a loop block that ended (for the log). */
+const LOOP_LOG_MS = 1000;
+
 export class BridgeDriver implements NetworkDriver {
   readonly name = 'bridge' as const;
-  /** -o parent=IFACE is the bridge's too (a host interface as a port); -o gateway_port is read by plan. */
+  /** -o parent=IFACE is the bridge's too (its first uplink); -o gateway_port is read by plan. */
   readonly optionKeys = { parent: 'parent' } as const;
   readonly ownOptionKeys = ['gateway_port'];
-  private readonly uplinks = new Map<string, BridgeUplink>(); // by network id
+  private readonly uplinks = new Map<string, BridgeUplink[]>(); // by network id
+  private readonly loopLogs = new Map<string, NodeJS.Timeout>(); // by network id, while it has uplinks
   constructor(private readonly ctx: DriverContext) {}
 
   /** IPAM from --subnet or the default pools; the gateway TAP's name (default tsn- + id), unique; no gateway if internal. */
@@ -138,17 +157,14 @@ export class BridgeDriver implements NetworkDriver {
     const gatewayPort = gp !== 'false';
     if (!gatewayPort) options.gatewayPort = false; // kept only when off: records of other networks stay as they were
     if (options.parent !== undefined) {
-      const parent = checkIfname(options.parent, '-o parent');
-      const user = ctx.others.find((n) => n.record.options.parent === parent);
-      if (user) throw new TsnError('ERR_PARENT_IN_USE', `interface ${parent} is the uplink or parent of network ${user.record.name} already: one network per host interface`);
-      const link = parentLink(parent, ctx.hostNetns); // ERR_NO_SUCH_PARENT naming it
-      if (options.mtu > link.mtu) throw new TsnError('ERR_BAD_OPTION', `MTU ${options.mtu} is more than uplink ${parent}'s ${link.mtu}: give --mtu ${link.mtu} or less`);
+      options.uplinks = [checkUplink(options.parent, options.mtu, ctx.others, ctx.hostNetns)];
+      delete options.parent; // a bridge's host interfaces are its uplinks (hostInterfacesOf)
     } else if (!gatewayPort) {
       throw new TsnError('ERR_BAD_OPTION', '-o gateway_port=false without -o parent=IFACE: with neither a gateway port nor an uplink the network reaches nothing beyond itself; use --internal for that');
     }
     // A LAN's own router as the containers' default route (Docker's --aux-address DefaultGatewayIPv4=IP).
     const lanRouter = ipam.auxAddresses.DefaultGatewayIPv4;
-    if (lanRouter !== undefined && options.parent === undefined) {
+    if (lanRouter !== undefined && options.uplinks === undefined) {
       throw new TsnError('ERR_BAD_OPTION', `--aux-address DefaultGatewayIPv4=${lanRouter} without -o parent=IFACE: that router is on a LAN the network has no uplink to`);
     }
     const gateway = options.internal || !gatewayPort ? null : { ifname: bridgeName, mac: macFromIpv4(ipam.gateway), ip: ipam.gateway, prefixLen: ipam.prefixLen };
@@ -157,24 +173,69 @@ export class BridgeDriver implements NetworkDriver {
 
   createNetwork(net: NetworkRuntime, adopt: boolean): void {
     this.createDomainAndGateway(net, adopt);
-    if (net.record.options.parent === undefined) return;
-    try {
-      this.addUplink(net);
-    } catch (err) {
-      this.deleteNetwork(net);
-      throw err;
+    for (const iface of hostInterfacesOf(net.record.options)) {
+      try {
+        this.openUplink(net, iface);
+      } catch (err) {
+        // At a restart an uplink that is gone does not take the network down: its containers still
+        // reach each other, and `network uplink add` attaches the interface again once it is back.
+        if (adopt) {
+          this.ctx.log(`network ${net.record.name}: uplink ${iface} not attached: ${(err as Error).message}`);
+          continue;
+        }
+        this.deleteNetwork(net);
+        throw err;
+      }
     }
   }
 
-  /** The host interface as a port of the network: every frame it carries, learned like any port's. */
-  private addUplink(net: NetworkRuntime): void {
+  /** `network uplink add`: one more host interface as a port of the network, recorded in its options. */
+  addUplink(net: NetworkRuntime, iface: string, others: readonly NetworkRuntime[]): void {
     const rec = net.record;
-    const parent = rec.options.parent!;
-    const link = parentLink(parent, this.ctx.hostNetns);
-    const port = openParentUplink(parent, this.ctx.hostNetns, 'a bridge uplink needs');
+    if (!net.domain) throw new TsnError('ERR_NETWORK_DOWN', `network ${rec.name} is not attached to the switch (its re-adoption failed; see the daemon log)`);
+    const current = hostInterfacesOf(rec.options);
+    const attached = (this.uplinks.get(rec.id) ?? []).some((u) => u.iface === iface);
+    if (current.includes(iface) && attached) throw new TsnError('ERR_PARENT_IN_USE', `interface ${iface} is an uplink of network ${rec.name} already`);
+    if (rec.options.internal) throw new TsnError('ERR_BAD_OPTION', `network ${rec.name} is internal: it reaches nothing beyond itself, so it takes no uplink`);
+    // An uplink that was not attached at a restart is opened again under the same name, not added twice.
+    checkUplink(iface, rec.options.mtu, others.filter((n) => n !== net), this.ctx.hostNetns);
+    this.openUplink(net, iface);
+    if (!current.includes(iface)) rec.options.uplinks = [...current, iface];
+    delete rec.options.parent;
+  }
+
+  /**
+   * `network uplink rm`: the interface stops being a port (it stays the host's, no longer promiscuous
+   * for us). The last uplink of a network that has nothing else beyond itself is refused.
+   */
+  removeUplink(net: NetworkRuntime, iface: string): void {
+    const rec = net.record;
+    const current = hostInterfacesOf(rec.options);
+    if (!current.includes(iface)) {
+      throw new TsnError('ERR_NO_SUCH_PARENT', `interface ${iface} is not an uplink of network ${rec.name}${current.length ? `: its uplinks are ${current.join(', ')}` : ': it has none'}`);
+    }
+    if (current.length === 1) {
+      if (rec.options.gatewayPort === false) throw new TsnError('ERR_BAD_OPTION', `${iface} is the last uplink of network ${rec.name}, which has no gateway port (-o gateway_port=false): without it the network reaches nothing beyond itself; add another uplink first, or remove the network`);
+      const router = net.ipam?.auxAddresses.DefaultGatewayIPv4;
+      if (router !== undefined) throw new TsnError('ERR_BAD_OPTION', `${iface} is the last uplink of network ${rec.name}, and its containers' default route (DefaultGatewayIPv4=${router}) is on that LAN; add another uplink first, or remove the network`);
+    }
+    const list = this.uplinks.get(rec.id) ?? [];
+    const up = list.find((u) => u.iface === iface);
+    if (up) this.closeUplink(net, up);
+    if (current.length === 1) delete rec.options.uplinks;
+    else rec.options.uplinks = current.filter((i) => i !== iface);
+    delete rec.options.parent;
+  }
+
+  /** The host interface as a port of the network: every frame it carries, learned like any port's, loops watched. */
+  private openUplink(net: NetworkRuntime, iface: string): void {
+    const rec = net.record;
+    const domain = net.domain!;
+    const link = parentLink(iface, this.ctx.hostNetns);
+    const port = openParentUplink(iface, this.ctx.hostNetns, 'a bridge uplink needs');
     try {
-      port.label = `${parent} (uplink)`;
-      this.ctx.engine.addPort(port, net.domain!);
+      port.label = `${iface} (uplink)`;
+      this.ctx.engine.addPort(port, domain);
       // Frames for the containers' MACs and for whatever lies behind the LAN: all of them, as a bridge port.
       port.setPromisc(true);
       port.setFilter(null, true);
@@ -184,8 +245,43 @@ export class BridgeDriver implements NetworkDriver {
       else port.close();
       throw err;
     }
-    const watch = new ParentWatch(port, parent, this.ctx.hostNetns, `network ${rec.name}`, this.ctx.log, link.up);
-    this.uplinks.set(rec.id, { port, watch });
+    const guard = (domain.loopGuard ??= new LoopGuard());
+    guard.onBlocked = (p, why) => this.ctx.log(`network ${rec.name}: uplink ${p.name} blocked for floods for ${LOOP_HOLD_S} s after its last loop frame: ${why}`);
+    guard.addUplink(port);
+    const watch = new ParentWatch(port, iface, this.ctx.hostNetns, `network ${rec.name}`, this.ctx.log, link.up);
+    const list = this.uplinks.get(rec.id) ?? [];
+    this.uplinks.set(rec.id, [...list, { iface, port, watch }]);
+    if (!this.loopLogs.has(rec.id)) {
+      const blocked = new Set<PacketPort>();
+      const timer = setInterval(() => {
+        for (const u of this.uplinks.get(rec.id) ?? []) {
+          const isBlocked = domain.loopGuard?.state(u.port, this.ctx.engine.clock.now())?.blockedSince != null;
+          if (blocked.has(u.port) && !isBlocked) this.ctx.log(`network ${rec.name}: uplink ${u.iface} unblocked: no loop frame for ${LOOP_HOLD_S} s`);
+          if (isBlocked) blocked.add(u.port);
+          else blocked.delete(u.port);
+        }
+      }, LOOP_LOG_MS);
+      timer.unref();
+      this.loopLogs.set(rec.id, timer);
+    }
+  }
+
+  private closeUplink(net: NetworkRuntime, up: BridgeUplink): void {
+    const id = net.record.id;
+    up.watch.stop();
+    const guard = net.domain?.loopGuard ?? null;
+    guard?.removeUplink(up.port);
+    if (up.port.id >= 0) this.ctx.engine.removePort(up.port); // closing the socket ends its promiscuity
+    else up.port.close();
+    const rest = (this.uplinks.get(id) ?? []).filter((u) => u !== up);
+    if (rest.length) {
+      this.uplinks.set(id, rest);
+      return;
+    }
+    this.uplinks.delete(id);
+    if (net.domain && guard?.size === 0) net.domain.loopGuard = null;
+    clearInterval(this.loopLogs.get(id));
+    this.loopLogs.delete(id);
   }
 
   private createDomainAndGateway(net: NetworkRuntime, adopt: boolean): void {
@@ -220,11 +316,7 @@ export class BridgeDriver implements NetworkDriver {
   }
 
   deleteNetwork(net: NetworkRuntime): void {
-    const up = this.uplinks.get(net.record.id);
-    if (up) {
-      up.watch.stop();
-      this.uplinks.delete(net.record.id);
-    }
+    for (const up of this.uplinks.get(net.record.id) ?? []) this.closeUplink(net, up);
     const port = net.gatewayPort;
     if (port instanceof TapPort && port.isOpen) {
       try {
@@ -269,13 +361,27 @@ export class BridgeDriver implements NetworkDriver {
     return port;
   }
 
-  /** `network inspect`: the uplink, when the network has one. */
+  /** `network inspect`: the uplinks, when the network has any, with their loop guards. */
   inspect(net: NetworkRuntime): Record<string, unknown> {
-    const up = this.uplinks.get(net.record.id);
-    const parent = net.record.options.parent;
-    if (parent === undefined) return {};
-    if (!up) return { Uplink: { Interface: parent, Attached: false } };
-    return { Uplink: { Interface: parent, Index: up.port.ifindex, Attached: !up.port.gone && up.port.isOpen, Up: up.watch.up, DownEvents: up.port.downEvents, Reopens: up.port.reopens } };
+    const ifaces = hostInterfacesOf(net.record.options);
+    if (ifaces.length === 0) return {};
+    const open = this.uplinks.get(net.record.id) ?? [];
+    const now = this.ctx.engine.clock.now();
+    const Uplinks = ifaces.map((iface) => {
+      const up = open.find((u) => u.iface === iface);
+      if (!up) return { Interface: iface, Attached: false };
+      const loop = net.domain?.loopGuard?.state(up.port, now) ?? null;
+      return {
+        Interface: iface,
+        Index: up.port.ifindex,
+        Attached: !up.port.gone && up.port.isOpen,
+        Up: up.watch.up,
+        DownEvents: up.port.downEvents,
+        Reopens: up.port.reopens,
+        Loop: loop && { Blocked: loop.blockedSince !== null, BlockedFor: loop.blockedSince !== null ? Math.round(now - loop.blockedSince) : null, LoopFrames: loop.loopFrames, BlockedFloods: loop.blockedFloods, Blocks: loop.blocks },
+      };
+    });
+    return { Uplinks };
   }
 
   disconnect(_net: NetworkRuntime, ep: EndpointRuntime): void {

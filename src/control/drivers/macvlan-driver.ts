@@ -38,7 +38,7 @@ import { macFromIpv4, randomLocalMac } from '../mac-address.js';
 import { deviceAlias } from '../device-marker.js';
 import type { EndpointRecord } from '../model.js';
 import type { CreateNetworkRequest, ParsedNetworkOptions } from '../network-options.js';
-import { PARENT_OPTION_KEYS, parentLink, planParentNetwork } from '../parent-network-options.js';
+import { hostInterfacesOf, PARENT_OPTION_KEYS, parentLink, planParentNetwork } from '../parent-network-options.js';
 import { Rtnetlink } from '../rtnetlink.js';
 import { commitPersistent, plumbTap } from './bridge-driver.js';
 import type { DriverContext, EndpointRuntime, NetworkDriver, NetworkPlan, NetworkPlanContext, NetworkRuntime } from './network-driver.js';
@@ -72,7 +72,7 @@ export class MacvlanDriver implements NetworkDriver {
   plan(req: CreateNetworkRequest, parsed: ParsedNetworkOptions, ctx: NetworkPlanContext): NetworkPlan {
     const ipam = planParentNetwork(this.name, req, parsed, {
       id: ctx.id,
-      others: ctx.others.map((n) => ({ name: n.record.name, subnet: n.ipam?.subnet ?? null, parent: n.record.options.parent ?? null, shimName: n.record.options.hostShimName ?? null })),
+      others: ctx.others.map((n) => ({ name: n.record.name, subnet: n.ipam?.subnet ?? null, interfaces: hostInterfacesOf(n.record.options), shimName: n.record.options.hostShimName ?? null })),
       hostNetns: ctx.hostNetns,
     });
     return { ipam, gateway: null };

@@ -81,6 +81,10 @@ export interface NetworkDriver extends DriverOptionKeys {
    * made. Without this hook the daemon's default applies (02:42 + the IPv4 address, unique).
    */
   endpointMac?(net: NetworkRuntime, requested: string | null, ip: string | null): { mac: string; shared: boolean };
+  /** bridge: make host interface `iface` a port of the network (`network uplink add`), recorded in its options. */
+  addUplink?(net: NetworkRuntime, iface: string, others: readonly NetworkRuntime[]): void;
+  /** bridge: `network uplink rm`; the record's options say so after. */
+  removeUplink?(net: NetworkRuntime, iface: string): void;
   /** Driver-specific state for `network inspect` (merged into its top level). */
   inspect?(net: NetworkRuntime): Record<string, unknown>;
   /** The driver's own sections of `stats`, across its networks (the overlay's VTEP sockets: `vteps`). */

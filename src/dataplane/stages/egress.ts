@@ -6,7 +6,7 @@
  */
 import type { Batch } from '../batch.js';
 import { DROP, type DropReason } from '../drop-reasons.js';
-import { DESC_STRIDE, D_OUT, D_PORT, OUT_FLOOD } from '../layout.js';
+import { DESC_STRIDE, D_LEN, D_OFF, D_OUT, D_PORT, OUT_FLOOD } from '../layout.js';
 import type { Port } from '../port.js';
 import type { Stage, StageContext } from '../stage.js';
 
@@ -19,7 +19,7 @@ export class EgressStage implements Stage {
   /** Frames that left by at least one port: with the drop counters, every received frame is accounted for. */
   forwarded = 0;
 
-  process(batch: Batch, _ctx: StageContext): void {
+  process(batch: Batch, ctx: StageContext): void {
     const { rows, ports, tracer } = batch;
     const desc = batch.pool.desc;
     const touched = this.touched;
@@ -50,7 +50,12 @@ export class EgressStage implements Stage {
           inPort.counters.drops[DROP['flood-no-ports']]++;
           batch.dropReason[row] = DROP['flood-no-ports'];
         }
-        else this.forwarded++;
+        else {
+          this.forwarded++;
+          // Remembered so that the same frame coming back by an uplink is seen as a loop's (loop-guard.ts).
+          const guard = domain.loopGuard;
+          if (guard !== null && !ctx.dryRun && guard.floodReachesUplink(inPort)) guard.noteFlooded(batch.pool.bytes, desc[d + D_OFF], desc[d + D_LEN], ctx.now);
+        }
         if (tracer) {
           const names = members.filter((p) => p !== inPort && !(isolate && p.ownMac !== null)).map((p) => p.label);
           tracer.add(this.name, row, n === 0 ? 'drop flood-no-ports' : `flood to ${n} port${n === 1 ? '' : 's'}: ${names.join(', ')}`);

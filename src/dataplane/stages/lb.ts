@@ -59,7 +59,7 @@ function tcpFlagNames(f: number): string {
 
 export class LbStage implements Stage {
   readonly name = 'lb';
-  readonly next = ['l2-learn'] as const;
+  readonly next = ['uplink-loop'] as const;
   readonly dropReasons: readonly DropReason[] = ['lb-no-service', 'lb-no-conn', 'lb-no-server', 'lb-table-full', 'lb-malformed', 'lb-fragment', 'lb-no-headroom', 'same-port', 'icc-disabled'];
 
   constructor(readonly lb: LoadBalancer = new LoadBalancer()) {}
