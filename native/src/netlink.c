@@ -23,8 +23,9 @@
  *   (NL_DEADLINE_MS), not a timeout per read that every arrival restarts.
  * NETLINK_CAP_ACK keeps error replies small (no echo of our request).
  *
- * Addresses are handled through a family-tagged tsn_ip, IPv4 only for now: IPv6 needs the parser to
- * accept it, the dumps to ask for AF_INET6 as well, and '::' as the default route's destination.
+ * Addresses are handled through a family-tagged tsn_ip. Adding and deleting addresses and routes
+ * takes IPv4 and IPv6 ('::' with prefix 0 is the IPv6 default route); an IPv6 address is added with
+ * IFA_F_NODAD, as Docker does, so it is usable at once. The dumps (addresses, routes) list IPv4 only.
  *
  * Syscalls: socket(2), bind(2), connect(2), setsockopt(2), sendto(2), poll(2), recvmsg(2),
  * clock_gettime(2), open(2)/close(2) of a netns
@@ -459,8 +460,7 @@ static bool ifname_arg(napi_env env, napi_value v, const char *fn, const char *w
  * @fn, @what:	Function and argument names for errors
  * @ip:		Filled with family, length and bytes
  *
- * IPv4 only for now; an IPv6 string is refused with its own message. To add IPv6, accept it here:
- * the request builders already take the family and length from @ip.
+ * IPv4 (dotted quad) or IPv6 (RFC 4291 text, without a zone).
  */
 static bool ip_arg(napi_env env, napi_value v, const char *fn, const char *what, tsn_ip *ip) {
   char s[64];
@@ -471,12 +471,12 @@ static bool ip_arg(napi_env env, napi_value v, const char *fn, const char *what,
     ip->len = 4;
     return true;
   }
-  uint8_t v6[16];
-  if (inet_pton(AF_INET6, s, v6) == 1) {
-    throw_arg(env, "ERR_INVALID_ARG_VALUE", "%s: %s \"%s\" is IPv6; only IPv4 addresses are supported so far", fn, what, s);
-    return false;
+  if (inet_pton(AF_INET6, s, ip->bytes) == 1) {
+    ip->family = AF_INET6;
+    ip->len = 16;
+    return true;
   }
-  throw_arg(env, "ERR_INVALID_ARG_VALUE", "%s: %s \"%s\" is not an IPv4 address (dotted quad, e.g. 10.0.0.2)", fn, what, s);
+  throw_arg(env, "ERR_INVALID_ARG_VALUE", "%s: %s \"%s\" is neither an IPv4 address (e.g. 10.0.0.2) nor an IPv6 one (e.g. fd00:1::2)", fn, what, s);
   return false;
 }
 
@@ -937,6 +937,10 @@ static napi_value addr_change(napi_env env, napi_callback_info info, uint16_t ty
     uint32_t host = plen ? (0xffffffffu >> plen) : 0xffffffffu;
     uint32_t brd = a | htonl(host);
     nl_put(&m, IFA_BROADCAST, &brd, 4);
+  }
+  if (ip.family == AF_INET6 && type == RTM_NEWADDR) {
+    ifa->ifa_flags = IFA_F_NODAD; /* no duplicate detection: the switch's IPAM hands each address out once */
+    nl_put_u32(&m, IFA_FLAGS, IFA_F_NODAD);
   }
   char addr[INET6_ADDRSTRLEN], what[80];
   ip_format(ip.family, ip.bytes, addr, sizeof addr);

@@ -47,6 +47,14 @@ function keyValues(list: string[], flag: string): Record<string, string> {
   return out;
 }
 
+/** A repeatable address flag of `network create`: at most one IPv4 and one IPv6 value (Docker's dual-stack shape). */
+function byFamily(list: string[], flag: string): [string | undefined, string | undefined] {
+  const v6 = list.filter((v) => v.includes(':'));
+  const v4 = list.filter((v) => !v.includes(':'));
+  if (v4.length > 1 || v6.length > 1) throw new TsnError('ERR_BAD_OPTION', `${flag} ${list.join(' ')}: a network takes one IPv4 and one IPv6 ${flag.slice(2)} at most`);
+  return [v4[0], v6[0]];
+}
+
 function intArg(v: string, flag: string): number {
   if (!/^\d+$/.test(v)) throw new TsnError('ERR_BAD_OPTION', `${flag} ${JSON.stringify(v)}: expected a whole number`);
   return Number(v);
@@ -91,9 +99,10 @@ network
   .description('create a network')
   .argument('<name>')
   .addOption(new Option('-d, --driver <driver>', 'network driver').choices(['bridge', 'null', 'overlay', 'macvlan', 'ipvlan']).default('bridge'))
-  .option('--subnet <cidr>', 'subnet (default: the first free default pool)')
-  .option('--gateway <ip>', 'gateway address (default: the first host)')
-  .option('--ip-range <cidr>', 'allocate container addresses from this sub-range')
+  .option('--subnet <cidr>', 'subnet (default: the first free default pool); with --ipv6 once more for the IPv6 subnet', collect, [])
+  .option('--gateway <ip>', 'gateway address (default: the first host); one per family', collect, [])
+  .option('--ip-range <cidr>', 'allocate container addresses from this sub-range; one per family', collect, [])
+  .option('--ipv6', 'dual stack: an IPv6 subnet too (give it with --subnet fd00:1::/64); bridge networks')
   .option('--aux-address <name=ip>', 'reserve an address (repeatable)', collect, [])
   .option('--mtu <n>', 'MTU of the network\'s interfaces')
   .option('-o, --opt <key=value>', 'driver option: icc=true|false, internal=true|false, bridge.name=NAME; overlay: vni=N, vtep=LOCAL_IP, peers=IP[,IP...], port=4789, learning=true|false; macvlan/ipvlan: parent=IFACE, mode=bridge|private|vepa|passthru (ipvlan: l2), host_shim=IP, host_shim.name=NAME (repeatable)', collect, [])
@@ -101,13 +110,20 @@ network
   .option('--json', 'print JSON')
   .addOption(socketOption())
   .action(async (name: string, o) => {
+    const [subnet, subnet6] = byFamily(o.subnet, '--subnet');
+    const [gateway, gateway6] = byFamily(o.gateway, '--gateway');
+    const [ipRange, ipRange6] = byFamily(o.ipRange, '--ip-range');
     const body = {
       name,
       force: o.force ? true : undefined,
       driver: o.driver,
-      subnet: o.subnet,
-      gateway: o.gateway,
-      ipRange: o.ipRange,
+      subnet,
+      gateway,
+      ipRange,
+      ...(o.ipv6 ? { ipv6: true } : {}),
+      subnet6,
+      gateway6,
+      ipRange6,
       auxAddresses: o.auxAddress.length ? keyValues(o.auxAddress, '--aux-address') : undefined,
       mtu: o.mtu !== undefined ? intArg(o.mtu, '--mtu') : undefined,
       options: o.opt.length ? keyValues(o.opt, '-o') : undefined,
@@ -188,13 +204,14 @@ program
   .option('--netns <name|path>', 'a name under /var/run/netns, or a path to a namespace file')
   .option('--pid <pid>', 'a process inside the sandbox (e.g. docker inspect -f {{.State.Pid}} C)')
   .option('--ip <ip>', 'static address (default: allocated)')
+  .option('--ip6 <ip>', 'static IPv6 address on a dual-stack network (default: allocated)')
   .option('--mac <mac>', 'MAC address (default: 02:42 + the IPv4 address)')
   .option('--ifname <name>', 'interface name inside the sandbox', 'eth0')
   .option('-p, --publish <hostport:port[/proto]>', 'forward HOSTPORT of the host to PORT of the endpoint, tcp or udp (repeatable)', collect, [])
   .option('--json', 'print JSON')
   .addOption(socketOption())
   .action(async (net: string, o) => {
-    const body = { netns: o.netns, pid: o.pid !== undefined ? intArg(o.pid, '--pid') : undefined, ip: o.ip, mac: o.mac, ifname: o.ifname, ...(o.publish.length ? { publish: o.publish } : {}) };
+    const body = { netns: o.netns, pid: o.pid !== undefined ? intArg(o.pid, '--pid') : undefined, ip: o.ip, ip6: o.ip6, mac: o.mac, ifname: o.ifname, ...(o.publish.length ? { publish: o.publish } : {}) };
     const r = await client(o).call<{ id: string; ifname: string; mac: string; ip: string | null; prefixLen: number | null }>('POST', `/v1/networks/${encodeURIComponent(net)}/connect`, body);
     print(o.json, r, () => `${r.id}  ${r.ifname}  ${r.mac}  ${r.ip ? `${r.ip}/${r.prefixLen}` : '-'}`);
   });

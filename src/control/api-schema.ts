@@ -14,6 +14,10 @@ export const CreateNetworkBody = z.strictObject({
   subnet: str(64).optional(),
   gateway: str(64).optional(),
   ipRange: str(64).optional(),
+  ipv6: z.boolean().optional(),
+  subnet6: str(64).optional(),
+  gateway6: str(64).optional(),
+  ipRange6: str(64).optional(),
   auxAddresses: z.record(str(64), str(64)).optional(),
   mtu: z.number().int().optional(),
   options: z.record(str(128), str(256)).optional(),
@@ -24,6 +28,7 @@ export const ConnectBody = z.strictObject({
   netns: str(4096).optional(),
   pid: z.number().int().optional(),
   ip: str(64).optional(),
+  ip6: str(64).optional(),
   mac: str(64).optional(),
   ifname: str(64).optional(),
   /** HOSTPORT:PORT[/tcp|udp] (src/control/nat/published-ports.ts). */

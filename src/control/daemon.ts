@@ -34,6 +34,8 @@ import { deviceReconcileSource } from './reconcile-devices.js';
 import { describeSandbox, resolveSandbox, sandboxFrom } from './sandbox.js';
 import { StateStore } from './state-store.js';
 import { LbControl } from './lb-control.js';
+import { planIpv6 } from './dual-stack.js';
+import { NetworkIpam6, type Ipam6State } from './ipam6.js';
 
 // Moved to network-options.ts; re-exported for code written against the daemon.
 export { checkIfname, type CreateNetworkRequest };
@@ -42,6 +44,8 @@ export interface ConnectRequest {
   netns?: string;
   pid?: number;
   ip?: string;
+  /** A static IPv6 address on a dual-stack network (--ip6). */
+  ip6?: string;
   mac?: string;
   ifname?: string;
   /** A runtime's container id (CNI, netavark): with ifname, how the runtime names the attachment (runtime-attachments.ts). */
@@ -66,6 +70,12 @@ export interface DaemonOptions {
 }
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
+
+/** Give an endpoint's addresses back to its network's pools. */
+function releaseAddresses(rt: NetworkRuntime, ep: EndpointRecord): void {
+  if (ep.ip && rt.ipam) rt.ipam.release(ep.ip);
+  if (ep.ip6 && rt.ipam6) rt.ipam6.release(ep.ip6);
+}
 
 // endpointLabel moved to render/port-owners.ts; re-exported for code written against the daemon.
 export { endpointLabel };
@@ -119,6 +129,7 @@ export class Daemon {
       const rt: NetworkRuntime = {
         record: rec,
         ipam: rec.ipam ? NetworkIpam.fromJSON(rec.ipam) : null,
+        ipam6: rec.ipam6 ? NetworkIpam6.fromJSON(rec.ipam6 as Ipam6State) : null,
         domain: null,
         gatewayPort: null,
         endpoints: new Map(),
@@ -144,7 +155,7 @@ export class Daemon {
         } catch (err) {
           this.log(`endpoint ${ep.id}: could not delete ${ep.hostSide!.srcName}: ${(err as Error).message} (reconcile removes it)`);
         }
-        if (ep.ip && rt.ipam) rt.ipam.release(ep.ip);
+        releaseAddresses(rt, ep);
         dropped++;
         continue;
       }
@@ -157,7 +168,7 @@ export class Daemon {
         if (code === 'ERR_NO_SUCH_SANDBOX' || code === 'ERR_DEVICE_GONE') {
           // Definitely gone (the container's namespace, or its interface): release the address.
           this.log(`endpoint ${ep.id} (${describeSandbox(ep.sandbox)}): released at start: ${(err as Error).message}`);
-          if (ep.ip && rt.ipam) rt.ipam.release(ep.ip);
+          releaseAddresses(rt, ep);
           dropped++;
           continue;
         }
@@ -216,7 +227,7 @@ export class Daemon {
   }
 
   private snapshot(): DaemonState {
-    const networks = [...this.networks.values()].map((n) => ({ ...n.record, ipam: n.ipam ? n.ipam.toJSON() : null }));
+    const networks = [...this.networks.values()].map((n) => this.recordOf(n));
     const endpoints = [...this.networks.values()].flatMap((n) => [...n.endpoints.values()].map((e) => e.record));
     return { version: 1, networks, endpoints, lb: this.lb.toState() };
   }
@@ -255,12 +266,18 @@ export class Daemon {
       hostNetns: this.hostNetns,
       poolIpam: (r) => planPoolIpam(r, others.filter((n) => n.ipam).map((n) => ({ name: n.record.name, subnet: n.ipam!.subnet })), this.defaultPools, () => this.hostRoutes()),
     };
-    const { ipam, gateway, overlay, hostRoutedSubnet } = this.drivers[driver].plan(req, parsed, planCtx);
+    const dual = planIpv6(req, this.drivers[driver], others.map((n) => ({ name: n.record.name, subnet6: n.ipam6?.subnet ?? null })), parsed.options.parent !== undefined);
+    const ipam6 = dual.ipam6;
+    const { ipam, gateway, overlay, hostRoutedSubnet } = this.drivers[driver].plan(dual.req, parsed, planCtx);
+    if (gateway && ipam6) {
+      gateway.ip6 = ipam6.gateway;
+      gateway.prefixLen6 = ipam6.prefixLen;
+    }
     const options = parsed.options;
     // The gateway port would share its subnet with that host device (NetworkPlan.hostRoutedSubnet).
     if (hostRoutedSubnet && ipam && !req.force) checkHostSubnetFree(ipam.subnet, this.hostNetns);
     const record: NetworkRecord = { id, name, driver, created: new Date().toISOString(), options, ipam: null, gateway, ...(overlay ? { overlay } : {}), ...(req.docker ? { docker: req.docker } : {}) };
-    const rt: NetworkRuntime = { record, ipam, domain: null, gatewayPort: null, endpoints: new Map() };
+    const rt: NetworkRuntime = { record, ipam, ipam6, domain: null, gatewayPort: null, endpoints: new Map() };
     this.drivers[driver].createNetwork(rt, false);
     this.networks.set(name, rt);
     if (rt.gatewayPort) rt.gatewayPort.label = `${rt.gatewayPort.name} (gateway)`;
@@ -271,12 +288,12 @@ export class Daemon {
       this.networks.delete(name);
       throw err;
     }
-    this.log(`network ${name} (${id}) created: driver ${driver}${ipam ? `, subnet ${ipam.subnet}, gateway ${ipam.gateway}` : ''}`);
+    this.log(`network ${name} (${id}) created: driver ${driver}${ipam ? `, subnet ${ipam.subnet}, gateway ${ipam.gateway}` : ''}${ipam6 ? `, IPv6 subnet ${ipam6.subnet}, gateway ${ipam6.gateway}` : ''}`);
     return this.recordOf(rt);
   }
 
   private recordOf(rt: NetworkRuntime): NetworkRecord {
-    return { ...rt.record, ipam: rt.ipam ? rt.ipam.toJSON() : null };
+    return { ...rt.record, ipam: rt.ipam ? rt.ipam.toJSON() : null, ...(rt.ipam6 ? { ipam6: rt.ipam6.toJSON() } : {}) };
   }
 
   removeNetwork(name: string, force = false): void {
@@ -313,8 +330,11 @@ export class Daemon {
     if (!rt.ipam && req.ip !== undefined) throw new TsnError('ERR_BAD_OPTION', `the ${rt.record.driver} driver assigns no addresses: drop --ip`);
     // A failed connect must leave IPAM exactly as it was, allocation cursor included.
     const ipamBefore = rt.ipam ? rt.ipam.toJSON() : null;
+    if (!rt.ipam6 && req.ip6 !== undefined) throw new TsnError('ERR_BAD_OPTION', `--ip6 ${req.ip6}: network ${rt.record.name} has no IPv6 subnet (it was made without --ipv6)`);
+    const ipam6Before = rt.ipam6 ? rt.ipam6.toJSON() : null;
     const ip = rt.ipam ? (req.addressReserved && req.ip && rt.ipam.isAllocated(req.ip) ? req.ip : rt.ipam.allocate(req.ip)) : null;
     try {
+      const ip6 = rt.ipam6 ? rt.ipam6.allocate(req.ip6) : null;
       const chosen = this.drivers[rt.record.driver].endpointMac?.(rt, mac0, ip) ?? { mac: mac0 ?? (ip ? macFromIpv4(ip) : randomLocalMac()), shared: false };
       const mac = chosen.mac;
       for (const e of rt.endpoints.values()) {
@@ -330,6 +350,7 @@ export class Daemon {
         mac,
         ip,
         prefixLen: rt.ipam ? rt.ipam.prefixLen : null,
+        ...(ip6 !== null ? { ip6, prefixLen6: rt.ipam6!.prefixLen } : {}),
         defaultRoute: false,
         created: new Date().toISOString(),
         ...(req.containerId !== undefined ? { containerId: req.containerId } : {}),
@@ -350,10 +371,11 @@ export class Daemon {
         throw err;
       }
       this.lb.endpointsChanged(rt);
-      this.log(`endpoint ${ep.id} connected: ${describeSandbox(sandbox)} ${ifname} ${mac}${ip ? ` ${ip}/${ep.prefixLen}` : ''} on ${rt.record.name}`);
+      this.log(`endpoint ${ep.id} connected: ${describeSandbox(sandbox)} ${ifname} ${mac}${ip ? ` ${ip}/${ep.prefixLen}` : ''}${ip6 ? ` ${ip6}/${ep.prefixLen6}` : ''} on ${rt.record.name}`);
       return ep;
     } catch (err) {
       if (ipamBefore) rt.ipam = NetworkIpam.fromJSON(ipamBefore);
+      if (ipam6Before) rt.ipam6 = NetworkIpam6.fromJSON(ipam6Before);
       throw err;
     }
   }
@@ -384,7 +406,7 @@ export class Daemon {
     } catch (err) {
       this.log(`endpoint ${ep.record.id}: teardown incomplete: ${(err as Error).message}`);
     } finally {
-      if (ep.record.ip && rt.ipam) rt.ipam.release(ep.record.ip);
+      releaseAddresses(rt, ep.record);
       rt.endpoints.delete(ep.record.id);
     }
   }

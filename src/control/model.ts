@@ -74,8 +74,10 @@ export interface NetworkRecord {
   options: NetworkOptions;
   /** NetworkIpam.toJSON(); null for the null driver. */
   ipam: unknown;
-  /** The host-side gateway port, when the driver made one. */
-  gateway: { ifname: string; mac: string; ip: string; prefixLen: number } | null;
+  /** A dual-stack network's IPv6 pool (`--ipv6`): NetworkIpam6.toJSON() (ipam6.ts); absent without IPv6. */
+  ipam6?: unknown;
+  /** The host-side gateway port, when the driver made one; ip6/prefixLen6 on a dual-stack network. */
+  gateway: { ifname: string; mac: string; ip: string; prefixLen: number; ip6?: string; prefixLen6?: number } | null;
   /** Driver overlay only. */
   overlay?: OverlayRecord;
   /** Made through Docker's remote driver (src/docker/): Docker's network id. */
@@ -116,6 +118,9 @@ export interface EndpointRecord {
   mac: string;
   ip: string | null;
   prefixLen: number | null;
+  /** On a dual-stack network: the endpoint's IPv6 address and prefix length. */
+  ip6?: string;
+  prefixLen6?: number;
   /** Whether connect installed the sandbox's default route via this network's gateway. */
   defaultRoute: boolean;
   created: string;

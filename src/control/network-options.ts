@@ -25,6 +25,12 @@ export interface CreateNetworkRequest {
   subnet?: string;
   gateway?: string;
   ipRange?: string;
+  /** Dual stack (Docker's --ipv6): the network also has an IPv6 subnet (ipam6.ts). */
+  ipv6?: boolean;
+  subnet6?: string;
+  gateway6?: string;
+  ipRange6?: string;
+  /** name -> address; IPv6 values (and DefaultGatewayIPv6) go to the IPv6 pool. */
   auxAddresses?: Record<string, string>;
   mtu?: number;
   options?: Record<string, string>;

@@ -19,6 +19,8 @@ export interface PortOptions {
   ownMac?: number;
   /** IP port security: the only IPv4 source (uint32) this port may send from; 0.0.0.0 is allowed too. */
   ownIp?: number;
+  /** IP port security on a dual-stack network: the port's own global IPv6 address (16 bytes), besides its link-local one. */
+  ownIp6?: Uint8Array;
 }
 
 export abstract class Port {
@@ -28,6 +30,7 @@ export abstract class Port {
   readonly counters = new PortCounters();
   ownMac: number | null;
   ownIp: number | null;
+  ownIp6: Uint8Array | null;
   /**
    * What people call this port in trace, capture and stats output (the daemon sets sandbox:ifname, the
    * emulator the topology's name); the device name until someone sets it.
@@ -45,6 +48,7 @@ export abstract class Port {
   ) {
     this.ownMac = opts.ownMac ?? null;
     this.ownIp = opts.ownIp ?? null;
+    this.ownIp6 = opts.ownIp6 ?? null;
     this.label = name;
   }
 

@@ -30,7 +30,7 @@ export function networkRequestFromDocker(body: { NetworkID: string; Options?: Re
   const generic: Record<string, string> = {};
   for (const [k, v] of Object.entries((opts[GENERIC] as Record<string, unknown> | undefined) ?? {})) generic[k] = String(v);
   if (opts[ENABLE_IPV6] === true || opts[ENABLE_IPV6] === 'true' || (body.IPv6Data?.length ?? 0) > 0) {
-    throw new TsnError('ERR_BAD_OPTION', '--ipv6: tsnet networks are IPv4-only for now; drop --ipv6 and the IPv6 --subnet');
+    throw new TsnError('ERR_BAD_OPTION', '--ipv6: tsnet networks made through Docker are IPv4-only for now (tsnet-switch network create --ipv6 makes dual-stack bridge networks); drop --ipv6 and the IPv6 --subnet');
   }
   const v4 = body.IPv4Data ?? [];
   if (v4.length > 1) throw new TsnError('ERR_BAD_OPTION', `${v4.length} IPv4 subnets (${v4.map((d) => d.Pool).join(', ')}): a tsnet network has one; give one --subnet`);

@@ -10,6 +10,7 @@
  */
 import { parseMac } from '../../packet/mac.js';
 import { parseIpv4 } from '../cidr.js';
+import { parseIpv6 } from '../../packet/ipv6.js';
 import { TapPort } from '../../dataplane/ports/tap-port.js';
 import { deviceAlias } from '../device-marker.js';
 import { TsnError } from '../../errors.js';
@@ -24,6 +25,12 @@ import { checkIfname } from '../network-options.js';
 import { hostInterfacesOf, parentLink } from '../parent-network-options.js';
 import { LOOP_HOLD_S, LoopGuard } from '../../dataplane/loop-guard.js';
 import { openParentUplink, ParentWatch } from './parent-uplink.js';
+
+function ipv6Bytes(text: string): Uint8Array {
+  const b = new Uint8Array(16);
+  parseIpv6(text, b, 0);
+  return b;
+}
 
 function errCode(err: unknown): string | undefined {
   return (err as { code?: string }).code;
@@ -54,6 +61,11 @@ export function plumbTap(opts: {
   ownMac: boolean;
   /** IP port security: the only IPv4 source the container may use. */
   ownIp?: string;
+  /** Dual stack: the IPv6 address (with prefixLen6), the IPv6 default route, and port security's own IPv6. */
+  ip6?: string | null;
+  prefixLen6?: number | null;
+  defaultRouteVia6?: string | null;
+  ownIp6?: string;
   mode: PlumbMode;
   defaultRouteVia: string | null;
   /** The device's marker (device-marker.ts), set on a new device and on an adopted one that lacks it. */
@@ -75,6 +87,7 @@ export function plumbTap(opts: {
       persist: existed, // an adopted device stays persistent; a new one becomes so only on commit
       ownMac: opts.ownMac ? parseMac(opts.mac) : undefined,
       ownIp: opts.ownIp !== undefined ? parseIpv4(opts.ownIp) : undefined,
+      ownIp6: opts.ownIp6 !== undefined ? ipv6Bytes(opts.ownIp6) : undefined,
     });
     let defaultRoute = false;
     // Marked before the device can become persistent: reconcile never meets one of ours unmarked.
@@ -83,12 +96,20 @@ export function plumbTap(opts: {
       const idx = nl.linkIndex(opts.ifname);
       nl.linkSet(idx, { mac: opts.mac, mtu: opts.mtu, up: true });
       if (opts.ip !== null && opts.prefixLen !== null) nl.addrAdd(idx, opts.ip, opts.prefixLen);
+      if (opts.ip6 && opts.prefixLen6) nl.addrAdd(idx, opts.ip6, opts.prefixLen6); // no DAD: IPAM hands it out once
       if (opts.defaultRouteVia) {
         try {
           nl.routeAdd({ dst: '0.0.0.0', prefixLen: 0, gateway: opts.defaultRouteVia, ifindex: idx });
           defaultRoute = true;
         } catch (err) {
           if (errCode(err) !== 'EEXIST') throw err; // the sandbox has a default route from another network: keep it
+        }
+      }
+      if (opts.defaultRouteVia6) {
+        try {
+          nl.routeAdd({ dst: '::', prefixLen: 0, gateway: opts.defaultRouteVia6, ifindex: idx });
+        } catch (err) {
+          if (errCode(err) !== 'EEXIST') throw err; // as for IPv4: another network's default route stays
         }
       }
     }
@@ -140,6 +161,7 @@ export class BridgeDriver implements NetworkDriver {
   /** -o parent=IFACE is the bridge's too (its first uplink); -o gateway_port is read by plan. */
   readonly optionKeys = { parent: 'parent' } as const;
   readonly ownOptionKeys = ['gateway_port'];
+  readonly ipv6 = true;
   private readonly uplinks = new Map<string, BridgeUplink[]>(); // by network id
   private readonly loopLogs = new Map<string, NodeJS.Timeout>(); // by network id, while it has uplinks
   constructor(private readonly ctx: DriverContext) {}
@@ -216,8 +238,9 @@ export class BridgeDriver implements NetworkDriver {
     }
     if (current.length === 1) {
       if (rec.options.gatewayPort === false) throw new TsnError('ERR_BAD_OPTION', `${iface} is the last uplink of network ${rec.name}, which has no gateway port (-o gateway_port=false): without it the network reaches nothing beyond itself; add another uplink first, or remove the network`);
-      const router = net.ipam?.auxAddresses.DefaultGatewayIPv4;
-      if (router !== undefined) throw new TsnError('ERR_BAD_OPTION', `${iface} is the last uplink of network ${rec.name}, and its containers' default route (DefaultGatewayIPv4=${router}) is on that LAN; add another uplink first, or remove the network`);
+      const router = net.ipam?.auxAddresses.DefaultGatewayIPv4 ?? net.ipam6?.auxAddresses.DefaultGatewayIPv6;
+      const which = net.ipam?.auxAddresses.DefaultGatewayIPv4 !== undefined ? 'DefaultGatewayIPv4' : 'DefaultGatewayIPv6';
+      if (router !== undefined) throw new TsnError('ERR_BAD_OPTION', `${iface} is the last uplink of network ${rec.name}, and its containers' default route (${which}=${router}) is on that LAN; add another uplink first, or remove the network`);
     }
     const list = this.uplinks.get(rec.id) ?? [];
     const up = list.find((u) => u.iface === iface);
@@ -298,6 +321,8 @@ export class BridgeDriver implements NetworkDriver {
         mtu: rec.options.mtu,
         ip: rec.gateway.ip,
         prefixLen: rec.gateway.prefixLen,
+        ip6: rec.gateway.ip6 ?? null,
+        prefixLen6: rec.gateway.prefixLen6 ?? null,
         ownMac: false, // the host's port is trusted: it routes for everything beyond the network
         mode: adopt ? 'adopt-or-create' : 'create',
         defaultRouteVia: null,
@@ -346,8 +371,12 @@ export class BridgeDriver implements NetworkDriver {
       prefixLen: ep.prefixLen,
       ownMac: true,
       ownIp: rec.options.portSecurity === 'ip' && ep.ip ? ep.ip : undefined,
+      ip6: place.configure ? (ep.ip6 ?? null) : null,
+      prefixLen6: ep.prefixLen6 ?? null,
+      ownIp6: rec.options.portSecurity === 'ip' && ep.ip6 ? ep.ip6 : undefined,
       mode: adopt ? 'adopt' : 'create',
       defaultRouteVia: rec.options.internal || !place.configure ? null : (net.ipam?.auxAddresses.DefaultGatewayIPv4 ?? rec.gateway?.ip ?? null),
+      defaultRouteVia6: rec.options.internal || !place.configure ? null : (net.ipam6?.auxAddresses.DefaultGatewayIPv6 ?? rec.gateway?.ip6 ?? null),
       alias: deviceAlias(this.ctx.owner, rec.id, 'endpoint', ep.id),
     });
     try {

@@ -8,12 +8,15 @@ import type { L2Domain } from '../../dataplane/l2-domain.js';
 import type { Port } from '../../dataplane/port.js';
 import type { SwitchEngine } from '../../dataplane/switch-engine.js';
 import type { NetworkIpam } from '../ipam.js';
+import type { NetworkIpam6 } from '../ipam6.js';
 import type { DriverName, EndpointRecord, NetworkRecord, OverlayRecord } from '../model.js';
 import type { CreateNetworkRequest, DriverOptionKeys, ParsedNetworkOptions } from '../network-options.js';
 
 export interface NetworkRuntime {
   record: NetworkRecord;
   ipam: NetworkIpam | null;
+  /** A dual-stack network's IPv6 pool (ipam6.ts); absent or null without IPv6. */
+  ipam6?: NetworkIpam6 | null;
   domain: L2Domain | null;
   gatewayPort: Port | null;
   endpoints: Map<string, EndpointRuntime>;
@@ -70,6 +73,8 @@ export interface NetworkDriver extends DriverOptionKeys {
    * `parsed.options` with its defaults), its IPAM and its gateway. Throws a TsnError to refuse it.
    */
   plan(req: CreateNetworkRequest, parsed: ParsedNetworkOptions, ctx: NetworkPlanContext): NetworkPlan;
+  /** The driver gives endpoints IPv6 addresses on a dual-stack network (`--ipv6`; dual-stack.ts). */
+  readonly ipv6?: boolean;
   createNetwork(net: NetworkRuntime, adopt: boolean): void;
   deleteNetwork(net: NetworkRuntime): void;
   connect(net: NetworkRuntime, ep: EndpointRecord, adopt: boolean): Port | null;

@@ -121,7 +121,7 @@ export class IngressStage implements Stage {
           } else if (port.ownIp !== null && (ipProblem = sourceIpProblem(bytes, off, len, port.ownIp, port.ownMac)) !== null) {
             reason = DROP[ipProblem.reason];
             why = ipProblem.why;
-          } else if (port.ownIp !== null && bytes[off + 12] === 0x86 && bytes[off + 13] === 0xdd && (v6 = ipv6PortSecurityProblem(bytes, off + ETH_HLEN, off + len, src)) !== null) {
+          } else if (port.ownIp !== null && bytes[off + 12] === 0x86 && bytes[off + 13] === 0xdd && (v6 = ipv6PortSecurityProblem(bytes, off + ETH_HLEN, off + len, src, port.ownIp6)) !== null) {
             reason = DROP[v6.reason];
             why = v6.why;
           } else if (port.domain === null) {

@@ -2,15 +2,15 @@
  * IPv6 under IP port security (`-o port_security=ip`): which IPv6 packets a container port may send.
  * Called by the ingress stage for every IPv6 frame from a port that has an own IPv4 address.
  *
- * The daemon assigns endpoints no IPv6 address, so the only IPv6 address a container legitimately
- * owns is the link-local one its kernel derives from the port's MAC (fe80::/64 + modified EUI-64,
- * RFC 4291 appendix A: the kernel's default addr_gen_mode). The rule:
- * - spoofed-src-ipv6: the source must be that link-local address, or :: (unspecified) for the two
+ * A container legitimately owns the link-local address its kernel derives from the port's MAC
+ * (fe80::/64 + modified EUI-64, RFC 4291 appendix A: the kernel's default addr_gen_mode), and on a
+ * dual-stack network the global address the daemon assigned it (`own6`). The rule:
+ * - spoofed-src-ipv6: the source must be one of those addresses, or :: (unspecified) for the
  *   messages sent before an address is usable: a Neighbor Solicitation for duplicate address
  *   detection (RFC 4862), an MLDv2 report (RFC 3810) and a Router Solicitation (RFC 4861). Any other source (another container's
  *   link-local, a global or ULA address we never assigned) is dropped.
  * - spoofed-nd: Neighbor Discovery (RFC 4861) must not claim another node's address: a Neighbor
- *   Advertisement's target must be the port's own link-local address; a DAD probe (NS from ::) must
+ *   Advertisement's target must be one of the port's own addresses; a DAD probe (NS from ::) must
  *   be for it too, to its solicited-node group, without a source link-layer option; a source or
  *   target link-layer address option must carry the port's own MAC. A truncated ND message or
  *   option is dropped here as well.
@@ -54,6 +54,13 @@ function isOwnLinkLocal(b: Uint8Array, at: number, mac: number): boolean {
   return true;
 }
 
+/** Does the 16-byte address at `at` equal `own` (the port's global address; null: it has none)? */
+function isOwnGlobal(b: Uint8Array, at: number, own: Uint8Array | null): boolean {
+  if (own === null) return false;
+  for (let i = 0; i < 16; i++) if (b[at + i] !== own[i]) return false;
+  return true;
+}
+
 function isUnspecified(b: Uint8Array, at: number): boolean {
   for (let i = 0; i < 16; i++) if (b[at + i] !== 0) return false;
   return true;
@@ -73,17 +80,20 @@ function readMacAt(b: Uint8Array, at: number): number {
 }
 
 /**
- * Why the IPv6 packet at `l3` (frame ends at `end`) may not leave a port whose MAC is `mac`, or null.
- * `end` is the frame's end; the IPv6 payload length bounds the walk when it is shorter.
+ * Why the IPv6 packet at `l3` (frame ends at `end`) may not leave a port whose MAC is `mac` (and whose
+ * global address is `own6`, if it has one), or null. `end` is the frame's end; the IPv6 payload length
+ * bounds the walk when it is shorter.
  */
-export function ipv6PortSecurityProblem(b: Uint8Array, l3: number, end: number, mac: number): Ipv6Problem | null {
+export function ipv6PortSecurityProblem(b: Uint8Array, l3: number, end: number, mac: number, own6: Uint8Array | null = null): Ipv6Problem | null {
   if (end < l3 + 40 || b[l3] >> 4 !== 6) return { reason: 'bad-ipv6', why: 'truncated IPv6 header' };
   const plen = (b[l3 + 4] << 8) | b[l3 + 5];
   if (plen !== 0 && l3 + 40 + plen < end) end = l3 + 40 + plen; // Ethernet padding is not part of it
   const src = l3 + 8;
   const dst = l3 + 24;
   const unspecified = isUnspecified(b, src);
-  if (!unspecified && !isOwnLinkLocal(b, src, mac)) return { reason: 'spoofed-src-ipv6', why: "source is not the port's link-local address (fe80:: + EUI-64 of its MAC) nor ::" };
+  if (!unspecified && !isOwnLinkLocal(b, src, mac) && !isOwnGlobal(b, src, own6)) {
+    return { reason: 'spoofed-src-ipv6', why: own6 ? "source is not one of the port's addresses (its link-local fe80:: + EUI-64 of its MAC, its assigned IPv6) nor ::" : "source is not the port's link-local address (fe80:: + EUI-64 of its MAC) nor ::" };
+  }
 
   let nh = b[l3 + 6];
   let off = l3 + 40;
@@ -104,7 +114,7 @@ export function ipv6PortSecurityProblem(b: Uint8Array, l3: number, end: number, 
   // NS and NA: 4 bytes of ICMPv6 header, 4 reserved/flags, the 16-byte target, then options.
   if (off + 24 > end) return { reason: 'spoofed-nd', why: 'truncated neighbor discovery message' };
   const target = off + 8;
-  const own = isOwnLinkLocal(b, target, mac);
+  const own = isOwnLinkLocal(b, target, mac) || isOwnGlobal(b, target, own6);
   if (type === ND_NA && !own) return { reason: 'spoofed-nd', why: "neighbor advertisement for an address that is not the port's" };
   if (type === ND_NS && unspecified && (!own || !isSolicitedNodeOf(b, dst, target))) return { reason: 'spoofed-nd', why: "duplicate address detection for an address that is not the port's" };
   for (let o = off + 24; o < end; ) {

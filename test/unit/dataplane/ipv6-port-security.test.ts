@@ -94,4 +94,23 @@ describe('IPv6 port security (port_security=ip)', () => {
     sw.drain();
     expect(b.take()).toHaveLength(1);
   });
+
+  it('on a dual-stack network also lets the port use its assigned IPv6 address, and only that one', () => {
+    const sw = new SwitchEngine({ poolSlots: 32 });
+    const net = sw.createDomain('n');
+    const a = new MemoryPort('a', { ownMac: A, ownIp: 0x0a000002, ownIp6: Uint8Array.from(ULA) });
+    const b = new MemoryPort('b', { ownMac: B });
+    sw.addPort(a, net);
+    sw.addPort(b, net);
+    const other = [...ULA.slice(0, 15), 0x98];
+    a.inject(ipv6(A, ULA, linkLocal(B), 58, echo())); // from its own global address
+    a.inject(ipv6(A, ULA, solicited(other), 58, ns(other, lla(1, A)))); // resolving a neighbour from it
+    a.inject(ipv6(A, ULA, linkLocal(B), 58, na(ULA, lla(2, A)))); // answering for it
+    a.inject(ipv6(A, other, linkLocal(B), 58, echo())); // another global address: spoofed
+    a.inject(ipv6(A, ULA, linkLocal(B), 58, na(other, lla(2, A)))); // claiming another's: spoofed ND
+    sw.drain();
+    expect(b.take()).toHaveLength(3);
+    expect(a.counters.dropCount('spoofed-src-ipv6')).toBe(1);
+    expect(a.counters.dropCount('spoofed-nd')).toBe(1);
+  });
 });

@@ -1,0 +1,105 @@
+/**
+ * Dual-stack bridge networks (issue #17 part 1, first slice): `network create --ipv6 --subnet V4
+ * --subnet V6` gives every endpoint an IPv6 address and an IPv6 default route via the gateway port's
+ * IPv6 address, as Docker's `--ipv6` does; port security covers the assigned IPv6 address; IPAM is
+ * persisted; bad input is refused by name and leaves nothing.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { daemonWithSandboxes } from '../helpers/daemon.js';
+import { nsExec, privilegedSkipReason, sh } from '../helpers/netns.js';
+import { iperfTcpBytes, pingOk } from '../helpers/traffic.js';
+
+const skip = privilegedSkipReason(['iperf3']);
+if (skip) console.warn(`skipping dual-stack integration tests: ${skip}`);
+
+let cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.reverse()) await f().catch(() => undefined);
+  cleanup = [];
+});
+
+async function v6Addrs(ns: string): Promise<string[]> {
+  const j = JSON.parse(await sh('ip', ['-n', ns, '-6', '-j', 'addr', 'show', 'dev', 'eth0', 'scope', 'global'])) as { addr_info: { local: string; prefixlen: number }[] }[];
+  return j.flatMap((l) => l.addr_info.filter((a) => a.local).map((a) => `${a.local}/${a.prefixlen}`));
+}
+
+describe.skipIf(skip !== null)('dual-stack bridge networks', () => {
+  it('IPv6 addresses and default routes; ping6 and TCP between containers and to the gateway; port security; kept across kill -9', async () => {
+    const { d, ns } = await daemonWithSandboxes(2, [], (f) => cleanup.push(f));
+    const [c1, c2] = ns;
+    await d.ok(['network', 'create', '--ipv6', '--subnet', '10.218.0.0/24', '--subnet', 'fd00:218::/64', '-o', 'port_security=ip', 'ds']);
+    const e1 = JSON.parse(await d.ok(['connect', 'ds', '--netns', c1, '--json']));
+    const e2 = JSON.parse(await d.ok(['connect', 'ds', '--netns', c2, '--ip6', 'fd00:218::99', '--json']));
+    expect([e1.ip, e1.ip6, e1.prefixLen6]).toEqual(['10.218.0.2', 'fd00:218::2', 64]);
+    expect([e2.ip, e2.ip6]).toEqual(['10.218.0.3', 'fd00:218::99']);
+    expect(await v6Addrs(c1)).toEqual(['fd00:218::2/64']);
+    expect(await sh('ip', ['-n', c1, '-6', 'route', 'show', 'default'])).toMatch(/default via fd00:218::1 dev eth0/);
+    // The gateway port holds the gateway's IPv6 address on the host side.
+    const inspect = JSON.parse(await d.ok(['network', 'inspect', 'ds']))[0];
+    expect(inspect.EnableIPv6).toBe(true);
+    expect(inspect.IPAM.Config).toEqual([
+      { Subnet: '10.218.0.0/24', Gateway: '10.218.0.1' },
+      { Subnet: 'fd00:218::/64', Gateway: 'fd00:218::1' },
+    ]);
+    expect(inspect.GatewayPort.IPv6Address).toBe('fd00:218::1/64');
+    expect(inspect.Endpoints[e2.id].IPv6Address).toBe('fd00:218::99/64');
+    expect(await sh('ip', ['-n', d.hostNs, '-6', 'addr', 'show', 'dev', inspect.GatewayPort.Interface])).toContain('fd00:218::1/64');
+
+    expect(await pingOk(c1, 'fd00:218::99', { waitS: 2 })).toBe(true);
+    expect(await pingOk(c2, 'fd00:218::2', { waitS: 2 })).toBe(true);
+    expect(await pingOk(c1, 'fd00:218::1', { waitS: 2 })).toBe(true); // the gateway
+    expect(await pingOk(c1, '10.218.0.3', { waitS: 2 })).toBe(true); // and IPv4 alongside
+    expect(await iperfTcpBytes(c2, c1, 'fd00:218::99')).toBeGreaterThan(10e6);
+
+    // Port security: a source address the port was not given is dropped and counted.
+    await sh('ip', ['-n', c1, '-6', 'addr', 'add', 'fd00:218::77/64', 'dev', 'eth0', 'nodad']);
+    expect(await pingOk(c1, 'fd00:218::99', { count: 1, waitS: 1, extra: ['-I', 'fd00:218::77'] })).toBe(false);
+    const stats = JSON.parse(await d.ok(['stats', '--json'])) as { ports: { port: string; drops: Record<string, number> }[] };
+    expect(stats.ports.find((p) => p.port === `${c1}:eth0`)?.drops['spoofed-src-ipv6']).toBeGreaterThan(0);
+    await sh('ip', ['-n', c1, '-6', 'addr', 'del', 'fd00:218::77/64', 'dev', 'eth0']);
+
+    // kill -9 and a new daemon: addresses and pools are as they were.
+    await d.kill('SIGKILL');
+    await d.start();
+    expect(await pingOk(c1, 'fd00:218::99', { waitS: 2, tries: 3 })).toBe(true);
+    await d.ok(['disconnect', 'ds', c2]);
+    expect(await v6Addrs(c2).catch(() => [])).toEqual([]);
+    const again = JSON.parse(await d.ok(['connect', 'ds', '--netns', c2, '--json']));
+    expect(again.ip6).toBe('fd00:218::3'); // serial: after ::2, which c1 still holds
+    expect(await pingOk(c2, 'fd00:218::2', { waitS: 2 })).toBe(true);
+    await d.ok(['network', 'rm', '--force', 'ds']);
+    expect(await sh('ip', ['-n', d.hostNs, '-o', 'link', 'show'])).not.toMatch(/tsn-/);
+  }, 90_000);
+
+  it('refuses bad dual-stack input, naming the value, and makes nothing', async () => {
+    const { d, ns } = await daemonWithSandboxes(1, [], (f) => cleanup.push(f));
+    const [c1] = ns;
+    const refused = async (args: string[], text: string) => {
+      const r = await d.cli(args);
+      expect(r.code, r.stdout).not.toBe(0);
+      expect(r.stderr).toContain(text);
+    };
+    await refused(['network', 'create', '--subnet', 'fd00:219::/64', 'x1'], '--subnet fd00:219::/64 is IPv6: add --ipv6');
+    await refused(['network', 'create', '--ipv6', '--subnet', '10.219.0.0/24', 'x2'], '--ipv6 needs an IPv6 --subnet');
+    await refused(['network', 'create', '--ipv6', '--subnet', 'fd00:219::5/64', 'x3'], 'has host bits set: did you mean fd00:219::/64?');
+    await refused(['network', 'create', '--subnet', '10.219.0.0/24', '--subnet', '10.220.0.0/24', 'x4'], 'a network takes one IPv4 and one IPv6 subnet at most');
+    await refused(['network', 'create', '-d', 'overlay', '--ipv6', '--subnet', '10.219.0.0/24', '--subnet', 'fd00:219::/64', '-o', 'vtep=198.18.0.1', 'x5'], 'the overlay driver is IPv4 only so far');
+    await refused(['network', 'create', '--ipv6', '--subnet', '10.219.0.0/24', '--subnet', 'fd00:219::/64', '--gateway', 'fd00:21a::1', 'x6'], 'IPv6 gateway fd00:21a::1 is outside the IPv6 subnet fd00:219::/64');
+    expect(JSON.parse(await d.ok(['network', 'ls', '--json']))).toEqual([]);
+
+    await d.ok(['network', 'create', '--ipv6', '--subnet', '10.219.0.0/24', '--subnet', 'fd00:219::/64', 'ds1']);
+    await refused(['network', 'create', '--ipv6', '--subnet', '10.221.0.0/24', '--subnet', 'fd00:219::/48', 'ds2'], 'IPv6 subnet fd00:219::/48 overlaps fd00:219::/64 of network ds1');
+    await refused(['connect', 'ds1', '--netns', c1, '--ip6', 'fd00:999::5'], '--ip6 fd00:999::5 is outside the IPv6 subnet fd00:219::/64');
+    await refused(['connect', 'ds1', '--netns', c1, '--ip6', 'fd00:219::1'], '--ip6 fd00:219::1 is the IPv6 gateway of fd00:219::/64');
+    await d.ok(['network', 'create', '--subnet', '10.222.0.0/24', 'v4only']);
+    await refused(['connect', 'v4only', '--netns', c1, '--ip6', 'fd00:219::5'], 'network v4only has no IPv6 subnet');
+    // Nothing was made by the refused connects: no interface in the sandbox, no address taken.
+    expect(await nsExec(c1, 'ip', ['-o', 'link', 'show'])).not.toMatch(/eth0/);
+    const e = JSON.parse(await d.ok(['connect', 'ds1', '--netns', c1, '--json']));
+    expect([e.ip, e.ip6]).toEqual(['10.219.0.2', 'fd00:219::2']);
+    expect((JSON.parse(await d.ok(['network', 'ls', '--json'])) as { name: string; subnet6: string | null }[]).map((n) => [n.name, n.subnet6])).toEqual([
+      ['ds1', 'fd00:219::/64'],
+      ['v4only', null],
+    ]);
+  }, 60_000);
+});
