@@ -39,18 +39,22 @@ export function registerOverlayCommands(program: Command, socketOption: () => Op
     .requiredOption('-w, --write <file>', 'the key log, or with --inject the pcapng file to write (mode 0600)')
     .option('--inject <capture>', 'offline: embed --keylog into this pcap/pcapng capture of the underlay (taken while `overlay secrets -w` ran), written to -w')
     .option('--keylog <file>', 'with --inject: the key log to embed')
+    .option('--passive <seconds>', 'start no handshake: record the handshakes that happen within SECONDS (1-600; a peer\'s, or a rekey, every 2 min), answered or initiated here, until every peer has had one')
     .addOption(socketOption())
     .action(async (o) => {
       let keylog: string;
       if (Boolean(o.inject) !== Boolean(o.keylog)) {
         throw new TsnError('ERR_BAD_OPTION', '--inject CAPTURE and --keylog FILE go together: the key log that `overlay secrets -w FILE` wrote while CAPTURE was being taken');
       }
+      if (o.passive !== undefined && (o.keylog || o.inject)) throw new TsnError('ERR_BAD_OPTION', '--passive records handshakes from the daemon: it does not go with --inject/--keylog (offline)');
+      const passive = o.passive === undefined ? undefined : /^\d+$/.test(o.passive) && Number(o.passive) >= 1 && Number(o.passive) <= 600 ? Number(o.passive) : null;
+      if (passive === null) throw new TsnError('ERR_BAD_OPTION', `--passive ${JSON.stringify(o.passive)}: expected whole seconds, 1 to 600`);
       if (o.keylog) {
         keylog = readFileSync(o.keylog, 'utf8');
       } else {
-        const r = await client(o).call<SecretsAnswer>('POST', '/v1/overlay/secrets', {});
+        const r = await client(o).call<SecretsAnswer>('POST', '/v1/overlay/secrets', passive !== undefined ? { passive } : {});
         keylog = r.KeyLog;
-        process.stderr.write(`${r.Handshakes} new handshake(s)${r.Missing.length ? `; no answer from ${r.Missing.join(', ')}` : ''}\n`);
+        process.stderr.write(`${r.Handshakes} new handshake(s)${r.Missing.length ? `; ${passive !== undefined ? 'none with' : 'no answer from'} ${r.Missing.join(', ')}` : ''}\n`);
         if (!keylog) throw new TsnError('ERR_NOT_FOUND', 'no encrypted overlay peers on this daemon: no secrets to write');
       }
       const out = o.inject ? injectSecrets(readFileSync(o.inject), SECRETS_WIREGUARD_KEYLOG, Buffer.from(keylog), o.inject) : Buffer.from(keylog);

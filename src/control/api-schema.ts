@@ -68,6 +68,11 @@ export const TraceBody = z.strictObject({
   frame: str(60_000),
 });
 
+/** POST /v1/overlay/secrets: `passive` seconds: start no handshake, record those that happen (overlay secrets --passive). */
+export const SecretsBody = z.strictObject({
+  passive: z.number().int().min(1).max(600).optional(),
+});
+
 /** The page's actions (src/ui/ui-server.ts): a trace names its network; a capture is bounded by count and time. */
 export const UiTraceBody = TraceBody.extend({ network: str(256) });
 export const UiCaptureBody = z.strictObject({

@@ -30,7 +30,7 @@
 import { existsSync, unlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { FdbAddBody } from './api-schema.js';
-import { CaptureBody, ConnectBody, CreateNetworkBody, DisconnectBody, TraceBody, UplinkBody } from './api-schema.js';
+import { CaptureBody, ConnectBody, CreateNetworkBody, DisconnectBody, SecretsBody, TraceBody, UplinkBody } from './api-schema.js';
 import { CaptureService } from './capture-service.js';
 import { traceFrame } from './trace-service.js';
 import type { Daemon } from './daemon.js';
@@ -145,7 +145,10 @@ export class ApiServer {
       return send(res, 200, d.fdbDel(network, mac));
     }
     if (resource === 'overlay' && name === 'key' && !action && method === 'GET') return send(res, 200, { PublicKey: d.overlay.encrypted.publicKey() }); // never the private key
-    if (resource === 'overlay' && name === 'secrets' && !action && method === 'POST') return send(res, 200, await d.overlay.encrypted.secrets(SECRETS_WAIT_MS)); // session keys, on request only
+    if (resource === 'overlay' && name === 'secrets' && !action && method === 'POST') {
+      const { passive } = parse(SecretsBody, body ?? {});
+      return send(res, 200, await d.overlay.encrypted.secrets(passive !== undefined ? passive * 1000 : SECRETS_WAIT_MS, passive === undefined)); // session keys, on request only
+    }
     if (resource === 'stats' && method === 'GET') return send(res, 200, d.stats());
     if (resource === 'ui' && method === 'GET') return send(res, 200, d.ui ? { url: d.ui.url, token: d.ui.token, open: `${d.ui.url}#token=${d.ui.token}` } : { url: null });
     if (resource === 'doctor' && method === 'GET') return send(res, 200, { findings: daemonDoctorFindings(d) });

@@ -75,13 +75,24 @@ describe.skipIf(skip !== null)('encrypted overlay across three tsnet hosts', () 
     for (const a of hosts) for (const b of hosts) if (a !== b) expect(await ping(a.c, `10.89.0.${10 + hosts.indexOf(b)}`), `${a.vtep} -> ${b.vtep}`).toBe(true);
     // `overlay secrets` on host 1, while the capture runs: new handshakes with both peers, their key log
     // in a 0600 file; then traffic on those sessions, both ways.
+    // Host 2 meanwhile records passively: no handshake of its own, the one host 1 starts answered there.
     const keylog = `/tmp/tsnet-keys-${tag}.log`;
+    const keylog2 = `/tmp/tsnet-keys-${tag}-responder.log`;
     const decrypted = `/tmp/tsnet-under-${tag}-secrets.pcapng`;
-    cleanup.push(async () => void (await sh('rm', ['-f', keylog, decrypted])));
+    const decrypted2 = `/tmp/tsnet-under-${tag}-responder.pcapng`;
+    cleanup.push(async () => void (await sh('rm', ['-f', keylog, keylog2, decrypted, decrypted2])));
+    const passive = hosts[1].d.cli(['overlay', 'secrets', '--passive', '4', '-w', keylog2]);
+    await new Promise((r) => setTimeout(r, 500));
     await hosts[0].d.ok(['overlay', 'secrets', '-w', keylog]);
     const log = readFileSync(keylog, 'utf8');
     expect(statSync(keylog).mode & 0o777).toBe(0o600);
     expect(log.match(/^LOCAL_EPHEMERAL_PRIVATE_KEY = [A-Za-z0-9+/]{43}=$/gm)).toHaveLength(2); // one handshake per peer
+    expect(await ping(hosts[0].c, '10.89.0.11')).toBe(true);
+    const pr = await passive;
+    expect(pr.code, pr.stderr).toBe(0);
+    // Host 1's handshake is in it (host 3's session with host 2 may rekey meanwhile, it is not asked for).
+    const remotes2 = [...readFileSync(keylog2, 'utf8').matchAll(/^REMOTE_STATIC_PUBLIC_KEY = (\S+)$/gm)].map((m) => m[1]);
+    expect(remotes2, pr.stderr).toContain(hosts[0].key);
     expect(await ping(hosts[0].c, '10.89.0.11')).toBe(true);
     await new Promise((r) => setTimeout(r, 300));
     kill(dump);
@@ -107,6 +118,12 @@ describe.skipIf(skip !== null)('encrypted overlay across three tsnet hosts', () 
     expect(pairs.has('10.89.0.10>10.89.0.11 8') && pairs.has('10.89.0.11>10.89.0.10 0'), [...pairs].join(' | ')).toBe(true);
     const proto = await sh('tshark', ['-r', decrypted, '-Y', 'icmp', '-T', 'fields', '-e', 'frame.protocols']);
     expect(proto).toMatch(/:wg:ip:udp:vxlan:eth:ethertype:ip:icmp/);
+    // The responder's key log alone (host 2's ephemeral key) decrypts the same session.
+    await hosts[1].d.ok(['overlay', 'secrets', '--inject', file, '--keylog', keylog2, '-w', decrypted2]);
+    const inner2 = await sh('tshark', ['-r', decrypted2, '-Y', 'icmp', '-T', 'fields', '-e', 'ip.src', '-e', 'ip.dst', '-e', 'icmp.type']);
+    const pairs2 = new Set(inner2.trim().split('\n').map((l) => { const [src, dst, type] = l.split('\t'); return `${last(src)}>${last(dst)} ${type}`; }));
+    expect(pairs2.has('10.89.0.10>10.89.0.11 8') && pairs2.has('10.89.0.11>10.89.0.10 0'), [...pairs2].join(' | ')).toBe(true);
+    expect(pairs2.has('10.89.0.10>10.89.0.12 8')).toBe(false); // host 1 - host 3: not host 2's session
     const alone = await hosts[0].d.cli(['overlay', 'secrets', '--inject', file, '-w', decrypted]); // which key log?
     expect(alone.code).not.toBe(0);
     expect(alone.stderr).toMatch(/--inject CAPTURE and --keylog FILE go together/);

@@ -133,13 +133,15 @@ export class EncryptedVteps {
   /**
    * `overlay secrets`: a new handshake with every peer of every encrypted VTEP, initiated here, and the
    * Wireshark key log of those handshakes once they complete (or `timeoutMs` passed: a peer that did
-   * not answer is listed in `Missing`). A capture of the underlay that holds these handshakes is
-   * decrypted with it, from the handshake on. Sensitive: the caller writes it to a 0600 file.
+   * not answer is listed in `Missing`). With `initiate` false (`--passive`), no handshake is started:
+   * the key log is of those that happen within `timeoutMs` (a peer's, or a rekey), answered here or
+   * initiated here. A capture of the underlay that holds these handshakes is decrypted with it, from
+   * the handshake on. Sensitive: the caller writes it to a 0600 file.
    */
-  async secrets(timeoutMs: number): Promise<{ KeyLog: string; Handshakes: number; Missing: string[] }> {
+  async secrets(timeoutMs: number, initiate = true): Promise<{ KeyLog: string; Handshakes: number; Missing: string[] }> {
     const waits = [...this.uses.values()].map(({ underlay }) => {
       underlay.recordSecrets();
-      return { underlay, before: underlay.rehandshakeAll('overlay secrets') };
+      return { underlay, before: initiate ? underlay.rehandshakeAll('overlay secrets') : underlay.handshakeCounts() };
     });
     const pending = () =>
       waits.flatMap(({ underlay, before }) => {

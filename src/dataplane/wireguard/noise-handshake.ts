@@ -228,8 +228,11 @@ export function consumeInitiation(me: StaticIdentity, msg: Uint8Array): Consumed
   return { peerPublic, remoteIndex: senderIndex(msg), timestamp, ephemeralPublic: ePub, chainingKey: c, hash: h };
 }
 
-/** Build the response to a consumed initiation; returns it and the responder's session. */
-export function createResponse(init: ConsumedInitiation, localIndex: number, cookie: Uint8Array | null): { message: Uint8Array; session: Session } {
+/**
+ * Build the response to a consumed initiation; returns it and the responder's session, and with
+ * `keepEphemeral` a copy of the responder's ephemeral private key (for a Wireshark key log only).
+ */
+export function createResponse(init: ConsumedInitiation, localIndex: number, cookie: Uint8Array | null, keepEphemeral = false): { message: Uint8Array; session: Session; ephemeralPrivate?: Uint8Array } {
   const n = wgNative();
   let c = init.chainingKey;
   let h = init.hash;
@@ -253,8 +256,9 @@ export function createResponse(init: ConsumedInitiation, localIndex: number, coo
   msg.set(empty, 44);
   writeMacs(msg, init.peerPublic, cookie);
   const [recvKey, sendKey] = kdf(2, c, EMPTY);
+  const kept = keepEphemeral ? ePriv.slice() : undefined;
   ePriv.fill(0);
-  return { message: msg, session: { localIndex, remoteIndex: init.remoteIndex, sendKey, recvKey, initiator: false } };
+  return { message: msg, session: { localIndex, remoteIndex: init.remoteIndex, sendKey, recvKey, initiator: false }, ...(kept ? { ephemeralPrivate: kept } : {}) };
 }
 
 /** Consume the response to our initiation (mac1 checked by the caller): the initiator's session. */

@@ -344,10 +344,11 @@ export class WireguardUnderlay implements Underlay {
   }
 
   /**
-   * Record the secrets of every handshake this side initiates from now on, as lines of Wireshark's
-   * WireGuard key log (LOCAL_STATIC_PRIVATE_KEY, REMOTE_STATIC_PUBLIC_KEY, LOCAL_EPHEMERAL_PRIVATE_KEY,
-   * PRESHARED_KEY: enough to decrypt the session that handshake makes, given the handshake's messages
-   * in the capture), until takeSecrets(). Sensitive: held in memory only while asked for.
+   * Record the secrets of every handshake from now on, initiated here or answered here, as lines of
+   * Wireshark's WireGuard key log (LOCAL_STATIC_PRIVATE_KEY, REMOTE_STATIC_PUBLIC_KEY,
+   * LOCAL_EPHEMERAL_PRIVATE_KEY: ours, as initiator or responder, PRESHARED_KEY: enough to decrypt the
+   * session that handshake makes, given the handshake's messages in the capture), until takeSecrets().
+   * Sensitive: held in memory only while asked for.
    */
   recordSecrets(): void {
     this.secrets ??= [];
@@ -376,14 +377,18 @@ export class WireguardUnderlay implements Underlay {
     return new Map([...this.peers.values()].map((p) => [p.key, p.handshakes]));
   }
 
+  /** A key log entry for a handshake with `p` whose ephemeral private key (ours) is `ephemeral`, while recording. */
+  private noteSecret(p: PeerState, ephemeral: Uint8Array): void {
+    if (!this.secrets) return;
+    const k = (name: string, v: Uint8Array) => `${name} = ${Buffer.from(v).toString('base64')}\n`;
+    this.secrets.push(k('LOCAL_STATIC_PRIVATE_KEY', this.identity.privateKey) + k('REMOTE_STATIC_PUBLIC_KEY', p.spec.publicKey) + k('LOCAL_EPHEMERAL_PRIVATE_KEY', ephemeral) + k('PRESHARED_KEY', new Uint8Array(32)));
+  }
+
   private initiate(p: PeerState, now: number, why: string): void {
     if (this.handle < 0) return;
     const cookie = p.cookie && now - p.cookie.at < COOKIE_LIFETIME ? p.cookie.value : null;
     const { message, state } = createInitiation(this.identity, p.spec.publicKey, this.allocIndex(), cookie);
-    if (this.secrets) {
-      const k = (name: string, v: Uint8Array) => `${name} = ${Buffer.from(v).toString('base64')}\n`;
-      this.secrets.push(k('LOCAL_STATIC_PRIVATE_KEY', this.identity.privateKey) + k('REMOTE_STATIC_PUBLIC_KEY', p.spec.publicKey) + k('LOCAL_EPHEMERAL_PRIVATE_KEY', state.ephemeralPrivate) + k('PRESHARED_KEY', new Uint8Array(32)));
-    }
+    this.noteSecret(p, state.ephemeralPrivate);
     p.inFlight = state;
     p.sentAt = now + randomInt(334); // jitter, as the whitepaper asks of retries
     p.firstAttemptAt ??= now;
@@ -436,7 +441,11 @@ export class WireguardUnderlay implements Underlay {
     p.timestamp = init.timestamp;
     p.lastInitiationConsumed = now;
     const cookie = p.cookie && now - p.cookie.at < COOKIE_LIFETIME ? p.cookie.value : null;
-    const { message, session } = createResponse(init, this.allocIndex(), cookie);
+    const { message, session, ephemeralPrivate } = createResponse(init, this.allocIndex(), cookie, this.secrets !== null);
+    if (ephemeralPrivate) {
+      this.noteSecret(p, ephemeralPrivate); // the responder's side: decrypts the session as well as the initiator's would
+      ephemeralPrivate.fill(0);
+    }
     wgNative().wgPeerSet(this.handle, p.id, p.vtep, ip, port); // roam to where the initiation came from
     this.install(p, session);
     this.sendRaw(p, ip, port, message);
