@@ -15,6 +15,7 @@
         "native/src/netlink.c",
         "native/src/udp_vtep.c",
         "native/src/bpf.c",
+        "native/src/pcap_live.c",
         "native/src/af_packet.c",
         "native/src/napi_args.c",
         "native/src/vtep_rx.c",

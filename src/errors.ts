@@ -87,6 +87,7 @@ export const TSN_ERROR_STATUS = {
   ERR_STATE_WRITE: 500,
   ERR_STATE_DIR: 500, // the state dir's path is too long for the device marker (an interface alias)
   ERR_INTERNAL: 500,
+  ERR_PCAP: 500, // the addon's live capture (native/src/pcap_live.c): libpcap refused the device; the capture service reports it as ERR_BAD_CAPTURE
   ERR_TOOL_MISSING: 500, // bench: a tool it runs (iperf3, ping) is not on PATH; the message names the Debian package
   // 502: someone the daemon (or a client) talks to answered wrongly
   ERR_DAEMON: 502, // a client: the daemon answered an error without a code

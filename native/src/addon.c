@@ -1,5 +1,6 @@
 /*
- * addon.c - the tsnet_native module: TAP devices, frame pools, burst I/O, readiness, GSO, rtnetlink.
+ * addon.c - the tsnet_native module: TAP devices, frame pools, burst I/O, readiness, GSO, rtnetlink,
+ * capture filters and live underlay capture, AF_PACKET, VXLAN and WireGuard VTEPs.
  * Each concern registers its own functions; this file only joins them and exports the layout
  * constants so JavaScript can check that both sides agree on the frame layout.
  */
@@ -9,6 +10,7 @@
 #include "gso_binding.h"
 #include "layout.h"
 #include "netlink.h"
+#include "pcap_live.h"
 #include "pool.h"
 #include "readiness.h"
 #include "tap.h"
@@ -27,6 +29,7 @@ static napi_value init(napi_env env, napi_value exports) {
   tsn_netlink_init(env, exports);
   tsn_udp_vtep_init(env, exports);
   tsn_bpf_init(env, exports);
+  tsn_pcap_live_init(env, exports);
   tsn_af_packet_init(env, exports);
   tsn_wg_crypto_init(env, exports);
   tsn_wg_transport_init(env, exports);

@@ -24,6 +24,8 @@ export interface CaptureFileOptions {
   path: string;
   ringFiles?: number;
   ringSizeBytes?: number;
+  /** File mode (default 0644; a capture carrying secrets is 0600). */
+  mode?: number;
 }
 
 /** `base.pcapng` + 3 -> `base_00003.pcapng`. */
@@ -67,7 +69,7 @@ export class CaptureFileWriter extends EventEmitter {
   private openNext(): void {
     if (this.fd >= 0) closeSync(this.fd);
     const path = this.ring ? ringFileName(this.opts.path, ++this.ringIndex) : this.opts.path;
-    this.fd = openSync(path, 'w', 0o644);
+    this.fd = openSync(path, 'w', this.opts.mode ?? 0o644);
     this.files.push(path);
     this.fileBytes = 0;
     this.fileRecords = 0;

@@ -42,6 +42,8 @@ interface CaptureCliOptions {
   ringSize?: string;
   captureDir: string;
   quiet?: boolean;
+  underlay?: boolean;
+  writeSecrets?: boolean;
   socket?: string;
 }
 
@@ -56,7 +58,8 @@ async function runCapture(target: string, filterWords: string[], o: CaptureCliOp
   }
   if ((ringFiles === undefined) !== (ringSizeBytes === undefined)) throw new TsnError('ERR_BAD_OPTION', '--ring-files N and --ring-size MB go together');
   if (ringFiles !== undefined && o.write === '-') throw new TsnError('ERR_BAD_OPTION', '--ring-files/--ring-size write files: they cannot go with -w -');
-  const path = o.write ?? defaultCapturePath(o.captureDir, target, o.format);
+  if (o.writeSecrets && ringFiles !== undefined) throw new TsnError('ERR_BAD_OPTION', '--write-secrets and --ring-files: the secrets blocks are written once, not into every file of the ring');
+  const path = o.write ?? defaultCapturePath(o.captureDir, o.underlay ? `${target}-underlay` : target, o.format);
   const filter = filterWords.join(' ').trim();
   const open = await openCapture(socket, {
     target,
@@ -65,10 +68,12 @@ async function runCapture(target: string, filterWords: string[], o: CaptureCliOp
     count: wholeNumber(o.count, '-c'),
     filter: filter || undefined,
     annotate: o.annotate || undefined,
+    underlay: o.underlay || undefined,
+    writeSecrets: o.writeSecrets || undefined,
   });
   let out: CaptureFileWriter;
   try {
-    out = new CaptureFileWriter({ path, ringFiles, ringSizeBytes });
+    out = new CaptureFileWriter({ path, ringFiles, ringSizeBytes, ...(o.writeSecrets ? { mode: 0o600 } : {}) });
   } catch (err) {
     open.abort();
     throw err;
@@ -148,6 +153,8 @@ export function registerCaptureCommand(program: Command): void {
     .option('--annotate', "the switch's decision as each packet's comment (pcapng): fdb hit -> web1, flood 3 ports, drop spoofed-src-mac")
     .option('--ring-files <n>', 'keep at most N files of --ring-size MB each, deleting the oldest')
     .option('--ring-size <MB>', 'start a new file after this many megabytes')
+    .option('--underlay', "TARGET is an overlay network: capture its underlay instead (the VTEP's VXLAN or WireGuard datagrams on the host interface holding the VTEP address, both directions)")
+    .option('--write-secrets', 'SENSITIVE, with --underlay on an encrypted overlay: new handshakes with every peer, and their WireGuard keys in the file (pcapng Decryption Secrets Blocks): Wireshark opens it decrypted, inner frames included. Anyone with the file can read that traffic')
     .option('--capture-dir <dir>', 'where captures go without -w', 'captures')
     .option('-q, --quiet', 'no summary on stderr')
     .addOption(new Option('--socket <path>', `the daemon's API socket (env TSNET_SWITCH_SOCKET; default ${DEFAULT_SOCKET})`))

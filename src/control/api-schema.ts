@@ -60,6 +60,8 @@ export const CaptureBody = z.strictObject({
   count: z.number().int().optional(),
   filter: str(4096).optional(),
   annotate: z.boolean().optional(),
+  underlay: z.boolean().optional(),
+  writeSecrets: z.boolean().optional(),
 });
 
 /** POST /v1/networks/NAME/trace: run one frame through the pipeline without sending it. */

@@ -17,7 +17,8 @@
  *   DELETE /v1/fdb?network=NAME&mac=MAC       fdb del
  *   GET    /v1/stats                          stats
  *   GET    /v1/ping                           liveness
- *   POST   /v1/capture                        capture: a streaming pcapng/pcap body (capture-service.ts)
+ *   POST   /v1/capture                        capture: a streaming pcapng/pcap body (capture-service.ts); underlay: true
+ *                                             captures an overlay's underlay (capture/underlay-capture.ts)
  *   GET    /v1/captures                       running captures and their counters
  *   DELETE /v1/captures/ID                    stop a capture (its stream ends cleanly)
  *   POST   /v1/networks/NAME/trace            trace one frame through the pipeline (trace-service.ts)

@@ -26,6 +26,10 @@ import type { Daemon } from './daemon.js';
 import { describeEndpoints, findNetwork, matchPorts } from './endpoint-lookup.js';
 import { TsnError } from '../errors.js';
 import { describeSandbox } from './sandbox.js';
+import { randomBytes } from 'node:crypto';
+import { MAX_SNAPLEN } from '../capture/capture-session.js';
+import { UnderlayCapture } from '../capture/underlay-capture.js';
+import { withRtnetlink } from './rtnetlink.js';
 
 export interface CaptureRequest {
   target: string;
@@ -34,12 +38,17 @@ export interface CaptureRequest {
   count?: number;
   filter?: string;
   annotate?: boolean;
+  /** The target is an overlay network whose underlay (VTEP datagrams on the host interface) is captured (underlay-capture.ts). */
+  underlay?: boolean;
+  /** With underlay on an encrypted overlay: the WireGuard key log in the stream (SENSITIVE). */
+  writeSecrets?: boolean;
 }
 
 export const SUMMARY_TRAILER = 'x-capture-summary';
 
 export class CaptureService {
   private readonly hub: CaptureHub;
+  private readonly underlays = new Map<string, UnderlayCapture>();
 
   constructor(private readonly daemon: Daemon) {
     this.hub = CaptureHub.for(daemon.engine);
@@ -68,7 +77,9 @@ export class CaptureService {
   }
 
   /** Start a capture streaming into `res`. Throws (before writing anything) on bad input. */
-  start(req: CaptureRequest, httpReq: IncomingMessage, res: ServerResponse): CaptureSession {
+  start(req: CaptureRequest, httpReq: IncomingMessage, res: ServerResponse): CaptureSession | UnderlayCapture {
+    if (req.underlay) return this.startUnderlay(req, httpReq, res);
+    if (req.writeSecrets) throw new TsnError('ERR_BAD_CAPTURE', '--write-secrets goes with --underlay: the WireGuard secrets open the underlay capture of an encrypted overlay');
     const { target } = this.resolveTarget(req.target);
     const opts: CaptureOptions = {
       target,
@@ -125,7 +136,81 @@ export class CaptureService {
     return s;
   }
 
+  /**
+   * `capture --underlay NETWORK`: the VTEP's datagrams on the host interface that holds the VTEP address,
+   * filtered to the VTEP's UDP port (WireGuard's for an encrypted overlay); pcapng only.
+   */
+  private startUnderlay(req: CaptureRequest, httpReq: IncomingMessage, res: ServerResponse): UnderlayCapture {
+    const net = findNetwork(this.daemon, req.target);
+    const ov = net?.record.overlay;
+    if (!net || !ov) throw new TsnError('ERR_BAD_CAPTURE', `--underlay takes an overlay network: ${JSON.stringify(req.target)} is ${net ? `a ${net.record.driver} network` : 'no network'} (networks: ${this.daemon.networkRuntimes().filter((n) => n.record.overlay).map((n) => n.record.name).join(', ') || 'no overlay'})`);
+    if (req.format === 'pcap') throw new TsnError('ERR_BAD_CAPTURE', '--underlay writes pcapng (it may carry Decryption Secrets Blocks): drop --format pcap');
+    if (req.annotate) throw new TsnError('ERR_BAD_CAPTURE', '--annotate explains switch decisions: the underlay is the kernel\'s traffic, none are made there');
+    if (req.writeSecrets && !ov.encrypted) throw new TsnError('ERR_BAD_CAPTURE', `--write-secrets: network ${net.record.name} is not encrypted (its underlay carries VXLAN in clear, udp/${ov.port})`);
+    const underlay = ov.encrypted ? this.daemon.overlay.encrypted.underlayOf(net.record) : null;
+    if (ov.encrypted && !underlay) throw new TsnError('ERR_BAD_CAPTURE', `network ${net.record.name}: its WireGuard VTEP is not open (see the daemon log)`);
+    const ifname = withRtnetlink(this.daemon.hostNetns ?? undefined, (nl) => {
+      const a = nl.addrList().find((x) => x.address === ov.vtep);
+      return a ? nl.linkInfo(a.index).name : null;
+    });
+    if (!ifname) throw new TsnError('ERR_BAD_CAPTURE', `network ${net.record.name}: no interface of the host holds its VTEP address ${ov.vtep}`);
+    const udpPort = ov.encrypted ? ov.encrypted.port : ov.port;
+    const base = `udp port ${udpPort} and host ${ov.vtep}`;
+    const snaplen = req.snaplen ?? MAX_SNAPLEN;
+    if (!Number.isInteger(snaplen) || snaplen < 1 || snaplen > MAX_SNAPLEN) throw new TsnError('ERR_BAD_CAPTURE', `snaplen ${snaplen}: expected 1..${MAX_SNAPLEN}`);
+    const stream = new StreamSink(res);
+    const id = `u${randomBytes(4).toString('hex')}`;
+    let capture: UnderlayCapture | null = null;
+    const sink: CaptureSink = {
+      write: (chunk, done) => {
+        if (!res.headersSent) res.writeHead(200, { 'content-type': 'application/x-pcapng', 'cache-control': 'no-store', trailer: SUMMARY_TRAILER, 'x-capture-id': id });
+        stream.write(chunk, done);
+      },
+      queuedBytes: () => stream.queuedBytes(),
+      end: () => {
+        if (!res.writableEnded && capture) res.addTrailers({ [SUMMARY_TRAILER]: JSON.stringify(capture.summary()) });
+        stream.end();
+      },
+    };
+    try {
+      capture = new UnderlayCapture(
+      {
+        id,
+        ifname,
+        filter: req.filter ? `(${base}) and (${req.filter})` : base,
+        snaplen,
+        count: req.count || undefined,
+        description: `underlay of network ${net.record.name}: VTEP ${ov.vtep}, ${ov.encrypted ? 'WireGuard' : 'VXLAN'} udp/${udpPort}${req.writeSecrets ? ', with its WireGuard secrets (sensitive)' : ''}`,
+        secrets: req.writeSecrets ? underlay! : undefined,
+      },
+      sink,
+      );
+    } catch (err) {
+      // libpcap's refusals, before anything was written: a filter, or the device.
+      const e = err as { code?: string; message?: string };
+      if (e.code === 'ERR_BAD_FILTER') throw new TsnError('ERR_BAD_FILTER', `capture filter ${JSON.stringify(req.filter ?? '')}: ${e.message}; expected tcpdump (pcap-filter) syntax`, { filter: req.filter ?? '' });
+      if (e.code === 'ERR_PCAP') throw new TsnError('ERR_BAD_CAPTURE', `underlay capture on ${ifname}: ${e.message}`);
+      throw err;
+    }
+    const c = capture;
+    this.underlays.set(id, c);
+    res.setTimeout(0);
+    httpReq.socket.setTimeout(0);
+    stream.whenClosed(() => c.end('sink-closed'));
+    c.onEnd((reason) => {
+      this.underlays.delete(id);
+      this.daemon.log(`capture ${id} ended (${reason}): ${c.counters.captured} frames of the underlay captured, ${c.counters.dropped} dropped${req.writeSecrets ? `, ${c.counters.secrets} secrets blocks` : ''}`);
+    });
+    this.daemon.log(`capture ${id} started: underlay of ${net.record.name} on ${ifname} (${base})${req.writeSecrets ? ', writing its WireGuard secrets' : ''}`);
+    return c;
+  }
+
   stop(id: string) {
+    const u = this.underlays.get(id);
+    if (u) {
+      u.end('stopped');
+      return u.summary();
+    }
     const s = this.hub.get(id);
     if (!s) throw new TsnError('ERR_NO_SUCH_CAPTURE', `no running capture ${JSON.stringify(id)}: running captures are ${this.hub.list().map((x) => x.id).join(', ') || 'none'}`);
     s.end('stopped');
@@ -133,11 +218,12 @@ export class CaptureService {
   }
 
   list() {
-    return this.hub.list().map((s) => s.summary());
+    return [...this.hub.list().map((s) => s.summary()), ...[...this.underlays.values()].map((u) => u.summary())];
   }
 
   stopAll(): void {
     this.hub.stopAll();
+    for (const u of [...this.underlays.values()]) u.end('stopped');
   }
 
   private describePort(portId: number): string {

@@ -93,6 +93,7 @@ export interface NlRouteEntry {
 
 /** A compiled capture filter (an opaque native handle, freed by the garbage collector). */
 export type BpfProgram = { readonly __brand: 'BpfProgram' };
+export type PcapLiveHandle = { readonly __brand: 'PcapLiveHandle' };
 
 /** Errors thrown by the addon for a failed syscall carry Node's usual metadata. */
 export interface NativeError extends Error {
@@ -150,6 +151,15 @@ export interface NativeAddon {
   bpfMatch(program: BpfProgram, frame: Uint8Array): boolean;
   /** mask[i] = 1 if the frame of descriptor row rows[i] of the pool matches; returns the matches. */
   bpfFilterRows(program: BpfProgram, pool: number, rows: Int32Array, count: number, mask: Uint8Array): number;
+  /**
+   * Live capture of a host interface, both directions (native/src/pcap_live.c): ERR_PCAP or
+   * ERR_BAD_FILTER with libpcap's message. Read packs records [u32 sec, u32 usec, u32 caplen, u32 len,
+   * bytes padded to 4] into `buf` and returns the bytes written.
+   */
+  pcapLiveOpen(ifname: string, snaplen: number, filter: string): PcapLiveHandle;
+  pcapLiveRead(handle: PcapLiveHandle, buf: Uint8Array): number;
+  pcapLiveStats(handle: PcapLiveHandle): { received: number; dropped: number; ifDropped: number };
+  pcapLiveClose(handle: PcapLiveHandle): void;
   /**
    * VXLAN tunnel endpoints over UDP (native/src/udp_vtep.c). vtepOpen binds LOCAL_IP:port (0: an
    * ephemeral port) for receive and opts.txSockets (8) transmit sockets whose ports are the outer

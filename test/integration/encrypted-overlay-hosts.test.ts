@@ -152,4 +152,48 @@ describe.skipIf(skip !== null)('encrypted overlay across three tsnet hosts', () 
       expect(vteps[0].drops, `${h.vtep}`).toEqual({});
     }
   }, 120_000);
+
+  // One command: the underlay captured by the daemon itself, with the secrets of the sessions in it
+  // written into the file (SENSITIVE, opt in): tshark decrypts it with no key log of its own.
+  it('capture --underlay --write-secrets: a file tshark decrypts on its own; without the flag it cannot', async () => {
+    const { tag, hosts } = await encryptedHosts(2);
+    const [a] = hosts;
+    expect(await nsExec(a.c, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', '10.89.0.11']).then(() => true, () => false)).toBe(true); // a session exists before the capture
+    const file = `/tmp/tsnet-ul-${tag}.pcapng`;
+    const plain = `/tmp/tsnet-ul-${tag}-plain.pcapng`;
+    cleanup.push(async () => void (await sh('rm', ['-f', file, plain])));
+    const pingsWhile = async (capture: Promise<{ code: number; stderr: string }>) => {
+      await new Promise((r) => setTimeout(r, 500));
+      let done = false;
+      void capture.then(() => (done = true));
+      for (let i = 0; i < 40 && !done; i++) await nsExec(a.c, 'ping', ['-c', '1', '-W', '1', '10.89.0.11']).catch(() => undefined);
+      return capture;
+    };
+    const r = await pingsWhile(a.d.cli(['capture', '--underlay', 'sec', '--write-secrets', '-c', '24', '-w', file]));
+    expect(r.code, r.stderr).toBe(0);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const types = new Set((await sh('tshark', ['-r', file, '-Y', 'wg', '-T', 'fields', '-e', 'wg.type'])).trim().split('\n'));
+    expect(types.has('1') && types.has('2') && types.has('4'), [...types].join(',')).toBe(true); // the new handshake is in it, then data
+    const inner = await sh('tshark', ['-r', file, '-Y', 'icmp', '-T', 'fields', '-e', 'ip.src', '-e', 'ip.dst', '-e', 'icmp.type']);
+    const last = (f: string) => f.split(',').pop();
+    const pairs = new Set(inner.trim().split('\n').filter(Boolean).map((l) => { const [src, dst, type] = l.split('\t'); return `${last(src)}>${last(dst)} ${type}`; }));
+    expect(pairs.has('10.89.0.10>10.89.0.11 8') && pairs.has('10.89.0.11>10.89.0.10 0'), [...pairs].join(' | ')).toBe(true);
+    expect(await sh('tshark', ['-r', file, '-Y', 'icmp', '-T', 'fields', '-e', 'frame.protocols'])).toMatch(/:wg:ip:udp:vxlan:eth:ethertype:ip:icmp/);
+    // Without --write-secrets: WireGuard, and nothing inside it readable.
+    const p = await pingsWhile(a.d.cli(['capture', '--underlay', 'sec', '-c', '10', '-w', plain]));
+    expect(p.code, p.stderr).toBe(0);
+    expect((await sh('tshark', ['-r', plain, '-Y', 'wg.type == 4', '-T', 'fields', '-e', 'frame.number'])).trim().split('\n').length).toBeGreaterThanOrEqual(5);
+    expect((await sh('tshark', ['-r', plain, '-Y', 'icmp or vxlan', '-T', 'fields', '-e', 'frame.number'])).trim()).toBe('');
+    expect(readFileSync(plain).includes(Buffer.from('LOCAL_STATIC_PRIVATE_KEY'))).toBe(false);
+    // Bad input, named.
+    const bad = async (args: string[], text: string) => {
+      const x = await a.d.cli(['capture', ...args, '-w', `/tmp/tsnet-ul-${tag}-bad.pcapng`]);
+      expect(x.code).not.toBe(0);
+      expect(x.stderr).toContain(text);
+    };
+    await bad(['sec', '--write-secrets'], '--write-secrets goes with --underlay');
+    await bad(['--underlay', 'nonet'], '--underlay takes an overlay network: "nonet" is no network');
+    await bad(['--underlay', 'sec', '--format', 'pcap'], '--underlay writes pcapng');
+    await bad(['--underlay', 'sec', 'tcp', 'prt', '80'], 'capture filter "tcp prt 80"');
+  }, 120_000);
 });

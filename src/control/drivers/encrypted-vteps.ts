@@ -155,6 +155,11 @@ export class EncryptedVteps {
     return { KeyLog, Handshakes: waits.reduce((n, w) => n + w.before.size, 0) - missing.length, Missing: missing };
   }
 
+  /** The WireGuard underlay of a network's VTEP (a live underlay capture subscribes to its secrets), or null. */
+  underlayOf(net: NetworkRecord): WireguardUnderlay | null {
+    return net.overlay ? (this.uses.get(EncryptedVteps.key(net.overlay))?.underlay ?? null) : null;
+  }
+
   /** Every encrypted VTEP (LOCAL_IP:wgPORT) with what `wg show` shows of its peers: for metrics. */
   allPeers(): { vtep: string; peers: WireguardPeerInfo[] }[] {
     return [...this.uses].map(([vtep, use]) => ({ vtep, peers: use.underlay.describePeers() }));

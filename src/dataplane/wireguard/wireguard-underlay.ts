@@ -149,6 +149,8 @@ export class WireguardUnderlay implements Underlay {
   private readonly identity: StaticIdentity;
   /** Key log lines while `overlay secrets` records them (recordSecrets), else null. */
   private secrets: string[] | null = null;
+  /** Who is told each key log entry the moment it exists, before its handshake message leaves (a live underlay capture). */
+  private readonly secretListeners = new Set<(entry: string) => void>();
   private readonly ourMac1Key: Uint8Array;
   private readonly guard: HandshakeGuard;
   private readonly log: (msg: string) => void;
@@ -354,6 +356,21 @@ export class WireguardUnderlay implements Underlay {
     this.secrets ??= [];
   }
 
+  /**
+   * Call `listener` with each handshake's key log entry from now on, synchronously and before the
+   * handshake message that needs it is sent, so a capture writes the secret ahead of the packet;
+   * returns the unsubscribe. Sensitive, as recordSecrets.
+   */
+  onSecret(listener: (entry: string) => void): () => void {
+    this.secretListeners.add(listener);
+    return () => void this.secretListeners.delete(listener);
+  }
+
+  /** This host's static private key as one key log line: with it Wireshark reads the initiations peers send us. */
+  staticSecret(): string {
+    return `LOCAL_STATIC_PRIVATE_KEY = ${Buffer.from(this.identity.privateKey).toString('base64')}\n`;
+  }
+
   /** The key log recorded since recordSecrets(), and stop recording. */
   takeSecrets(): string {
     const lines = this.secrets ?? [];
@@ -379,9 +396,16 @@ export class WireguardUnderlay implements Underlay {
 
   /** A key log entry for a handshake with `p` whose ephemeral private key (ours) is `ephemeral`, while recording. */
   private noteSecret(p: PeerState, ephemeral: Uint8Array): void {
-    if (!this.secrets) return;
+    if (!this.recordingSecrets) return;
     const k = (name: string, v: Uint8Array) => `${name} = ${Buffer.from(v).toString('base64')}\n`;
-    this.secrets.push(k('LOCAL_STATIC_PRIVATE_KEY', this.identity.privateKey) + k('REMOTE_STATIC_PUBLIC_KEY', p.spec.publicKey) + k('LOCAL_EPHEMERAL_PRIVATE_KEY', ephemeral) + k('PRESHARED_KEY', new Uint8Array(32)));
+    const entry = k('LOCAL_STATIC_PRIVATE_KEY', this.identity.privateKey) + k('REMOTE_STATIC_PUBLIC_KEY', p.spec.publicKey) + k('LOCAL_EPHEMERAL_PRIVATE_KEY', ephemeral) + k('PRESHARED_KEY', new Uint8Array(32));
+    this.secrets?.push(entry);
+    for (const l of this.secretListeners) l(entry);
+  }
+
+  /** Someone wants key log entries: `overlay secrets` or a live capture. */
+  private get recordingSecrets(): boolean {
+    return this.secrets !== null || this.secretListeners.size > 0;
   }
 
   private initiate(p: PeerState, now: number, why: string): void {
@@ -441,7 +465,7 @@ export class WireguardUnderlay implements Underlay {
     p.timestamp = init.timestamp;
     p.lastInitiationConsumed = now;
     const cookie = p.cookie && now - p.cookie.at < COOKIE_LIFETIME ? p.cookie.value : null;
-    const { message, session, ephemeralPrivate } = createResponse(init, this.allocIndex(), cookie, this.secrets !== null);
+    const { message, session, ephemeralPrivate } = createResponse(init, this.allocIndex(), cookie, this.recordingSecrets);
     if (ephemeralPrivate) {
       this.noteSecret(p, ephemeralPrivate); // the responder's side: decrypts the session as well as the initiator's would
       ephemeralPrivate.fill(0);
