@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { daemonWithSandboxes } from '../helpers/daemon.js';
+import { makeLan } from '../helpers/lan.js';
 import { nsExec, privilegedSkipReason, sh } from '../helpers/netns.js';
 import { iperfTcpBytes, pingOk } from '../helpers/traffic.js';
 
@@ -101,5 +102,23 @@ describe.skipIf(skip !== null)('dual-stack bridge networks', () => {
       ['ds1', 'fd00:219::/64'],
       ['v4only', null],
     ]);
+  }, 60_000);
+
+  it('macvlan: IPv6 endpoints on the LAN, their default route via the LAN router; ipvlan is refused by name', async () => {
+    const { d, ns } = await daemonWithSandboxes(1, [], (f) => cleanup.push(f));
+    const [c1] = ns;
+    const lan = await makeLan({ hostNs: d.hostNs, hostCidr: '10.223.0.1/24' });
+    cleanup.push(() => lan.teardown());
+    await sh('ip', ['-n', lan.ns, 'addr', 'add', 'fd00:223::1/64', 'dev', 'br0', 'nodad']);
+    await d.ok(['network', 'create', '-d', 'macvlan', '--ipv6', '--subnet', '10.223.0.0/24', '--subnet', 'fd00:223::/64', '--gateway', '10.223.0.1', '-o', 'parent=p0', 'mv6']);
+    const e = JSON.parse(await d.ok(['connect', 'mv6', '--netns', c1, '--json']));
+    expect([e.ip, e.ip6]).toEqual(['10.223.0.2', 'fd00:223::2']);
+    expect(await sh('ip', ['-n', c1, '-6', 'route', 'show', 'default'])).toMatch(/default via fd00:223::1 dev eth0/);
+    expect(await pingOk(c1, 'fd00:223::1', { waitS: 2 })).toBe(true);
+    expect(await pingOk(lan.ns, 'fd00:223::2', { waitS: 2 })).toBe(true);
+    expect(await pingOk(c1, '10.223.0.1', { waitS: 2 })).toBe(true);
+    const r = await d.cli(['network', 'create', '-d', 'ipvlan', '--ipv6', '--subnet', '10.224.0.0/24', '--subnet', 'fd00:224::/64', '-o', 'parent=p0', 'iv6']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('the ipvlan driver is IPv4 only so far');
   }, 60_000);
 });

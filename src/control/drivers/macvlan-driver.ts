@@ -68,6 +68,11 @@ export class MacvlanDriver implements NetworkDriver {
 
   readonly optionKeys = PARENT_OPTION_KEYS;
 
+  /** macvlan demultiplexes by MAC, so IPv6 needs nothing of the demux (ipvlan's by-address demux is IPv4 only so far). */
+  get ipv6(): boolean {
+    return this.name === 'macvlan';
+  }
+
   /** Parent, mode, host shim, MTU and IPAM (parent-network-options.ts); no gateway port. */
   plan(req: CreateNetworkRequest, parsed: ParsedNetworkOptions, ctx: NetworkPlanContext): NetworkPlan {
     const ipam = planParentNetwork(this.name, req, parsed, {
@@ -207,8 +212,13 @@ export class MacvlanDriver implements NetworkDriver {
       prefixLen: ep.prefixLen,
       ownMac: this.name === 'macvlan',
       ownIp: (this.name === 'ipvlan' || opts.portSecurity === 'ip') && ep.ip ? ep.ip : undefined,
+      ip6: place.configure ? (ep.ip6 ?? null) : null,
+      prefixLen6: ep.prefixLen6 ?? null,
+      ownIp6: opts.portSecurity === 'ip' && ep.ip6 ? ep.ip6 : undefined,
       mode: adopt ? 'adopt' : 'create',
       defaultRouteVia: opts.internal || !rt.ipam || !place.configure ? null : rt.ipam.gateway,
+      // The LAN's IPv6 router: --gateway V6 (the first host unless given).
+      defaultRouteVia6: opts.internal || !rt.ipam6 || !place.configure ? null : rt.ipam6.gateway,
       alias: deviceAlias(this.ctx.owner, rt.record.id, 'endpoint', ep.id),
     });
     // The TAP is not persistent yet (unless adopted): closing the port undoes it. On failure
