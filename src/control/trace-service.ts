@@ -12,10 +12,26 @@ import { parseMac } from '../packet/mac.js';
 import type { Daemon } from './daemon.js';
 import { describeEndpoints, matchPorts, networkOrThrow } from './endpoint-lookup.js';
 import { TsnError } from '../errors.js';
+import { cidr6Contains, parseCidr6, parseIpv6Address } from './ipam6.js';
+import type { NetworkRuntime } from './drivers/network-driver.js';
 
 export interface TraceRequest {
   in: string;
   frame: string;
+}
+
+/** A dual-stack network's IPv6 holders, subnet and gateway, for IPv6 frame specs. */
+function ipv6Side(rt: NetworkRuntime): NonNullable<FrameSpecNetwork['ipv6']> {
+  const macByIp6 = new Map<string, number>();
+  for (const e of rt.endpoints.values()) if (e.record.ip6) macByIp6.set(e.record.ip6, parseMac(e.record.mac));
+  const gw = rt.record.gateway;
+  if (gw?.ip6) macByIp6.set(gw.ip6, parseMac(gw.mac));
+  const subnet = parseCidr6(rt.ipam6!.subnet);
+  return {
+    macOf: (ip) => macByIp6.get(ip),
+    inSubnet: (ip) => cidr6Contains(subnet, parseIpv6Address(ip)),
+    gateway: gw?.ip6 && !rt.record.options.internal ? { ip: gw.ip6, mac: parseMac(gw.mac) } : null,
+  };
 }
 
 export function traceFrame(daemon: Daemon, networkRef: string, req: TraceRequest) {
@@ -46,6 +62,7 @@ export function traceFrame(daemon: Daemon, networkRef: string, req: TraceRequest
     subnet,
     gateway: gw && !rt.record.options.internal ? { ip: parseIpv4(gw.ip), mac: parseMac(gw.mac) } : null,
     macOf: (ip) => macByIp.get(ip),
+    ...(rt.ipam6 ? { ipv6: ipv6Side(rt) } : {}),
   };
   const built = buildFrame(req.frame, net);
   const result = daemon.engine.trace(m.port, built.frame);

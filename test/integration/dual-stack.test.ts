@@ -51,6 +51,11 @@ describe.skipIf(skip !== null)('dual-stack bridge networks', () => {
     expect(await pingOk(c1, 'fd00:218::1', { waitS: 2 })).toBe(true); // the gateway
     expect(await pingOk(c1, '10.218.0.3', { waitS: 2 })).toBe(true); // and IPv4 alongside
     expect(await iperfTcpBytes(c2, c1, 'fd00:218::99')).toBeGreaterThan(10e6);
+    // trace takes IPv6 specs: c2's MAC is found by its IPv6 address; a spoofed source is explained.
+    const traced = JSON.parse(await d.ok(['trace', 'ds', '--in', c1, '--json', 'tcp', '[fd00:218::2]:4000', '>', '[fd00:218::99]:80']));
+    expect(traced.outputs).toEqual([`${c2}:eth0`]);
+    const spoofedTrace = await d.ok(['trace', 'ds', '--in', c1, 'icmp6', 'fd00:218::55', '>', 'fd00:218::99']);
+    expect(spoofedTrace).toMatch(/^ingress +drop spoofed-src-ipv6: /m);
 
     // Port security: a source address the port was not given is dropped and counted.
     await sh('ip', ['-n', c1, '-6', 'addr', 'add', 'fd00:218::77/64', 'dev', 'eth0', 'nodad']);

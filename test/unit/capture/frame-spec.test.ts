@@ -82,11 +82,11 @@ describe('frame specs', () => {
       ['icmp 10.0.0.2 > 10.0.0.300', /destination "10\.0\.0\.300" is not an IPv4 address/],
       ['arp who 10.0.0.3', /expected "arp who-has IP \[tell IP\]"/],
       ['ff:ff', /2 bytes of hex: an Ethernet frame needs at least 14/],
-      ['ping 10.0.0.3', /"ping" is not one of icmp, tcp, udp, arp, nor hex/],
+      ['ping 10.0.0.3', /"ping" is not one of icmp, icmp6, tcp, udp, arp, nor hex/],
       ['', /empty/],
     ] as const) {
       expect(() => buildFrame(spec, net), spec).toThrow(why);
-      expect(() => buildFrame(spec, net)).toThrow(/accepted forms: icmp SRC > DST; tcp SRC:PORT > DST:PORT \[syn\|ack\|fin\|rst\|psh\|urg \.\.\.\]; udp SRC:PORT > DST:PORT; arp who-has IP \[tell IP\]; the frame in hex/);
+      expect(() => buildFrame(spec, net)).toThrow(/accepted forms: icmp SRC > DST; tcp SRC:PORT > DST:PORT \[syn\|ack\|fin\|rst\|psh\|urg \.\.\.\]; udp SRC:PORT > DST:PORT; icmp6 SRC6 > DST6; tcp\|udp \[SRC6\]:PORT > \[DST6\]:PORT; arp who-has IP \[tell IP\]; the frame in hex/);
     }
   });
 
@@ -117,5 +117,36 @@ describe('frame specs', () => {
     expect(bcast.records.find((r) => r.stage === 'egress')!.decision).toBe('flood to 2 ports: c2:eth0, tsn0 (gateway)');
     expect(web2.take()).toHaveLength(0); // a dry run sends nothing
     expect(web1.counters.rxPackets).toBe(0);
+  });
+
+  it('builds IPv6 frames on a dual-stack network: ICMPv6 echo, TCP and UDP with [ADDR]:PORT, checksums right', () => {
+    const six: FrameSpecNetwork = {
+      ...net,
+      ipv6: {
+        macOf: (ip) => (ip === 'fd00:1::3' ? WEB2 : ip === 'fd00:1::1' ? GW : undefined),
+        inSubnet: (ip) => ip.startsWith('fd00:1::'),
+        gateway: { ip: 'fd00:1::1', mac: GW },
+      },
+    };
+    // The IPv6 pseudo header: both addresses, the upper-layer length and the next header.
+    const l4Valid = (f: Uint8Array, proto: number) => fold(sum16(f, 22, 32) + (f.length - 54) + proto + sum16(f, 54, f.length - 54)) === 0;
+    const e = buildFrame('icmp6 fd00:1::2 > fd00:1::3', six);
+    expect(e.summary).toBe('02:42:0a:00:00:02 > 02:42:0a:00:00:03, IPv6 fd00:1::2 > fd00:1::3, ICMPv6 echo request, 118 bytes');
+    expect(hex(e.frame, 12, 14)).toBe('86dd');
+    expect([e.frame[20], e.frame[54]]).toEqual([58, 128]);
+    expect(l4Valid(e.frame, 58)).toBe(true);
+    const t = buildFrame('tcp [fd00:1::2]:1234 > [fd00:1::3]:80 syn', six);
+    expect(t.summary).toMatch(/IPv6 fd00:1::2 > fd00:1::3, TCP 1234 > 80 \[SYN\], 74 bytes$/);
+    expect(l4Valid(t.frame, 6)).toBe(true);
+    const u = buildFrame('udp [fd00:1::2]:5000 > [fd00:1::3]:53', six);
+    expect(l4Valid(u.frame, 17)).toBe(true);
+    // Multicast, an unknown address of the subnet (an FDB miss), and off the subnet (the gateway).
+    expect(hex(buildFrame('icmp6 fd00:1::2 > ff02::1', six).frame, 0, 6)).toBe('333300000001');
+    expect(hex(buildFrame('icmp6 fd00:1::2 > fd00:1::99', six).frame, 0, 6)).toBe('024200000099');
+    expect(hex(buildFrame('icmp6 fd00:1::2 > fd00:9::1', six).frame, 0, 6)).toBe('02420a000001');
+    expect(() => buildFrame('icmp6 fd00:1::2 > fd00:1::3', net)).toThrow('the network has no IPv6 subnet');
+    expect(() => buildFrame('icmp6 10.0.0.2 > fd00:1::3', six)).toThrow('source "10.0.0.2" is not an IPv6 address');
+    expect(() => buildFrame('tcp [fd00:1::2]:1 > 10.0.0.3:2', six)).toThrow('an IPv6 source needs an IPv6 destination');
+    expect(() => buildFrame('udp [fd00:1::2] > [fd00:1::3]:53', six)).toThrow('expected [IPV6]:PORT');
   });
 });
