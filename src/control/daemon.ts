@@ -334,7 +334,7 @@ export class Daemon {
     const ipam6Before = rt.ipam6 ? rt.ipam6.toJSON() : null;
     const ip = rt.ipam ? (req.addressReserved && req.ip && rt.ipam.isAllocated(req.ip) ? req.ip : rt.ipam.allocate(req.ip)) : null;
     try {
-      const ip6 = rt.ipam6 ? rt.ipam6.allocate(req.ip6) : null;
+      const ip6 = rt.ipam6 ? (req.addressReserved && req.ip6 && rt.ipam6.isAllocated(req.ip6) ? req.ip6 : rt.ipam6.allocate(req.ip6)) : null;
       const chosen = this.drivers[rt.record.driver].endpointMac?.(rt, mac0, ip) ?? { mac: mac0 ?? (ip ? macFromIpv4(ip) : randomLocalMac()), shared: false };
       const mac = chosen.mac;
       for (const e of rt.endpoints.values()) {

@@ -1,7 +1,8 @@
 /**
  * Docker's network options, as libnetwork hands them to a remote driver's CreateNetwork, mapped to a
  * tsnet network request. `-o KEY=VALUE` of `docker network create` arrives under
- * com.docker.network.generic; `--internal` and `--ipv6` as their own labels. Our own keys:
+ * com.docker.network.generic; `--internal` and `--ipv6` as their own labels (with `--ipv6`, IPv6Data's
+ * one pool is the network's IPv6 subnet: a dual-stack network, control/dual-stack.ts). Our own keys:
  * `tsnet.driver` (bridge, macvlan, ipvlan, overlay) and `tsnet.name` (the tsnet network's name; by
  * default the first 12 hex digits of Docker's network id, as `docker network ls` shows it). Every other
  * key goes to the daemon, which knows Docker's names where they mean the same as ours and refuses the
@@ -29,9 +30,10 @@ export function networkRequestFromDocker(body: { NetworkID: string; Options?: Re
   const opts = body.Options ?? {};
   const generic: Record<string, string> = {};
   for (const [k, v] of Object.entries((opts[GENERIC] as Record<string, unknown> | undefined) ?? {})) generic[k] = String(v);
-  if (opts[ENABLE_IPV6] === true || opts[ENABLE_IPV6] === 'true' || (body.IPv6Data?.length ?? 0) > 0) {
-    throw new TsnError('ERR_BAD_OPTION', '--ipv6: tsnet networks made through Docker are IPv4-only for now (tsnet-switch network create --ipv6 makes dual-stack bridge networks); drop --ipv6 and the IPv6 --subnet');
-  }
+  // --ipv6: a dual-stack network (control/dual-stack.ts checks the rest: a subnet, a driver that has IPv6).
+  const ipv6 = opts[ENABLE_IPV6] === true || opts[ENABLE_IPV6] === 'true';
+  const v6 = body.IPv6Data ?? [];
+  if (v6.length > 1) throw new TsnError('ERR_BAD_OPTION', `${v6.length} IPv6 subnets (${v6.map((d) => d.Pool).join(', ')}): a tsnet network has one; give one IPv6 --subnet`);
   const v4 = body.IPv4Data ?? [];
   if (v4.length > 1) throw new TsnError('ERR_BAD_OPTION', `${v4.length} IPv4 subnets (${v4.map((d) => d.Pool).join(', ')}): a tsnet network has one; give one --subnet`);
   const { 'tsnet.driver': driverOpt, 'tsnet.name': nameOpt, ...rest } = generic;
@@ -46,6 +48,8 @@ export function networkRequestFromDocker(body: { NetworkID: string; Options?: Re
   const subnet = d?.Pool || undefined;
   const aux: Record<string, string> = {};
   for (const [k, v] of Object.entries(d?.AuxAddresses ?? {})) aux[k] = stripPrefix(v);
+  const d6 = v6[0];
+  for (const [k, v] of Object.entries(d6?.AuxAddresses ?? {})) aux[k] = stripPrefix(v);
   return {
     name: nameOpt ?? body.NetworkID.slice(0, 12),
     driver,
@@ -53,6 +57,7 @@ export function networkRequestFromDocker(body: { NetworkID: string; Options?: Re
     gateway: d?.Gateway ? stripPrefix(d.Gateway) : undefined,
     ipRange: subnet ? (ipRangeOf(subnet) ?? undefined) : undefined,
     auxAddresses: Object.keys(aux).length ? aux : undefined,
+    ...(ipv6 || d6 ? { ipv6, subnet6: d6?.Pool || undefined, gateway6: d6?.Gateway ? stripPrefix(d6.Gateway) : undefined } : {}),
     options: rest,
     docker: { networkId: body.NetworkID },
   };

@@ -63,7 +63,7 @@ export class IpamDriverPlugin {
   }
 
   private requestPool(body: Body): unknown {
-    if (body.V6 === true) throw new TsnError('ERR_BAD_OPTION', 'an IPv6 pool was asked for: tsnet IPAM is IPv4-only for now; drop --ipv6 and the IPv6 --subnet');
+    if (body.V6 === true) throw new TsnError('ERR_BAD_OPTION', "an IPv6 pool was asked for: tsnet's IPAM driver is IPv4-only for now; for a dual-stack tsnet network use Docker's default IPAM (no --ipam-driver) with --ipv6 --subnet V6");
     const pool = typeof body.Pool === 'string' ? body.Pool : '';
     const sub = typeof body.SubPool === 'string' && body.SubPool !== '' ? body.SubPool : null;
     if (pool.includes(':')) throw new TsnError('ERR_BAD_OPTION', `IPv6 pool ${pool}: tsnet IPAM is IPv4-only for now`);

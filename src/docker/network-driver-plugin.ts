@@ -89,10 +89,11 @@ export class NetworkDriverPlugin {
         const net = this.network(str(body, 'NetworkID'));
         const endpointId = str(body, 'EndpointID');
         const iface = (body.Interface ?? {}) as { Address?: string; AddressIPv6?: string; MacAddress?: string };
-        if (iface.AddressIPv6) throw new TsnError('ERR_BAD_OPTION', `IPv6 address ${iface.AddressIPv6}: tsnet networks are IPv4-only for now`);
         const ep = await this.requests.connect(net.name, {
           hostSideName: `tsn${endpointId.slice(0, 12)}`,
           ip: iface.Address ? iface.Address.split('/')[0] : undefined,
+          // Docker's IPAM chose it (a dual-stack network); libnetwork puts it on the interface itself.
+          ip6: iface.AddressIPv6 ? iface.AddressIPv6.split('/')[0] : undefined,
           mac: iface.MacAddress || undefined,
           addressReserved: true,
           label: `docker:${endpointId.slice(0, 12)}`,
@@ -120,8 +121,13 @@ export class NetworkDriverPlugin {
             /* left already */
           }
         });
-        const gateway = net.options.internal ? '' : (net.gateway?.ip ?? ((net.ipam as { gateway?: string } | null)?.gateway || ''));
-        return { InterfaceName: { SrcName: ep.hostSide.srcName, DstPrefix: 'eth' }, Gateway: gateway, StaticRoutes: [], DisableGatewayService: true };
+        // The containers' default routes: a LAN's router where the network has one (DefaultGatewayIPv4/6,
+        // a NIC on the bridge), else the gateway port's addresses, else the IPAM gateways.
+        const ipam4 = net.ipam as { gateway?: string; auxAddresses?: Record<string, string> } | null;
+        const ipam6 = net.ipam6 as { gateway?: string; auxAddresses?: Record<string, string> } | undefined;
+        const gateway = net.options.internal ? '' : (ipam4?.auxAddresses?.DefaultGatewayIPv4 ?? net.gateway?.ip ?? (ipam4?.gateway || ''));
+        const gateway6 = net.options.internal ? '' : (ipam6?.auxAddresses?.DefaultGatewayIPv6 ?? net.gateway?.ip6 ?? (ipam6?.gateway || ''));
+        return { InterfaceName: { SrcName: ep.hostSide.srcName, DstPrefix: 'eth' }, Gateway: gateway, ...(gateway6 ? { GatewayIPv6: gateway6 } : {}), StaticRoutes: [], DisableGatewayService: true };
       }
       case 'Leave':
         return {}; // libnetwork moves the TAP back under its source name; the watcher follows

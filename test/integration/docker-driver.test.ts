@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerHost, TEST_IMAGE } from '../helpers/dockerd.js';
 import { privilegedSkipReason } from '../helpers/netns.js';
+import { makeLan } from '../helpers/lan.js';
 
 const skip = privilegedSkipReason();
 
@@ -101,6 +102,38 @@ describe.skipIf(skip)('Docker remote network + IPAM driver (real dockerd)', () =
     expect(links).not.toContain('eth1');
     // c1 is still on web.
     expect(await h.dockerOk(['exec', 'c1', 'ping', '-c', '1', '-W', '2', '10.201.0.50'])).toContain('1 packets received');
+  }, 120_000);
+
+  it("--ipv6 through Docker (its default IPAM): dual-stack containers ping6 each other and the gateway; -o parent= puts a NIC on a tsnet bridge", async () => {
+    await h.dockerOk(['network', 'create', '-d', 'tsnet', '--ipv6', '--subnet', '10.207.0.0/24', '--subnet', 'fd00:207::/64', '-o', 'tsnet.name=ds', 'ds']);
+    await h.dockerOk(['run', '-d', '--name', 'd1', '--network', 'ds', TEST_IMAGE, 'sleep', '600']);
+    await h.dockerOk(['run', '-d', '--name', 'd2', '--network', 'ds', '--ip6', 'fd00:207::50', TEST_IMAGE, 'sleep', '600']);
+    const ip6Of = (c: string) => h.dockerOk(['inspect', '-f', '{{(index .NetworkSettings.Networks "ds").GlobalIPv6Address}}', c]);
+    expect(await ip6Of('d2')).toBe('fd00:207::50');
+    const d1 = await ip6Of('d1');
+    expect(d1).toMatch(/^fd00:207::/);
+    expect(await h.dockerOk(['exec', 'd1', 'ip', '-6', 'route'])).toMatch(/default via fd00:207::1 dev eth0/);
+    expect(await h.dockerOk(['exec', 'd1', 'ping', '-c', '2', '-W', '2', 'fd00:207::50'])).toContain('2 packets received');
+    expect(await h.dockerOk(['exec', 'd2', 'ping', '-c', '1', '-W', '2', 'fd00:207::1'])).toContain('1 packets received'); // the gateway port
+    expect(await h.dockerOk(['exec', 'd2', 'ping', '-c', '1', '-W', '2', '10.207.0.1'])).toContain('1 packets received');
+    const t = JSON.parse(await h.tsnetOk(['network', 'inspect', 'ds']))[0];
+    expect(t.EnableIPv6).toBe(true);
+    expect(Object.values(t.Endpoints as Record<string, { IPv6Address: string }>).map((e) => e.IPv6Address).sort()).toEqual([`${d1}/64`, 'fd00:207::50/64'].sort());
+    await h.dockerOk(['rm', '-f', 'd1', 'd2']);
+    await h.dockerOk(['network', 'rm', 'ds']);
+
+    // The talk's "IPAM underlay" flow through Docker: a NIC on the bridge, the LAN's router as the default route.
+    const lan = await makeLan({ hostNs: h.hostNs, hostCidr: '10.208.0.1/24' });
+    try {
+      await h.dockerOk(['network', 'create', '-d', 'tsnet', '--subnet', '10.208.0.0/24', '--gateway', '10.208.0.254', '--aux-address', 'DefaultGatewayIPv4=10.208.0.1', '-o', 'parent=p0', '-o', 'gateway_port=false', '-o', 'tsnet.name=lanbr', 'lanbr']);
+      const out = await h.dockerOk(['run', '--rm', '--network', 'lanbr', TEST_IMAGE, 'sh', '-c', 'ip route; ping -c 2 -W 2 10.208.0.1']);
+      expect(out).toMatch(/default via 10\.208\.0\.1 dev eth0/);
+      expect(out).toContain('2 packets received');
+      expect(JSON.parse(await h.tsnetOk(['network', 'inspect', 'lanbr']))[0].Uplinks).toMatchObject([{ Interface: 'p0', Attached: true }]);
+      await h.dockerOk(['network', 'rm', 'lanbr']);
+    } finally {
+      await lan.teardown();
+    }
   }, 120_000);
 
   it('300 docker run --rm in a row on a /24 leave no address taken', async () => {
