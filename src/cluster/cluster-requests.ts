@@ -60,6 +60,9 @@ export class ClusterRequests {
 
   async createNetwork(req: CreateNetworkRequest): Promise<NetworkRecord> {
     if (req.driver !== 'overlay') return this.daemon.createNetwork(req);
+    if (req.ipv6 || req.subnet6 !== undefined) {
+      throw new TsnError('ERR_BAD_OPTION', '--ipv6 on a cluster overlay: its IPv6 addresses would need claims in the store, which are not built yet (a dual-stack overlay works with static -o peers on a daemon without --cluster-store, one IPv6 --ip-range per host)');
+    }
     const a = this.agent;
     const opts: Record<string, string> = {};
     let vniText: string | undefined;

@@ -7,7 +7,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { daemonWithSandboxes } from '../helpers/daemon.js';
 import { makeLan } from '../helpers/lan.js';
-import { nsExec, privilegedSkipReason, sh } from '../helpers/netns.js';
+import { TestDaemon } from '../helpers/daemon.js';
+import { addNetns, delNetns, nsExec, plumb, privilegedSkipReason, sh, uniqueTag } from '../helpers/netns.js';
 import { iperfTcpBytes, pingOk } from '../helpers/traffic.js';
 
 const skip = privilegedSkipReason(['iperf3']);
@@ -89,7 +90,7 @@ describe.skipIf(skip !== null)('dual-stack bridge networks', () => {
     await refused(['network', 'create', '--ipv6', '--subnet', '10.219.0.0/24', 'x2'], '--ipv6 needs an IPv6 --subnet');
     await refused(['network', 'create', '--ipv6', '--subnet', 'fd00:219::5/64', 'x3'], 'has host bits set: did you mean fd00:219::/64?');
     await refused(['network', 'create', '--subnet', '10.219.0.0/24', '--subnet', '10.220.0.0/24', 'x4'], 'a network takes one IPv4 and one IPv6 subnet at most');
-    await refused(['network', 'create', '-d', 'overlay', '--ipv6', '--subnet', '10.219.0.0/24', '--subnet', 'fd00:219::/64', '-o', 'vtep=198.18.0.1', 'x5'], 'the overlay driver is IPv4 only so far');
+    await refused(['network', 'create', '-d', 'ipvlan', '--ipv6', '--subnet', '10.219.0.0/24', '--subnet', 'fd00:219::/64', '-o', 'parent=nope0', 'x5'], 'the ipvlan driver is IPv4 only so far');
     await refused(['network', 'create', '--ipv6', '--subnet', '10.219.0.0/24', '--subnet', 'fd00:219::/64', '--gateway', 'fd00:21a::1', 'x6'], 'IPv6 gateway fd00:21a::1 is outside the IPv6 subnet fd00:219::/64');
     expect(JSON.parse(await d.ok(['network', 'ls', '--json']))).toEqual([]);
 
@@ -126,4 +127,41 @@ describe.skipIf(skip !== null)('dual-stack bridge networks', () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('the ipvlan driver is IPv4 only so far');
   }, 60_000);
+
+  it('overlay: IPv6 inside the VXLAN between two tsnet hosts (static peers, one IPv6 ip-range per host)', async () => {
+    const tag = uniqueTag();
+    const lan = `tsnt-${tag}-lan`;
+    cleanup.push(() => delNetns(lan));
+    await addNetns(lan);
+    await sh('ip', ['-n', lan, 'link', 'add', 'br0', 'type', 'bridge']);
+    await sh('ip', ['-n', lan, 'link', 'set', 'br0', 'up']);
+    const hosts: { d: TestDaemon; c: string; vtep: string }[] = [];
+    for (const i of [1, 2]) {
+      const d = new TestDaemon();
+      cleanup.push(() => d.teardown());
+      await d.setup();
+      const c = `tsnt-${tag}-c${i}`;
+      cleanup.push(() => delNetns(c));
+      await addNetns(c);
+      const dev = `tv${tag}${i}`;
+      await sh('ip', ['link', 'add', dev, 'type', 'veth', 'peer', 'name', `tw${tag}${i}`]);
+      await sh('ip', ['link', 'set', `tw${tag}${i}`, 'netns', lan]);
+      await sh('ip', ['-n', lan, 'link', 'set', `tw${tag}${i}`, 'master', 'br0', 'up']);
+      await plumb(d.hostNs, dev, `02:00:c6:12:02:0${i}`, `198.18.2.${i}/24`);
+      hosts.push({ d, c, vtep: `198.18.2.${i}` });
+    }
+    for (const [i, h] of hosts.entries()) {
+      const peer = hosts[1 - i].vtep;
+      await h.d.ok(['network', 'create', '-d', 'overlay', '--ipv6', '--subnet', '10.225.0.0/24', '--subnet', 'fd00:225::/64', '--ip-range', i === 0 ? '10.225.0.0/25' : '10.225.0.128/25', '--ip-range', i === 0 ? 'fd00:225::100/120' : 'fd00:225::200/120', '-o', 'vni=925', '-o', `vtep=${h.vtep}`, '-o', `peers=${peer}`, 'ov6']);
+      await h.d.ok(['connect', 'ov6', '--netns', h.c]);
+    }
+    expect(await v6Addrs(hosts[0].c)).toEqual(['fd00:225::100/64']);
+    expect(await v6Addrs(hosts[1].c)).toEqual(['fd00:225::200/64']);
+    expect(await pingOk(hosts[0].c, 'fd00:225::200', { waitS: 2, tries: 3 })).toBe(true);
+    expect(await pingOk(hosts[1].c, 'fd00:225::100', { waitS: 2 })).toBe(true);
+    expect(await iperfTcpBytes(hosts[1].c, hosts[0].c, 'fd00:225::200')).toBeGreaterThan(10e6);
+    const v = (JSON.parse(await hosts[0].d.ok(['stats', '--json'])) as { vteps: { rxPackets: number; drops: Record<string, number> }[] }).vteps;
+    expect(v[0].rxPackets).toBeGreaterThan(100); // it went through VXLAN
+    expect(v[0].drops).toEqual({});
+  }, 90_000);
 });

@@ -64,6 +64,8 @@ interface VtepUse {
 
 export class OverlayDriver implements NetworkDriver {
   readonly name = 'overlay' as const;
+  /** IPv6 inside the VXLAN: endpoints are bridge-style TAPs (ND is flooded to the peers like ARP; no ND suppression yet). */
+  readonly ipv6 = true;
   private readonly local: BridgeDriver;
   private readonly vteps = new Map<string, VtepUse>();
   private readonly vxlanPorts = new Map<string, VxlanPort>(); // by network id
