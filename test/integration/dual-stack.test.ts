@@ -64,6 +64,33 @@ describe.skipIf(skip !== null)('dual-stack bridge networks', () => {
     const stats = JSON.parse(await d.ok(['stats', '--json'])) as { ports: { port: string; drops: Record<string, number> }[] };
     expect(stats.ports.find((p) => p.port === `${c1}:eth0`)?.drops['spoofed-src-ipv6']).toBeGreaterThan(0);
     await sh('ip', ['-n', c1, '-6', 'addr', 'del', 'fd00:218::77/64', 'dev', 'eth0']);
+    // A forged Neighbor Advertisement (c1 claims c2's global address with its own MAC) and a rogue
+    // Router Advertisement (c1 as the network's router), sent on a packet socket: dropped, counted.
+    const mac1 = (await nsExec(c1, 'cat', ['/sys/class/net/eth0/address'])).trim();
+    const py = `
+import socket, struct
+mac = bytes.fromhex("${mac1.replace(/:/g, '')}")
+def csum(src, dst, icmp):
+    data = src + dst + struct.pack("!I", len(icmp)) + bytes([0, 0, 0, 58]) + icmp
+    s = sum((data[i] << 8) + data[i + 1] for i in range(0, len(data), 2))
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return icmp[:2] + struct.pack("!H", ~s & 0xffff) + icmp[4:]
+def frame(src, icmp):
+    s, d = socket.inet_pton(socket.AF_INET6, src), socket.inet_pton(socket.AF_INET6, "ff02::1")
+    icmp = csum(s, d, icmp)
+    return bytes.fromhex("333300000001") + mac + bytes.fromhex("86dd") + struct.pack("!IHBB", 0x60000000, len(icmp), 58, 255) + s + d + icmp
+na = bytes([136, 0, 0, 0, 0x20, 0, 0, 0]) + socket.inet_pton(socket.AF_INET6, "fd00:218::99") + bytes([2, 1]) + mac
+ra = bytes([134, 0, 0, 0, 64, 0, 0x07, 0x08, 0, 0, 0, 0, 0, 0, 0, 0]) + bytes([1, 1]) + mac
+p = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); p.bind(("eth0", 0))
+for _ in range(2): p.send(frame("fd00:218::2", na)); p.send(frame("fd00:218::2", ra))
+`;
+    await nsExec(c1, 'python3', ['-c', py], { timeoutMs: 30_000 });
+    const dropsOf = async () => (JSON.parse(await d.ok(['stats', '--json'])) as { ports: { port: string; drops: Record<string, number> }[] }).ports.find((p) => p.port === `${c1}:eth0`)!.drops;
+    for (let i = 0; i < 50 && ((await dropsOf())['ipv6-router-msg'] ?? 0) < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await dropsOf()).toMatchObject({ 'spoofed-nd': 2, 'ipv6-router-msg': 2 });
+    const routes2 = await sh('ip', ['-n', c2, '-6', 'route', 'show', 'default']);
+    expect(routes2).toMatch(/^default via fd00:218::1 dev eth0/);
+    expect(routes2).not.toMatch(/proto ra/); // c2 took no route from c1's advertisement
 
     // kill -9 and a new daemon: addresses and pools are as they were.
     await d.kill('SIGKILL');
