@@ -158,12 +158,13 @@ export class LoopGuard {
     if (st === undefined) return null;
     const src = readMac(bytes, off + 6);
     const group = (bytes[off] & 1) !== 0;
-    const from = fdb.get(src);
+    const fromSlot = fdb.find(src); // a slot, not an entry object: nothing allocated per frame
+    const from = fromSlot < 0 ? undefined : fdb.portAt(fromSlot);
     const unknownDst = !group && fdb.lookup(readMac(bytes, off)) === undefined;
     let why: string | null = null;
-    if (from !== undefined && from.port !== port && !this.uplinks.has(from.port)) {
-      why = `source ${formatMac(src)} lives on ${from.port.label}: a frame of this network came back by the uplink (a loop outside the switch, or a spoofer)`;
-    } else if (group || unknownDst || (from !== undefined && from.port !== port)) {
+    if (from !== undefined && from !== port && !this.uplinks.has(from)) {
+      why = `source ${formatMac(src)} lives on ${from.label}: a frame of this network came back by the uplink (a loop outside the switch, or a spoofer)`;
+    } else if (group || unknownDst || (from !== undefined && from !== port)) {
       const h = loopFrameHash(bytes, off, len);
       const ago = this.floodedAgo(h, now);
       if (ago >= 0) why = `the switch flooded this frame ${Math.round(ago * 1000)} ms ago: it came back by the uplink (a loop outside the switch)`;

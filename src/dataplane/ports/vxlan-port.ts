@@ -146,8 +146,8 @@ export class VxlanPort extends Port {
       }
       let to = 0;
       if ((bytes[off] & 1) === 0 && fdb !== undefined) {
-        const e = fdb.get(readMac(bytes, off));
-        if (e !== undefined && e.port === this) to = e.remote;
+        const s = fdb.find(readMac(bytes, off)); // a slot: no entry object per frame
+        if (s >= 0 && fdb.portAt(s) === this) to = fdb.remoteAt(s);
       }
       if (to === 0 && peerCount === 0) {
         c.drops[DROP['vxlan-no-remote']]++;

@@ -82,9 +82,11 @@ export class ArpSuppressStage implements Stage {
         if (tracer) tracer.add(this.name, row, `who-has ${formatIpv4(targetIp)}: not known, goes on`);
         continue;
       }
-      const e = domain.fdb.get(mac);
-      if (e === undefined || e.port === port || (!domain.icc && port.ownMac !== null && e.port.ownMac !== null)) {
-        if (tracer) tracer.add(this.name, row, `who-has ${formatIpv4(targetIp)}: ${formatMac(mac)} ${e === undefined ? 'not in the FDB' : 'not answerable from here'}, goes on`);
+      const fdb = domain.fdb;
+      const s = fdb.find(mac); // a slot, not an entry object: nothing allocated per request
+      const owner = s < 0 ? undefined : fdb.portAt(s);
+      if (owner === undefined || owner === port || (!domain.icc && port.ownMac !== null && owner.ownMac !== null)) {
+        if (tracer) tracer.add(this.name, row, `who-has ${formatIpv4(targetIp)}: ${formatMac(mac)} ${owner === undefined ? 'not in the FDB' : 'not answerable from here'}, goes on`);
         continue;
       }
       writeArpReply(bytes, off, mac, targetIp);

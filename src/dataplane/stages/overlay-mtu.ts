@@ -109,10 +109,15 @@ export class OverlayMtuStage implements Stage {
 
   /** For trace: where the overlay copy of a frame will go. */
   private encapDecision(vx: VxlanPort, bytes: Uint8Array, off: number): string {
-    const e = (bytes[off] & 1) === 0 ? vx.domain?.fdb.get(readMac(bytes, off)) : undefined;
+    let remote = 0; // the VTEP the FDB knows the unicast destination behind, if any
+    const fdb = vx.domain?.fdb;
+    if (fdb !== undefined && (bytes[off] & 1) === 0) {
+      const s = fdb.find(readMac(bytes, off));
+      if (s >= 0 && fdb.portAt(s) === vx) remote = fdb.remoteAt(s);
+    }
     const to =
-      e !== undefined && e.port === vx && e.remote !== 0
-        ? `VTEP ${formatIpv4(e.remote >>> 0)}`
+      remote !== 0
+        ? `VTEP ${formatIpv4(remote)}`
         : vx.peers.length
           ? `head-end to ${vx.peers.length} peer${vx.peers.length === 1 ? '' : 's'} (${vx.peers.map(formatIpv4).join(', ')})`
           : 'nowhere (no peer, VTEP unknown: vxlan-no-remote)';
