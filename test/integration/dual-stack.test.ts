@@ -9,7 +9,7 @@ import { daemonWithSandboxes } from '../helpers/daemon.js';
 import { makeLan } from '../helpers/lan.js';
 import { TestDaemon } from '../helpers/daemon.js';
 import { addNetns, delNetns, nsExec, plumb, privilegedSkipReason, sh, uniqueTag } from '../helpers/netns.js';
-import { iperfTcpBytes, pingOk } from '../helpers/traffic.js';
+import { iperfTcpBytes, pingOk, tcpdumpWhile } from '../helpers/traffic.js';
 
 const skip = privilegedSkipReason(['iperf3']);
 if (skip) console.warn(`skipping dual-stack integration tests: ${skip}`);
@@ -190,5 +190,14 @@ for _ in range(2): p.send(frame("fd00:218::2", na)); p.send(frame("fd00:218::2",
     const v = (JSON.parse(await hosts[0].d.ok(['stats', '--json'])) as { vteps: { rxPackets: number; drops: Record<string, number> }[] }).vteps;
     expect(v[0].rxPackets).toBeGreaterThan(100); // it went through VXLAN
     expect(v[0].drops).toEqual({});
+    // Too big for the underlay: the sender gets an ICMPv6 Packet Too Big from the switch and its kernel
+    // takes the overlay's MTU (1450) for that destination.
+    await sh('ip', ['-n', hosts[0].c, 'link', 'set', 'eth0', 'mtu', '1500']);
+    // 1420 + 8 + 40: a 1468-byte IPv6 packet, more than the overlay's 1450 and less than the interface's 1500.
+    const dump = await tcpdumpWhile(hosts[0].c, 'eth0', ['-vv', 'icmp6'], () => nsExec(hosts[0].c, 'ping', ['-c', '2', '-W', '1', '-s', '1420', '-M', 'do', 'fd00:225::200']).catch((e) => String(e)));
+    expect(dump).toMatch(/packet too big, mtu 1450/);
+    expect(await sh('ip', ['-n', hosts[0].c, '-6', 'route', 'get', 'fd00:225::200']), dump).toMatch(/mtu 1450/);
+    const drops0 = (JSON.parse(await hosts[0].d.ok(['stats', '--json'])) as { ports: { port: string; drops: Record<string, number> }[] }).ports.find((p) => p.port === `${hosts[0].c}:eth0`)!.drops;
+    expect(drops0['overlay-mtu-exceeded']).toBeGreaterThanOrEqual(1);
   }, 90_000);
 });

@@ -10,7 +10,9 @@
  *   MSS) instead of black-holing: a unicast frame is turned into that ICMP in place and sent out of its
  *   ingress port; for a flood, the ICMP is built in a free slot and the flood goes on to the local ports
  *   (the VxlanPort drops and counts its copy);
- * - otherwise (IPv6, IPv4 without DF) a unicast one is dropped here.
+ * - if it is IPv6, gets an ICMPv6 Packet Too Big back the same way (overlay/icmpv6-too-big.ts: IPv6
+ *   is never fragmented on the way, so this is the only way its sender learns);
+ * - otherwise (IPv4 without DF, anything else) a unicast one is dropped here.
  * Everything else passes at the cost of one comparison per frame (frame length against the limit).
  */
 import { formatIpv4 } from '../../packet/ipv4.js';
@@ -20,6 +22,7 @@ import { DROP, type DropReason } from '../drop-reasons.js';
 import { DESC_STRIDE, D_GSO_SIZE, D_GSO_TYPE, D_LEN, D_OFF, D_OUT, D_PORT, D_SLOT, OUT_FLOOD } from '../layout.js';
 import { wireFrameLength } from '../overlay/frame-fit.js';
 import { ipv4DfOffset, rewriteAsFragNeeded, writeFragNeeded } from '../overlay/icmp-frag-needed.js';
+import { ipv6TooBigOffset, rewriteAsTooBig, writeTooBig } from '../overlay/icmpv6-too-big.js';
 import { VxlanPort } from '../ports/vxlan-port.js';
 import type { Stage, StageContext } from '../stage.js';
 
@@ -66,7 +69,8 @@ export class OverlayMtuStage implements Stage {
       }
       const inPort = ports[desc[d + D_PORT]]!;
       const l3 = ipv4DfOffset(bytes, off, len);
-      const mtu = vx.overlayMtu - (l3 === 18 ? 4 : 0);
+      const l3v6 = l3 < 0 ? ipv6TooBigOffset(bytes, off, len) : -1;
+      const mtu = vx.overlayMtu - (l3 === 18 || l3v6 === 18 ? 4 : 0);
       // Explanations are formatted only while a trace runs: this is the path of every oversized frame.
       const what = tracer ? `${wire}-byte frame does not fit ${vx.name} (underlay MTU ${vx.underlayMtu}: at most ${vx.maxInnerFrame})` : '';
       if (out >= 0) {
@@ -80,27 +84,35 @@ export class OverlayMtuStage implements Stage {
             continue;
           }
         }
+        if (l3v6 >= 0 && rewriteAsTooBig(pool, row, l3v6, mtu)) {
+          if (batch.notes !== null) batch.notes[row] = `overlay-mtu ${wire} > ${vx.maxInnerFrame}: icmp6 packet-too-big mtu ${mtu}`;
+          if (tracer) tracer.add(this.name, row, `drop overlay-mtu-exceeded: ${what}; ICMPv6 packet too big (mtu ${mtu}) back via ${inPort.name}`);
+          rows[w++] = row;
+          continue;
+        }
         batch.dropReason[row] = DROP['overlay-mtu-exceeded'];
-        if (tracer) tracer.add(this.name, row, `drop overlay-mtu-exceeded: ${what}${l3 < 0 ? ' (not IPv4 with DF: no ICMP)' : ' (no headroom for the ICMP)'}`);
+        if (tracer) tracer.add(this.name, row, `drop overlay-mtu-exceeded: ${what}${l3 < 0 && l3v6 < 0 ? ' (neither IPv4 with DF nor IPv6: no ICMP)' : ' (no headroom for the ICMP)'}`);
         continue;
       }
       // A flood: local ports still get the frame; the VxlanPort drops and counts its copy.
       rows[w++] = row;
-      if (l3 < 0) {
+      if (l3 < 0 && l3v6 < 0) {
         if (tracer) tracer.add(this.name, row, `${what}: the overlay copy will be dropped`);
         continue;
       }
+      const icmp = l3 >= 0 ? `ICMP frag-needed (mtu ${mtu})` : `ICMPv6 packet too big (mtu ${mtu})`;
       if (ctx.dryRun) {
-        if (tracer) tracer.add(this.name, row, `${what}: the overlay copy will be dropped; would send an ICMP frag-needed (mtu ${mtu}) back`);
+        if (tracer) tracer.add(this.name, row, `${what}: the overlay copy will be dropped; would send an ${icmp} back`);
         continue;
       }
       const spare = this.freeSlotAndRow(batch, count);
       if (spare !== null) {
-        writeFragNeeded(pool, row, l3, mtu, spare.slot, spare.row);
+        if (l3 >= 0) writeFragNeeded(pool, row, l3, mtu, spare.slot, spare.row);
+        else writeTooBig(pool, row, l3v6, mtu, spare.slot, spare.row);
         this.pendingIcmp.push(spare.row, spare.slot); // the row is appended to the batch after the loop: egress sends it back
       }
       const slot = spare === null ? -1 : spare.slot;
-      if (tracer) tracer.add(this.name, row, `${what}: the overlay copy will be dropped; ICMP frag-needed (mtu ${mtu}) ${slot >= 0 ? 'sent back' : 'not sent (no free slot)'}`);
+      if (tracer) tracer.add(this.name, row, `${what}: the overlay copy will be dropped; ${icmp} ${slot >= 0 ? 'sent back' : 'not sent (no free slot)'}`);
     }
     batch.count = w;
     for (let k = 0; k < this.pendingIcmp.length; k += 2) rows[batch.count++] = this.pendingIcmp[k];

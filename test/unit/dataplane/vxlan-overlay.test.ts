@@ -313,6 +313,58 @@ describe('VXLAN overlay data plane', () => {
     expect(a1.counters.dropCount('overlay-mtu-exceeded')).toBe(2);
   });
 
+  it('answers an IPv6 frame too big for the underlay with ICMPv6 Packet Too Big (MTU 1450), unicast or flooded; never about an ICMPv6 error', () => {
+    const a = host(VTEP_A);
+    const net = a.net(4097, { underlayMtu: 1500 });
+    const a1 = net.port('a1', A1);
+    const a2 = net.port('a2', 0x02420a140004);
+    a.sw.domains.get('vni4097')!.fdb.addStatic(X, net.vx, 0, VTEP_B);
+    const SRC = [0xfd, 0, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+    const DST = [0xfd, 0, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9];
+    const v6 = (dst: number, nh: number, payload: number[], src = SRC) => ethFrame(dst, A1, 0x86dd, [0x60, 0, 0, 0, payload.length >> 8, payload.length & 0xff, nh, 64, ...src, ...DST, ...payload]);
+    const udp = (n: number) => [0x9c, 0x40, 0x14, 0x51, n >> 8, n & 0xff, 0, 0, ...Array.from({ length: n - 8 }, (_, i) => i & 0xff)];
+    const big = v6(X, 17, udp(1451 - 40)); // an IPv6 packet of 1451 > 1450
+    a1.inject(big);
+    a1.inject(v6(X, 17, udp(1450 - 40))); // fits
+    settle(a);
+    expect(a.underlay.take().map((d) => d.payload.length)).toEqual([8 + 14 + 1450]);
+    expect(a1.counters.dropCount('overlay-mtu-exceeded')).toBe(1);
+    const back = a1.take();
+    expect(back).toHaveLength(1);
+    const f = back[0].frame;
+    expect(hex(f.subarray(0, 12))).toBe(hex(Uint8Array.from([...macBytes(A1), ...macBytes(X)])));
+    expect((f[12] << 8) | f[13]).toBe(0x86dd);
+    expect(f[20]).toBe(58);
+    expect(hex(f.subarray(22, 38))).toBe(hex(Uint8Array.from(DST))); // from the destination it was for
+    expect(hex(f.subarray(38, 54))).toBe(hex(Uint8Array.from(SRC))); // to its sender
+    const icmpLen = (f[18] << 8) | f[19];
+    expect(f.length).toBe(54 + icmpLen);
+    expect(f.length).toBeLessThanOrEqual(14 + 1280);
+    expect([f[54], f[55]]).toEqual([2, 0]); // Packet Too Big
+    expect(((f[58] << 24) | (f[59] << 16) | (f[60] << 8) | f[61]) >>> 0).toBe(1450);
+    let sum = 58 + icmpLen;
+    for (let i = 22; i < 54; i += 2) sum += (f[i] << 8) | f[i + 1];
+    for (let i = 54; i < f.length; i += 2) sum += (f[i] << 8) | (f[i + 1] ?? 0);
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    expect(sum).toBe(0xffff); // the ICMPv6 checksum over the pseudo header
+    expect(hex(f.subarray(62, 62 + 48))).toBe(hex(big.subarray(14, 14 + 48))); // the quote: the original packet
+
+    // Flooded (an unknown MAC): the local port gets it, the sender its Packet Too Big.
+    a1.inject(v6(0x02420a1400ee, 17, udp(1460)));
+    settle(a);
+    expect(a2.take()).toHaveLength(1);
+    const flooded = a1.take();
+    expect(flooded.map((x) => [x.frame[54], x.frame[55]])).toEqual([[2, 0]]);
+    // Never about an ICMPv6 error message, nor from :: or a multicast source.
+    a1.inject(v6(X, 58, [1, 4, 0, 0, ...Array.from({ length: 1440 }, () => 0)]));
+    a1.inject(v6(X, 17, udp(1460), Array(16).fill(0)));
+    a1.inject(v6(X, 17, udp(1460), [0xff, 2, ...Array(13).fill(0), 1]));
+    settle(a);
+    expect(a1.take()).toHaveLength(0);
+    expect(a1.counters.dropCount('overlay-mtu-exceeded')).toBe(4); // the unicast ones; the flood's overlay copy counts on the VXLAN port
+    expect(net.vx.counters.dropCount('overlay-mtu-exceeded')).toBe(1);
+  });
+
   it('segments a GSO super-frame before encapsulation when its segments fit, and answers ICMP when they do not', () => {
     const a = host(VTEP_A);
     const net = a.net(4097, { peers: [VTEP_B] });
