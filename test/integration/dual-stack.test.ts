@@ -187,6 +187,12 @@ for _ in range(2): p.send(frame("fd00:218::2", na)); p.send(frame("fd00:218::2",
     expect(await pingOk(hosts[0].c, 'fd00:225::200', { waitS: 2, tries: 3 })).toBe(true);
     expect(await pingOk(hosts[1].c, 'fd00:225::100', { waitS: 2 })).toBe(true);
     expect(await iperfTcpBytes(hosts[1].c, hosts[0].c, 'fd00:225::200')).toBeGreaterThan(10e6);
+    // ND suppression: host 1 learned c2's address from its advertisement; asked again, it answers locally.
+    await sh('ip', ['-n', hosts[0].c, '-6', 'neigh', 'flush', 'dev', 'eth0']);
+    expect(await pingOk(hosts[0].c, 'fd00:225::200', { count: 1, waitS: 2 })).toBe(true);
+    const ov = JSON.parse(await hosts[0].d.ok(['network', 'inspect', 'ov6']))[0].Overlay;
+    expect(ov.Neighbors6).toBeGreaterThanOrEqual(2); // c1's own (static) and c2's (learned)
+    expect(ov.NdSuppressed).toBeGreaterThanOrEqual(1);
     const v = (JSON.parse(await hosts[0].d.ok(['stats', '--json'])) as { vteps: { rxPackets: number; drops: Record<string, number> }[] }).vteps;
     expect(v[0].rxPackets).toBeGreaterThan(100); // it went through VXLAN
     expect(v[0].drops).toEqual({});

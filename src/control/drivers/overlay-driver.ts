@@ -26,6 +26,8 @@ import type { Underlay } from '../../dataplane/overlay/underlay.js';
 import { VtepSocketPort } from '../../dataplane/ports/vtep-socket-port.js';
 import { VxlanPort } from '../../dataplane/ports/vxlan-port.js';
 import { formatIpv4, parseCidr, parseIpv4 } from '../cidr.js';
+import { formatIpv6Address, parseCidr6 } from '../ipam6.js';
+import { parseIpv6 } from '../../packet/ipv6.js';
 import { TsnError } from '../../errors.js';
 import { checkUserMac } from '../mac-address.js';
 import type { EndpointRecord, NetworkRecord, OverlayRecord } from '../model.js';
@@ -227,6 +229,12 @@ export class OverlayDriver implements NetworkDriver {
         subnet: subnet ? { network: subnet.network, prefixLen: subnet.prefixLen } : undefined,
       });
       vx.label = `vxlan ${ov.vni} (${ov.peers.length} peer${ov.peers.length === 1 ? '' : 's'})`;
+      if (net.ipam6) {
+        const c6 = parseCidr6(net.ipam6.subnet);
+        const prefix = new Uint8Array(16);
+        parseIpv6(formatIpv6Address(c6.network), prefix, 0);
+        vx.subnet6 = { prefix, prefixLen: c6.prefixLen };
+      }
       // Before it can receive: an encrypted network takes frames from its own WireGuard peers only.
       if (ov.encrypted) vx.authenticatedSenders = new Set(this.encrypted.peerVteps(rec).map((v) => parseIpv4(v)));
       sock.attach(vx);
@@ -278,12 +286,14 @@ export class OverlayDriver implements NetworkDriver {
     }
     const vx = this.vxlanPorts.get(net.record.id);
     if (vx && ep.ip) vx.neighbors.addStatic(parseIpv4(ep.ip), parseMac(ep.mac), this.ctx.engine.clock.now());
+    if (vx && ep.ip6) vx.neighbors6.addStatic(ep.ip6, parseMac(ep.mac), this.ctx.engine.clock.now());
     return port;
   }
 
   disconnect(net: NetworkRuntime, ep: EndpointRuntime): void {
     const vx = this.vxlanPorts.get(net.record.id);
     if (vx && ep.record.ip) vx.neighbors.remove(parseIpv4(ep.record.ip), parseMac(ep.record.mac));
+    if (vx && ep.record.ip6) vx.neighbors6.remove(ep.record.ip6, parseMac(ep.record.mac));
     this.local.disconnect(net, ep);
   }
 
@@ -317,6 +327,7 @@ export class OverlayDriver implements NetworkDriver {
       StaticFDB: ov.staticFdb.map((s) => ({ MacAddress: s.mac, VTEP: s.vtep, IPv4Address: s.ip })),
       Neighbors: vx ? vx.neighbors.size : 0,
       ArpSuppressed: vx ? vx.neighbors.suppressed : 0,
+      ...(net.ipam6 ? { Neighbors6: vx ? vx.neighbors6.size : 0, NdSuppressed: vx ? vx.neighbors6.suppressed : 0 } : {}),
       Attached: vx !== undefined,
     };
     if (fit !== null && net.record.options.mtu > fit) {

@@ -1,6 +1,7 @@
 /**
- * NeighborTable: IPv4 -> MAC for one overlay network, the knowledge ARP suppression answers from
- * (the kernel's vxlan `proxy` neighbour table, Docker overlay's static neighbour entries).
+ * NeighborTable: address -> MAC for one overlay network, the knowledge ARP suppression (IPv4, keyed by
+ * the address as a uint32) and ND suppression (IPv6, keyed by its canonical text) answer from (the
+ * kernel's vxlan `proxy` neighbour table, Docker overlay's static neighbour entries).
  *
  * Entries come from three places:
  * - static: local endpoints (connect) and `fdb add NETWORK MAC --vtep IP --ip ADDR`; never age;
@@ -13,15 +14,15 @@
  * refused and counted. A Map keyed by the address number: one hash lookup per ARP request, and per
  * snooped packet an in-place refresh (no allocation).
  */
-export interface NeighborEntry {
-  ip: number;
+export interface NeighborEntry<K = number> {
+  ip: K;
   mac: number;
   isStatic: boolean;
   updated: number;
 }
 
-export class NeighborTable {
-  private readonly entries = new Map<number, NeighborEntry>();
+export class NeighborTable<K extends number | string = number> {
+  private readonly entries = new Map<K, NeighborEntry<K>>();
   private learnedCount = 0;
   learned = 0;
   refusedFull = 0;
@@ -37,19 +38,19 @@ export class NeighborTable {
   }
 
   /** The MAC of `ip`, unless unknown or aged out. */
-  lookup(ip: number, now: number): number | undefined {
+  lookup(ip: K, now: number): number | undefined {
     const e = this.entries.get(ip);
     if (e === undefined) return undefined;
     if (!e.isStatic && now - e.updated > this.agingSeconds) return undefined;
     return e.mac;
   }
 
-  get(ip: number): NeighborEntry | undefined {
+  get(ip: K): NeighborEntry<K> | undefined {
     return this.entries.get(ip);
   }
 
   /** Learn ip -> mac at `now`; static entries win. Returns false if refused (table full). */
-  learn(ip: number, mac: number, now: number): boolean {
+  learn(ip: K, mac: number, now: number): boolean {
     const e = this.entries.get(ip);
     if (e !== undefined) {
       if (e.isStatic) return true;
@@ -67,14 +68,14 @@ export class NeighborTable {
     return true;
   }
 
-  addStatic(ip: number, mac: number, now = 0): void {
+  addStatic(ip: K, mac: number, now = 0): void {
     const e = this.entries.get(ip);
     if (e && !e.isStatic) this.learnedCount--;
     this.entries.set(ip, { ip, mac, isStatic: true, updated: now });
   }
 
   /** Remove the entry for `ip` (static or learned); with `mac`, only if it still maps there. */
-  remove(ip: number, mac?: number): boolean {
+  remove(ip: K, mac?: number): boolean {
     const e = this.entries.get(ip);
     if (!e || (mac !== undefined && e.mac !== mac)) return false;
     if (!e.isStatic) this.learnedCount--;
@@ -94,7 +95,7 @@ export class NeighborTable {
     return n;
   }
 
-  list(): NeighborEntry[] {
+  list(): NeighborEntry<K>[] {
     return [...this.entries.values()];
   }
 }

@@ -54,6 +54,10 @@ export class VxlanPort extends Port {
   readonly vni: number;
   readonly vtep: VtepSocketPort;
   readonly neighbors = new NeighborTable();
+  /** IPv6 address (canonical text) -> MAC: what ND suppression answers from (overlay/nd-suppress.ts). */
+  readonly neighbors6 = new NeighborTable<string>();
+  /** A dual-stack network's IPv6 subnet (16 bytes) and prefix length: ND learning stays inside it (and fe80::/64). */
+  subnet6: { prefix: Uint8Array; prefixLen: number } | null = null;
   learning: boolean;
   underlayMtu: number;
   subnetNetwork = 0;
@@ -117,6 +121,22 @@ export class VxlanPort extends Port {
   /** Is `ip` (uint32) inside the network's subnet? (False when no subnet is set.) */
   inSubnet(ip: number): boolean {
     return this.subnetMask !== 0 && ((ip & this.subnetMask) >>> 0) === this.subnetNetwork;
+  }
+
+  /** May ND learning take the IPv6 address at bytes[at]: inside the network's IPv6 subnet, or link-local. */
+  inSubnet6(bytes: Uint8Array, at: number): boolean {
+    if (bytes[at] === 0xfe && bytes[at + 1] === 0x80) {
+      for (let i = 2; i < 8; i++) if (bytes[at + i] !== 0) return false;
+      return true;
+    }
+    const s = this.subnet6;
+    if (s === null) return false;
+    const full = s.prefixLen >>> 3;
+    for (let i = 0; i < full; i++) if (bytes[at + i] !== s.prefix[i]) return false;
+    const rest = s.prefixLen & 7;
+    if (rest === 0) return true;
+    const m = (0xff << (8 - rest)) & 0xff;
+    return (bytes[at + full] & m) === (s.prefix[full] & m);
   }
 
   receive(): number {

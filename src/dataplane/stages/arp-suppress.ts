@@ -14,6 +14,10 @@
  * - Learning (with the network's learning on, never in a dry run), from frames decapsulated from
  *   remote VTEPs only: the sender fields of ARP requests and replies, and the source of IPv4 packets
  *   inside the network's subnet (refreshing entries while traffic flows).
+ * - IPv6: the same for Neighbor Discovery (overlay/nd-suppress.ts): a local Neighbor Solicitation for
+ *   an address the IPv6 neighbor table knows (static: local endpoints' IPv6 addresses; learned: remote
+ *   NS/NA inside the IPv6 subnet or link-local) is answered in place with the Neighbor Advertisement,
+ *   under the same FDB rule; DAD probes never.
  * Frames of networks without an overlay port pass untouched. Nothing is dropped here.
  */
 import { ArpView, ARP_REPLY, ARP_REQUEST, writeArpReply } from '../../packet/arp.js';
@@ -24,10 +28,12 @@ import type { Batch } from '../batch.js';
 import type { DropReason } from '../drop-reasons.js';
 import { DESC_STRIDE, D_CSUM_OFF, D_CSUM_START, D_GSO_SIZE, D_GSO_TYPE, D_HDR_LEN, D_LEN, D_OFF, D_OUT, D_PORT, D_VFLAGS, OUT_NONE } from '../layout.js';
 import { VxlanPort } from '../ports/vxlan-port.js';
+import { ndLearnable, ndType, solicitedTarget, writeNeighborAdvert } from '../overlay/nd-suppress.js';
 import type { Stage, StageContext } from '../stage.js';
 
 const ETHERTYPE_IPV4 = 0x0800;
 const ETHERTYPE_ARP = 0x0806;
+const ETHERTYPE_IPV6 = 0x86dd;
 
 export class ArpSuppressStage implements Stage {
   readonly name = 'arp-suppress';
@@ -53,6 +59,10 @@ export class ArpSuppressStage implements Stage {
         if (!vx.learning || desc[d + D_LEN] < 34) continue;
         const src = read32(bytes, off + 26);
         if (vx.inSubnet(src)) vx.neighbors.learn(src, readMac(bytes, off + 6), ctx.now);
+        continue;
+      }
+      if (et === ETHERTYPE_IPV6) {
+        this.neighborDiscovery(batch, row, ctx);
         continue;
       }
       if (et !== ETHERTYPE_ARP) continue;
@@ -97,5 +107,52 @@ export class ArpSuppressStage implements Stage {
       if (batch.notes !== null) batch.notes[row] = `arp-suppress ${formatIpv4(targetIp)} is-at ${formatMac(mac)}`;
       if (tracer) tracer.add(this.name, row, `answer ${formatIpv4(targetIp)} is-at ${formatMac(mac)} back to ${port.name} (suppressed)`);
     }
+  }
+
+  /** IPv6 Neighbor Discovery of an overlay network: learn from remote NS/NA, answer local NS (see the header). */
+  private neighborDiscovery(batch: Batch, row: number, ctx: StageContext): void {
+    const desc = batch.pool.desc;
+    const bytes = batch.pool.bytes;
+    const d = row * DESC_STRIDE;
+    const off = desc[d + D_OFF];
+    const len = desc[d + D_LEN];
+    const type = ndType(bytes, off, len);
+    if (type === 0) return;
+    const port = batch.ports[desc[d + D_PORT]]!;
+    const domain = port.domain;
+    if (domain === null) return;
+    const vx = port.kind === 'vxlan' ? (port as VxlanPort) : VxlanPort.of(domain);
+    if (vx === null) return;
+    const tracer = batch.tracer;
+    const learn = !ctx.dryRun;
+    if (port === vx) {
+      if (!vx.learning) return;
+      for (const [ip, mac] of ndLearnable(bytes, off, len, type, (b, at) => vx.inSubnet6(b, at))) {
+        if (learn) vx.neighbors6.learn(ip, mac, ctx.now);
+        if (tracer) tracer.add(this.name, row, `${learn ? 'learn' : 'would learn'} ${ip} is-at ${formatMac(mac)} (from a remote VTEP)`);
+      }
+      return;
+    }
+    if (type !== 135) return;
+    const target = solicitedTarget(bytes, off);
+    if (target === null) return;
+    const mac = vx.neighbors6.lookup(target, ctx.now);
+    if (mac === undefined) {
+      if (tracer) tracer.add(this.name, row, `neighbor solicitation for ${target}: not known, goes on`);
+      return;
+    }
+    const fdb = domain.fdb;
+    const s = fdb.find(mac);
+    const owner = s < 0 ? undefined : fdb.portAt(s);
+    if (owner === undefined || owner === port || (!domain.icc && port.ownMac !== null && owner.ownMac !== null)) {
+      if (tracer) tracer.add(this.name, row, `neighbor solicitation for ${target}: ${formatMac(mac)} ${owner === undefined ? 'not in the FDB' : 'not answerable from here'}, goes on`);
+      return;
+    }
+    desc[d + D_LEN] = writeNeighborAdvert(bytes, off, mac);
+    desc[d + D_VFLAGS] = desc[d + D_GSO_TYPE] = desc[d + D_HDR_LEN] = desc[d + D_GSO_SIZE] = desc[d + D_CSUM_START] = desc[d + D_CSUM_OFF] = 0;
+    desc[d + D_OUT] = port.id;
+    if (learn) vx.neighbors6.suppressed++;
+    if (batch.notes !== null) batch.notes[row] = `nd-suppress ${target} is-at ${formatMac(mac)}`;
+    if (tracer) tracer.add(this.name, row, `answer ${target} is-at ${formatMac(mac)} back to ${port.name} (neighbor solicitation suppressed)`);
   }
 }

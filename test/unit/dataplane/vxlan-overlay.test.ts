@@ -184,6 +184,67 @@ describe('VXLAN overlay data plane', () => {
     expect(() => a.sock.attach(new VxlanPort('dup', { vni: 100, vtep: a.sock }))).toThrow(/VNI 100 is used/);
   });
 
+  it('suppresses IPv6 neighbor solicitations for an address learned from a remote NA; never a DAD probe; learns only its subnet and link-local', () => {
+    const a = host(VTEP_A);
+    const net = a.net(4097);
+    const prefix = new Uint8Array(16);
+    prefix.set([0xfd, 0, 0, 0x20]);
+    net.vx.subnet6 = { prefix, prefixLen: 64 };
+    const a1 = net.port('a1', A1);
+    const addr = (last: number, first = [0xfd, 0, 0, 0x20]) => [...first, ...Array(11).fill(0), last];
+    const OWN = addr(2);
+    const B6 = addr(3);
+    const solicited = (t: number[]) => [0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, t[13], t[14], t[15]];
+    const ipv6 = (dstMac: number, srcMac: number, src: number[], dst: number[], icmp: number[]) => {
+      const f = ethFrame(dstMac, srcMac, 0x86dd, [0x60, 0, 0, 0, icmp.length >> 8, icmp.length & 0xff, 58, 255, ...src, ...dst, ...icmp]);
+      let sum = 58 + icmp.length;
+      for (let i = 22; i < f.length; i += 2) sum += (f[i] << 8) | (f[i + 1] ?? 0);
+      while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+      f[56] = (~sum >> 8) & 0xff;
+      f[57] = ~sum & 0xff;
+      return f;
+    };
+    const ns = (src: number[], target: number[]) => ipv6(0x3333ff000000 + target[15], A1, src, solicited(target), [135, 0, 0, 0, 0, 0, 0, 0, ...target, 1, 1, ...macBytes(A1)]);
+    const na = (target: number[], mac: number) => ipv6(A1, mac, target, OWN, [136, 0, 0, 0, 0x60, 0, 0, 0, ...target, 2, 1, ...macBytes(mac)]);
+    const validIcmp6 = (f: Uint8Array) => {
+      let sum = 58 + (f.length - 54);
+      for (let i = 22; i < f.length; i += 2) sum += (f[i] << 8) | (f[i + 1] ?? 0);
+      while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+      return sum === 0xffff;
+    };
+    // Unknown yet: the solicitation goes to every peer.
+    a1.inject(ns(OWN, B6));
+    settle(a);
+    expect(a.underlay.take()).toHaveLength(2);
+    // B's advertisement comes back: delivered, and the pair is learned; an address off the subnet is not.
+    a.underlay.inject(VTEP_B, vxlanPayload(4097, na(B6, B1)));
+    a.underlay.inject(VTEP_B, vxlanPayload(4097, na(addr(7, [0xfd, 0, 0, 0x99]), B1)));
+    settle(a);
+    expect(a1.take()).toHaveLength(2);
+    expect(net.vx.neighbors6.lookup('fd00:20::3', a.clock.now())).toBe(B1);
+    expect(net.vx.neighbors6.lookup('fd00:99::7', a.clock.now())).toBeUndefined();
+    // Asked again: answered in place, nothing crosses the underlay.
+    a1.inject(ns(OWN, B6));
+    settle(a);
+    expect(a.underlay.take()).toHaveLength(0);
+    const got = a1.take();
+    expect(got).toHaveLength(1);
+    const f = got[0].frame;
+    expect(hex(f.subarray(0, 12))).toBe(hex(Uint8Array.from([...macBytes(A1), ...macBytes(B1)])));
+    expect(hex(f.subarray(22, 38))).toBe(hex(Uint8Array.from(B6))); // from the target
+    expect(hex(f.subarray(38, 54))).toBe(hex(Uint8Array.from(OWN))); // to the soliciting node
+    expect([f[21], f[54], f[58]]).toEqual([255, 136, 0x40]); // hop limit 255, NA, Solicited
+    expect(hex(f.subarray(62, 78))).toBe(hex(Uint8Array.from(B6)));
+    expect(hex(f.subarray(78, 86))).toBe(hex(Uint8Array.from([2, 1, ...macBytes(B1)]))); // TLLA
+    expect(validIcmp6(f)).toBe(true);
+    expect(net.vx.neighbors6.suppressed).toBe(1);
+    // A DAD probe (from ::) is never answered: the owner defends its address itself.
+    a1.inject(ns(Array(16).fill(0), B6));
+    settle(a);
+    expect(a.underlay.take()).toHaveLength(2);
+    expect(net.vx.neighbors6.suppressed).toBe(1);
+  });
+
   it('suppresses ARP for a pair learned from a remote VTEP: the reply is made locally and nothing crosses the underlay', () => {
     const a = host(VTEP_A);
     const net = a.net(4097);
