@@ -261,6 +261,11 @@ describe.skipIf(skip !== null)('overlay networks through a cluster store (etcd)'
     // Static peers are refused on a cluster-store daemon: they would half-work beside the store's.
     const peers = await h1.daemon.cli(['network', 'create', '-d', 'overlay', '-o', 'peers=10.250.0.9', 'st']);
     expect(peers.stderr).toMatch(/-o peers=10\.250\.0\.9: with --cluster-store the peers/);
+    // So is a dual-stack overlay: its IPv6 addresses would need claims in the store.
+    const six = await h1.daemon.cli(['network', 'create', '-d', 'overlay', '--ipv6', '--subnet', '10.253.0.0/24', '--subnet', 'fd00:253::/64', 'six']);
+    expect(six.code).not.toBe(0);
+    expect(six.stderr).toContain('--ipv6 on a cluster overlay');
+    expect(await h1.daemon.ok(['network', 'ls'])).not.toContain('six');
   }, 120_000);
 
   it('makes an encrypted overlay with the hosts\' WireGuard keys from the store: only WireGuard crosses the underlay', async () => {
