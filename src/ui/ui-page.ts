@@ -52,7 +52,7 @@ function picture(net) {
     out += '<text x="' + cx + '" y="' + (y + 15) + '" text-anchor="middle">' + esc(svc.service) + ' (' + esc(svc.scheduler) + ')</text>';
     out += '<text x="' + cx + '" y="' + (y + 30) + '" text-anchor="middle" class="meta">' + esc(svc.servers.join(', ') || 'no real servers') + '</text></g>';
   });
-  const extra = net.overlay ? 'VNI ' + net.overlay.vni + ' · VTEP ' + net.overlay.vtep + (net.overlay.peers.length ? ' · peers ' + net.overlay.peers.join(', ') : '') : net.parent ? 'parent ' + net.parent : '';
+  const extra = net.overlay ? 'VNI ' + net.overlay.vni + ' · VTEP ' + net.overlay.vtep + (net.overlay.peers.length ? ' · peers ' + net.overlay.peers.join(', ') : '') : net.parent ? 'parent ' + net.parent : net.uplinks && net.uplinks.length ? 'uplinks ' + net.uplinks.join(', ') : '';
   out += '<rect x="' + (cx - 80) + '" y="' + (cy - 28) + '" width="160" height="56" rx="8" fill="#1d2433"/>';
   out += '<text x="' + cx + '" y="' + (cy - 6) + '" fill="#fff" text-anchor="middle">' + esc(net.name) + ' (' + esc(net.driver) + ')</text>';
   out += '<text x="' + cx + '" y="' + (cy + 12) + '" fill="#c9d1e3" text-anchor="middle">' + esc(net.subnet) + '</text>';

@@ -16,6 +16,7 @@ interface InspectView {
   Endpoints: Record<string, { Name?: string; Sandbox: string; Interface: string; MacAddress: string; IPv4Address: string }>;
   Overlay?: { VNI: number; VTEP: string; Peers: string[] };
   Parent?: { Interface: string; Mode?: string };
+  Uplinks?: { Interface: string }[];
 }
 
 export interface UiPort {
@@ -55,6 +56,7 @@ export function uiView(daemon: Daemon, rates: Map<string, PortRate>, intervalSec
       ports,
       overlay: v.Overlay ? { vni: v.Overlay.VNI, vtep: v.Overlay.VTEP, peers: v.Overlay.Peers } : null,
       parent: v.Parent ? v.Parent.Interface : null,
+      uplinks: v.Uplinks ? v.Uplinks.map((u) => u.Interface) : [],
       services: services.filter((s) => s.network === v.Name),
     };
   });
