@@ -14,11 +14,12 @@ export function registerOverlayFdbCommands(fdb: Command, socketOption: () => Opt
     .argument('<mac>')
     .requiredOption('--vtep <ip>', "the remote host's VTEP address")
     .option('--ip <ip>', 'the IPv4 address that MAC has, for ARP suppression')
+    .option('--ip6 <ip>', 'on a dual-stack overlay: the IPv6 address that MAC has, for ND suppression')
     .option('--json', 'print JSON')
     .addOption(socketOption())
     .action(async (network: string, mac: string, o) => {
-      const r = await client(o).call<{ mac: string; vtep: string; ip: string | null }>('POST', '/v1/fdb', { network, mac, vtep: o.vtep, ip: o.ip });
-      console.log(o.json ? JSON.stringify(r, null, 2) : `${r.mac} dst ${r.vtep}${r.ip ? ` ip ${r.ip}` : ''}`);
+      const r = await client(o).call<{ mac: string; vtep: string; ip: string | null; ip6?: string }>('POST', '/v1/fdb', { network, mac, vtep: o.vtep, ip: o.ip, ip6: o.ip6 });
+      console.log(o.json ? JSON.stringify(r, null, 2) : `${r.mac} dst ${r.vtep}${r.ip ? ` ip ${r.ip}` : ''}${r.ip6 ? ` ip6 ${r.ip6}` : ''}`);
     });
   fdb
     .command('del')

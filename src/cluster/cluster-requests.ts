@@ -376,9 +376,10 @@ export class ClusterRequests {
   }
 
   /** `fdb add` on a cluster network: a static endpoint of a host outside the cluster, for every host. */
-  async fdbAdd(ref: string, req: { mac: string; vtep: string; ip?: string }) {
+  async fdbAdd(ref: string, req: { mac: string; vtep: string; ip?: string; ip6?: string }) {
     const rt = this.clusterNetwork(ref);
     if (!rt) return this.daemon.fdbAdd(ref, req);
+    if (req.ip6 !== undefined) throw new TsnError('ERR_BAD_OPTION', `--ip6 ${req.ip6}: cluster overlays are IPv4 only so far`);
     const a = this.agent;
     a.requireStore();
     const mac = checkUserMac(req.mac);

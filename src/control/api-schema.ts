@@ -41,6 +41,7 @@ export const FdbAddBody = z.strictObject({
   mac: str(64),
   vtep: str(64),
   ip: str(64).optional(),
+  ip6: str(64).optional(),
 });
 
 /** POST /v1/networks/NAME/uplinks: a host interface becomes a port of a bridge network (network uplink add). */

@@ -444,11 +444,11 @@ export class Daemon {
   }
 
   /** `fdb add NETWORK MAC --vtep IP [--ip ADDR]`: a static entry for a MAC behind a remote VTEP (overlay). */
-  fdbAdd(networkName: string, req: { mac: string; vtep: string; ip?: string }) {
+  fdbAdd(networkName: string, req: { mac: string; vtep: string; ip?: string; ip6?: string }) {
     const rt = this.network(networkName);
-    const entry = this.overlay.fdbAdd(rt, req.mac, req.vtep, req.ip ?? null);
+    const entry = this.overlay.fdbAdd(rt, req.mac, req.vtep, req.ip ?? null, req.ip6 ?? null);
     this.persist();
-    this.log(`fdb add ${rt.record.name} ${entry.mac} vtep ${entry.vtep}${entry.ip ? ` ip ${entry.ip}` : ''}`);
+    this.log(`fdb add ${rt.record.name} ${entry.mac} vtep ${entry.vtep}${entry.ip ? ` ip ${entry.ip}` : ''}${entry.ip6 ? ` ip6 ${entry.ip6}` : ''}`);
     return { network: rt.record.name, ...entry };
   }
 

@@ -23,7 +23,7 @@ export interface OverlayRecord {
   /** Flood-and-learn of remote MAC -> VTEP and IP -> MAC from decapsulated frames. */
   learning: boolean;
   /** Static remote entries (`fdb add NETWORK MAC --vtep IP [--ip ADDR]`). */
-  staticFdb: { mac: string; vtep: string; ip: string | null }[];
+  staticFdb: { mac: string; vtep: string; ip: string | null; ip6?: string }[];
   /** `-o encrypted=true`: WireGuard between VTEPs (src/control/overlay-encryption-options.ts). */
   encrypted?: OverlayEncryption;
 }

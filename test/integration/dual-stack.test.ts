@@ -193,6 +193,13 @@ for _ in range(2): p.send(frame("fd00:218::2", na)); p.send(frame("fd00:218::2",
     const ov = JSON.parse(await hosts[0].d.ok(['network', 'inspect', 'ov6']))[0].Overlay;
     expect(ov.Neighbors6).toBeGreaterThanOrEqual(2); // c1's own (static) and c2's (learned)
     expect(ov.NdSuppressed).toBeGreaterThanOrEqual(1);
+    // A static remote entry with its IPv6 address: solicited, answered here (the host behind it need not exist).
+    await hosts[0].d.ok(['fdb', 'add', 'ov6', '02:42:0a:e1:02:77', '--vtep', hosts[1].vtep, '--ip6', 'fd00:225::277']);
+    await nsExec(hosts[0].c, 'ping', ['-c', '1', '-W', '1', 'fd00:225::277']).catch(() => undefined);
+    expect(await sh('ip', ['-n', hosts[0].c, '-6', 'neigh', 'show', 'fd00:225::277'])).toContain('lladdr 02:42:0a:e1:02:77');
+    expect(JSON.parse(await hosts[0].d.ok(['network', 'inspect', 'ov6']))[0].Overlay.StaticFDB).toEqual([{ MacAddress: '02:42:0a:e1:02:77', VTEP: hosts[1].vtep, IPv4Address: null, IPv6Address: 'fd00:225::277' }]);
+    const badFdb = await hosts[0].d.cli(['fdb', 'add', 'ov6', '02:42:0a:e1:02:78', '--vtep', hosts[1].vtep, '--ip6', 'fd00:999::1']);
+    expect(badFdb.stderr).toContain("--ip6 fd00:999::1 is not in ov6's IPv6 subnet fd00:225::/64");
     const v = (JSON.parse(await hosts[0].d.ok(['stats', '--json'])) as { vteps: { rxPackets: number; drops: Record<string, number> }[] }).vteps;
     expect(v[0].rxPackets).toBeGreaterThan(100); // it went through VXLAN
     expect(v[0].drops).toEqual({});

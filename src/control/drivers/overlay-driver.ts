@@ -26,7 +26,7 @@ import type { Underlay } from '../../dataplane/overlay/underlay.js';
 import { VtepSocketPort } from '../../dataplane/ports/vtep-socket-port.js';
 import { VxlanPort } from '../../dataplane/ports/vxlan-port.js';
 import { formatIpv4, parseCidr, parseIpv4 } from '../cidr.js';
-import { formatIpv6Address, parseCidr6 } from '../ipam6.js';
+import { cidr6Contains, formatIpv6Address, parseCidr6, parseIpv6Address } from '../ipam6.js';
 import { parseIpv6 } from '../../packet/ipv6.js';
 import { TsnError } from '../../errors.js';
 import { checkUserMac } from '../mac-address.js';
@@ -244,6 +244,7 @@ export class OverlayDriver implements NetworkDriver {
         const mac = parseMac(s.mac);
         net.domain!.fdb.addStatic(mac, vx, now, parseIpv4(s.vtep));
         if (s.ip) vx.neighbors.addStatic(parseIpv4(s.ip), mac, now);
+        if (s.ip6) vx.neighbors6.addStatic(s.ip6, mac, now);
       }
       this.vxlanPorts.set(rec.id, vx);
     } catch (err) {
@@ -324,7 +325,7 @@ export class OverlayDriver implements NetworkDriver {
       UnderlayMTU: underlayMtu,
       EffectiveMTU: effective,
       SourcePorts: vx ? [...vx.vtep.underlay.sourcePorts] : [],
-      StaticFDB: ov.staticFdb.map((s) => ({ MacAddress: s.mac, VTEP: s.vtep, IPv4Address: s.ip })),
+      StaticFDB: ov.staticFdb.map((s) => ({ MacAddress: s.mac, VTEP: s.vtep, IPv4Address: s.ip, ...(s.ip6 ? { IPv6Address: s.ip6 } : {}) })),
       Neighbors: vx ? vx.neighbors.size : 0,
       ArpSuppressed: vx ? vx.neighbors.suppressed : 0,
       ...(net.ipam6 ? { Neighbors6: vx ? vx.neighbors6.size : 0, NdSuppressed: vx ? vx.neighbors6.suppressed : 0 } : {}),
@@ -337,7 +338,7 @@ export class OverlayDriver implements NetworkDriver {
   }
 
   /** `fdb add NETWORK MAC --vtep IP [--ip ADDR]`: a static entry for a MAC behind a remote VTEP. */
-  fdbAdd(net: NetworkRuntime, macText: string, vtepText: string, ipText: string | null): { mac: string; vtep: string; ip: string | null } {
+  fdbAdd(net: NetworkRuntime, macText: string, vtepText: string, ipText: string | null, ip6Text: string | null = null): { mac: string; vtep: string; ip: string | null; ip6?: string } {
     const ov = this.overlayOf(net);
     const mac = checkUserMac(macText);
     const vtep = checkVtepAddress(vtepText, '--vtep');
@@ -353,14 +354,26 @@ export class OverlayDriver implements NetworkDriver {
         if (e.record.ip === ip) throw new TsnError('ERR_IP_IN_USE', `--ip ${ip} is local endpoint ${e.record.id}'s on ${net.record.name}`);
       }
     }
+    let ip6: string | null = null;
+    if (ip6Text !== null) {
+      if (!net.ipam6) throw new TsnError('ERR_BAD_OPTION', `--ip6 ${ip6Text}: network ${net.record.name} has no IPv6 subnet (it was made without --ipv6)`);
+      const v = parseIpv6Address(ip6Text, '--ip6');
+      if (!cidr6Contains(parseCidr6(net.ipam6.subnet), v)) throw new TsnError('ERR_IP_OUT_OF_SUBNET', `--ip6 ${ip6Text} is not in ${net.record.name}'s IPv6 subnet ${net.ipam6.subnet}`);
+      ip6 = formatIpv6Address(v);
+      for (const e of net.endpoints.values()) {
+        if (e.record.ip6 === ip6) throw new TsnError('ERR_IP_IN_USE', `--ip6 ${ip6} is local endpoint ${e.record.id}'s on ${net.record.name}`);
+      }
+    }
     const vx = this.vxlan(net);
     const now = this.ctx.engine.clock.now();
     const macNum = parseMac(mac);
     const old = ov.staticFdb.find((s) => s.mac === mac);
     if (old?.ip) vx.neighbors.remove(parseIpv4(old.ip), macNum);
+    if (old?.ip6) vx.neighbors6.remove(old.ip6, macNum);
     net.domain!.fdb.addStatic(macNum, vx, now, parseIpv4(vtep));
     if (ip) vx.neighbors.addStatic(parseIpv4(ip), macNum, now);
-    const entry = { mac, vtep, ip };
+    if (ip6) vx.neighbors6.addStatic(ip6, macNum, now);
+    const entry = { mac, vtep, ip, ...(ip6 ? { ip6 } : {}) };
     ov.staticFdb = [...ov.staticFdb.filter((s) => s.mac !== mac), entry];
     return entry;
   }
@@ -381,6 +394,7 @@ export class OverlayDriver implements NetworkDriver {
     if (s) {
       fdb.remove(macNum);
       if (s.ip) vx.neighbors.remove(parseIpv4(s.ip), macNum);
+      if (s.ip6) vx.neighbors6.remove(s.ip6, macNum);
       ov.staticFdb = ov.staticFdb.filter((x) => x !== s);
       return { mac, type: 'static' };
     }
