@@ -69,6 +69,8 @@ describe.skipIf(skip !== null)('load balancer through the daemon', () => {
     await addService(vip, 'rr', RIPS.map((ip) => ({ ip })));
     const bodies = await curlMany(client1, `http://${vip}/`, 30);
     expect(tally(bodies)).toEqual({ b1: 10, b2: 10, b3: 10 });
+    // ping to the VIP is answered by the switch, as IPVS's director answers it.
+    expect(await nsExec(client1, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', vip])).toContain('2 received');
     const text = await d.ok(['lb', 'ls']);
     expect(text).toContain('Prot LocalAddress:Port Scheduler Flags');
     expect(text).toMatch(new RegExp(`TCP  ${vip.replace(/\./g, '\\.')}:80 rr \\(network ${NET}\\)`));

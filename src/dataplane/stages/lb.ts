@@ -17,8 +17,9 @@
  *   become VIP:port, source MAC the VIP's; this stage decides the output port itself (FDB lookup), so
  *   the switch-written source MAC is never learned.
  * TCP flags advance the connection's state (lb/conn-table.ts); per-service and per-server counters are
- * bumped. Frames to a VIP that no service takes (another port, ICMP, fragments, truncated headers) are
- * dropped with a named reason.
+ * bumped. An ICMP echo request to a VIP is answered in place, as IPVS's director answers a ping to its
+ * VIP (lb/vip-echo.ts). Frames to a VIP that no service takes (another port, other ICMP, fragments,
+ * truncated headers) are dropped with a named reason.
  *
  * Performance: no allocation per frame; one Map lookup per frame for the domain, one for the VIP, one
  * open-addressing probe in typed arrays for the connection. Explanations (drop reasons, decisions) are
@@ -28,7 +29,7 @@
  */
 import type { Batch } from '../batch.js';
 import { DROP, type DropReason } from '../drop-reasons.js';
-import { DESC_STRIDE, D_CSUM_START, D_HDR_LEN, D_LEN, D_OFF, D_OUT, D_PORT, D_SLOT, D_VFLAGS, HEADROOM, OUT_FLOOD, OUT_NONE, SLOT_SIZE, VNET_F_NEEDS_CSUM } from '../layout.js';
+import { DESC_STRIDE, D_CSUM_OFF, D_CSUM_START, D_GSO_SIZE, D_GSO_TYPE, D_HDR_LEN, D_LEN, D_OFF, D_OUT, D_PORT, D_SLOT, D_VFLAGS, HEADROOM, OUT_FLOOD, OUT_NONE, SLOT_SIZE, VNET_F_NEEDS_CSUM } from '../layout.js';
 import type { Stage, StageContext } from '../stage.js';
 import { read16, read32 } from '../../packet/bytes.js';
 import { writeArpReply } from '../../packet/arp.js';
@@ -37,10 +38,12 @@ import { formatMac, readMac, writeMac } from '../../packet/mac.js';
 import { IPPROTO_TCP, IPPROTO_UDP, STATE_CLOSE, STATE_FIN_WAIT, STATE_NAMES, STATE_TIME_WAIT } from '../../lb/conn-table.js';
 import { LoadBalancer, vipMac } from '../../lb/load-balancer.js';
 import { encapsulateIpip, IPIP_MAX_INNER, IPIP_OVERHEAD, rewriteDestination, rewriteSource } from '../../lb/nat-rewrite.js';
+import { answerVipEcho } from '../../lb/vip-echo.js';
 
 const ETH_HLEN = 14;
 const ETHERTYPE_IPV4 = 0x0800;
 const ETHERTYPE_ARP = 0x0806;
+const IPPROTO_ICMP = 1;
 const TCP_FIN = 0x01;
 const TCP_SYN = 0x02;
 const TCP_RST = 0x04;
@@ -118,7 +121,15 @@ export class LbStage implements Stage {
       const partial = (desc[d + D_VFLAGS] & VNET_F_NEEDS_CSUM) !== 0;
       if (vip !== undefined) {
         // ---- towards a VIP ----
-        if (proto !== IPPROTO_TCP && proto !== IPPROTO_UDP) {
+        if (proto === IPPROTO_ICMP && answerVipEcho(bytes, off, len, ip, vip.mac)) {
+          // Ping to the VIP, answered as IPVS's director does; the reply is ours: no offload fields.
+          desc[d + D_VFLAGS] = desc[d + D_GSO_TYPE] = desc[d + D_HDR_LEN] = desc[d + D_GSO_SIZE] = desc[d + D_CSUM_START] = desc[d + D_CSUM_OFF] = 0;
+          desc[d + D_OUT] = port.id;
+          if (batch.notes !== null) batch.notes[row] = `lb echo reply from VIP ${formatIpv4(dst)}`;
+          if (tracer) tracer.add(this.name, row, `echo reply from VIP ${formatIpv4(dst)}, back out ${port.name}`);
+          rows[w++] = row;
+          continue;
+        } else if (proto !== IPPROTO_TCP && proto !== IPPROTO_UDP) {
           drop = DROP['lb-no-service'];
           if (tracer) why = `protocol ${proto} to VIP ${formatIpv4(dst)}`;
         } else if ((read16(bytes, ip + 6) & 0x3fff) !== 0) {

@@ -291,6 +291,38 @@ describe('lb stage', () => {
     expect(where()).not.toBe(first);
   });
 
+  it('answers a ping to the VIP itself, as IPVS\'s director does: an echo reply from the VIP, checksums right', () => {
+    const { sw, client, servers } = topology();
+    const vm = vipMac(ip(VIP));
+    const icmp = [8, 0, 0, 0, 0x12, 0x34, 0, 1, ...Array.from({ length: 56 }, (_, i) => i)];
+    const sum = (b: number[]) => {
+      let x = 0;
+      for (let i = 0; i < b.length; i += 2) x += (b[i] << 8) | (b[i + 1] ?? 0);
+      while (x > 0xffff) x = (x & 0xffff) + (x >>> 16);
+      return ~x & 0xffff;
+    };
+    const ic = sum(icmp);
+    icmp[2] = ic >> 8;
+    icmp[3] = ic & 0xff;
+    const hdr = [0x45, 0, 0, 20 + icmp.length, 0, 1, 0x40, 0, 63, 1, 0, 0, 10, 1, 0, 2, 10, 1, 0, 100];
+    const hc = sum(hdr);
+    hdr[10] = hc >> 8;
+    hdr[11] = hc & 0xff;
+    client.inject(ethFrame(vm, CLIENT, 0x0800, [...hdr, ...icmp]));
+    sw.drain();
+    const [reply] = out(client);
+    expect(reply).toBeDefined();
+    expect(mac(reply, 0)).toEqual(macBytes(CLIENT));
+    expect(mac(reply, 6)).toEqual(macBytes(vm));
+    expect([srcIp(reply), dstIp(reply)]).toEqual([VIP, '10.1.0.2']);
+    expect(reply[34]).toBe(0); // echo reply
+    expect(sum(Array.from(reply.subarray(14, 34)))).toBe(0);
+    expect(sum(Array.from(reply.subarray(34)))).toBe(0);
+    expect(Array.from(reply.subarray(38, 42))).toEqual([0x12, 0x34, 0, 1]); // id and sequence kept
+    for (const sv of servers) expect(out(sv)).toHaveLength(0);
+    expect(client.counters.totalDrops()).toBe(0);
+  });
+
   it('malformed frames to the VIP are dropped with a named reason, never a crash', () => {
     const { sw, client, servers } = topology();
     const vm = vipMac(ip(VIP));

@@ -1,0 +1,42 @@
+/**
+ * Ping to a VIP: an ICMP echo request to a virtual service's address is answered by the switch, as
+ * IPVS's director answers it (the VIP is one of its own addresses), so `ping VIP` works whatever the
+ * real servers do. The request becomes the reply in place: MACs and addresses swapped (the reply comes
+ * from the VIP's switch-owned MAC), TTL 64, ICMP type 0, both checksums computed anew.
+ */
+import { read16, write16 } from '../packet/bytes.js';
+import { foldChecksum, onesSum } from '../packet/checksum.js';
+import { readMac, writeMac } from '../packet/mac.js';
+
+const IPPROTO_ICMP = 1;
+const ECHO_REQUEST = 8;
+const ECHO_REPLY = 0;
+
+/**
+ * If the IPv4 packet at `ip` (frame at `off`, `len` bytes) is a whole ICMP echo request, turn the frame
+ * into its reply from `vipMac` and return true; else change nothing and return false.
+ */
+export function answerVipEcho(bytes: Uint8Array, off: number, len: number, ip: number, vipMac: number): boolean {
+  const ihl = (bytes[ip] & 0x0f) << 2;
+  const total = read16(bytes, ip + 2);
+  if (bytes[ip] >> 4 !== 4 || ihl < 20 || bytes[ip + 9] !== IPPROTO_ICMP) return false;
+  if (total < ihl + 8 || ip - off + total > len) return false;
+  if ((read16(bytes, ip + 6) & 0x3fff) !== 0) return false; // a fragment: not answered (IPVS would reassemble first)
+  const icmp = ip + ihl;
+  if (bytes[icmp] !== ECHO_REQUEST || bytes[icmp + 1] !== 0) return false;
+  const client = readMac(bytes, off + 6);
+  writeMac(bytes, off, client);
+  writeMac(bytes, off + 6, vipMac);
+  for (let i = 0; i < 4; i++) {
+    const t = bytes[ip + 12 + i];
+    bytes[ip + 12 + i] = bytes[ip + 16 + i];
+    bytes[ip + 16 + i] = t;
+  }
+  bytes[ip + 8] = 64;
+  write16(bytes, ip + 10, 0);
+  write16(bytes, ip + 10, foldChecksum(onesSum(bytes, ip, ihl)));
+  bytes[icmp] = ECHO_REPLY;
+  write16(bytes, icmp + 2, 0);
+  write16(bytes, icmp + 2, foldChecksum(onesSum(bytes, icmp, total - ihl)));
+  return true;
+}
