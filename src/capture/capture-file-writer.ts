@@ -13,7 +13,7 @@
  *
  * Files are written synchronously (the CLI does nothing else meanwhile); stdout asynchronously.
  */
-import { closeSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, extname } from 'node:path';
 import { EventEmitter } from 'node:events';
 import { TsnError } from '../errors.js';
@@ -70,6 +70,8 @@ export class CaptureFileWriter extends EventEmitter {
     if (this.fd >= 0) closeSync(this.fd);
     const path = this.ring ? ringFileName(this.opts.path, ++this.ringIndex) : this.opts.path;
     this.fd = openSync(path, 'w', this.opts.mode ?? 0o644);
+    // The mode of open() applies only to a file it creates: one that existed keeps its own (a capture with secrets must not).
+    if (this.opts.mode !== undefined) fchmodSync(this.fd, this.opts.mode);
     this.files.push(path);
     this.fileBytes = 0;
     this.fileRecords = 0;

@@ -53,6 +53,8 @@ export class UnderlayCapture {
   readonly started = Date.now();
   readonly counters = { captured: 0, dropped: 0, secrets: 0 };
   ended = false;
+  /** end() is running: its last poll may reach the count and call end() again. */
+  private ending = false;
   private endReason: UnderlayEndReason | null = null;
   private readonly handle: PcapLiveHandle;
   private readonly timer: NodeJS.Timeout;
@@ -75,8 +77,13 @@ export class UnderlayCapture {
       this.unsubscribe = s.onSecret((entry) => this.writeSecret(entry));
     }
     this.timer = setInterval(() => this.poll(), POLL_MS);
-    // After the subscription: the new handshakes' entries reach the stream before their messages leave.
-    if (s) s.rehandshakeAll('capture --write-secrets');
+    try {
+      // After the subscription: the new handshakes' entries reach the stream before their messages leave.
+      if (s) s.rehandshakeAll('capture --write-secrets');
+    } catch (err) {
+      this.end('error'); // nothing left open: the handle, the timer, the listener
+      throw err;
+    }
   }
 
   private writeSecret(entry: string): void {
@@ -123,7 +130,8 @@ export class UnderlayCapture {
   }
 
   end(reason: UnderlayEndReason): void {
-    if (this.ended) return;
+    if (this.ended || this.ending) return;
+    this.ending = true;
     if (reason !== 'error' && reason !== 'sink-closed') this.poll(); // what is waiting in the ring still goes out
     this.ended = true;
     this.endReason = reason;

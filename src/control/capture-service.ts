@@ -29,6 +29,10 @@ import { describeSandbox } from './sandbox.js';
 import { randomBytes } from 'node:crypto';
 import { MAX_SNAPLEN } from '../capture/capture-session.js';
 import { UnderlayCapture } from '../capture/underlay-capture.js';
+import { CaptureFilter } from '../capture/capture-filter.js';
+
+/** The underlay's largest datagram (UDP GSO runs included) fits whole. */
+const UNDERLAY_SNAPLEN = 65535;
 import { withRtnetlink } from './rtnetlink.js';
 
 export interface CaptureRequest {
@@ -156,7 +160,10 @@ export class CaptureService {
     if (!ifname) throw new TsnError('ERR_BAD_CAPTURE', `network ${net.record.name}: no interface of the host holds its VTEP address ${ov.vtep}`);
     const udpPort = ov.encrypted ? ov.encrypted.port : ov.port;
     const base = `udp port ${udpPort} and host ${ov.vtep}`;
-    const snaplen = req.snaplen ?? MAX_SNAPLEN;
+    const snaplen = req.snaplen ?? UNDERLAY_SNAPLEN;
+    // The user's filter compiles on its own first: one that is not a whole expression (`x) or (y`)
+    // could otherwise widen the VTEP restriction it is joined to.
+    if (req.filter) CaptureFilter.compile(req.filter, Math.min(Math.max(snaplen, 1), MAX_SNAPLEN));
     if (!Number.isInteger(snaplen) || snaplen < 1 || snaplen > MAX_SNAPLEN) throw new TsnError('ERR_BAD_CAPTURE', `snaplen ${snaplen}: expected 1..${MAX_SNAPLEN}`);
     const stream = new StreamSink(res);
     const id = `u${randomBytes(4).toString('hex')}`;

@@ -129,6 +129,10 @@ export class NetworkIpam6 {
     const net = parseCidr6(cfg.subnet, 'IPv6 subnet');
     if (net.prefixLen < MIN_SUBNET6_PREFIX) throw new TsnError('ERR_BAD_CIDR', `IPv6 subnet ${net.text} is too large: the largest accepted is a /${MIN_SUBNET6_PREFIX} (a /64 is usual)`, { value: cfg.subnet });
     if (net.prefixLen > MAX_SUBNET6_PREFIX) throw new TsnError('ERR_BAD_CIDR', `IPv6 subnet ${net.text} is too small: a network needs at least a /${MAX_SUBNET6_PREFIX}`, { value: cfg.subnet });
+    const first = net.network >> 120n;
+    const special =
+      first === 0xffn ? 'multicast (ff00::/8)' : net.network >> 118n === 0x3fan ? 'link-local (fe80::/10): every interface has its own' : net.network === 0n ? 'the unspecified/loopback block (::)' : net.network >> 32n === 0xffffn ? 'IPv4-mapped (::ffff:0:0/96)' : null;
+    if (special) throw new TsnError('ERR_BAD_CIDR', `IPv6 subnet ${net.text} is ${special}: give a unicast prefix, e.g. a ULA fd00:1::/64`, { value: cfg.subnet });
     this.net = net;
     this.subnet = net.text;
     this.prefixLen = net.prefixLen;
@@ -189,7 +193,7 @@ export class NetworkIpam6 {
       if (ip > this.poolLast) ip = this.poolFirst;
       if (!this.reserved.has(ip) && !this.allocated.has(ip)) {
         this.allocated.add(ip);
-        this.cursor = ip + 1n;
+        this.cursor = ip === this.poolLast ? this.poolFirst : ip + 1n; // wraps: never past the pool (or 2^128)
         return formatIpv6Address(ip);
       }
       ip++;
@@ -224,7 +228,8 @@ export class NetworkIpam6 {
   static fromJSON(s: Ipam6State): NetworkIpam6 {
     const ipam = new NetworkIpam6({ subnet: s.subnet, gateway: s.gateway, ipRange: s.ipRange, auxAddresses: s.auxAddresses });
     for (const a of s.allocated) ipam.allocated.add(parseIpv6Address(a));
-    ipam.cursor = parseIpv6Address(s.next);
+    const next = parseIpv6Address(s.next);
+    ipam.cursor = next >= ipam.poolFirst && next <= ipam.poolLast ? next : ipam.poolFirst;
     return ipam;
   }
 }

@@ -8,11 +8,14 @@
  *     switch sent it, and the LAN sent it back (a hairpinning switch, two uplinks cabled together, or a
  *     host on the LAN spoofing a container: none of them may move that MAC);
  *   - it would be flooded or would move a MAC, and it is byte for byte (L4 checksums aside, which the
- *     switch completes on the way out) a frame the switch flooded to an uplink in the last half second;
+ *     switch completes on the way out) a frame the switch flooded to an uplink in the last half second,
+ *     coming back by another port than the one it came in by (a LAN host repeating a frame on its own
+ *     uplink is not an echo: keepalived's gratuitous ARP bursts, mDNS probes);
  *   - it is a broadcast or multicast seen STORM_REPEATS times within a second: the LAN itself loops.
  *
- * Each such frame is dropped as `uplink-loop`. When LOOP_BLOCK_DROPS of them come in by one uplink
- * within a second, the uplink is blocked for floods: every broadcast, multicast and unknown unicast it
+ * Each such frame is dropped as `uplink-loop`. When LOOP_BLOCK_DROPS echoes or storm frames come in by
+ * one uplink within a second (a frame that only carries a local port's MAC is not counted: it may be a
+ * spoofer's, and would let one keep an uplink blocked), the uplink is blocked for floods: every broadcast, multicast and unknown unicast it
  * brings is dropped too, until LOOP_HOLD_S pass without another loop frame (known unicast still
  * passes: a flood is what a loop multiplies). The limits: a loop through a device that rewrites frames
  * (a router, NAT, a VLAN retag) is not seen, and a LAN host's own flood that loops back to the uplink
@@ -33,8 +36,11 @@ export const LOOP_WINDOW_S = 1;
 export const LOOP_BLOCK_DROPS = 8;
 /** A blocked uplink is unblocked this long after its last loop frame (seconds). */
 export const LOOP_HOLD_S = 10;
-/** The same broadcast/multicast this many times within a window: a storm. */
-export const STORM_REPEATS = 4;
+/**
+ * The same broadcast/multicast this many times within a window: a storm. Far above what hosts repeat
+ * on purpose (VRRP adverts 10 a second, gratuitous ARP bursts, mDNS probes), far below a loop's rate.
+ */
+export const STORM_REPEATS = 50;
 /** Flooded frames remembered (a ring): a burst of floods larger than this within a window is partly forgotten. */
 const SENT_RING = 256;
 /** Distinct group frames counted per window for the storm check. */
@@ -46,6 +52,8 @@ const HASH_BYTES = 128;
 export interface UplinkLoopState {
   /** Frames dropped as `uplink-loop` that were a loop's (blocked floods are not counted here). */
   loopFrames: number;
+  /** Frames dropped only because their source MAC is a local port's (no echo of ours): not counted toward a block. */
+  spoofed: number;
   /** Floods dropped while the uplink was blocked. */
   blockedFloods: number;
   /** Times the uplink was blocked. */
@@ -94,6 +102,8 @@ export class LoopGuard {
   private readonly uplinks = new Map<Port, UplinkState>();
   private readonly sentHash = new Uint32Array(SENT_RING);
   private readonly sentTime = new Float64Array(SENT_RING).fill(-Infinity);
+  /** The port each remembered flood came in by: a frame back on that same uplink is its host's repeat, not an echo. */
+  private readonly sentFrom: (Port | null)[] = new Array<Port | null>(SENT_RING).fill(null);
   private sentNext = 0;
   private storm = new Map<number, number>();
   private stormWindow = -Infinity;
@@ -101,7 +111,7 @@ export class LoopGuard {
   onBlocked: (port: Port, why: string) => void = () => undefined;
 
   addUplink(port: Port): void {
-    if (!this.uplinks.has(port)) this.uplinks.set(port, { loopFrames: 0, blockedFloods: 0, blocks: 0, blockedSince: null, windowStart: -Infinity, windowLoops: 0, blockedUntil: -Infinity });
+    if (!this.uplinks.has(port)) this.uplinks.set(port, { loopFrames: 0, spoofed: 0, blockedFloods: 0, blocks: 0, blockedSince: null, windowStart: -Infinity, windowLoops: 0, blockedUntil: -Infinity });
   }
 
   removeUplink(port: Port): void {
@@ -122,17 +132,18 @@ export class LoopGuard {
   }
 
   /** A frame the switch flooded out by an uplink: remembered for ECHO_WINDOW_S. */
-  noteFlooded(bytes: Uint8Array, off: number, len: number, now: number): void {
+  noteFlooded(bytes: Uint8Array, off: number, len: number, now: number, from: Port | null = null): void {
     const i = this.sentNext;
     this.sentHash[i] = loopFrameHash(bytes, off, len);
     this.sentTime[i] = now;
+    this.sentFrom[i] = from;
     this.sentNext = (i + 1) % SENT_RING;
   }
 
-  /** Seconds since `hash` was flooded, or -1 if it was not within the window. */
-  private floodedAgo(hash: number, now: number): number {
+  /** Seconds since `hash` was flooded by a port other than `at`, or -1 if it was not within the window. */
+  private floodedAgo(hash: number, now: number, at: Port): number {
     for (let i = 0; i < SENT_RING; i++) {
-      if (this.sentHash[i] === hash && now - this.sentTime[i] <= ECHO_WINDOW_S) return now - this.sentTime[i];
+      if (this.sentHash[i] === hash && now - this.sentTime[i] <= ECHO_WINDOW_S && this.sentFrom[i] !== at) return now - this.sentTime[i];
     }
     return -1;
   }
@@ -162,11 +173,16 @@ export class LoopGuard {
     const from = fromSlot < 0 ? undefined : fdb.portAt(fromSlot);
     const unknownDst = !group && fdb.lookup(readMac(bytes, off)) === undefined;
     let why: string | null = null;
+    // Evidence of a loop (counted toward blocking) is an echo of a flood or a storm; a frame that only
+    // carries a local port's source MAC is dropped but proves nothing (a spoofer could keep an uplink
+    // blocked with a trickle of them).
+    let evidence = true;
     if (from !== undefined && from !== port && !this.uplinks.has(from)) {
       why = `source ${formatMac(src)} lives on ${from.label}: a frame of this network came back by the uplink (a loop outside the switch, or a spoofer)`;
+      evidence = this.floodedAgo(loopFrameHash(bytes, off, len), now, port) >= 0;
     } else if (group || unknownDst || (from !== undefined && from !== port)) {
       const h = loopFrameHash(bytes, off, len);
-      const ago = this.floodedAgo(h, now);
+      const ago = this.floodedAgo(h, now, port);
       if (ago >= 0) why = `the switch flooded this frame ${Math.round(ago * 1000)} ms ago: it came back by the uplink (a loop outside the switch)`;
       else if (group) {
         const n = this.seen(h, now, dryRun);
@@ -174,7 +190,10 @@ export class LoopGuard {
       }
     }
     if (why !== null) {
-      if (!dryRun) this.countLoop(port, st, now, why);
+      if (!dryRun) {
+        if (evidence) this.countLoop(port, st, now, why);
+        else st.spoofed++;
+      }
       return why;
     }
     if (now < st.blockedUntil && (group || unknownDst)) {
@@ -206,6 +225,6 @@ export class LoopGuard {
     const st = this.uplinks.get(port);
     if (st === undefined) return null;
     if (st.blockedSince !== null && now >= st.blockedUntil) st.blockedSince = null;
-    return { loopFrames: st.loopFrames, blockedFloods: st.blockedFloods, blocks: st.blocks, blockedSince: st.blockedSince };
+    return { loopFrames: st.loopFrames, spoofed: st.spoofed, blockedFloods: st.blockedFloods, blocks: st.blocks, blockedSince: st.blockedSince };
   }
 }

@@ -222,7 +222,7 @@ export class BridgeDriver implements NetworkDriver {
     // An uplink that was not attached at a restart is opened again under the same name, not added twice.
     checkUplink(iface, rec.options.mtu, others.filter((n) => n !== net), this.ctx.hostNetns);
     this.openUplink(net, iface);
-    if (!current.includes(iface)) rec.options.uplinks = [...current, iface];
+    rec.options.uplinks = current.includes(iface) ? current : [...current, iface]; // also a first-version record's parent, kept
     delete rec.options.parent;
   }
 
@@ -407,7 +407,7 @@ export class BridgeDriver implements NetworkDriver {
         Up: up.watch.up,
         DownEvents: up.port.downEvents,
         Reopens: up.port.reopens,
-        Loop: loop && { Blocked: loop.blockedSince !== null, BlockedFor: loop.blockedSince !== null ? Math.round(now - loop.blockedSince) : null, LoopFrames: loop.loopFrames, BlockedFloods: loop.blockedFloods, Blocks: loop.blocks },
+        Loop: loop && { Blocked: loop.blockedSince !== null, BlockedFor: loop.blockedSince !== null ? Math.round(now - loop.blockedSince) : null, LoopFrames: loop.loopFrames, Spoofed: loop.spoofed, BlockedFloods: loop.blockedFloods, Blocks: loop.blocks },
       };
     });
     return { Uplinks };

@@ -27,7 +27,7 @@ import { VtepSocketPort } from '../../dataplane/ports/vtep-socket-port.js';
 import { VxlanPort } from '../../dataplane/ports/vxlan-port.js';
 import { formatIpv4, parseCidr, parseIpv4 } from '../cidr.js';
 import { cidr6Contains, formatIpv6Address, parseCidr6, parseIpv6Address } from '../ipam6.js';
-import { parseIpv6 } from '../../packet/ipv6.js';
+import { formatIpv6, parseIpv6 } from '../../packet/ipv6.js';
 import { TsnError } from '../../errors.js';
 import { checkUserMac } from '../mac-address.js';
 import type { EndpointRecord, NetworkRecord, OverlayRecord } from '../model.js';
@@ -62,6 +62,14 @@ export type UnderlayFactory = (localIp: string, port: number) => Underlay;
 interface VtepUse {
   port: VtepSocketPort;
   users: number;
+}
+
+/** fe80::/64 + the modified EUI-64 of `mac` (RFC 4291 appendix A), as the kernel derives it by default. */
+function linkLocalOf(mac: string): string {
+  const m = mac.split(':').map((x) => parseInt(x, 16));
+  const b = new Uint8Array(16);
+  b.set([0xfe, 0x80, 0, 0, 0, 0, 0, 0, m[0] ^ 0x02, m[1], m[2], 0xff, 0xfe, m[3], m[4], m[5]]);
+  return formatIpv6(b, 0);
 }
 
 export class OverlayDriver implements NetworkDriver {
@@ -287,14 +295,22 @@ export class OverlayDriver implements NetworkDriver {
     }
     const vx = this.vxlanPorts.get(net.record.id);
     if (vx && ep.ip) vx.neighbors.addStatic(parseIpv4(ep.ip), parseMac(ep.mac), this.ctx.engine.clock.now());
-    if (vx && ep.ip6) vx.neighbors6.addStatic(ep.ip6, parseMac(ep.mac), this.ctx.engine.clock.now());
+    if (vx) {
+      const now = this.ctx.engine.clock.now();
+      if (ep.ip6) vx.neighbors6.addStatic(ep.ip6, parseMac(ep.mac), now);
+      // Its link-local address too (the kernel's EUI-64 of the MAC): no remote frame may claim it.
+      vx.neighbors6.addStatic(linkLocalOf(ep.mac), parseMac(ep.mac), now);
+    }
     return port;
   }
 
   disconnect(net: NetworkRuntime, ep: EndpointRuntime): void {
     const vx = this.vxlanPorts.get(net.record.id);
     if (vx && ep.record.ip) vx.neighbors.remove(parseIpv4(ep.record.ip), parseMac(ep.record.mac));
-    if (vx && ep.record.ip6) vx.neighbors6.remove(ep.record.ip6, parseMac(ep.record.mac));
+    if (vx) {
+      if (ep.record.ip6) vx.neighbors6.remove(ep.record.ip6, parseMac(ep.record.mac));
+      vx.neighbors6.remove(linkLocalOf(ep.record.mac), parseMac(ep.record.mac));
+    }
     this.local.disconnect(net, ep);
   }
 

@@ -6,8 +6,10 @@
  * appears to come from the destination the frame was for: MACs and addresses swapped, an 802.1Q tag
  * kept. It quotes as much of the packet as keeps the message within the IPv6 minimum MTU, 1280 bytes.
  *
- * Owed (RFC 4443 2.4): for any IPv6 packet, multicast destinations included, except one whose source
- * is unspecified or multicast, or that is itself an ICMPv6 error message.
+ * Owed (RFC 4443 2.4): for any IPv6 packet except one whose source is unspecified or multicast, or
+ * that is itself an ICMPv6 error message. The RFC owes it to multicast destinations too, but the
+ * message must come from a unicast address (2.2) and ours comes from the destination: for those none
+ * is sent (the frame is still dropped and counted).
  *
  * In place (`rewriteAsTooBig`): the original IPv6 header stays where it is and becomes the quote; the new
  * Ethernet, IPv6 and ICMPv6 headers go into 48 bytes of headroom in front of it and over the old
@@ -41,6 +43,7 @@ export function ipv6TooBigOffset(bytes: Uint8Array, off: number, len: number): n
   const ip = off + l3;
   if (bytes[ip] >> 4 !== 6) return -1;
   if (bytes[ip + 8] === 0xff) return -1; // multicast source
+  if (bytes[ip + 24] === 0xff) return -1; // multicast destination: it cannot be the reply's (unicast) source
   let zero = true;
   for (let i = 0; i < 16 && zero; i++) zero = bytes[ip + 8 + i] === 0;
   if (zero) return -1; // unspecified source

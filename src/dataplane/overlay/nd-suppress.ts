@@ -12,8 +12,10 @@
  * Target Link-Layer Address option.
  *
  * Learning, from frames decapsulated from remote VTEPs: the source address of a solicitation or an
- * advertisement -> its Ethernet source, and an advertisement's target -> its TLLA option (or Ethernet
- * source). The caller restricts it to the network's IPv6 subnet and link-local addresses.
+ * advertisement -> its Ethernet source, and an advertisement's target -> its Ethernet source when its
+ * TLLA option (if any) says the same. The caller restricts it to the network's IPv6 subnet and
+ * link-local addresses, and to senders whose MAC lives behind the overlay (never a local port's); local
+ * endpoints' addresses, link-local included, are static entries a remote frame cannot change.
  */
 import { read16, write16 } from '../../packet/bytes.js';
 import { foldChecksum, onesSum, pseudoHeaderSumV6 } from '../../packet/checksum.js';
@@ -72,8 +74,10 @@ export function ndLearnable(bytes: Uint8Array, off: number, len: number, type: n
   if ((srcMac / 2 ** 40) & 1) return out; // a group source MAC teaches nothing
   if (!isUnspecified(bytes, ip + 8) && allowed(bytes, ip + 8)) out.push([formatIpv6(bytes, ip + 8), srcMac]);
   if (type === ND_NA && allowed(bytes, ip + 48)) {
+    // Only an advertisement for its sender's own MAC teaches its target: a peer may not point an
+    // address at some other node (a local container, say) by naming it in the option.
     const tlla = targetLinkLayer(bytes, off, len);
-    out.push([formatIpv6(bytes, ip + 48), tlla >= 0 ? tlla : srcMac]);
+    if (tlla < 0 || tlla === srcMac) out.push([formatIpv6(bytes, ip + 48), srcMac]);
   }
   return out;
 }

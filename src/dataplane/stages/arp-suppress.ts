@@ -127,6 +127,10 @@ export class ArpSuppressStage implements Stage {
     const learn = !ctx.dryRun;
     if (port === vx) {
       if (!vx.learning) return;
+      // The sender must live behind the overlay (vxlan-decap has learned it there): a remote frame
+      // carrying a local port's MAC as its source teaches nothing.
+      const fs = domain.fdb.find(readMac(bytes, off + 6));
+      if (fs < 0 || domain.fdb.portAt(fs) !== vx) return;
       for (const [ip, mac] of ndLearnable(bytes, off, len, type, (b, at) => vx.inSubnet6(b, at))) {
         if (learn) vx.neighbors6.learn(ip, mac, ctx.now);
         if (tracer) tracer.add(this.name, row, `${learn ? 'learn' : 'would learn'} ${ip} is-at ${formatMac(mac)} (from a remote VTEP)`);

@@ -54,7 +54,7 @@ export class EgressStage implements Stage {
           this.forwarded++;
           // Remembered so that the same frame coming back by an uplink is seen as a loop's (loop-guard.ts).
           const guard = domain.loopGuard;
-          if (guard !== null && !ctx.dryRun && guard.floodReachesUplink(inPort)) guard.noteFlooded(batch.pool.bytes, desc[d + D_OFF], desc[d + D_LEN], ctx.now);
+          if (guard !== null && !ctx.dryRun && guard.floodReachesUplink(inPort)) guard.noteFlooded(batch.pool.bytes, desc[d + D_OFF], desc[d + D_LEN], ctx.now, inPort);
         }
         if (tracer) {
           const names = members.filter((p) => p !== inPort && !(isolate && p.ownMac !== null)).map((p) => p.label);

@@ -3,7 +3,7 @@
  * checked against hand-written bytes; the reader on both formats, both byte orders and named malformed
  * cases; the block splitter on a stream cut at every possible point; the file writer's ring.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -140,6 +140,16 @@ describe('block splitter and file writer', () => {
     const part = s.push(stream.subarray(0, stream.length - 5));
     expect(Buffer.concat(part.map((b) => b.bytes)).length).toBe(stream.length - interfaceStatisticsBlock({ ifId: 0, startMicros: 0, endMicros: 0, received: 0, filterAccepted: 0, dropped: 0, delivered: 0 }).length);
     expect(s.pendingBytes).toBeGreaterThan(0);
+  });
+
+  it('a capture with secrets is 0600 even over an existing file that was not', () => {
+    const path = join(dir, 'secret.pcapng');
+    writeFileSync(path, 'old');
+    chmodSync(path, 0o644);
+    const w = new CaptureFileWriter({ path, mode: 0o600 });
+    w.write(stream);
+    w.close();
+    expect(statSync(path).mode & 0o777).toBe(0o600);
   });
 
   it('rotates ring files, each opening with the section and interface headers, keeping the newest N', () => {

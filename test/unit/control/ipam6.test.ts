@@ -31,6 +31,18 @@ describe('NetworkIpam6', () => {
     expect(() => new NetworkIpam6({ subnet: 'fd00:1::/64', auxAddresses: { a: 'fd00:1::1' } })).toThrow("aux address 'a' fd00:1::1 is already the IPv6 gateway");
   });
 
+  it('refuses prefixes that are no subnet for hosts, and wraps at the very top of the address space', () => {
+    for (const [s, what] of [['ff02::/64', 'multicast'], ['fe80::/64', 'link-local'], ['::/64', 'unspecified'], ['::ffff:0:0/96', 'IPv4-mapped']]) {
+      expect(() => new NetworkIpam6({ subnet: s }), s).toThrow(what);
+    }
+    const top = new NetworkIpam6({ subnet: 'fdff:ffff:ffff:ffff:ffff:ffff:ffff:fff0/124' });
+    const got = Array.from({ length: 14 }, () => top.allocate()); // ::f1 .. ::fe, ::ff
+    expect(got[got.length - 1]).toBe('fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff');
+    top.release('fdff:ffff:ffff:ffff:ffff:ffff:ffff:fff2');
+    const back = NetworkIpam6.fromJSON(JSON.parse(JSON.stringify(top.toJSON())));
+    expect(back.allocate()).toBe('fdff:ffff:ffff:ffff:ffff:ffff:ffff:fff2'); // wrapped inside the subnet, not to ::
+  });
+
   it('round-trips through JSON with its cursor and allocations', () => {
     const ipam = new NetworkIpam6({ subnet: 'fd00:1::/64', gateway: 'fd00:1::fe' });
     expect(ipam.allocate()).toBe('fd00:1::1'); // the gateway is elsewhere: ::1 is a host like any

@@ -238,6 +238,16 @@ describe('VXLAN overlay data plane', () => {
     expect(hex(f.subarray(78, 86))).toBe(hex(Uint8Array.from([2, 1, ...macBytes(B1)]))); // TLLA
     expect(validIcmp6(f)).toBe(true);
     expect(net.vx.neighbors6.suppressed).toBe(1);
+    // Poisoning attempts from a remote peer teach nothing: an NA naming another MAC in its option, and
+    // an NA whose Ethernet source is a local port's MAC.
+    const R = 0x0a0000000099;
+    const forged = ipv6(A1, B1, B6, OWN, [136, 0, 0, 0, 0x60, 0, 0, 0, ...addr(8), 2, 1, ...macBytes(R)]); // from B, for ::8 "at R"
+    a.underlay.inject(VTEP_B, vxlanPayload(4097, forged));
+    a.underlay.inject(VTEP_B, vxlanPayload(4097, na(addr(9), A1)));
+    settle(a);
+    a1.take();
+    expect(net.vx.neighbors6.lookup('fd00:20::8', a.clock.now())).toBeUndefined();
+    expect(net.vx.neighbors6.lookup('fd00:20::9', a.clock.now())).toBeUndefined();
     // A DAD probe (from ::) is never answered: the owner defends its address itself.
     a1.inject(ns(Array(16).fill(0), B6));
     settle(a);
@@ -420,9 +430,12 @@ describe('VXLAN overlay data plane', () => {
     a1.inject(v6(X, 58, [1, 4, 0, 0, ...Array.from({ length: 1440 }, () => 0)]));
     a1.inject(v6(X, 17, udp(1460), Array(16).fill(0)));
     a1.inject(v6(X, 17, udp(1460), [0xff, 2, ...Array(13).fill(0), 1]));
+    const toGroup = v6(X, 17, udp(1460));
+    toGroup.set([0xff, 2, ...Array(13).fill(0), 1], 38); // a multicast destination: no unicast source to answer from
+    a1.inject(toGroup);
     settle(a);
     expect(a1.take()).toHaveLength(0);
-    expect(a1.counters.dropCount('overlay-mtu-exceeded')).toBe(4); // the unicast ones; the flood's overlay copy counts on the VXLAN port
+    expect(a1.counters.dropCount('overlay-mtu-exceeded')).toBe(5); // the unicast ones; the flood's overlay copy counts on the VXLAN port
     expect(net.vx.counters.dropCount('overlay-mtu-exceeded')).toBe(1);
   });
 
