@@ -187,7 +187,7 @@ export class CaptureService {
         filter: req.filter ? `(${base}) and (${req.filter})` : base,
         snaplen,
         count: req.count || undefined,
-        description: `underlay of network ${net.record.name}: VTEP ${ov.vtep}, ${ov.encrypted ? 'WireGuard' : 'VXLAN'} udp/${udpPort}${req.writeSecrets ? ', with its WireGuard secrets (sensitive)' : ''}`,
+        description: `underlay of network ${net.record.name}: VTEP ${ov.vtep}, ${ov.encrypted ? 'WireGuard' : 'VXLAN'} udp/${udpPort} (every overlay on that VTEP)${req.writeSecrets ? ', with its WireGuard secrets (sensitive: they open every encrypted network on the VTEP)' : ''}`,
         secrets: req.writeSecrets ? underlay! : undefined,
       },
       sink,

@@ -143,6 +143,9 @@ describe.skipIf(skip !== null)('a bridge network with a NIC uplink', () => {
     await refused(['add', 'lanbr2', 'la0'], 'interface la0 is an uplink of network lanbr2 already');
     await refused(['rm', 'lanbr2', 'nope0'], 'interface nope0 is not an uplink of network lanbr2: its uplinks are p0, la0, lb0');
     await refused(['add', 'nonet', 'p0'], 'nonet');
+    await d.ok(['network', 'create', '--subnet', '10.218.0.0/24', 'other']);
+    const otherGw = JSON.parse(await d.ok(['network', 'inspect', 'other']))[0].GatewayPort.Interface;
+    await refused(['add', 'lanbr2', otherGw], `interface ${otherGw} is network other's own gateway port`);
 
     // kill -9: the next daemon opens all three again.
     await d.kill('SIGKILL');

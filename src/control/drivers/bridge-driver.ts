@@ -141,6 +141,9 @@ function checkUplink(iface: string, mtu: number, others: readonly NetworkRuntime
   const name = checkIfname(iface, '-o parent');
   const user = others.find((n) => hostInterfacesOf(n.record.options).includes(name));
   if (user) throw new TsnError('ERR_PARENT_IN_USE', `interface ${name} is the uplink or parent of network ${user.record.name} already: one network per host interface`);
+  // A device of ours (a gateway port, a host shim) as an uplink would join two networks at L2.
+  const owner = others.find((n) => n.record.gateway?.ifname === name || n.record.options.hostShimName === name);
+  if (owner) throw new TsnError('ERR_PARENT_IN_USE', `interface ${name} is network ${owner.record.name}'s own ${owner.record.gateway?.ifname === name ? 'gateway port' : 'host shim'}: an uplink is a host interface to a LAN, not a port of another network`);
   const link = parentLink(name, hostNetns); // ERR_NO_SUCH_PARENT naming it
   if (mtu > link.mtu) throw new TsnError('ERR_BAD_OPTION', `MTU ${mtu} is more than uplink ${name}'s ${link.mtu}: give --mtu ${link.mtu} or less`);
   return name;

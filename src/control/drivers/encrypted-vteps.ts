@@ -139,9 +139,11 @@ export class EncryptedVteps {
    * the handshake on. Sensitive: the caller writes it to a 0600 file.
    */
   async secrets(timeoutMs: number, initiate = true): Promise<{ KeyLog: string; Handshakes: number; Missing: string[] }> {
+    // Each call collects its own entries (two `overlay secrets` at once, or a capture, never share them).
     const waits = [...this.uses.values()].map(({ underlay }) => {
-      underlay.recordSecrets();
-      return { underlay, before: initiate ? underlay.rehandshakeAll('overlay secrets') : underlay.handshakeCounts() };
+      const lines: string[] = [];
+      const stop = underlay.onSecret((entry) => lines.push(entry));
+      return { underlay, lines, stop, before: initiate ? underlay.rehandshakeAll('overlay secrets') : underlay.handshakeCounts() };
     });
     const pending = () =>
       waits.flatMap(({ underlay, before }) => {
@@ -151,7 +153,8 @@ export class EncryptedVteps {
     const end = Date.now() + timeoutMs;
     while (pending().length > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
     const missing = pending();
-    const KeyLog = waits.map(({ underlay }) => underlay.takeSecrets()).join('');
+    for (const w of waits) w.stop();
+    const KeyLog = waits.map((w) => w.lines.join('')).join('');
     return { KeyLog, Handshakes: waits.reduce((n, w) => n + w.before.size, 0) - missing.length, Missing: missing };
   }
 

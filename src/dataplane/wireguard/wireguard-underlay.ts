@@ -147,8 +147,6 @@ export class WireguardUnderlay implements Underlay {
   private readonly peers = new Map<string, PeerState>(); // by public key
   private readonly byId: (PeerState | undefined)[] = [];
   private readonly identity: StaticIdentity;
-  /** Key log lines while `overlay secrets` records them (recordSecrets), else null. */
-  private secrets: string[] | null = null;
   /** Who is told each key log entry the moment it exists, before its handshake message leaves (a live underlay capture). */
   private readonly secretListeners = new Set<(entry: string) => void>();
   private readonly ourMac1Key: Uint8Array;
@@ -346,20 +344,13 @@ export class WireguardUnderlay implements Underlay {
   }
 
   /**
-   * Record the secrets of every handshake from now on, initiated here or answered here, as lines of
-   * Wireshark's WireGuard key log (LOCAL_STATIC_PRIVATE_KEY, REMOTE_STATIC_PUBLIC_KEY,
+   * Call `listener` with each handshake's key log entry from now on, initiated here or answered here,
+   * as lines of Wireshark's WireGuard key log (LOCAL_STATIC_PRIVATE_KEY, REMOTE_STATIC_PUBLIC_KEY,
    * LOCAL_EPHEMERAL_PRIVATE_KEY: ours, as initiator or responder, PRESHARED_KEY: enough to decrypt the
-   * session that handshake makes, given the handshake's messages in the capture), until takeSecrets().
-   * Sensitive: held in memory only while asked for.
-   */
-  recordSecrets(): void {
-    this.secrets ??= [];
-  }
-
-  /**
-   * Call `listener` with each handshake's key log entry from now on, synchronously and before the
-   * handshake message that needs it is sent, so a capture writes the secret ahead of the packet;
-   * returns the unsubscribe. Sensitive, as recordSecrets.
+   * session that handshake makes, given its messages in the capture). Called synchronously and before
+   * the handshake message that needs it is sent, so a capture writes the secret ahead of the packet.
+   * Returns the unsubscribe. Sensitive: entries exist only while someone listens (`overlay secrets`,
+   * `capture --write-secrets`).
    */
   onSecret(listener: (entry: string) => void): () => void {
     this.secretListeners.add(listener);
@@ -369,13 +360,6 @@ export class WireguardUnderlay implements Underlay {
   /** This host's static private key as one key log line: with it Wireshark reads the initiations peers send us. */
   staticSecret(): string {
     return `LOCAL_STATIC_PRIVATE_KEY = ${Buffer.from(this.identity.privateKey).toString('base64')}\n`;
-  }
-
-  /** The key log recorded since recordSecrets(), and stop recording. */
-  takeSecrets(): string {
-    const lines = this.secrets ?? [];
-    this.secrets = null;
-    return lines.join('');
   }
 
   /** Start a new handshake with every peer now (what `overlay secrets` asks for); returns each peer's handshake count before it. */
@@ -399,13 +383,12 @@ export class WireguardUnderlay implements Underlay {
     if (!this.recordingSecrets) return;
     const k = (name: string, v: Uint8Array) => `${name} = ${Buffer.from(v).toString('base64')}\n`;
     const entry = k('LOCAL_STATIC_PRIVATE_KEY', this.identity.privateKey) + k('REMOTE_STATIC_PUBLIC_KEY', p.spec.publicKey) + k('LOCAL_EPHEMERAL_PRIVATE_KEY', ephemeral) + k('PRESHARED_KEY', new Uint8Array(32));
-    this.secrets?.push(entry);
     for (const l of this.secretListeners) l(entry);
   }
 
   /** Someone wants key log entries: `overlay secrets` or a live capture. */
   private get recordingSecrets(): boolean {
-    return this.secrets !== null || this.secretListeners.size > 0;
+    return this.secretListeners.size > 0;
   }
 
   private initiate(p: PeerState, now: number, why: string): void {
