@@ -127,6 +127,11 @@ export class FdbTable {
     return this.count;
   }
 
+  /** Learned entries: what the cap (`capacity`) counts; static ones are not. */
+  get learnedSize(): number {
+    return this.learnedCount;
+  }
+
   /** Slots in the table now (a power of two, at least twice `size`). */
   get slots(): number {
     return this.mask + 1;
@@ -195,7 +200,8 @@ export class FdbTable {
       }
       this.upd[s] = now;
       if (this.ports[s] === port) return 'refreshed';
-      this.ports[s] = port; // `remote` stays as it was, as it always has for a local learn
+      this.ports[s] = port;
+      this.rem[s] = 0; // a MAC that moved to a local port lives behind no remote VTEP any more (fdb show)
       this.moved++;
       return 'moved';
     }

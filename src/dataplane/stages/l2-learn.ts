@@ -45,7 +45,7 @@ export class L2LearnStage implements Stage {
     const fdb = port.domain!.fdb;
     const e = fdb.get(mac);
     let outcome: string;
-    if (!e) outcome = fdb.size >= fdb.capacity ? 'would refuse (table full)' : 'would learn';
+    if (!e) outcome = fdb.learnedSize >= fdb.capacity ? 'would refuse (table full)' : 'would learn';
     else if (e.isStatic) outcome = e.port === port ? 'static entry, not learned:' : `static entry on ${e.port.label}, not learned:`;
     else if (e.port === port) outcome = 'would refresh';
     else outcome = `would move from ${e.port.label}`;

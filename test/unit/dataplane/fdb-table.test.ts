@@ -227,7 +227,7 @@ describe('FdbTable (open addressing)', () => {
     expect(t.learn(1, p2, 4)).toBe('refreshed'); // a local learn leaves `remote` as it was
     expect(t.get(1)?.remote).toBe(vtepB);
     expect(t.learn(1, p1, 5)).toBe('moved');
-    expect(t.get(1)).toEqual({ mac: 1, port: p1, isStatic: false, updated: 5, remote: vtepB });
+    expect(t.get(1)).toEqual({ mac: 1, port: p1, isStatic: false, updated: 5, remote: 0 }); // moved to a local port: behind no VTEP
     t.addStatic(2, p1, 0, vtepA);
     expect(t.learnRemote(2, p1, vtepA, 1)).toBe('static');
     expect(t.counters().staticConflicts).toBe(0);
@@ -314,7 +314,7 @@ class ModelFdb {
       e.updated = now;
       if (same) return 'refreshed';
       e.port = port;
-      if (remote !== undefined) e.remote = remote;
+      e.remote = remote ?? 0;
       this.c.moved++;
       return 'moved';
     }
@@ -435,3 +435,21 @@ function differential(cfg: { seed: number; capacity: number; aging: number; univ
   expect(m.c.aged, ctx).toBeGreaterThan(0);
   if (cfg.colliding) expect(t.slots, ctx).toBeGreaterThan(slots); // statics pushed the load past 1/2
 }
+
+describe('the cap and moves (later fixes)', () => {
+  const p1 = new MemoryPort('p1');
+  const p2 = new MemoryPort('p2');
+  it('a remote MAC that moves to a local port loses its VTEP; the cap counts learned entries only', () => {
+    const t = new FdbTable({ capacity: 2 });
+    const M = 0x02420a000077;
+    expect(t.learnRemote(M, p1, 0xc6120002, 0)).toBe('new');
+    expect(t.learn(M, p2, 1)).toBe('moved');
+    expect(t.get(M)).toMatchObject({ port: p2, remote: 0 });
+    t.addStatic(0x02420a000001, p1);
+    t.addStatic(0x02420a000002, p1);
+    expect(t.learnedSize).toBe(1);
+    expect(t.size).toBe(3);
+    expect(t.learn(0x02420a000078, p1, 2)).toBe('new'); // 2 learned: at the cap, statics aside
+    expect(t.learn(0x02420a000079, p1, 2)).toBe('refused-full');
+  });
+});
