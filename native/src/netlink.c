@@ -745,6 +745,21 @@ static napi_value nl_link_set(napi_env env, napi_callback_info info) {
     nl_put_u32(&m, IFLA_GSO_MAX_SEGS, (uint32_t)segs);
     WHAT("%sgso_max_segs %lld", w == what ? "" : " ", (long long)segs);
   }
+  if ((v = opt_prop(env, argv[2], "addrGenMode"))) {
+    /* IFLA_AF_SPEC { AF_INET6 { IFLA_INET6_ADDR_GEN_MODE u8 } }: 0 eui64, 1 none, 2 stable, 3 random. */
+    int64_t mode;
+    if (!int_arg(env, v, fn, "addrGenMode", 0, 3, &mode)) return NULL;
+    unsigned short spec = (unsigned short)m.u.nh.nlmsg_len;
+    nl_put(&m, IFLA_AF_SPEC, NULL, 0);
+    unsigned short inet6 = (unsigned short)m.u.nh.nlmsg_len;
+    nl_put(&m, AF_INET6, NULL, 0);
+    uint8_t mode8 = (uint8_t)mode;
+    nl_put(&m, IFLA_INET6_ADDR_GEN_MODE, &mode8, 1);
+    /* Close the two nests: each length runs to the end of what was put inside it. */
+    ((struct rtattr *)((char *)&m.u.nh + inet6))->rta_len = (unsigned short)(m.u.nh.nlmsg_len - inet6);
+    ((struct rtattr *)((char *)&m.u.nh + spec))->rta_len = (unsigned short)(m.u.nh.nlmsg_len - spec);
+    WHAT("%saddrgenmode %lld", w == what ? "" : " ", (long long)mode);
+  }
   if ((v = opt_prop(env, argv[2], "up"))) {
     bool up;
     if (napi_get_value_bool(env, v, &up) != napi_ok) {

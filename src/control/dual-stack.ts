@@ -41,7 +41,7 @@ export function planIpv6(
     if (given6.length) throw new TsnError('ERR_BAD_OPTION', `${given6[0]} is IPv6: add --ipv6 to make a dual-stack network`);
     return { req: req4, ipam6: null };
   }
-  if (!driver.ipv6) throw new TsnError('ERR_BAD_OPTION', `--ipv6: the ${driver.name} driver is IPv4 only so far (dual stack is built for bridge, macvlan and overlay networks)`);
+  if (!driver.ipv6) throw new TsnError('ERR_BAD_OPTION', `--ipv6: the ${driver.name} driver has no IPv6 (dual stack is built for bridge, macvlan, ipvlan and overlay networks)`);
   if (req.subnet6 === undefined) throw new TsnError('ERR_BAD_OPTION', '--ipv6 needs an IPv6 --subnet (e.g. --subnet fd00:1::/64): there is no default IPv6 pool');
   const router = aux6.DefaultGatewayIPv6;
   if (router !== undefined && !lanUplink) throw new TsnError('ERR_BAD_OPTION', `--aux-address DefaultGatewayIPv6=${router} without -o parent=IFACE: that router is on a LAN the network has no uplink to`);

@@ -35,6 +35,8 @@ export class ParentNetwork {
   readonly byMac = new Map<number, Port>();
   /** Member (child or shim) by IPv4 address (uint32): ipvlan demux and ARP answers. */
   readonly byIp = new Map<number, Port>();
+  /** Member by IPv6 address, keyed by its last 48 bits (the whole 16 bytes checked on a hit): ipvlan demux. */
+  readonly byIp6 = new Map<number, { port: Port; addr: Uint8Array }>();
   /** Times the uplink's memberships and filter could not be brought up to date after a member left (or failed to join). */
   uplinkSyncFailures = 0;
 
@@ -45,6 +47,14 @@ export class ParentNetwork {
     /** The parent's MAC (48-bit): what ipvlan members share and ARP answers carry. */
     public parentMac: number,
   ) {}
+
+  /** The member holding the IPv6 address at bytes[at..at+16), if any (hot path: no allocation). */
+  memberByIpv6(bytes: Uint8Array, at: number): Port | undefined {
+    const e = this.byIp6.get(ipv6Key(bytes, at));
+    if (e === undefined) return undefined;
+    for (let i = 0; i < 16; i++) if (bytes[at + i] !== e.addr[i]) return undefined;
+    return e.port;
+  }
 
   /** passthru: the one child that owns the parent, if connected. */
   get passthruChild(): Port | undefined {
@@ -58,11 +68,18 @@ export class ParentNetwork {
   }
 }
 
+/** The last 48 bits of the IPv6 address at bytes[at]: exact in a double. */
+export function ipv6Key(bytes: Uint8Array, at: number): number {
+  return ((bytes[at + 10] << 8) | bytes[at + 11]) * 2 ** 32 + (((bytes[at + 12] << 24) | (bytes[at + 13] << 16) | (bytes[at + 14] << 8) | bytes[at + 15]) >>> 0);
+}
+
 export interface MemberOptions {
   /** 48-bit MAC: macvlan demux key. */
   mac?: number;
   /** IPv4 (uint32): ipvlan demux key. */
   ip?: number;
+  /** IPv6 (16 bytes): ipvlan demux key on a dual-stack network. */
+  ip6?: Uint8Array;
   shim?: boolean;
 }
 
@@ -100,6 +117,7 @@ export class ParentNetworks {
     if (port.id < 0) throw new Error(`port ${port.name} is not attached to the switch`);
     if (opts.mac !== undefined) net.byMac.set(opts.mac, port);
     if (opts.ip !== undefined) net.byIp.set(opts.ip, port);
+    if (opts.ip6 !== undefined) net.byIp6.set(ipv6Key(opts.ip6, 0), { port, addr: opts.ip6 });
     if (opts.shim) {
       net.shim = port;
       net.shimIp = opts.ip ?? 0;
@@ -112,6 +130,7 @@ export class ParentNetworks {
   removeMember(net: ParentNetwork, port: Port): void {
     for (const [k, p] of net.byMac) if (p === port) net.byMac.delete(k);
     for (const [k, p] of net.byIp) if (p === port) net.byIp.delete(k);
+    for (const [k, e] of net.byIp6) if (e.port === port) net.byIp6.delete(k);
     if (net.shim === port) {
       net.shim = null;
       net.shimIp = 0;

@@ -42,6 +42,8 @@ export interface NlLinkAttrs {
   gsoMaxSegs?: number;
   /** IFF_UP on or off. */
   up?: boolean;
+  /** IPv6 link-local generation (IFLA_INET6_ADDR_GEN_MODE): 0 EUI-64, 1 none, 2 stable privacy, 3 random; set it while the link is down. */
+  addrGenMode?: number;
 }
 
 export interface NlLinkInfo {

@@ -117,7 +117,7 @@ for _ in range(2): p.send(frame("fd00:218::2", na)); p.send(frame("fd00:218::2",
     await refused(['network', 'create', '--ipv6', '--subnet', '10.219.0.0/24', 'x2'], '--ipv6 needs an IPv6 --subnet');
     await refused(['network', 'create', '--ipv6', '--subnet', 'fd00:219::5/64', 'x3'], 'has host bits set: did you mean fd00:219::/64?');
     await refused(['network', 'create', '--subnet', '10.219.0.0/24', '--subnet', '10.220.0.0/24', 'x4'], 'a network takes one IPv4 and one IPv6 subnet at most');
-    await refused(['network', 'create', '-d', 'ipvlan', '--ipv6', '--subnet', '10.219.0.0/24', '--subnet', 'fd00:219::/64', '-o', 'parent=nope0', 'x5'], 'the ipvlan driver is IPv4 only so far');
+    await refused(['network', 'create', '-d', 'null', '--ipv6', '--subnet', 'fd00:219::/64', 'x5'], 'the null driver has no IPv6');
     await refused(['network', 'create', '--ipv6', '--subnet', '10.219.0.0/24', '--subnet', 'fd00:219::/64', '--gateway', 'fd00:21a::1', 'x6'], 'IPv6 gateway fd00:21a::1 is outside the IPv6 subnet fd00:219::/64');
     expect(JSON.parse(await d.ok(['network', 'ls', '--json']))).toEqual([]);
 
@@ -137,7 +137,7 @@ for _ in range(2): p.send(frame("fd00:218::2", na)); p.send(frame("fd00:218::2",
     ]);
   }, 60_000);
 
-  it('macvlan: IPv6 endpoints on the LAN, their default route via the LAN router; ipvlan is refused by name', async () => {
+  it('macvlan: IPv6 endpoints on the LAN, their default route via the LAN router', async () => {
     const { d, ns } = await daemonWithSandboxes(1, [], (f) => cleanup.push(f));
     const [c1] = ns;
     const lan = await makeLan({ hostNs: d.hostNs, hostCidr: '10.223.0.1/24' });
@@ -150,9 +150,24 @@ for _ in range(2): p.send(frame("fd00:218::2", na)); p.send(frame("fd00:218::2",
     expect(await pingOk(c1, 'fd00:223::1', { waitS: 2 })).toBe(true);
     expect(await pingOk(lan.ns, 'fd00:223::2', { waitS: 2 })).toBe(true);
     expect(await pingOk(c1, '10.223.0.1', { waitS: 2 })).toBe(true);
-    const r = await d.cli(['network', 'create', '-d', 'ipvlan', '--ipv6', '--subnet', '10.224.0.0/24', '--subnet', 'fd00:224::/64', '-o', 'parent=p0', 'iv6']);
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain('the ipvlan driver is IPv4 only so far');
+  }, 60_000);
+
+  it('ipvlan: IPv6 endpoints demultiplexed by address, all with the parent\'s MAC and no colliding link-local', async () => {
+    const { d, ns } = await daemonWithSandboxes(2, [], (f) => cleanup.push(f));
+    const [c1, c2] = ns;
+    const lan = await makeLan({ hostNs: d.hostNs, hostCidr: '10.224.0.1/24' });
+    cleanup.push(() => lan.teardown());
+    await sh('ip', ['-n', lan.ns, 'addr', 'add', 'fd00:224::1/64', 'dev', 'br0', 'nodad']);
+    await d.ok(['network', 'create', '-d', 'ipvlan', '--ipv6', '--subnet', '10.224.0.0/24', '--subnet', 'fd00:224::/64', '--gateway', '10.224.0.1', '-o', 'parent=p0', 'iv6']);
+    const e1 = JSON.parse(await d.ok(['connect', 'iv6', '--netns', c1, '--json']));
+    const e2 = JSON.parse(await d.ok(['connect', 'iv6', '--netns', c2, '--json']));
+    expect([e1.ip6, e2.ip6]).toEqual(['fd00:224::2', 'fd00:224::3']);
+    expect(e1.mac).toBe(e2.mac); // the parent's
+    for (const c of [c1, c2]) expect(await sh('ip', ['-n', c, '-6', 'addr', 'show', 'dev', 'eth0', 'scope', 'link'])).toBe('');
+    expect(await pingOk(c1, 'fd00:224::1', { waitS: 2 })).toBe(true); // the LAN's host
+    expect(await pingOk(lan.ns, 'fd00:224::3', { waitS: 2 })).toBe(true); // and back, to c2 by its address
+    expect(await pingOk(c1, 'fd00:224::3', { waitS: 2 })).toBe(true); // sibling to sibling, same MAC
+    expect(await pingOk(c2, '10.224.0.2', { waitS: 2 })).toBe(true); // IPv4 alongside
   }, 60_000);
 
   it('overlay: IPv6 inside the VXLAN between two tsnet hosts (static peers, one IPv6 ip-range per host)', async () => {

@@ -26,7 +26,10 @@ import { hostInterfacesOf, parentLink } from '../parent-network-options.js';
 import { LOOP_HOLD_S, LoopGuard } from '../../dataplane/loop-guard.js';
 import { openParentUplink, ParentWatch } from './parent-uplink.js';
 
-function ipv6Bytes(text: string): Uint8Array {
+/** IFLA_INET6_ADDR_GEN_MODE none: the interface gets no link-local address (ipvlan children). */
+export const ADDR_GEN_MODE_NONE = 1;
+
+export function ipv6Bytes(text: string): Uint8Array {
   const b = new Uint8Array(16);
   parseIpv6(text, b, 0);
   return b;
@@ -66,6 +69,8 @@ export function plumbTap(opts: {
   prefixLen6?: number | null;
   defaultRouteVia6?: string | null;
   ownIp6?: string;
+  /** IPv6 link-local generation for a new device (IFLA_INET6_ADDR_GEN_MODE), set before it comes up. */
+  addrGenMode?: number;
   mode: PlumbMode;
   defaultRouteVia: string | null;
   /** The device's marker (device-marker.ts), set on a new device and on an adopted one that lacks it. */
@@ -94,6 +99,7 @@ export function plumbTap(opts: {
     if (opts.alias !== undefined) nl.linkSetAlias(nl.linkIndex(opts.ifname), opts.alias);
     if (!existed) {
       const idx = nl.linkIndex(opts.ifname);
+      if (opts.addrGenMode !== undefined) nl.linkSet(idx, { addrGenMode: opts.addrGenMode }); // while down: no link-local is made
       nl.linkSet(idx, { mac: opts.mac, mtu: opts.mtu, up: true });
       if (opts.ip !== null && opts.prefixLen !== null) nl.addrAdd(idx, opts.ip, opts.prefixLen);
       if (opts.ip6 && opts.prefixLen6) nl.addrAdd(idx, opts.ip6, opts.prefixLen6); // no DAD: IPAM hands it out once

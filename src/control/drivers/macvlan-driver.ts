@@ -40,7 +40,7 @@ import type { EndpointRecord } from '../model.js';
 import type { CreateNetworkRequest, ParsedNetworkOptions } from '../network-options.js';
 import { hostInterfacesOf, PARENT_OPTION_KEYS, parentLink, planParentNetwork } from '../parent-network-options.js';
 import { Rtnetlink } from '../rtnetlink.js';
-import { commitPersistent, plumbTap } from './bridge-driver.js';
+import { ADDR_GEN_MODE_NONE, commitPersistent, ipv6Bytes, plumbTap } from './bridge-driver.js';
 import type { DriverContext, EndpointRuntime, NetworkDriver, NetworkPlan, NetworkPlanContext, NetworkRuntime } from './network-driver.js';
 import { placement } from '../runtime-moved-tap.js';
 
@@ -68,10 +68,8 @@ export class MacvlanDriver implements NetworkDriver {
 
   readonly optionKeys = PARENT_OPTION_KEYS;
 
-  /** macvlan demultiplexes by MAC, so IPv6 needs nothing of the demux (ipvlan's by-address demux is IPv4 only so far). */
-  get ipv6(): boolean {
-    return this.name === 'macvlan';
-  }
+  /** Dual stack: macvlan demultiplexes by MAC; ipvlan by IPv6 destination too (stages/ipvlan-demux.ts). */
+  readonly ipv6 = true;
 
   /** Parent, mode, host shim, MTU and IPAM (parent-network-options.ts); no gateway port. */
   plan(req: CreateNetworkRequest, parsed: ParsedNetworkOptions, ctx: NetworkPlanContext): NetworkPlan {
@@ -214,7 +212,9 @@ export class MacvlanDriver implements NetworkDriver {
       ownIp: (this.name === 'ipvlan' || opts.portSecurity === 'ip') && ep.ip ? ep.ip : undefined,
       ip6: place.configure ? (ep.ip6 ?? null) : null,
       prefixLen6: ep.prefixLen6 ?? null,
-      ownIp6: opts.portSecurity === 'ip' && ep.ip6 ? ep.ip6 : undefined,
+      ownIp6: (this.name === 'ipvlan' || opts.portSecurity === 'ip') && ep.ip6 ? ep.ip6 : undefined,
+      // ipvlan children share the parent's MAC, so EUI-64 would give them one link-local address: none.
+      addrGenMode: this.name === 'ipvlan' ? ADDR_GEN_MODE_NONE : undefined,
       mode: adopt ? 'adopt' : 'create',
       defaultRouteVia: opts.internal || !rt.ipam || !place.configure ? null : rt.ipam.gateway,
       // The LAN's IPv6 router: --gateway V6 (the first host unless given).
@@ -223,7 +223,7 @@ export class MacvlanDriver implements NetworkDriver {
     });
     // The TAP is not persistent yet (unless adopted): closing the port undoes it. On failure
     // addParentMember has closed it already.
-    addParentMember(this.ctx.engine, r.net, port, { mac: this.name === 'macvlan' ? parseMac(ep.mac) : undefined, ip: ep.ip ? parseIpv4(ep.ip) : undefined });
+    addParentMember(this.ctx.engine, r.net, port, { mac: this.name === 'macvlan' ? parseMac(ep.mac) : undefined, ip: ep.ip ? parseIpv4(ep.ip) : undefined, ip6: this.name === 'ipvlan' && ep.ip6 ? ipv6Bytes(ep.ip6) : undefined });
     let routed = false;
     try {
       if (r.shim && ep.ip) {

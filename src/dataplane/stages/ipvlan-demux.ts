@@ -10,19 +10,24 @@
  *   other broadcast / multicast       -> every child (OUT_FLOOD; not the shim, when there is one: the
  *                                        host sees the parent's traffic itself, it would get it twice)
  *   unicast to the parent's MAC       -> the child whose address is the IPv4 destination (ARP: the
- *                                        target address); anything else is the host's own traffic
- *                                        (`uplink-no-member`)
+ *                                        target address) or, on a dual-stack network, the IPv6 one;
+ *                                        anything else is the host's own traffic (`uplink-no-member`)
  *   unicast to another MAC            -> dropped (`uplink-no-member`)
  * From a member (child or shim), first the source MAC is made the parent's (Ethernet source and ARP
  * sender), in case a container changed its interface's address:
  *   ARP request for another member    -> answered in place with the parent's MAC, back to the sender
  *   other broadcast / multicast       -> the other members and the parent (OUT_FLOOD)
- *   unicast to the parent's MAC       -> the member with that IPv4 destination; none: it was for the
- *                                        host itself, which only the shim reaches (`ipvlan-to-host`)
+ *   unicast to the parent's MAC       -> the member with that IPv4 (or IPv6) destination; none: it was
+ *                                        for the host itself, which only the shim reaches (`ipvlan-to-host`)
  *   unicast to another MAC            -> the parent (a host on the LAN)
  *
+ * IPv6 Neighbor Discovery needs nothing of its own: solicitations are multicast (to every member, as
+ * above) and the owner's kernel answers with its interface's MAC, which is the parent's. Children have
+ * no link-local address (their TAPs are made with addr_gen_mode none: every child has the parent's
+ * MAC, so EUI-64 would give them all the same one), so ND runs from their global addresses.
+ *
  * Members cannot claim each other's addresses: their ports run with IP port security (ingress checks
- * the IPv4 and ARP source), which is what makes demux by address safe. Performance: no allocation; one
+ * the IPv4 and ARP source, and the IPv6 one), which is what makes demux by address safe. Performance: no allocation; one
  * array load per frame to find the network, one Map lookup by address per unicast frame.
  */
 import type { Batch } from '../batch.js';
@@ -35,6 +40,7 @@ import { KEEP, ParentDemuxStage } from './parent-demux.js';
 import { read16, read32 } from '../../packet/bytes.js';
 import { writeArpReply } from '../../packet/arp.js';
 import { formatIpv4 } from '../../packet/ipv4.js';
+import { formatIpv6 } from '../../packet/ipv6.js';
 import { formatMac, readMac, writeMac } from '../../packet/mac.js';
 
 const ETH_HLEN = 14;
@@ -48,6 +54,15 @@ function isArp(bytes: Uint8Array, off: number, len: number): boolean {
   if (len < ARP_FRAME_LEN || read16(bytes, off + 12) !== ETHERTYPE_ARP) return false;
   const a = off + ETH_HLEN;
   return read16(bytes, a) === 1 && read16(bytes, a + 2) === ETHERTYPE_IPV4 && bytes[a + 4] === 6 && bytes[a + 5] === 4;
+}
+
+const ETHERTYPE_IPV6 = 0x86dd;
+/** Offset of the IPv6 destination address in an untagged frame. */
+const IPV6_DST = ETH_HLEN + 24;
+
+/** An untagged IPv6 frame long enough for its header. */
+function isIpv6(bytes: Uint8Array, off: number, len: number): boolean {
+  return len >= ETH_HLEN + 40 && read16(bytes, off + 12) === ETHERTYPE_IPV6;
 }
 
 /** The IPv4 address a unicast frame is for: the IPv4 destination, or an ARP message's target; -1 if neither. */
@@ -102,6 +117,16 @@ export class IpvlanDemuxStage extends ParentDemuxStage {
       if (tracer) this.why = `${formatMac(dst)} is not the parent's MAC ${formatMac(net.parentMac)}`;
       return DROP['uplink-no-member'];
     }
+    if (isIpv6(bytes, off, len)) {
+      const m6 = net.memberByIpv6(bytes, off + IPV6_DST);
+      if (m6 === undefined || m6 === net.shim) {
+        if (tracer) this.why = `${formatIpv6(bytes, off + IPV6_DST)} is no container of this network (the host's own traffic)`;
+        return DROP['uplink-no-member'];
+      }
+      desc[d + D_OUT] = m6.id;
+      if (tracer) tracer.add(this.name, row, `parent -> ${m6.label} (${formatIpv6(bytes, off + IPV6_DST)})`);
+      return KEEP;
+    }
     const ip = destinationIp(bytes, off, len);
     const member = ip >= 0 ? net.byIp.get(ip) : undefined;
     if (member === undefined || member === net.shim) {
@@ -139,6 +164,20 @@ export class IpvlanDemuxStage extends ParentDemuxStage {
       return KEEP;
     }
     const dst = readMac(bytes, off);
+    if (dst === parentMac && isIpv6(bytes, off, len)) {
+      const m6 = net.memberByIpv6(bytes, off + IPV6_DST);
+      if (m6 === undefined) {
+        if (tracer) this.why = `${formatIpv6(bytes, off + IPV6_DST)} is the host's (only the host shim reaches the host)`;
+        return DROP['ipvlan-to-host'];
+      }
+      if (m6 === port) {
+        if (tracer) this.why = `${formatIpv6(bytes, off + IPV6_DST)} is the sender's own address`;
+        return DROP['same-port'];
+      }
+      desc[d + D_OUT] = m6.id;
+      if (tracer) tracer.add(this.name, row, `${port.label} -> ${m6.label} (${formatIpv6(bytes, off + IPV6_DST)})`);
+      return KEEP;
+    }
     if (dst === parentMac) {
       const ip = destinationIp(bytes, off, len);
       const member = ip >= 0 ? net.byIp.get(ip) : undefined;

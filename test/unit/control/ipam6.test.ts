@@ -70,7 +70,7 @@ describe('planIpv6', () => {
     expect(planIpv6({ name: 'n', subnet: '10.0.0.0/24' }, bridge, [], false).ipam6).toBeNull();
     expect(() => planIpv6({ name: 'n', auxAddresses: { r6: 'fd00:1::9' } }, bridge, [], false)).toThrow('--aux-address r6=fd00:1::9 is IPv6: add --ipv6');
     expect(() => planIpv6({ name: 'n', ipv6: true }, bridge, [], false)).toThrow('--ipv6 needs an IPv6 --subnet');
-    expect(() => planIpv6({ name: 'n', ipv6: true, subnet6: 'fd00:1::/64' }, { name: 'macvlan' }, [], false)).toThrow('the macvlan driver is IPv4 only so far');
+    expect(() => planIpv6({ name: 'n', ipv6: true, subnet6: 'fd00:1::/64' }, { name: 'macvlan' }, [], false)).toThrow('the macvlan driver has no IPv6');
     expect(() => planIpv6({ name: 'n', ipv6: true, subnet6: 'fd00:1::/64', auxAddresses: { DefaultGatewayIPv6: 'fd00:1::fe' } }, bridge, [], false)).toThrow('DefaultGatewayIPv6=fd00:1::fe without -o parent=IFACE');
     expect(planIpv6({ name: 'n', ipv6: true, subnet6: 'fd00:1::/64', auxAddresses: { DefaultGatewayIPv6: 'fd00:1::fe' } }, bridge, [], true).ipam6!.auxAddresses.DefaultGatewayIPv6).toBe('fd00:1::fe');
   });

@@ -131,4 +131,26 @@ describe('ipvlan L2 demux', () => {
     expect(up.counters.dropCount('uplink-no-member')).toBe(1);
     void kids;
   });
+
+  it('on a dual-stack network demultiplexes IPv6 by destination address, from the LAN and between members', () => {
+    const sw = new SwitchEngine({ clock: new VirtualClock(1000), poolSlots: 64 });
+    const up = new MemoryPort('p0');
+    const net = createParentNetwork(sw, 'iv6', up, { kind: 'ipvlan', mode: 'bridge', parentMac: PARENT });
+    const a6 = (last: number) => Uint8Array.from([0xfd, 0, 0, 0x70, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, last]);
+    const kids = [2, 3].map((n, i) => {
+      const p = new MemoryPort(`c${i + 1}`);
+      addParentMember(sw, net, p, { ip: parseIpv4(`10.70.0.${n}`), ip6: a6(n) });
+      return p;
+    });
+    const v6 = (dst: number, src: number, srcIp: Uint8Array, dstIp: Uint8Array) => ethFrame(dst, src, 0x86dd, [0x60, 0, 0, 0, 0, 8, 17, 64, ...srcIp, ...dstIp, 0x9c, 0x40, 0x14, 0x51, 0, 8, 0, 0]);
+    up.inject(v6(PARENT, LAN_HOST, a6(1), a6(3)));
+    up.inject(v6(PARENT, LAN_HOST, a6(1), a6(9))); // nobody's: the host's own traffic
+    kids[0].inject(v6(PARENT, PARENT, a6(2), a6(3)));
+    kids[0].inject(v6(PARENT, PARENT, a6(2), a6(0x99))); // not a member: for the host
+    sw.drain();
+    expect(kids[1].take()).toHaveLength(2);
+    expect(kids[0].take()).toHaveLength(0);
+    expect(up.counters.dropCount('uplink-no-member')).toBe(1);
+    expect(kids[0].counters.dropCount('ipvlan-to-host')).toBe(1);
+  });
 });
