@@ -7,23 +7,15 @@
  * MACs: the 1000 set is Docker's sequential 02:42:ac:11:xx:xx (a weak hash's worst case), the 8000
  * set random locally administered unicast MACs.
  */
+import { prng } from '../../test/helpers/frames.js';
 import { bench, describe } from 'vitest';
 import { FdbTable } from '../../src/dataplane/fdb-table.js';
 import { MemoryPort } from '../../src/dataplane/ports/memory-port.js';
 
 const OPS = 1000;
 
-/** Deterministic 32-bit PRNG (mulberry32), so every run measures the same MACs. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic (mulberry32): every run measures the same MACs. */
+const rng = prng;
 
 function randomMacs(n: number, r: () => number): number[] {
   const seen = new Set<number>();

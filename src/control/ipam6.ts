@@ -14,6 +14,7 @@
 import { parseIpv6 } from '../packet/ipv6.js';
 import { formatIpv6 } from '../packet/ipv6.js';
 import { TsnError } from '../errors.js';
+import type { IpamConfig, IpamState } from './ipam.js';
 
 export const MIN_SUBNET6_PREFIX = 32;
 export const MAX_SUBNET6_PREFIX = 126;
@@ -86,21 +87,9 @@ function lastOf(c: Cidr6): bigint {
   return c.network | hostMask(c.prefixLen);
 }
 
-export interface Ipam6Config {
-  subnet: string;
-  gateway?: string;
-  ipRange?: string;
-  auxAddresses?: Record<string, string>;
-}
-
-export interface Ipam6State {
-  subnet: string;
-  gateway: string;
-  ipRange?: string;
-  auxAddresses?: Record<string, string>;
-  allocated: string[];
-  next: string;
-}
+/** The same shapes as the IPv4 pool's, with IPv6 text in them. */
+export type Ipam6Config = IpamConfig;
+export type Ipam6State = IpamState;
 
 /** The new subnet must not overlap another network's IPv6 subnet (ERR_SUBNET_OVERLAP names it). */
 export function checkNoOverlap6(subnet: string, others: readonly { name: string; subnet: string }[]): void {

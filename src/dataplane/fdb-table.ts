@@ -87,14 +87,14 @@ export class FdbTable {
   readonly capacity: number;
   readonly agingSeconds: number;
   // Slot arrays (replaced, not resized, when the table grows).
-  private lo: Uint32Array;
-  private hi: Uint16Array;
-  private flags: Uint8Array;
-  private ports: (Port | null)[];
-  private upd: Float64Array;
-  private rem: Uint32Array;
-  private seq: Float64Array;
-  private mask: number;
+  private lo!: Uint32Array;
+  private hi!: Uint16Array;
+  private flags!: Uint8Array;
+  private ports!: (Port | null)[];
+  private upd!: Float64Array;
+  private rem!: Uint32Array;
+  private seq!: Float64Array;
+  private mask!: number;
   private count = 0;
   private learnedCount = 0;
   private nextSeq = 0;
@@ -113,14 +113,7 @@ export class FdbTable {
     this.capacity = capacity;
     this.agingSeconds = aging;
     const slots = Math.max(MIN_SLOTS, Math.min(INITIAL_SLOTS, nextPow2(2 * capacity)));
-    this.mask = slots - 1;
-    this.lo = new Uint32Array(slots);
-    this.hi = new Uint16Array(slots);
-    this.flags = new Uint8Array(slots);
-    this.ports = portArray(slots);
-    this.upd = new Float64Array(slots);
-    this.rem = new Uint32Array(slots);
-    this.seq = new Float64Array(slots);
+    this.allocate(slots);
   }
 
   get size(): number {
@@ -398,10 +391,8 @@ export class FdbTable {
     this.count--;
   }
 
-  /** Double the slots and put every entry back (cold: see the header for when). */
-  private grow(): void {
-    const { lo, hi, flags, ports, upd, rem, seq } = this;
-    const slots = (this.mask + 1) * 2;
+  /** Fresh, empty arrays of `slots` slots (the fields are assigned here: the constructor and grow()). */
+  private allocate(slots: number): void {
     this.mask = slots - 1;
     this.lo = new Uint32Array(slots);
     this.hi = new Uint16Array(slots);
@@ -410,6 +401,13 @@ export class FdbTable {
     this.upd = new Float64Array(slots);
     this.rem = new Uint32Array(slots);
     this.seq = new Float64Array(slots);
+  }
+
+  /** Double the slots and put every entry back (cold: see the header for when). */
+  private grow(): void {
+    const { lo, hi, flags, ports, upd, rem, seq } = this;
+    const slots = (this.mask + 1) * 2;
+    this.allocate(slots);
     for (let s = 0; s < flags.length; s++) {
       if (flags[s] === 0) continue;
       const t = this.emptySlotFor(lo[s], hi[s]);

@@ -7,8 +7,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { daemonWithSandboxes } from '../helpers/daemon.js';
 import { makeLan } from '../helpers/lan.js';
-import { TestDaemon } from '../helpers/daemon.js';
-import { addNetns, delNetns, nsExec, plumb, privilegedSkipReason, sh, uniqueTag } from '../helpers/netns.js';
+import { underlayHosts } from '../helpers/underlay-hosts.js';
+import { nsExec, privilegedSkipReason, sh } from '../helpers/netns.js';
 import { iperfTcpBytes, pingOk, tcpdumpWhile } from '../helpers/traffic.js';
 
 const skip = privilegedSkipReason(['iperf3']);
@@ -171,27 +171,7 @@ for _ in range(2): p.send(frame("fd00:218::2", na)); p.send(frame("fd00:218::2",
   }, 60_000);
 
   it('overlay: IPv6 inside the VXLAN between two tsnet hosts (static peers, one IPv6 ip-range per host)', async () => {
-    const tag = uniqueTag();
-    const lan = `tsnt-${tag}-lan`;
-    cleanup.push(() => delNetns(lan));
-    await addNetns(lan);
-    await sh('ip', ['-n', lan, 'link', 'add', 'br0', 'type', 'bridge']);
-    await sh('ip', ['-n', lan, 'link', 'set', 'br0', 'up']);
-    const hosts: { d: TestDaemon; c: string; vtep: string }[] = [];
-    for (const i of [1, 2]) {
-      const d = new TestDaemon();
-      cleanup.push(() => d.teardown());
-      await d.setup();
-      const c = `tsnt-${tag}-c${i}`;
-      cleanup.push(() => delNetns(c));
-      await addNetns(c);
-      const dev = `tv${tag}${i}`;
-      await sh('ip', ['link', 'add', dev, 'type', 'veth', 'peer', 'name', `tw${tag}${i}`]);
-      await sh('ip', ['link', 'set', `tw${tag}${i}`, 'netns', lan]);
-      await sh('ip', ['-n', lan, 'link', 'set', `tw${tag}${i}`, 'master', 'br0', 'up']);
-      await plumb(d.hostNs, dev, `02:00:c6:12:02:0${i}`, `198.18.2.${i}/24`);
-      hosts.push({ d, c, vtep: `198.18.2.${i}` });
-    }
+    const { hosts } = await underlayHosts(2, '198.18.2', (f) => cleanup.push(f));
     for (const [i, h] of hosts.entries()) {
       const peer = hosts[1 - i].vtep;
       await h.d.ok(['network', 'create', '-d', 'overlay', '--ipv6', '--subnet', '10.225.0.0/24', '--subnet', 'fd00:225::/64', '--ip-range', i === 0 ? '10.225.0.0/25' : '10.225.0.128/25', '--ip-range', i === 0 ? 'fd00:225::100/120' : 'fd00:225::200/120', '-o', 'vni=925', '-o', `vtep=${h.vtep}`, '-o', `peers=${peer}`, 'ov6']);

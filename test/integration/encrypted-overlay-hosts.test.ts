@@ -6,9 +6,9 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TestDaemon } from '../helpers/daemon.js';
+import { underlayHosts } from '../helpers/underlay-hosts.js';
 import { iperfTcpBytes } from '../helpers/traffic.js';
-import { addNetns, delNetns, kill, nsExec, nsSpawn, plumb, privilegedSkipReason, sh, uniqueTag } from '../helpers/netns.js';
+import { kill, nsExec, nsSpawn, privilegedSkipReason, sh } from '../helpers/netns.js';
 
 const skip = privilegedSkipReason(['tcpdump', 'tshark', 'iperf3']);
 if (skip) console.warn(`skipping encrypted three-host test: ${skip}`);
@@ -23,27 +23,9 @@ const PATTERN = 'c0ffee15deadbeef';
 
 /** `count` tsnet hosts on one underlay bridge (namespace `lan`), one encrypted overlay `sec` across them, a container each. */
 async function encryptedHosts(count: number) {
-  const tag = uniqueTag();
-  const lan = `tsnt-${tag}-lan`;
-  cleanup.push(() => delNetns(lan));
-  await addNetns(lan);
-  await sh('ip', ['-n', lan, 'link', 'add', 'br0', 'type', 'bridge']);
-  await sh('ip', ['-n', lan, 'link', 'set', 'br0', 'up']);
+  const { tag, lan, hosts: plain } = await underlayHosts(count, '198.18.1', (f) => cleanup.push(f));
   const hosts = [];
-  for (let i = 1; i <= count; i++) {
-    const d = new TestDaemon();
-    cleanup.push(() => d.teardown());
-    await d.setup();
-    const c = `tsnt-${tag}-c${i}`;
-    cleanup.push(() => delNetns(c));
-    await addNetns(c);
-    const dev = `te${tag}${i}`;
-    await sh('ip', ['link', 'add', dev, 'type', 'veth', 'peer', 'name', `tl${tag}${i}`]);
-    await sh('ip', ['link', 'set', `tl${tag}${i}`, 'netns', lan]);
-    await sh('ip', ['-n', lan, 'link', 'set', `tl${tag}${i}`, 'master', 'br0', 'up']);
-    await plumb(d.hostNs, dev, `02:00:c6:12:01:0${i}`, `198.18.1.${i}/24`);
-    hosts.push({ d, c, vtep: `198.18.1.${i}`, key: (await d.ok(['overlay', 'key', 'show'])).trim() });
-  }
+  for (const h of plain) hosts.push({ ...h, key: (await h.d.ok(['overlay', 'key', 'show'])).trim() });
   for (const h of hosts) {
     const peers = hosts.filter((o) => o !== h).map((o) => `${o.key}@${o.vtep}`).join(',');
     await h.d.ok(['network', 'create', '-d', 'overlay', '--subnet', '10.89.0.0/24', '-o', 'vni=889', '-o', `vtep=${h.vtep}`, '-o', 'encrypted=true', '-o', `encrypted.peers=${peers}`, 'sec']);

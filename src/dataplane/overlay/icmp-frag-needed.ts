@@ -59,6 +59,11 @@ export function ipv4DfOffset(bytes: Uint8Array, off: number, len: number): numbe
   return l3;
 }
 
+/** The frame's 802.1Q/802.1ad tag (TPID and TCI as one uint32) when its L3 is at 18, else 0: kept in the reply. */
+export function vlanTag(bytes: Uint8Array, off: number, l3: number): number {
+  return l3 === 18 ? ((read16(bytes, off + 12) << 16) | read16(bytes, off + 14)) >>> 0 : 0;
+}
+
 /** Bytes of the original packet to quote. */
 function quoteLength(bytes: Uint8Array, off: number, len: number, l3: number): number {
   const total = read16(bytes, off + l3 + 2);
@@ -91,7 +96,8 @@ function writeHeaders(
   write16(bytes, icmp + 2, foldChecksum(onesSum(bytes, icmp, 8 + quote)));
 }
 
-function setRow(pool: FramePool, row: number, off: number, len: number, port: number): void {
+/** Describe an ICMP reply the switch made: at `off`, `len` bytes, back out of `port` (its sender's), no offload fields. Shared with icmpv6-too-big.ts. */
+export function setReplyRow(pool: FramePool, row: number, off: number, len: number, port: number): void {
   const d = row * DESC_STRIDE;
   const desc = pool.desc;
   desc[d + D_OFF] = off;
@@ -115,13 +121,13 @@ export function rewriteAsFragNeeded(pool: FramePool, row: number, l3: number, mt
   if (off - ADDED < desc[d + D_SLOT] * SLOT_SIZE) return false;
   const srcMac = readMac(bytes, off + 6);
   const dstMac = readMac(bytes, off);
-  const tag = l3 === 18 ? ((read16(bytes, off + 12) << 16) | read16(bytes, off + 14)) >>> 0 : 0;
+  const tag = vlanTag(bytes, off, l3);
   const srcIp = read32(bytes, off + l3 + 12);
   const dstIp = read32(bytes, off + l3 + 16);
   const quote = quoteLength(bytes, off, len, l3);
   const o = off - ADDED;
   writeHeaders(bytes, o, l3, srcMac, dstMac, tag, srcIp, dstIp, quote, mtu);
-  setRow(pool, row, o, l3 + ADDED + quote, desc[d + D_PORT]);
+  setReplyRow(pool, row, o, l3 + ADDED + quote, desc[d + D_PORT]);
   return true;
 }
 
@@ -139,8 +145,8 @@ export function writeFragNeeded(pool: FramePool, row: number, l3: number, mtu: n
   const quote = quoteLength(bytes, off, len, l3);
   const o = slot * SLOT_SIZE + HEADROOM;
   bytes.copyWithin(o + l3 + ADDED, off + l3, off + l3 + quote);
-  const tag = l3 === 18 ? ((read16(bytes, off + 12) << 16) | read16(bytes, off + 14)) >>> 0 : 0;
+  const tag = vlanTag(bytes, off, l3);
   writeHeaders(bytes, o, l3, readMac(bytes, off + 6), readMac(bytes, off), tag, read32(bytes, off + l3 + 12), read32(bytes, off + l3 + 16), quote, mtu);
-  setRow(pool, outRow, o, l3 + ADDED + quote, desc[d + D_PORT]);
+  setReplyRow(pool, outRow, o, l3 + ADDED + quote, desc[d + D_PORT]);
   desc[outRow * DESC_STRIDE + D_SLOT] = slot;
 }

@@ -19,7 +19,8 @@ import { read16, write16 } from '../../packet/bytes.js';
 import { foldChecksum, onesSum, pseudoHeaderSumV6 } from '../../packet/checksum.js';
 import { readMac, writeMac } from '../../packet/mac.js';
 import type { FramePool } from '../frame-pool.js';
-import { DESC_STRIDE, D_CSUM_OFF, D_CSUM_START, D_GSO_SIZE, D_GSO_TYPE, D_HDR_LEN, D_LEN, D_OFF, D_OUT, D_PORT, D_SLOT, D_VFLAGS, HEADROOM, SLOT_SIZE } from '../layout.js';
+import { DESC_STRIDE, D_LEN, D_OFF, D_PORT, D_SLOT, HEADROOM, SLOT_SIZE } from '../layout.js';
+import { setReplyRow, vlanTag } from './icmp-frag-needed.js';
 
 const ICMPV6 = 58;
 const PACKET_TOO_BIG = 2;
@@ -82,15 +83,6 @@ function writeHeaders(bytes: Uint8Array, o: number, l3: number, origSrcMac: numb
   write16(bytes, icmp + 2, foldChecksum(onesSum(bytes, icmp, 8 + quote, pseudoHeaderSumV6(bytes, ip + 8, ip + 24, ICMPV6, 8 + quote))));
 }
 
-function setRow(pool: FramePool, row: number, off: number, len: number, port: number): void {
-  const d = row * DESC_STRIDE;
-  const desc = pool.desc;
-  desc[d + D_OFF] = off;
-  desc[d + D_LEN] = len;
-  desc[d + D_PORT] = port;
-  desc[d + D_OUT] = port;
-  desc[d + D_VFLAGS] = desc[d + D_GSO_TYPE] = desc[d + D_HDR_LEN] = desc[d + D_GSO_SIZE] = desc[d + D_CSUM_START] = desc[d + D_CSUM_OFF] = 0;
-}
 
 /**
  * Turn row `row` (IPv6, L3 at `l3`) into the Packet Too Big for it, in place, going back out of its
@@ -105,11 +97,11 @@ export function rewriteAsTooBig(pool: FramePool, row: number, l3: number, mtu: n
   if (off - ADDED < desc[d + D_SLOT] * SLOT_SIZE) return false;
   const srcMac = readMac(bytes, off + 6);
   const dstMac = readMac(bytes, off);
-  const tag = l3 === 18 ? ((read16(bytes, off + 12) << 16) | read16(bytes, off + 14)) >>> 0 : 0;
+  const tag = vlanTag(bytes, off, l3);
   const quote = quoteLength(len, l3);
   const o = off - ADDED;
   writeHeaders(bytes, o, l3, srcMac, dstMac, tag, off + l3, quote, mtu);
-  setRow(pool, row, o, l3 + ADDED + quote, desc[d + D_PORT]);
+  setReplyRow(pool, row, o, l3 + ADDED + quote, desc[d + D_PORT]);
   return true;
 }
 
@@ -123,8 +115,8 @@ export function writeTooBig(pool: FramePool, row: number, l3: number, mtu: numbe
   const quote = quoteLength(len, l3);
   const o = slot * SLOT_SIZE + HEADROOM;
   bytes.copyWithin(o + l3 + ADDED, off + l3, off + l3 + quote);
-  const tag = l3 === 18 ? ((read16(bytes, off + 12) << 16) | read16(bytes, off + 14)) >>> 0 : 0;
+  const tag = vlanTag(bytes, off, l3);
   writeHeaders(bytes, o, l3, readMac(bytes, off + 6), readMac(bytes, off), tag, o + l3 + ADDED, quote, mtu);
-  setRow(pool, outRow, o, l3 + ADDED + quote, desc[d + D_PORT]);
+  setReplyRow(pool, outRow, o, l3 + ADDED + quote, desc[d + D_PORT]);
   desc[outRow * DESC_STRIDE + D_SLOT] = slot;
 }

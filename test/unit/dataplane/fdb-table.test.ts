@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { prng } from '../../helpers/frames.js';
 import { FdbTable, hashMac, type FdbEntry, type LearnOutcome } from '../../../src/dataplane/fdb-table.js';
 import { MemoryPort } from '../../../src/dataplane/ports/memory-port.js';
 
@@ -72,18 +73,6 @@ function collidingMacs(n: number, home: number, slots: number, from = 0x0242ac11
   return out;
 }
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('FdbTable (open addressing)', () => {
   const p1 = new MemoryPort('p1');
   const p2 = new MemoryPort('p2');
@@ -137,7 +126,7 @@ describe('FdbTable (open addressing)', () => {
       const all = [...collidingMacs(7, 9, slots), ...collidingMacs(3, 10, slots), ...collidingMacs(5, slots - 2, slots), ...collidingMacs(2, 1, slots)];
       for (const m of all) t.learn(m, p1, 0);
       const left = new Set(all);
-      const r = rng(order.length);
+      const r = prng(order.length);
       const queue = order === 'first' ? [...all] : order === 'last' ? [...all].reverse() : order === 'middle' ? [...all.slice(1, -1), all[0], all[all.length - 1]] : [...all].sort(() => r() - 0.5);
       for (const m of queue) {
         expect(t.remove(m)).toBe(true);
@@ -363,7 +352,7 @@ class ModelFdb {
 }
 
 function differential(cfg: { seed: number; capacity: number; aging: number; universe: number; colliding: boolean }): void {
-  const r = rng(cfg.seed);
+  const r = prng(cfg.seed);
   const t = new FdbTable({ capacity: cfg.capacity, agingSeconds: cfg.aging });
   const m = new ModelFdb(cfg.capacity, cfg.aging);
   const ports = [0, 1, 2, 3].map((i) => new MemoryPort(`d${i}`));
