@@ -9,8 +9,9 @@
  *     host on the LAN spoofing a container: none of them may move that MAC);
  *   - it would be flooded or would move a MAC, and it is byte for byte (L4 checksums aside, which the
  *     switch completes on the way out) a frame the switch flooded to an uplink in the last half second,
- *     coming back by another port than the one it came in by (a LAN host repeating a frame on its own
- *     uplink is not an echo: keepalived's gratuitous ARP bursts, mDNS probes);
+ *     coming back by another port than the one it came in by, or by that same uplink within
+ *     SAME_PORT_ECHO_S (a cable between two uplinks returns the host kernel's own multicast that way;
+ *     a host's deliberate repeats come later: VRRP, gratuitous ARP trains, mDNS probes);
  *   - it is a broadcast or multicast seen STORM_REPEATS times within a second: the LAN itself loops.
  *
  * Each such frame is dropped as `uplink-loop`. When LOOP_BLOCK_DROPS echoes or storm frames come in by
@@ -30,6 +31,12 @@ import { formatMac, readMac } from '../packet/mac.js';
 
 /** How long a flooded frame is remembered (seconds): a loop brings it back within milliseconds; a host's retry (ARP: 1 s) is no echo. */
 export const ECHO_WINDOW_S = 0.5;
+/**
+ * An echo that comes back by the very uplink the flood came in by (a cable between two uplinks hands
+ * the kernel's own multicast back that way) is only taken as one this soon: a host's deliberate repeat
+ * (VRRP every 100 ms) comes later. Such echoes are dropped but not counted toward a block.
+ */
+export const SAME_PORT_ECHO_S = 0.02;
 /** The window of the storm and block counts (seconds). */
 export const LOOP_WINDOW_S = 1;
 /** Loop frames from one uplink within a window that block its floods. */
@@ -140,12 +147,19 @@ export class LoopGuard {
     this.sentNext = (i + 1) % SENT_RING;
   }
 
-  /** Seconds since `hash` was flooded by a port other than `at`, or -1 if it was not within the window. */
+  /**
+   * Seconds since `hash` was flooded: by another port than `at` within ECHO_WINDOW_S (an echo), or by
+   * `at` itself within SAME_PORT_ECHO_S (negative - 1 - ago: an echo that proves less); else NaN.
+   */
   private floodedAgo(hash: number, now: number, at: Port): number {
     for (let i = 0; i < SENT_RING; i++) {
-      if (this.sentHash[i] === hash && now - this.sentTime[i] <= ECHO_WINDOW_S && this.sentFrom[i] !== at) return now - this.sentTime[i];
+      if (this.sentHash[i] !== hash) continue;
+      const ago = now - this.sentTime[i];
+      if (this.sentFrom[i] !== at) {
+        if (ago <= ECHO_WINDOW_S) return ago;
+      } else if (ago <= SAME_PORT_ECHO_S) return -1 - ago;
     }
-    return -1;
+    return Number.NaN;
   }
 
   /** How often this group frame was seen in the current window, this one included (counted unless dry). */
@@ -179,12 +193,15 @@ export class LoopGuard {
     let evidence = true;
     if (from !== undefined && from !== port && !this.uplinks.has(from)) {
       why = `source ${formatMac(src)} lives on ${from.label}: a frame of this network came back by the uplink (a loop outside the switch, or a spoofer)`;
-      evidence = this.floodedAgo(loopFrameHash(bytes, off, len), now, port) >= 0;
+      evidence = this.floodedAgo(loopFrameHash(bytes, off, len), now, port) >= 0; // NaN and same-port: no
     } else if (group || unknownDst || (from !== undefined && from !== port)) {
       const h = loopFrameHash(bytes, off, len);
       const ago = this.floodedAgo(h, now, port);
       if (ago >= 0) why = `the switch flooded this frame ${Math.round(ago * 1000)} ms ago: it came back by the uplink (a loop outside the switch)`;
-      else if (group) {
+      else if (ago < 0) {
+        why = `the switch flooded this frame from this uplink ${Math.round((-1 - ago) * 1000)} ms ago and it came straight back (a cable between uplinks, or a duplicate)`;
+        evidence = false;
+      } else if (group) {
         const n = this.seen(h, now, dryRun);
         if (n >= STORM_REPEATS) why = `the same ${(bytes[off] & bytes[off + 1]) === 0xff ? 'broadcast' : 'multicast'} ${n} times within ${LOOP_WINDOW_S} s: a storm on the LAN`;
       }
