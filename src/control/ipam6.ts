@@ -198,6 +198,16 @@ export class NetworkIpam6 {
     return this.allocated.has(parseIpv6Address(text));
   }
 
+  /** Whether an address lies in the IPv6 subnet. */
+  contains(text: string): boolean {
+    return cidr6Contains(this.net, parseIpv6Address(text));
+  }
+
+  /** Why the address is reserved (the gateway, an aux address, the anycast address), or null. */
+  reservedReason(text: string): string | null {
+    return this.reserved.get(parseIpv6Address(text)) ?? null;
+  }
+
   /** Docker's IPAM.Config entry. */
   inspect(): { Subnet: string; Gateway: string; IPRange?: string; AuxiliaryAddresses?: Record<string, string> } {
     return { Subnet: this.subnet, Gateway: this.gateway, ...(this.ipRange ? { IPRange: this.ipRange } : {}), ...(Object.keys(this.auxAddresses).length ? { AuxiliaryAddresses: { ...this.auxAddresses } } : {}) };
