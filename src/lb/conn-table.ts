@@ -16,9 +16,15 @@
  * UDP 300 s; `ipvsadm --set tcp tcpfin udp` changes those three); an entry expires `timeout` seconds
  * after its last packet. Expiry is lazy on lookup plus a periodic sweep (`expire`).
  *
- * Memory: 41 bytes of entry arrays per connection plus two int32 index slots per connection in each
- * of the two indexes (load factor <= 0.5): about 57 bytes per entry, 57 MiB for a million (see
- * `bytesPerEntry`). Nothing is allocated per packet or per connection.
+ * IPv6: the protocol key of an IPv6 connection is its protocol number + PROTO_V6, so the two families
+ * never match each other. Its VIP and real server fields hold the addresses' handles (lb-address.ts),
+ * its `cip` the client address's 32-bit fold (for the hash), and `cip6` all 16 bytes, compared on
+ * every hit. Lookups and inserts of IPv6 connections read the client address from `key6`, which the
+ * caller fills first (no allocation per packet). `cip6` is allocated with the first IPv6 service.
+ *
+ * Memory: 42 bytes of entry arrays per connection plus two int32 index slots per connection in each
+ * of the two indexes (load factor <= 0.5): about 58 bytes per entry, 58 MiB for a million (see
+ * `bytesPerEntry`); 16 more with IPv6 services. Nothing is allocated per packet or per connection.
  */
 
 export const STATE_NONE = 0;
@@ -51,6 +57,8 @@ const CLOSE_TIMEOUT = 10;
 
 export const IPPROTO_TCP = 6;
 export const IPPROTO_UDP = 17;
+/** Added to the protocol number in the key of an IPv6 connection. */
+export const PROTO_V6 = 0x100;
 
 // TCP flag bits as in the header's byte 13.
 const FIN = 0x01;
@@ -82,10 +90,15 @@ function mix(a: number, b: number, c: number, d: number): number {
 export class ConnTable {
   readonly capacity: number;
   // Entry arrays, indexed by entry number.
-  readonly proto: Uint8Array;
+  /** Protocol key: the IP protocol number, + PROTO_V6 for IPv6. */
+  readonly proto: Uint16Array;
   readonly state: Uint8Array;
   readonly flags: Uint8Array;
   readonly cip: Uint32Array;
+  /** IPv6 clients' addresses, four words per entry (null until enableIpv6). */
+  cip6: Uint32Array | null = null;
+  /** The IPv6 client address of the next IPv6 lookup or insert, as four words. */
+  readonly key6 = new Uint32Array(4);
   readonly vip: Uint32Array;
   readonly rip: Uint32Array;
   /** Client port << 16 | VIP port. */
@@ -117,7 +130,7 @@ export class ConnTable {
       throw new RangeError(`connection table capacity ${capacity}: expected an integer from 1 to ${1 << 24}`);
     }
     this.capacity = capacity;
-    this.proto = new Uint8Array(capacity);
+    this.proto = new Uint16Array(capacity);
     this.state = new Uint8Array(capacity);
     this.flags = new Uint8Array(capacity);
     this.cip = new Uint32Array(capacity);
@@ -136,13 +149,26 @@ export class ConnTable {
     this.rev = new Int32Array(slots).fill(-1);
   }
 
+  /** Make room for IPv6 clients (the first IPv6 service does). */
+  enableIpv6(): void {
+    if (this.cip6 === null) this.cip6 = new Uint32Array(this.capacity * 4);
+  }
+
+  /** Does entry `e`'s IPv6 client address equal `key6`? */
+  private sameClient6(e: number): boolean {
+    const c = this.cip6!;
+    const k = this.key6;
+    const o = e * 4;
+    return c[o] === k[0] && c[o + 1] === k[1] && c[o + 2] === k[2] && c[o + 3] === k[3];
+  }
+
   /** Bytes of typed arrays per connection the table can hold (entries plus both indexes). */
   get bytesPerEntry(): number {
     return this.totalBytes / this.capacity;
   }
 
   get totalBytes(): number {
-    const arrays = [this.proto, this.state, this.flags, this.cip, this.vip, this.rip, this.ports, this.rport, this.svc, this.rs, this.expires, this.nextFree, this.fwd, this.rev];
+    const arrays = [this.proto, this.state, this.flags, this.cip, this.cip6 ?? new Uint8Array(0), this.vip, this.rip, this.ports, this.rport, this.svc, this.rs, this.expires, this.nextFree, this.fwd, this.rev];
     return arrays.reduce((s, a) => s + a.byteLength, 0);
   }
 
@@ -174,7 +200,7 @@ export class ConnTable {
     for (let s = this.fwdHash(proto, cip, cport, vip, vport); ; s = (s + 1) & mask) {
       const e = idx[s];
       if (e < 0) return -1;
-      if (this.cip[e] === cip && this.ports[e] === pv && this.vip[e] === vip && this.proto[e] === proto) {
+      if (this.cip[e] === cip && this.ports[e] === pv && this.vip[e] === vip && this.proto[e] === proto && (proto < PROTO_V6 || this.sameClient6(e))) {
         if (this.expires[e] <= now) {
           if (reap) {
             this.remove(e);
@@ -194,7 +220,7 @@ export class ConnTable {
     for (let s = this.revHash(proto, rip, rport, cip, cport); ; s = (s + 1) & mask) {
       const e = idx[s];
       if (e < 0) return -1;
-      if (this.rip[e] === rip && this.cip[e] === cip && this.rport[e] === rport && this.ports[e] >>> 16 === cport && this.proto[e] === proto) {
+      if (this.rip[e] === rip && this.cip[e] === cip && this.rport[e] === rport && this.ports[e] >>> 16 === cport && this.proto[e] === proto && (proto < PROTO_V6 || this.sameClient6(e))) {
         if (this.expires[e] <= now) {
           if (reap) {
             this.remove(e);
@@ -209,7 +235,8 @@ export class ConnTable {
 
   /**
    * A new connection; returns its entry, or -1 when the table is full (counted). The caller has made
-   * sure no live entry has the same forward key. The state starts at SYN_RECV (TCP) or UDP.
+   * sure no live entry has the same forward key. The state starts at SYN_RECV (TCP) or UDP. An IPv6
+   * connection (proto + PROTO_V6) takes its client address from `key6`.
    */
   insert(proto: number, cip: number, cport: number, vip: number, vport: number, rip: number, rport: number, svc: number, rs: number, nat: boolean, now: number): number {
     const e = this.freeHead;
@@ -222,6 +249,7 @@ export class ConnTable {
     if (e >= this.highWater) this.highWater = e + 1;
     this.proto[e] = proto;
     this.cip[e] = cip;
+    if (proto >= PROTO_V6) this.cip6!.set(this.key6, e * 4);
     this.vip[e] = vip;
     this.rip[e] = rip;
     this.ports[e] = ((cport << 16) | vport) >>> 0;
@@ -229,7 +257,7 @@ export class ConnTable {
     this.svc[e] = svc;
     this.rs[e] = rs;
     this.flags[e] = nat ? F_NAT : 0;
-    const st = proto === IPPROTO_TCP ? STATE_SYN_RECV : STATE_UDP;
+    const st = (proto & 0xff) === IPPROTO_TCP ? STATE_SYN_RECV : STATE_UDP;
     this.state[e] = st;
     this.expires[e] = now + this.timeoutOf(st);
     const mask = this.mask;

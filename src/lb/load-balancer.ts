@@ -7,8 +7,11 @@
  * Choices:
  * - Servers and services live in arrays indexed by id; connection entries store those ids, so the
  *   per-packet path is typed-array reads plus one object field read, no allocation.
- * - The connection table is allocated on the first service (57 bytes per entry: a million connections
- *   cost about 57 MiB), so a switch without services pays nothing.
+ * - The connection table is allocated on the first service (58 bytes per entry: a million connections
+ *   cost about 58 MiB; 16 more per entry once there is an IPv6 service), so a switch without services
+ *   pays nothing.
+ * - IPv6 VIPs and real servers are handles of `addrs6` (lb-address.ts) wherever an IPv4 address would
+ *   be a uint32, beside the family; a domain keeps its IPv6 VIPs apart (`vips6`), by handle.
  * - A server removed without --graceful takes its connections with it at once: no packet is ever sent
  *   to a removed backend, and a server re-added at the same address starts with no stale entries.
  *   `--graceful` (and weight 0) drains instead: no new connections, existing ones continue; a graceful
@@ -17,8 +20,11 @@
  *   takes connections, is a new connection and is scheduled afresh (IPVS's conn_reuse_mode, done right).
  */
 import type { L2Domain } from '../dataplane/l2-domain.js';
+import { read32 } from '../packet/bytes.js';
 import { parseIpv4 } from '../packet/ipv4.js';
-import { ConnTable, F_PERSIST, IPPROTO_TCP, IPPROTO_UDP, STATE_CLOSE, STATE_ESTABLISHED, STATE_TIME_WAIT, type LbTimeouts } from './conn-table.js';
+import { parseIpv6 } from '../packet/ipv6.js';
+import { ConnTable, F_PERSIST, IPPROTO_TCP, IPPROTO_UDP, PROTO_V6, STATE_CLOSE, STATE_ESTABLISHED, STATE_TIME_WAIT, type LbTimeouts } from './conn-table.js';
+import { familyOf, formatLbIp, Ipv6Handles, type LbIp } from './lb-address.js';
 
 const closing = (st: number) => st === STATE_TIME_WAIT || st === STATE_CLOSE;
 import { RealServer, type ForwardMethod } from './real-server.js';
@@ -27,6 +33,7 @@ import { VirtualService, type LbProtocol } from './virtual-service.js';
 
 /** A VIP on one domain: its switch-owned MAC and its services by (proto << 16 | port). */
 export interface LbVip {
+  /** The IPv4 address, or the IPv6 address's handle. */
   ip: number;
   mac: number;
   services: Map<number, VirtualService>;
@@ -35,8 +42,12 @@ export interface LbVip {
 /** The load balancer's view of one L2 domain. */
 export interface LbDomain {
   vips: Map<number, LbVip>;
-  /** Services with at least one NAT server: replies need the reverse lookup. */
+  /** IPv6 VIPs by handle. */
+  vips6: Map<number, LbVip>;
+  /** NAT real servers of IPv4 services: their replies need the reverse lookup. */
   natServers: number;
+  /** The same for IPv6 services. */
+  natServers6: number;
 }
 
 export interface LoadBalancerOptions {
@@ -53,9 +64,24 @@ export interface MovePreview {
   detail: string;
 }
 
-/** Switch-owned MAC of a VIP: 0e:4c + the address (locally administered, unicast). */
+/** Switch-owned MAC of an IPv4 VIP: 0e:4c + the address (locally administered, unicast). */
 export function vipMac(vip: number): number {
   return 0x0e4c * 0x100000000 + (vip >>> 0);
+}
+
+/** Switch-owned MAC of the IPv6 VIP at `buf[at]`: 0e:6c + its last 32 bits. */
+export function vipMac6(buf: Uint8Array, at: number): number {
+  return 0x0e6c * 0x100000000 + read32(buf, at + 12);
+}
+
+/** Switch-owned MAC of a VIP of either family. */
+export function vipMacOf(ip: LbIp): number {
+  return typeof ip === 'number' ? vipMac(ip) : vipMac6(ip, 0);
+}
+
+/** A persistence template's name for the IPv6 client at `words[at..at+3]`. */
+function client6(words: Uint32Array, at: number): string {
+  return `${words[at].toString(16)}:${words[at + 1].toString(16)}:${words[at + 2].toString(16)}:${words[at + 3].toString(16)}`;
 }
 
 export function protoNumber(p: LbProtocol): number {
@@ -69,6 +95,8 @@ export class LoadBalancer {
   readonly services: (VirtualService | undefined)[] = [];
   readonly servers: (RealServer | undefined)[] = [];
   readonly domains = new Map<L2Domain, LbDomain>();
+  /** Handles of the IPv6 VIPs and real servers. */
+  readonly addrs6 = new Ipv6Handles();
   private readonly serviceDomain = new Map<VirtualService, L2Domain>();
   private timeoutsSet: LbTimeouts | null = null;
   private lastRates = -1;
@@ -108,35 +136,48 @@ export class LoadBalancer {
     return this.domains.get(domain);
   }
 
-  findService(proto: number, vip: number, port: number): VirtualService | undefined {
+  findService(proto: number, vip: LbIp, port: number): VirtualService | undefined {
+    const v6 = typeof vip !== 'number';
+    const key = v6 ? this.addrs6.find(vip, 0) : vip;
+    if (key < 0) return undefined;
     for (const d of this.domains.values()) {
-      const s = d.vips.get(vip)?.services.get((proto << 16) | port);
+      const s = (v6 ? d.vips6 : d.vips).get(key)?.services.get((proto << 16) | port);
       if (s) return s;
     }
     return undefined;
+  }
+
+  /** The address of a service's VIP, IPv4 number or IPv6 bytes. */
+  vipOf(svc: VirtualService): LbIp {
+    return svc.vip6 ?? svc.vip;
   }
 
   domainOfService(svc: VirtualService): L2Domain | undefined {
     return this.serviceDomain.get(svc);
   }
 
-  addService(domain: L2Domain, spec: { protocol: LbProtocol; vip: number; port: number; scheduler: SchedulerName; persistTimeout: number }): VirtualService {
+  addService(domain: L2Domain, spec: { protocol: LbProtocol; vip: LbIp; port: number; scheduler: SchedulerName; persistTimeout: number }): VirtualService {
     const proto = protoNumber(spec.protocol);
-    if (this.findService(proto, spec.vip, spec.port)) throw new Error(`service ${spec.protocol} ${spec.vip}:${spec.port} exists already`);
+    if (this.findService(proto, spec.vip, spec.port)) throw new Error(`service ${spec.protocol} ${formatLbIp(spec.vip)}:${spec.port} exists already`);
+    const family = familyOf(spec.vip);
     void this.conns; // allocate the table now, not on the first packet
+    if (family === 6) this.conns.enableIpv6();
+    const vip6 = typeof spec.vip === 'number' ? null : Uint8Array.from(spec.vip.subarray(0, 16));
+    const vipKey = vip6 === null ? (spec.vip as number) : this.addrs6.intern(vip6);
     let id = this.services.indexOf(undefined);
     if (id < 0) id = this.services.length;
-    const svc = new VirtualService(id, spec.protocol, proto, spec.vip, spec.port, createScheduler(spec.scheduler, { maglevTableSize: this.maglevTableSize }), spec.persistTimeout);
+    const svc = new VirtualService(id, spec.protocol, proto, vipKey, spec.port, createScheduler(spec.scheduler, { maglevTableSize: this.maglevTableSize }), spec.persistTimeout, family, vip6);
     this.services[id] = svc;
     let d = this.domains.get(domain);
     if (!d) {
-      d = { vips: new Map(), natServers: 0 };
+      d = { vips: new Map(), vips6: new Map(), natServers: 0, natServers6: 0 };
       this.domains.set(domain, d);
     }
-    let v = d.vips.get(spec.vip);
+    const vips = vip6 === null ? d.vips : d.vips6;
+    let v = vips.get(vipKey);
     if (!v) {
-      v = { ip: spec.vip, mac: vipMac(spec.vip), services: new Map() };
-      d.vips.set(spec.vip, v);
+      v = { ip: vipKey, mac: vipMacOf(spec.vip), services: new Map() };
+      vips.set(vipKey, v);
     }
     v.services.set((proto << 16) | spec.port, svc);
     this.serviceDomain.set(svc, domain);
@@ -163,12 +204,15 @@ export class LoadBalancer {
     svc.servers = [];
     const domain = this.serviceDomain.get(svc)!;
     const d = this.domains.get(domain);
-    const v = d?.vips.get(svc.vip);
+    const vips = svc.family === 6 ? d?.vips6 : d?.vips;
+    const v = vips?.get(svc.vip);
     v?.services.delete((svc.proto << 16) | svc.port);
-    if (d && v && v.services.size === 0) d.vips.delete(svc.vip);
-    if (d && d.vips.size === 0) this.domains.delete(domain);
+    if (vips && v && v.services.size === 0) vips.delete(svc.vip);
+    if (d && d.vips.size === 0 && d.vips6.size === 0) this.domains.delete(domain);
     this.serviceDomain.delete(svc);
     this.services[svc.id] = undefined;
+    if (svc.family === 6) this.addrs6.release(svc.vip);
+    this.recountNat(svc);
   }
 
   /** Remove every service on a domain (the network is going). */
@@ -176,11 +220,15 @@ export class LoadBalancer {
     for (const svc of [...this.serviceDomain.keys()]) if (this.serviceDomain.get(svc) === domain) this.removeService(svc);
   }
 
-  addServer(svc: VirtualService, spec: { ip: number; port: number; weight: number; method: ForwardMethod; mac: number }): RealServer {
-    if (svc.servers.some((s) => s.ip === spec.ip && s.port === spec.port)) throw new Error('real server exists already');
+  addServer(svc: VirtualService, spec: { ip: LbIp; port: number; weight: number; method: ForwardMethod; mac: number }): RealServer {
+    if (familyOf(spec.ip) !== svc.family) throw new Error(`real server ${formatLbIp(spec.ip)} is not IPv${svc.family} as the service is`);
+    const ip6 = typeof spec.ip === 'number' ? null : Uint8Array.from(spec.ip.subarray(0, 16));
+    const key = ip6 === null ? '' : formatLbIp(ip6);
+    if (svc.servers.some((s) => s.port === spec.port && (ip6 === null ? s.ip === spec.ip : s.ip6 !== null && formatLbIp(s.ip6) === key))) throw new Error('real server exists already');
     let id = this.servers.indexOf(undefined);
     if (id < 0) id = this.servers.length;
-    const rs = new RealServer(id, svc.id, spec.ip, spec.port, spec.weight, spec.method, spec.mac);
+    const ip = ip6 === null ? (spec.ip as number) : this.addrs6.intern(ip6);
+    const rs = new RealServer(id, svc.id, ip, spec.port, spec.weight, spec.method, spec.mac, svc.family, ip6);
     this.servers[id] = rs;
     svc.servers.push(rs);
     this.recountNat(svc);
@@ -225,34 +273,44 @@ export class LoadBalancer {
   }
 
   private dropServer(rs: RealServer, svc: VirtualService): void {
+    if (!rs.removed && rs.family === 6) this.addrs6.release(rs.ip);
     rs.removed = true;
     svc.dropTemplatesOf(rs);
     if (this.servers[rs.id] === rs) this.servers[rs.id] = undefined;
   }
 
   private recountNat(_svc: VirtualService): void {
-    for (const d of this.domains.values()) {
+    const nat = (vips: Map<number, LbVip>) => {
       let n = 0;
-      for (const v of d.vips.values()) for (const s of v.services.values()) for (const rs of s.servers) if (rs.method === 'nat') n++;
-      d.natServers = n;
+      for (const v of vips.values()) for (const s of v.services.values()) for (const rs of s.servers) if (rs.method === 'nat') n++;
+      return n;
+    };
+    for (const d of this.domains.values()) {
+      d.natServers = nat(d.vips);
+      d.natServers6 = nat(d.vips6);
     }
   }
 
-  /** A new connection's entry (the server chosen by the service's scheduler), or -1 (none available / table full). */
+  /**
+   * A new connection's entry (the server chosen by the service's scheduler), or -1 (none available /
+   * table full). For an IPv6 service `cip` is the client's fold and its address is in `conns.key6`.
+   */
   connect(svc: VirtualService, cip: number, cport: number, now: number): number {
-    const rs = svc.schedule(cip, cport, now);
+    const v6 = svc.family === 6;
+    const client = v6 && svc.persistTimeout > 0 ? client6(this.conns.key6, 0) : cip;
+    const rs = svc.schedule(cip, cport, now, client);
     if (rs === null) {
       svc.noServer++;
       return -1;
     }
     const t = this.conns;
-    const e = t.insert(svc.proto, cip, cport, svc.vip, svc.port, rs.ip, rs.port, svc.id, rs.id, rs.method === 'nat', now);
+    const e = t.insert(v6 ? svc.proto + PROTO_V6 : svc.proto, cip, cport, svc.vip, svc.port, rs.ip, rs.port, svc.id, rs.id, rs.method === 'nat', now);
     if (e < 0) return -1;
     rs.inactConns++; // SYN_RECV or UDP: inactive until established
     rs.stats.conns++;
     svc.stats.conns++;
     if (svc.persistTimeout > 0) {
-      const tpl = svc.templates.get(cip);
+      const tpl = svc.templates.get(client);
       if (tpl) {
         tpl.conns++;
         t.flags[e] |= F_PERSIST;
@@ -285,7 +343,7 @@ export class LoadBalancer {
     }
     if (t.flags[e] & F_PERSIST) {
       const svc = this.services[t.svc[e]];
-      const tpl = svc?.templates.get(t.cip[e]);
+      const tpl = svc?.templates.get(t.proto[e] >= PROTO_V6 ? client6(t.cip6!, e * 4) : t.cip[e]);
       if (tpl) tpl.conns--;
     }
   }
@@ -337,8 +395,13 @@ export class LoadBalancer {
     if (svc.scheduler.isHash) {
       const sched = createScheduler(svc.schedulerName, { maglevTableSize: this.maglevTableSize });
       const avail = after.filter((a) => a.available).map((a, i) => {
-        const [ip, port] = a.key.split(':');
-        return new RealServer(-1 - i, svc.id, parseIpv4(ip), Number(port), a.weight, 'nat', 1);
+        const colon = a.key.lastIndexOf(':');
+        const ip = a.key.slice(0, colon);
+        const port = Number(a.key.slice(colon + 1));
+        if (svc.family === 4) return new RealServer(-1 - i, svc.id, parseIpv4(ip), port, a.weight, 'nat', 1);
+        const ip6 = new Uint8Array(16);
+        parseIpv6(ip.slice(1, -1), ip6, 0); // [addr]
+        return new RealServer(-1 - i, svc.id, -1, port, a.weight, 'nat', 1, 6, ip6);
       });
       sched.update(avail);
       for (const e of entries) {

@@ -11,7 +11,8 @@
  *   completes it sums the header and data as they are then. So only the address enters, through the
  *   complement: field' = ~update32(~field, old, new). The port is data: it is summed at completion.
  *
- * Nothing is allocated; offsets are absolute in the pool buffer.
+ * IPv6 (rewriteDestination6/rewriteSource6) is the same without the IP header checksum, the address
+ * entering as four words. Nothing is allocated; offsets are absolute in the pool buffer.
  */
 import { read16, read32, write16, write32 } from '../packet/bytes.js';
 import { checksumUpdate16, checksumUpdate32, foldChecksum, onesSum } from '../packet/checksum.js';
@@ -38,6 +39,40 @@ function rewriteAddrPort(buf: Uint8Array, ip: number, l4: number, proto: number,
   let sum = checksumUpdate16(checksumUpdate32(field, oldAddr, newAddr), oldPort, newPort);
   if (proto !== IPPROTO_TCP && sum === 0) sum = 0xffff;
   write16(buf, c, sum);
+}
+
+/**
+ * The IPv6 form: no IP header checksum; the 16-byte address enters the TCP/UDP checksum (it is in the
+ * pseudo header) as four 32-bit words. `addr` holds the new address at 0.
+ */
+function rewriteAddrPort6(buf: Uint8Array, ip: number, l4: number, proto: number, addr: Uint8Array, newPort: number, partial: boolean, addrAt: number, portAt: number): void {
+  const a = ip + addrAt;
+  const c = l4 + l4ChecksumAt(proto);
+  const field = read16(buf, c);
+  const oldPort = read16(buf, l4 + portAt);
+  const udpNone = !partial && proto !== IPPROTO_TCP && field === 0;
+  let sum = partial ? ~field & 0xffff : field;
+  for (let k = 0; k < 16; k += 4) sum = checksumUpdate32(sum, read32(buf, a + k), read32(addr, k));
+  for (let k = 0; k < 16; k++) buf[a + k] = addr[k];
+  write16(buf, l4 + portAt, newPort);
+  if (udpNone) return;
+  if (partial) {
+    write16(buf, c, ~sum & 0xffff);
+    return;
+  }
+  sum = checksumUpdate16(sum, oldPort, newPort);
+  if (proto !== IPPROTO_TCP && sum === 0) sum = 0xffff;
+  write16(buf, c, sum);
+}
+
+/** IPv6 client -> VIP becomes client -> real server. */
+export function rewriteDestination6(buf: Uint8Array, ip: number, l4: number, proto: number, addr: Uint8Array, newPort: number, partial: boolean): void {
+  rewriteAddrPort6(buf, ip, l4, proto, addr, newPort, partial, 24, 2);
+}
+
+/** IPv6 real server -> client becomes VIP -> client. */
+export function rewriteSource6(buf: Uint8Array, ip: number, l4: number, proto: number, addr: Uint8Array, newPort: number, partial: boolean): void {
+  rewriteAddrPort6(buf, ip, l4, proto, addr, newPort, partial, 8, 0);
 }
 
 /** Client -> VIP becomes client -> real server: destination address and port. */

@@ -8,6 +8,9 @@
  * connections continue), healthy (its TCP check passes, or it has none), its MAC is known, and it is
  * not being removed.
  */
+import { formatHostPort, type LbFamily } from './lb-address.js';
+import { formatIpv6 } from '../packet/ipv6.js';
+
 export type ForwardMethod = 'nat' | 'dr' | 'tun';
 
 export class TrafficStats {
@@ -80,12 +83,16 @@ export class RealServer {
     /** Index in the load balancer's server table (what connection entries store). */
     readonly id: number,
     readonly serviceId: number,
+    /** The IPv4 address, or for IPv6 the address's handle (lb-address.ts). */
     readonly ip: number,
     readonly port: number,
     public weight: number,
     public method: ForwardMethod,
     /** The MAC frames to this server are sent to (its own, or the next hop's); 0 while unknown. */
     public mac: number,
+    readonly family: LbFamily = 4,
+    /** IPv6: the server's 16 bytes. */
+    readonly ip6: Uint8Array | null = null,
   ) {}
 
   get available(): boolean {
@@ -101,8 +108,9 @@ export class RealServer {
     return this.activeConns + this.inactConns - this.closingConns;
   }
 
-  /** A stable name for hashing (Maglev's backend name): `ip:port`. */
+  /** A stable name for hashing (Maglev's backend name): `ip:port`, `[ip6]:port`. */
   get key(): string {
+    if (this.ip6 !== null) return formatHostPort(formatIpv6(this.ip6, 0), this.port);
     return `${this.ip >>> 24}.${(this.ip >>> 16) & 0xff}.${(this.ip >>> 8) & 0xff}.${this.ip & 0xff}:${this.port}`;
   }
 }

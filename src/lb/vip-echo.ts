@@ -2,10 +2,12 @@
  * Ping to a VIP: an ICMP echo request to a virtual service's address is answered by the switch, as
  * IPVS's director answers it (the VIP is one of its own addresses), so `ping VIP` works whatever the
  * real servers do. The request becomes the reply in place: MACs and addresses swapped (the reply comes
- * from the VIP's switch-owned MAC), TTL 64, ICMP type 0, both checksums computed anew.
+ * from the VIP's switch-owned MAC), TTL 64, ICMP type 0, both checksums computed anew. IPv6 the same
+ * (answerVipEcho6): ICMPv6 echo request 128 becomes reply 129, hop limit 64, the ICMPv6 checksum over
+ * the pseudo header computed anew.
  */
 import { read16, write16 } from '../packet/bytes.js';
-import { foldChecksum, onesSum } from '../packet/checksum.js';
+import { foldChecksum, onesSum, pseudoHeaderSumV6 } from '../packet/checksum.js';
 import { readMac, writeMac } from '../packet/mac.js';
 
 const IPPROTO_ICMP = 1;
@@ -38,5 +40,34 @@ export function answerVipEcho(bytes: Uint8Array, off: number, len: number, ip: n
   bytes[icmp] = ECHO_REPLY;
   write16(bytes, icmp + 2, 0);
   write16(bytes, icmp + 2, foldChecksum(onesSum(bytes, icmp, total - ihl)));
+  return true;
+}
+
+const IPPROTO_ICMPV6 = 58;
+const ECHO6_REQUEST = 128;
+const ECHO6_REPLY = 129;
+
+/**
+ * The IPv6 form: if the IPv6 packet at `ip` is a whole ICMPv6 echo request (right after the fixed
+ * header: no extension headers), turn the frame into its reply from `vipMac` and return true.
+ */
+export function answerVipEcho6(bytes: Uint8Array, off: number, len: number, ip: number, vipMac: number): boolean {
+  const payload = read16(bytes, ip + 4);
+  if (bytes[ip] >> 4 !== 6 || bytes[ip + 6] !== IPPROTO_ICMPV6) return false;
+  if (payload < 8 || ip - off + 40 + payload > len) return false;
+  const icmp = ip + 40;
+  if (bytes[icmp] !== ECHO6_REQUEST || bytes[icmp + 1] !== 0) return false;
+  const client = readMac(bytes, off + 6);
+  writeMac(bytes, off, client);
+  writeMac(bytes, off + 6, vipMac);
+  for (let i = 0; i < 16; i++) {
+    const t = bytes[ip + 8 + i];
+    bytes[ip + 8 + i] = bytes[ip + 24 + i];
+    bytes[ip + 24 + i] = t;
+  }
+  bytes[ip + 7] = 64;
+  bytes[icmp] = ECHO6_REPLY;
+  write16(bytes, icmp + 2, 0);
+  write16(bytes, icmp + 2, foldChecksum(onesSum(bytes, icmp, payload, pseudoHeaderSumV6(bytes, ip + 8, ip + 24, IPPROTO_ICMPV6, payload))));
   return true;
 }

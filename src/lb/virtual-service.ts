@@ -8,6 +8,7 @@
  * to the same server. A template whose server is no longer available (weight 0, unhealthy, removed) is
  * not followed: the client is scheduled afresh, so persistence never pins a client to a dead backend.
  */
+import type { LbFamily } from './lb-address.js';
 import type { RealServer } from './real-server.js';
 import { TrafficStats } from './real-server.js';
 import type { Scheduler, SchedulerName } from './schedulers/index.js';
@@ -25,7 +26,8 @@ export class VirtualService {
   /** Real servers, draining ones included, in the order they were added. */
   servers: RealServer[] = [];
   readonly stats = new TrafficStats();
-  readonly templates = new Map<number, PersistTemplate>();
+  /** Persistence templates by client: its IPv4 address, or its IPv6 address as text. */
+  readonly templates = new Map<number | string, PersistTemplate>();
   /** New connections refused because no server was available. */
   noServer = 0;
 
@@ -34,11 +36,15 @@ export class VirtualService {
     readonly protocol: LbProtocol,
     /** IP protocol number (6, 17). */
     readonly proto: number,
+    /** The IPv4 address, or for IPv6 the address's handle (lb-address.ts). */
     readonly vip: number,
     readonly port: number,
     public scheduler: Scheduler,
     /** Persistence timeout in seconds; 0: none. */
     public persistTimeout: number,
+    readonly family: LbFamily = 4,
+    /** IPv6: the VIP's 16 bytes. */
+    readonly vip6: Uint8Array | null = null,
   ) {}
 
   get schedulerName(): SchedulerName {
@@ -50,10 +56,13 @@ export class VirtualService {
     this.scheduler.update(this.servers.filter((s) => s.available));
   }
 
-  /** The server for a new connection from cip:cport (persistence first), or null. */
-  schedule(cip: number, cport: number, now: number): RealServer | null {
+  /**
+   * The server for a new connection from cip:cport (persistence first), or null. `cip` is the IPv4
+   * address or an IPv6 address's fold; `client` names the client in the templates (lb-address.ts).
+   */
+  schedule(cip: number, cport: number, now: number, client: number | string = cip): RealServer | null {
     if (this.persistTimeout > 0) {
-      const t = this.templates.get(cip);
+      const t = this.templates.get(client);
       if (t !== undefined && t.rs.available && (t.expires > now || t.conns > 0)) {
         t.expires = now + this.persistTimeout;
         return t.rs;
@@ -61,7 +70,7 @@ export class VirtualService {
       const rs = this.scheduler.pick(cip, cport);
       if (rs === null) return null;
       if (t !== undefined) t.rs.persistConns--;
-      this.templates.set(cip, { rs, expires: now + this.persistTimeout, conns: t?.conns ?? 0 });
+      this.templates.set(client, { rs, expires: now + this.persistTimeout, conns: t?.conns ?? 0 });
       rs.persistConns++;
       return rs;
     }
@@ -70,20 +79,20 @@ export class VirtualService {
 
   /** Drop templates that expired and hold no connection. */
   expireTemplates(now: number): void {
-    for (const [cip, t] of this.templates) {
+    for (const [client, t] of this.templates) {
       if (t.expires <= now && t.conns <= 0) {
         t.rs.persistConns--;
-        this.templates.delete(cip);
+        this.templates.delete(client);
       }
     }
   }
 
   /** Forget every template that points at `rs`. */
   dropTemplatesOf(rs: RealServer): void {
-    for (const [cip, t] of this.templates) {
+    for (const [client, t] of this.templates) {
       if (t.rs === rs) {
         rs.persistConns--;
-        this.templates.delete(cip);
+        this.templates.delete(client);
       }
     }
   }

@@ -119,3 +119,73 @@ export function prng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** The 16 bytes of IPv6 text (tests only: full or `::` forms, no dotted tail). */
+export function ipv6Bytes(text: string): number[] {
+  const [head, tail] = text.split('::');
+  const words = (s: string | undefined) => (s ? s.split(':').map((g) => parseInt(g, 16)) : []);
+  const h = words(head);
+  const t = tail === undefined ? [] : words(tail);
+  const all = [...h, ...new Array(8 - h.length - t.length).fill(0), ...t];
+  return all.flatMap((w) => [w >> 8, w & 0xff]);
+}
+
+/**
+ * An Ethernet/IPv6/TCP or UDP frame (next header right after the fixed header) with a valid
+ * checksum, or with `partialCsum` the folded pseudo-header sum a NEEDS_CSUM sender leaves.
+ */
+export function l4Frame6(opts: {
+  dst: number;
+  src: number;
+  srcIp: string;
+  dstIp: string;
+  proto: 6 | 17;
+  sport: number;
+  dport: number;
+  flags?: number;
+  payloadLen: number;
+  partialCsum?: boolean;
+}): { frame: Uint8Array; csumStart: number; csumOffset: number } {
+  const l4Len = (opts.proto === 6 ? 20 : 8) + opts.payloadLen;
+  const f = new Uint8Array(14 + 40 + l4Len);
+  f.set(macBytes(opts.dst), 0);
+  f.set(macBytes(opts.src), 6);
+  f[12] = 0x86;
+  f[13] = 0xdd;
+  const ip = 14;
+  f[ip] = 0x60;
+  f[ip + 4] = l4Len >> 8;
+  f[ip + 5] = l4Len & 0xff;
+  f[ip + 6] = opts.proto;
+  f[ip + 7] = 64;
+  f.set(ipv6Bytes(opts.srcIp), ip + 8);
+  f.set(ipv6Bytes(opts.dstIp), ip + 24);
+  const t = ip + 40;
+  f[t] = opts.sport >> 8;
+  f[t + 1] = opts.sport & 0xff;
+  f[t + 2] = opts.dport >> 8;
+  f[t + 3] = opts.dport & 0xff;
+  const hdr = opts.proto === 6 ? 20 : 8;
+  if (opts.proto === 6) {
+    f[t + 12] = 5 << 4;
+    f[t + 13] = opts.flags ?? 0x18;
+    f[t + 14] = 0xff;
+  } else {
+    f[t + 4] = l4Len >> 8;
+    f[t + 5] = l4Len & 0xff;
+  }
+  for (let i = 0; i < opts.payloadLen; i++) f[t + hdr + i] = (i * 11) & 0xff;
+  const at = opts.proto === 6 ? 16 : 6;
+  const pseudo = sum16(f, ip + 8, 32) + opts.proto + l4Len;
+  const c = opts.partialCsum ? ~fold(pseudo) & 0xffff : fold(sum16(f, t, l4Len, pseudo));
+  f[t + at] = c >> 8;
+  f[t + at + 1] = c & 0xff;
+  return { frame: f, csumStart: t, csumOffset: at };
+}
+
+/** True if the TCP/UDP/ICMPv6 checksum of an Ethernet/IPv6 frame (no extension headers) verifies. */
+export function l4Checksum6Valid(f: Uint8Array): boolean {
+  const ip = 14;
+  const len = (f[ip + 4] << 8) | f[ip + 5];
+  return fold(sum16(f, ip + 40, len, sum16(f, ip + 8, 32) + f[ip + 6] + len)) === 0;
+}

@@ -1,13 +1,14 @@
 /**
  * The connection table: lookups both ways, TCP state transitions with IPVS's timeouts on a virtual
  * clock, UDP timeouts, the cap with counted refusals, deletion that keeps probe chains intact, and the
- * bytes per entry for a million connections.
+ * bytes per entry for a million connections; IPv6 clients that fold to the same word kept apart.
  */
 import { describe, expect, it } from 'vitest';
 import {
   ConnTable,
   IPPROTO_TCP,
   IPPROTO_UDP,
+  PROTO_V6,
   STATE_CLOSE,
   STATE_ESTABLISHED,
   STATE_FIN_WAIT,
@@ -15,6 +16,7 @@ import {
   STATE_TIME_WAIT,
   STATE_UDP,
 } from '../../../src/lb/conn-table.js';
+import { foldIpv6 } from '../../../src/lb/lb-address.js';
 
 const C = 0x0a000002;
 const V = 0x0a000064;
@@ -119,7 +121,7 @@ describe('ConnTable', () => {
     }
   });
 
-  it('holds a million connections in well under a GB (about 57 bytes per entry)', () => {
+  it('holds a million connections in well under a GB (about 58 bytes per entry)', () => {
     const t = new ConnTable(1 << 20);
     expect(t.bytesPerEntry).toBeLessThan(64);
     expect(t.totalBytes).toBeLessThan(100 * 2 ** 20);
@@ -128,5 +130,29 @@ describe('ConnTable', () => {
     expect(t.lookup(IPPROTO_TCP, C + 7, 1234, V, 80, 0)).toBeGreaterThanOrEqual(0);
     expect(t.insert(IPPROTO_TCP, 1, 1, V, 80, R, 80, 0, 0, true, 0)).toBe(-1);
     console.log(`conn table: ${t.bytesPerEntry.toFixed(1)} bytes per entry, ${(t.totalBytes / 2 ** 20).toFixed(1)} MiB for ${t.capacity} entries`);
+  });
+
+  it('IPv6: two clients whose addresses fold to the same word are two connections, each found by its own 16 bytes', () => {
+    const t = new ConnTable(16);
+    t.enableIpv6();
+    const a = [0xfd000001, 0, 0, 2];
+    const b = [(0xfd000001 ^ 0x9e3779b1) >>> 0, 1, 0, 2]; // w0 ^ imul(w1, 0x9e3779b1): the same fold
+    const fold = foldIpv6(a[0], a[1], a[2], a[3]);
+    expect(foldIpv6(b[0], b[1], b[2], b[3])).toBe(fold);
+    const P = IPPROTO_TCP + PROTO_V6;
+    t.key6.set(a);
+    const ea = t.insert(P, fold, 40000, 0, 80, 1, 8080, 0, 0, true, 0);
+    t.key6.set(b);
+    expect(t.lookup(P, fold, 40000, 0, 80, 1)).toBe(-1);
+    expect(t.lookupReply(P, 1, 8080, fold, 40000, 1)).toBe(-1);
+    const eb = t.insert(P, fold, 40000, 0, 80, 1, 8080, 0, 0, true, 0);
+    expect(t.lookup(P, fold, 40000, 0, 80, 1)).toBe(eb);
+    t.key6.set(a);
+    expect(t.lookup(P, fold, 40000, 0, 80, 1)).toBe(ea);
+    expect(t.lookupReply(P, 1, 8080, fold, 40000, 1)).toBe(ea);
+    expect(t.state[ea]).toBe(STATE_SYN_RECV);
+    // The IPv4 connection with the same numbers is another key.
+    expect(t.lookup(IPPROTO_TCP, fold, 40000, 0, 80, 1)).toBe(-1);
+    expect(Array.from(t.cip6!.subarray(eb * 4, eb * 4 + 4))).toEqual(b);
   });
 });

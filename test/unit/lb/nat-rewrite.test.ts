@@ -3,8 +3,8 @@
  * checksums and for partial (virtio-net NEEDS_CSUM) ones completed afterwards as the kernel would.
  */
 import { describe, expect, it } from 'vitest';
-import { encapsulateIpip, IPIP_MAX_INNER, rewriteDestination, rewriteSource } from '../../../src/lb/nat-rewrite.js';
-import { fold, tcpChecksumsValid, tcpFrame } from '../../helpers/frames.js';
+import { encapsulateIpip, IPIP_MAX_INNER, rewriteDestination, rewriteDestination6, rewriteSource, rewriteSource6 } from '../../../src/lb/nat-rewrite.js';
+import { fold, ipv6Bytes, l4Checksum6Valid, l4Frame6, tcpChecksumsValid, tcpFrame } from '../../helpers/frames.js';
 
 const ip = (s: string) => s.split('.').reduce((a, o) => a * 256 + Number(o), 0);
 
@@ -105,6 +105,31 @@ describe('NAT rewrite', () => {
     expect(fold(sum16(out, 14, 20))).toBe(0);
     expect(Array.from(out.subarray(26, 34))).toEqual([10, 1, 0, 100, 10, 1, 0, 11]);
     expect(Array.from(out.subarray(34))).toEqual(Array.from(frame.subarray(14)));
+  });
+});
+
+describe('NAT rewrite, IPv6', () => {
+  const a6 = (t: string) => Uint8Array.from(ipv6Bytes(t));
+
+  for (const proto of [6, 17] as const) {
+    it(`${proto === 6 ? 'TCP' : 'UDP'}: destination then source rewritten, the checksum verifies after each`, () => {
+      const { frame } = l4Frame6({ dst: 1, src: 2, srcIp: 'fd00:1::2', dstIp: 'fd00:1::100', proto, sport: 40000, dport: 80, payloadLen: 77 });
+      expect(l4Checksum6Valid(frame)).toBe(true);
+      rewriteDestination6(frame, 14, 54, proto, a6('fd00:1:0:0:ffff:1234:abcd:11'), 8080, false);
+      expect(Array.from(frame.subarray(38, 54))).toEqual(ipv6Bytes('fd00:1:0:0:ffff:1234:abcd:11'));
+      expect((frame[56] << 8) | frame[57]).toBe(8080);
+      expect(l4Checksum6Valid(frame)).toBe(true);
+      rewriteSource6(frame, 14, 54, proto, a6('fd00:1::100'), 80, false);
+      expect(Array.from(frame.subarray(22, 38))).toEqual(ipv6Bytes('fd00:1::100'));
+      expect(l4Checksum6Valid(frame)).toBe(true);
+    });
+  }
+
+  it('NEEDS_CSUM: only the address enters the partial sum; completed afterwards it verifies', () => {
+    const { frame, csumStart, csumOffset } = l4Frame6({ dst: 1, src: 2, srcIp: 'fd00:1::2', dstIp: 'fd00:1::100', proto: 6, sport: 40000, dport: 80, payloadLen: 1200, partialCsum: true });
+    rewriteDestination6(frame, 14, 54, 6, a6('fd00:9::12'), 9090, true);
+    completePartial(frame, csumStart, csumOffset);
+    expect(l4Checksum6Valid(frame)).toBe(true);
   });
 });
 
