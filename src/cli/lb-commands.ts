@@ -16,6 +16,7 @@
 import { Command, Option } from 'commander';
 import { ApiClient, DEFAULT_SOCKET, socketPathFrom } from '../control/api-client.js';
 import { TsnError, type TsnErrorCode } from '../errors.js';
+import { formatHostPort } from '../lb/lb-address.js';
 
 const socketOption = () => new Option('--socket <path>', `the daemon's API socket (env TSNET_SWITCH_SOCKET; default ${DEFAULT_SOCKET})`);
 const client = (o: { socket?: string }) => new ApiClient(socketPathFrom(o.socket));
@@ -130,13 +131,13 @@ function serverState(r: ServerView): string {
 
 export function formatLbList(v: ListView, mode: 'plain' | 'stats' | 'rate'): string {
   const lines = [`IP Virtual Server (tsnet-switch) (size=${v.table.capacity}, connections=${v.table.connections}${v.table.refusedFull ? `, refused full=${v.table.refusedFull}` : ''})`];
-  const svcAddr = (s: ServiceView) => `${s.protocol.toUpperCase()}  ${`${s.vip}:${s.port}`}`;
+  const svcAddr = (s: ServiceView) => `${s.protocol.toUpperCase()}  ${formatHostPort(s.vip, s.port)}`;
   if (mode === 'plain') {
     lines.push('Prot LocalAddress:Port Scheduler Flags', '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn');
     for (const s of v.services) {
       lines.push(`${svcAddr(s)} ${flags(s)}`);
       for (const r of s.servers) {
-        lines.push(`  -> ${pad(`${r.ip}:${r.port}`, 28)} ${pad(r.forward, 7)} ${pad(r.weight, 6)} ${pad(r.activeConns, 10)} ${r.inactConns}${serverState(r) ? `  ${serverState(r)}` : ''}`.trimEnd());
+        lines.push(`  -> ${pad(formatHostPort(r.ip, r.port), 28)} ${pad(r.forward, 7)} ${pad(r.weight, 6)} ${pad(r.activeConns, 10)} ${r.inactConns}${serverState(r) ? `  ${serverState(r)}` : ''}`.trimEnd());
       }
     }
   } else {
@@ -145,7 +146,7 @@ export function formatLbList(v: ListView, mode: 'plain' | 'stats' | 'rate'): str
     lines.push(`Prot LocalAddress:Port            ${cols.map((c) => num(c, 8)).join(' ')}`, '  -> RemoteAddress:Port');
     for (const s of v.services) {
       lines.push(`${pad(svcAddr(s), 33)}${vals(s.stats).map((x) => num(human(x), 8)).join(' ')}`);
-      for (const r of s.servers) lines.push(`  -> ${pad(`${r.ip}:${r.port}`, 29)}${vals(r.stats).map((x) => num(human(x), 8)).join(' ')}`);
+      for (const r of s.servers) lines.push(`  -> ${pad(formatHostPort(r.ip, r.port), 29)}${vals(r.stats).map((x) => num(human(x), 8)).join(' ')}`);
     }
   }
   if (v.connections) {
@@ -171,7 +172,7 @@ export function registerLbCommands(program: Command): void {
     .action(async (network: string, o) => {
       const body = { ...serviceRef(o), network, scheduler: o.scheduler, persistTimeout: persistArg(o.persistent) };
       const r = await client(o).call<ServiceView>('POST', '/v1/lb/services', body);
-      console.log(o.json ? JSON.stringify(r, null, 2) : `${r.protocol.toUpperCase()} ${r.vip}:${r.port} ${flags(r)}`);
+      console.log(o.json ? JSON.stringify(r, null, 2) : `${r.protocol.toUpperCase()} ${formatHostPort(r.vip, r.port)} ${flags(r)}`);
     });
 
   withService(lb.command('edit-service'))
@@ -183,7 +184,7 @@ export function registerLbCommands(program: Command): void {
     .action(async (o) => {
       const body = { ...serviceRef(o), scheduler: o.scheduler, persistTimeout: persistArg(o.persistent) };
       const r = await client(o).call<ServiceView>('POST', '/v1/lb/services/edit', body);
-      console.log(o.json ? JSON.stringify(r, null, 2) : `${r.protocol.toUpperCase()} ${r.vip}:${r.port} ${flags(r)}`);
+      console.log(o.json ? JSON.stringify(r, null, 2) : `${r.protocol.toUpperCase()} ${formatHostPort(r.vip, r.port)} ${flags(r)}`);
     });
 
   withService(lb.command('del-service'))
@@ -206,7 +207,7 @@ export function registerLbCommands(program: Command): void {
   const printServerResult = (o: { json?: boolean }, r: Record<string, unknown>) => {
     if (o.json) console.log(JSON.stringify(r, null, 2));
     else if (r.dryRun) console.log(`dry run, nothing changed: ${r.detail}`);
-    else console.log(`${String(r.protocol).toUpperCase()} ${r.vip}:${r.port}: ${(r.servers as ServerView[]).map((s) => `${s.ip}:${s.port} ${s.forward} w${s.weight}`).join(', ')}`);
+    else console.log(`${String(r.protocol).toUpperCase()} ${formatHostPort(String(r.vip), Number(r.port))}: ${(r.servers as ServerView[]).map((s) => `${formatHostPort(s.ip, s.port)} ${s.forward} w${s.weight}`).join(', ')}`);
   };
 
   withServerOptions(withService(lb.command('add-server')))
@@ -243,8 +244,8 @@ export function registerLbCommands(program: Command): void {
       let last = -1;
       for (;;) {
         const v = await api.call<ListView>('GET', '/v1/lb');
-        const svc = v.services.find((s) => s.protocol === ref.protocol && `${s.vip}:${s.port}` === String(r.service).split(' ')[1]);
-        const rs = svc?.servers.find((s) => `${s.ip}:${s.port}` === r.server);
+        const svc = v.services.find((s) => s.protocol === ref.protocol && formatHostPort(s.vip, s.port) === String(r.service).split(' ')[1]);
+        const rs = svc?.servers.find((s) => formatHostPort(s.ip, s.port) === r.server);
         if (!rs) break;
         const left = rs.activeConns + rs.inactConns;
         if (left !== last && !o.json) process.stderr.write(`draining ${r.server}: ${rs.activeConns} active, ${rs.inactConns} inactive connections\n`);

@@ -15,6 +15,9 @@
  *   When endpoints change, MACs are resolved again; a server whose MAC changed (its address now belongs
  *   to another container) loses its connections, so no stale entry survives the reuse of an address.
  * - Weights 0..65535 (0 drains); schedulers rr, wrr, lc, wlc, sh, mh; persistence 0..2678400 s.
+ * - IPv6: a VIP in the network's IPv6 subnet (dual-stack networks), reserved in its IPv6 pool; real
+ *   servers of the service's family only; NAT and DR, not TUN (IPVS's IPv6 tunnel is IPv6-in-IPv6,
+ *   which this kernel cannot terminate: no ip6tnl).
  * - `dryRun` on server changes answers how many tracked flows the change would move, changing nothing.
  */
 import { SwitchEngine } from '../dataplane/switch-engine.js';
@@ -22,7 +25,7 @@ import type { LbTimeouts } from '../lb/conn-table.js';
 import type { MovePreview } from '../lb/load-balancer.js';
 import type { ForwardMethod, RealServer } from '../lb/real-server.js';
 import type { LbProtocol, VirtualService } from '../lb/virtual-service.js';
-import { formatIpv4, parseIpv4 } from '../packet/ipv4.js';
+import { formatHostPort, formatLbIp, type LbFamily, type LbIp } from '../lb/lb-address.js';
 import { formatMac, parseMac } from '../packet/mac.js';
 import type { NetworkRuntime } from './drivers/network-driver.js';
 import { TsnError } from '../errors.js';
@@ -30,7 +33,7 @@ import { VxlanPort } from '../dataplane/ports/vxlan-port.js';
 import type { LbServerRecord, LbServiceRecord, LbState } from './lb-model.js';
 import { ServerHealth, type ServerRuntime } from './lb-health.js';
 import { describeService, listLoadBalancer } from './lb-listing.js';
-import { checkMethod, checkPersist, checkProtocol, checkScheduler, checkWeight, parseAddrPort, parseCheckOptions, serviceName } from './lb-validation.js';
+import { checkMethod, checkPersist, checkProtocol, checkScheduler, checkWeight, parseAddrPort, parseCheckOptions, parseLbIp, serviceName, type LbAddress } from './lb-validation.js';
 
 export interface LbHost {
   engine: SwitchEngine;
@@ -73,6 +76,22 @@ export interface DelServerRequest extends ServiceRef {
   dryRun?: boolean;
 }
 
+/** What a VIP needs of a network's address pool, either family (NetworkIpam, NetworkIpam6). */
+interface VipPool {
+  readonly subnet: string;
+  contains(ip: string): boolean;
+  reservedReason(ip: string): string | null;
+  isAllocated(ip: string): boolean;
+  allocate(ip: string): string;
+  release(ip: string): unknown;
+}
+
+function poolOf(net: NetworkRuntime, family: LbFamily): VipPool | null {
+  return (family === 6 ? net.ipam6 : net.ipam) ?? null;
+}
+
+const familyName = (f: LbFamily) => `IPv${f}`;
+
 export class LbControl {
   private readonly records = new Map<VirtualService, { record: LbServiceRecord; net: NetworkRuntime }>();
   private readonly health = new ServerHealth(() => this.lb, (m) => this.host.log(m));
@@ -80,7 +99,7 @@ export class LbControl {
   constructor(private readonly host: LbHost) {
     this.lb.onServerGone = (rs, svc) => {
       this.health.stop(rs);
-      this.host.log(`lb: real server ${rs.key} of ${serviceName(svc.protocol, svc.vip, svc.port)} drained and removed`);
+      this.host.log(`lb: real server ${rs.key} of ${serviceName(svc.protocol, svc.vipText, svc.port)} drained and removed`);
     };
   }
 
@@ -104,13 +123,16 @@ export class LbControl {
         continue;
       }
       try {
-        if (net.ipam && !net.ipam.isAllocated(rec.vip) && !this.vipShared(parseIpv4(rec.vip))) net.ipam.allocate(rec.vip);
-        const svc = this.lb.addService(net.domain, { protocol: rec.protocol, vip: parseIpv4(rec.vip), port: rec.port, scheduler: rec.scheduler, persistTimeout: rec.persistTimeout });
+        const vip = parseLbIp(rec.vip);
+        const pool = poolOf(net, typeof vip === 'number' ? 4 : 6);
+        if (pool && !pool.isAllocated(rec.vip) && !this.vipShared(rec.vip)) pool.allocate(rec.vip);
+        const svc = this.lb.addService(net.domain, { protocol: rec.protocol, vip, port: rec.port, scheduler: rec.scheduler, persistTimeout: rec.persistTimeout });
         const record: LbServiceRecord = { ...rec, servers: [] };
         this.records.set(svc, { record, net });
         for (const s of rec.servers) {
-          const mac = this.resolveMac(net, parseIpv4(s.ip), s.method, false);
-          const rs = this.lb.addServer(svc, { ip: parseIpv4(s.ip), port: s.port, weight: s.weight, method: s.method, mac });
+          const ip = parseLbIp(s.ip);
+          const mac = this.resolveMac(net, ip, s.method, false);
+          const rs = this.lb.addServer(svc, { ip, port: s.port, weight: s.weight, method: s.method, mac });
           record.servers.push(s);
           this.health.start(svc, rs, s);
         }
@@ -120,8 +142,9 @@ export class LbControl {
     }
   }
 
-  private vipShared(vip: number): boolean {
-    for (const svc of this.records.keys()) if (svc.vip === vip) return true;
+  /** Is the VIP (canonical text) used by a service already? */
+  private vipShared(vip: string): boolean {
+    for (const svc of this.records.keys()) if (svc.vipText === vip) return true;
     return false;
   }
 
@@ -131,7 +154,7 @@ export class LbControl {
     const svc = this.lb.findService(protocol === 'tcp' ? 6 : 17, a.ip, a.port!);
     const r = svc && this.records.get(svc);
     if (!svc || !r) {
-      const known = [...this.records.keys()].map((s) => serviceName(s.protocol, s.vip, s.port));
+      const known = [...this.records.keys()].map((s) => serviceName(s.protocol, s.vipText, s.port));
       throw new TsnError('ERR_LB_NO_SUCH_SERVICE', `no virtual service ${serviceName(protocol, a.text, a.port!)}${known.length ? `: services are ${known.join(', ')}` : ': there are none yet (tsnet-switch lb add-service)'}`);
     }
     return { svc, record: r.record, net: r.net };
@@ -140,10 +163,10 @@ export class LbControl {
   private server(svc: VirtualService, text: string): { rs: RealServer; rt: ServerRuntime } {
     const a = parseAddrPort(text, 'real server', false);
     const port = a.port ?? svc.port;
-    const rs = svc.servers.find((s) => s.ip === a.ip && s.port === port && !s.removed);
+    const rs = svc.servers.find((s) => s.ipText === a.text && s.port === port && !s.removed);
     const rt = rs && this.health.get(rs);
     if (!rs || !rt) {
-      throw new TsnError('ERR_LB_NO_SUCH_SERVER', `no real server ${formatIpv4(a.ip)}:${port} in ${serviceName(svc.protocol, svc.vip, svc.port)}${svc.servers.length ? `: servers are ${svc.servers.map((s) => s.key).join(', ')}` : ''}`);
+      throw new TsnError('ERR_LB_NO_SUCH_SERVER', `no real server ${formatHostPort(a.text, port)} in ${serviceName(svc.protocol, svc.vipText, svc.port)}${svc.servers.length ? `: servers are ${svc.servers.map((s) => s.key).join(', ')}` : ''}`);
     }
     return { rs, rt };
   }
@@ -152,25 +175,28 @@ export class LbControl {
    * The MAC that frames to `ip` are sent to, or 0 (unknown). With `strict`, an unreachable server is
    * an error that says why.
    */
-  private resolveMac(net: NetworkRuntime, ip: number, method: ForwardMethod, strict: boolean): number {
-    const ipText = formatIpv4(ip);
-    const inSubnet = net.ipam?.contains(ipText) ?? false;
-    for (const e of net.endpoints.values()) if (e.record.ip === ipText) return parseMac(e.record.mac);
+  private resolveMac(net: NetworkRuntime, ip: LbIp, method: ForwardMethod, strict: boolean): number {
+    const v6 = typeof ip !== 'number';
+    const ipText = formatLbIp(ip);
+    const pool = poolOf(net, v6 ? 6 : 4);
+    const inSubnet = pool?.contains(ipText) ?? false;
+    for (const e of net.endpoints.values()) if ((v6 ? e.record.ip6 : e.record.ip) === ipText) return parseMac(e.record.mac);
     // Overlay: an endpoint on another host (from the cluster store, `fdb add --ip`, or learned).
-    const remote = net.domain ? VxlanPort.of(net.domain)?.neighbors.get(ip) : undefined;
-    if (remote) return remote.mac;
+    const vx = net.domain ? VxlanPort.of(net.domain) : null;
+    const remote = !vx ? undefined : v6 ? vx.neighbors6.lookup(ipText, this.host.engine.clock.now()) : vx.neighbors.get(ip as number)?.mac;
+    if (remote) return remote;
     const gw = net.record.gateway;
-    if (gw && gw.ip === ipText) return parseMac(gw.mac);
+    if (gw && (v6 ? gw.ip6 : gw.ip) === ipText) return parseMac(gw.mac);
     if (!inSubnet) {
       if (method === 'dr') {
-        if (strict) throw new TsnError('ERR_LB_BAD_SERVER', `real server ${ipText} is outside network ${net.record.name}'s subnet ${net.ipam?.subnet}: direct routing (-g) needs the server on the same L2 network; use -m (NAT) or -i (tunnel) to reach it through the gateway`);
+        if (strict) throw new TsnError('ERR_LB_BAD_SERVER', `real server ${ipText} is outside network ${net.record.name}'s subnet ${pool?.subnet}: direct routing (-g) needs the server on the same L2 network; use -m (NAT) or -i (tunnel) to reach it through the gateway`);
         return 0;
       }
       if (gw) return parseMac(gw.mac);
-      if (strict) throw new TsnError('ERR_LB_BAD_SERVER', `real server ${ipText} is outside network ${net.record.name}'s subnet ${net.ipam?.subnet} and the network has no gateway (internal): it cannot be reached`);
+      if (strict) throw new TsnError('ERR_LB_BAD_SERVER', `real server ${ipText} is outside network ${net.record.name}'s ${v6 ? 'IPv6 ' : ''}subnet ${pool?.subnet ?? '(none)'} and the network has no gateway (internal): it cannot be reached`);
       return 0;
     }
-    if (strict) throw new TsnError('ERR_LB_BAD_SERVER', `real server ${ipText} is not an endpoint of network ${net.record.name}: connect it first (tsnet-switch connect ${net.record.name} --ip ${ipText} ...)`, { value: ipText });
+    if (strict) throw new TsnError('ERR_LB_BAD_SERVER', `real server ${ipText} is not an endpoint of network ${net.record.name}: connect it first (tsnet-switch connect ${net.record.name} ${v6 ? '--ip6' : '--ip'} ${ipText} ...)`, { value: ipText });
     return 0;
   }
 
@@ -183,27 +209,31 @@ export class LbControl {
     if (!net.ipam || !net.domain) {
       throw new TsnError('ERR_BAD_OPTION', `network ${net.record.name} (driver ${net.record.driver}) has no subnet: a VIP needs a bridge network`);
     }
+    const pool = poolOf(net, a.family);
+    if (!pool) {
+      throw new TsnError('ERR_LB_BAD_ADDRESS', `VIP ${a.text} is IPv6 and network ${net.record.name} has no IPv6 subnet: create it dual-stack (network create --ipv6 --subnet ${net.ipam.subnet} --subnet fd00:…/64), or choose an address of ${net.ipam.subnet}`, { value: a.text });
+    }
     const name = serviceName(protocol, a.text, a.port!);
-    if (!net.ipam.contains(a.text)) {
-      throw new TsnError('ERR_LB_BAD_ADDRESS', `VIP ${a.text} is outside network ${net.record.name}'s subnet ${net.ipam.subnet}: choose an address in it`, { value: a.text, subnet: net.ipam.subnet });
+    if (!pool.contains(a.text)) {
+      throw new TsnError('ERR_LB_BAD_ADDRESS', `VIP ${a.text} is outside network ${net.record.name}'s ${a.family === 6 ? 'IPv6 ' : ''}subnet ${pool.subnet}: choose an address in it`, { value: a.text, subnet: pool.subnet });
     }
     if (this.lb.findService(protocol === 'tcp' ? 6 : 17, a.ip, a.port!)) {
       throw new TsnError('ERR_LB_SERVICE_EXISTS', `virtual service ${name} exists already: change it with lb edit-service`);
     }
-    const shared = this.vipShared(a.ip);
+    const shared = this.vipShared(a.text);
     if (shared) {
-      const other = [...this.records.entries()].find(([s]) => s.vip === a.ip)!;
+      const other = [...this.records.entries()].find(([s]) => s.vipText === a.text)!;
       if (other[1].net !== net) throw new TsnError('ERR_LB_VIP_IN_USE', `VIP ${a.text} is in use on network ${other[1].net.record.name}`);
     } else {
-      const why = net.ipam.reservedReason(a.text);
-      if (why) throw new TsnError('ERR_LB_VIP_IN_USE', `VIP ${a.text} is ${why}: choose a free address of ${net.ipam.subnet}`, { value: a.text });
-      const owner = [...net.endpoints.values()].find((e) => e.record.ip === a.text);
-      if (owner || net.ipam.isAllocated(a.text)) {
-        throw new TsnError('ERR_LB_VIP_IN_USE', `VIP ${a.text} is ${owner ? `endpoint ${owner.record.id}'s address` : 'allocated'} on ${net.record.name}: choose a free address of ${net.ipam.subnet}`, { value: a.text });
+      const why = pool.reservedReason(a.text);
+      if (why) throw new TsnError('ERR_LB_VIP_IN_USE', `VIP ${a.text} is ${why}: choose a free address of ${pool.subnet}`, { value: a.text });
+      const owner = [...net.endpoints.values()].find((e) => (a.family === 6 ? e.record.ip6 : e.record.ip) === a.text);
+      if (owner || pool.isAllocated(a.text)) {
+        throw new TsnError('ERR_LB_VIP_IN_USE', `VIP ${a.text} is ${owner ? `endpoint ${owner.record.id}'s address` : 'allocated'} on ${net.record.name}: choose a free address of ${pool.subnet}`, { value: a.text });
       }
     }
     const record: LbServiceRecord = { networkId: net.record.id, protocol, vip: a.text, port: a.port!, scheduler, persistTimeout, servers: [] };
-    if (!shared) net.ipam.allocate(a.text);
+    if (!shared) pool.allocate(a.text);
     const svc = this.lb.addService(net.domain, { protocol, vip: a.ip, port: a.port!, scheduler, persistTimeout });
     this.records.set(svc, { record, net });
     try {
@@ -211,7 +241,7 @@ export class LbControl {
     } catch (err) {
       this.lb.removeService(svc);
       this.records.delete(svc);
-      if (!shared) net.ipam.release(a.text);
+      if (!shared) pool.release(a.text);
       throw err;
     }
     this.host.log(`lb: service ${name} on ${net.record.name} (scheduler ${scheduler}${persistTimeout ? `, persistent ${persistTimeout}s` : ''})`);
@@ -234,14 +264,14 @@ export class LbControl {
     for (const rs of svc.servers) this.health.stop(rs);
     this.lb.removeService(svc);
     this.records.delete(svc);
-    if (!this.vipShared(svc.vip) && net.ipam) net.ipam.release(record.vip);
+    if (!this.vipShared(svc.vipText)) poolOf(net, svc.family)?.release(record.vip);
     this.host.persist();
-    this.host.log(`lb: service ${serviceName(svc.protocol, svc.vip, svc.port)} removed`);
-    return { removed: serviceName(svc.protocol, svc.vip, svc.port) };
+    this.host.log(`lb: service ${serviceName(svc.protocol, svc.vipText, svc.port)} removed`);
+    return { removed: serviceName(svc.protocol, svc.vipText, svc.port) };
   }
 
   /** Describe the servers as they would be after a change, for `previewChange`. */
-  private after(svc: VirtualService, change: { add?: { ip: number; port: number; weight: number }; edit?: { rs: RealServer; weight: number }; del?: RealServer }) {
+  private after(svc: VirtualService, change: { add?: { text: string; port: number; weight: number }; edit?: { rs: RealServer; weight: number }; del?: RealServer }) {
     const list = svc.servers
       .filter((s) => !s.removed)
       .map((s) => {
@@ -249,31 +279,42 @@ export class LbControl {
         const removedNow = change.del === s;
         return { key: s.key, weight, available: !removedNow && weight > 0 && s.healthy && s.mac !== 0 && !s.draining, removedNow, id: s.id };
       });
-    if (change.add) list.push({ key: `${formatIpv4(change.add.ip)}:${change.add.port}`, weight: change.add.weight, available: change.add.weight > 0, removedNow: false, id: -1 });
+    if (change.add) list.push({ key: formatHostPort(change.add.text, change.add.port), weight: change.add.weight, available: change.add.weight > 0, removedNow: false, id: -1 });
     return list;
   }
 
   private preview(svc: VirtualService, p: MovePreview) {
-    return { dryRun: true, service: serviceName(svc.protocol, svc.vip, svc.port), trackedFlows: p.tracked, movedFlows: p.moved, detail: p.detail };
+    return { dryRun: true, service: serviceName(svc.protocol, svc.vipText, svc.port), trackedFlows: p.tracked, movedFlows: p.moved, detail: p.detail };
   }
 
   /** `strict: false` (the cluster store's follower): a server not reachable yet is added unavailable (MAC 0). */
+  /** A real server is of its service's family; IPv6 is forwarded by NAT or DR. */
+  private checkFamily(svc: VirtualService, a: LbAddress, method: ForwardMethod): void {
+    if (a.family !== svc.family) {
+      throw new TsnError('ERR_LB_BAD_SERVER', `real server ${a.text} is ${familyName(a.family)} and ${serviceName(svc.protocol, svc.vipText, svc.port)} is ${familyName(svc.family)}: a service's real servers are of its VIP's family (add an ${familyName(a.family)} service for them)`, { value: a.text });
+    }
+    if (a.family === 6 && method === 'tun') {
+      throw new TsnError('ERR_LB_BAD_SERVER', `real server ${a.text}: tunneling (-i) is IPv4 only here (IPVS's IPv6 tunnel is IPv6-in-IPv6, which this kernel cannot terminate: no ip6tnl); use NAT (-m) or direct routing (-g)`, { value: a.text });
+    }
+  }
+
   addServer(req: ServerRequest, { strict = true }: { strict?: boolean } = {}) {
     const { svc, record, net } = this.service(req);
     const a = parseAddrPort(req.server, 'real server', false);
     const method = checkMethod(req.method ?? 'nat');
     const port = a.port ?? svc.port;
     const weight = checkWeight(req.weight ?? 1);
+    this.checkFamily(svc, a, method);
     if (method !== 'nat' && port !== svc.port) {
       throw new TsnError('ERR_LB_BAD_SERVER', `real server ${a.text}:${port}: ${method === 'dr' ? 'direct routing (-g)' : 'tunneling (-i)'} delivers to the VIP's own port ${svc.port}; drop :${port}, or use NAT (-m) to change the port`);
     }
-    if (a.ip === svc.vip) throw new TsnError('ERR_LB_BAD_SERVER', `real server ${a.text} is the VIP itself`);
-    if (svc.servers.some((s) => s.ip === a.ip && s.port === port && !s.removed)) {
-      throw new TsnError('ERR_LB_SERVER_EXISTS', `real server ${a.text}:${port} is in ${serviceName(svc.protocol, svc.vip, svc.port)} already: change it with lb edit-server`);
+    if (a.text === svc.vipText) throw new TsnError('ERR_LB_BAD_SERVER', `real server ${a.text} is the VIP itself`);
+    if (svc.servers.some((s) => s.ipText === a.text && s.port === port && !s.removed)) {
+      throw new TsnError('ERR_LB_SERVER_EXISTS', `real server ${formatHostPort(a.text, port)} is in ${serviceName(svc.protocol, svc.vipText, svc.port)} already: change it with lb edit-server`);
     }
     const mac = this.resolveMac(net, a.ip, method, strict);
     const check = parseCheckOptions(req.options, net, svc) ?? null;
-    if (req.dryRun) return this.preview(svc, this.lb.previewChange(svc, this.after(svc, { add: { ip: a.ip, port, weight } })));
+    if (req.dryRun) return this.preview(svc, this.lb.previewChange(svc, this.after(svc, { add: { text: a.text, port, weight } })));
     const srec: LbServerRecord = { ip: a.text, port, weight, method, check };
     const rs = this.lb.addServer(svc, { ip: a.ip, port, weight, method, mac });
     record.servers.push(srec);
@@ -286,7 +327,7 @@ export class LbControl {
       record.servers = record.servers.filter((s) => s !== srec);
       throw err;
     }
-    this.host.log(`lb: real server ${rs.key} (${method}, weight ${weight}) added to ${serviceName(svc.protocol, svc.vip, svc.port)}`);
+    this.host.log(`lb: real server ${rs.key} (${method}, weight ${weight}) added to ${serviceName(svc.protocol, svc.vipText, svc.port)}`);
     return this.describe(svc);
   }
 
@@ -295,10 +336,11 @@ export class LbControl {
     const { rs, rt } = this.server(svc, req.server);
     const weight = req.weight !== undefined ? checkWeight(req.weight) : undefined;
     const method = req.method !== undefined ? checkMethod(req.method) : undefined;
+    if (method) this.checkFamily(svc, parseAddrPort(req.server, 'real server', false), method);
     if (method && method !== 'nat' && rs.port !== svc.port) {
       throw new TsnError('ERR_LB_BAD_SERVER', `real server ${rs.key}: ${method === 'dr' ? 'direct routing (-g)' : 'tunneling (-i)'} delivers to the VIP's own port ${svc.port}; delete and re-add it without a port`);
     }
-    const mac = method ? this.resolveMac(net, rs.ip, method, true) : rs.mac;
+    const mac = method ? this.resolveMac(net, rs.ip6 ?? rs.ip, method, true) : rs.mac;
     const check = parseCheckOptions(req.options, net, svc);
     if (req.dryRun) return this.preview(svc, this.lb.previewChange(svc, this.after(svc, { edit: { rs, weight: weight ?? rs.weight } })));
     rs.mac = mac;
@@ -329,14 +371,16 @@ export class LbControl {
     record.servers = record.servers.filter((s) => s !== rt.record);
     if (gone) this.health.stop(rs);
     this.host.persist();
-    this.host.log(`lb: real server ${rs.key} ${gone ? 'removed' : `draining (${connections} connections)`} from ${serviceName(svc.protocol, svc.vip, svc.port)}`);
-    return { service: serviceName(svc.protocol, svc.vip, svc.port), server: rs.key, removed: gone, draining: !gone, connections: rs.connections, flushed: gone ? connections : 0 };
+    this.host.log(`lb: real server ${rs.key} ${gone ? 'removed' : `draining (${connections} connections)`} from ${serviceName(svc.protocol, svc.vipText, svc.port)}`);
+    return { service: serviceName(svc.protocol, svc.vipText, svc.port), server: rs.key, removed: gone, draining: !gone, connections: rs.connections, flushed: gone ? connections : 0 };
   }
 
   zero(ref?: Partial<ServiceRef>) {
     if (ref && ref.service) this.lb.zero(this.service(ref as ServiceRef).svc);
     else this.lb.zero();
-    return { zeroed: ref?.service ? serviceName(checkProtocol(ref.protocol), ref.service.split(':')[0], Number(ref.service.split(':')[1])) : 'all' };
+    if (!ref?.service) return { zeroed: 'all' };
+    const a = parseAddrPort(ref.service, 'service', true);
+    return { zeroed: serviceName(checkProtocol(ref.protocol), a.text, a.port!) };
   }
 
   setTimeouts(req: Partial<LbTimeouts>): LbTimeouts {
@@ -359,7 +403,7 @@ export class LbControl {
       for (const rs of svc.servers) this.health.stop(rs);
       this.lb.removeService(svc);
       this.records.delete(svc);
-      this.host.log(`lb: service ${serviceName(svc.protocol, svc.vip, svc.port)} removed with network ${net.record.name}`);
+      this.host.log(`lb: service ${serviceName(svc.protocol, svc.vipText, svc.port)} removed with network ${net.record.name}`);
     }
   }
 
@@ -368,7 +412,7 @@ export class LbControl {
     for (const [svc, r] of this.records) {
       if (r.net !== net) continue;
       for (const rs of svc.servers) {
-        const mac = this.resolveMac(net, rs.ip, rs.method, false);
+        const mac = this.resolveMac(net, rs.ip6 ?? rs.ip, rs.method, false);
         if (mac === rs.mac) continue;
         this.host.log(`lb: real server ${rs.key}: MAC ${rs.mac ? formatMac(rs.mac) : 'unknown'} -> ${mac ? formatMac(mac) : 'unknown'}; its connections are flushed`);
         this.lb.conns.removeWhere((e) => this.lb.conns.rs[e] === rs.id);

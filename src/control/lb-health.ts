@@ -31,10 +31,10 @@ export class ServerHealth {
     const rt: ServerRuntime = { record, check: null };
     this.servers.set(rs, rt);
     if (!record.check) return;
-    const check = new TcpHealthCheck(record.check, rs.ip, record.check.port ?? rs.port, (healthy, why) => {
+    const check = new TcpHealthCheck(record.check, rs.ipText, record.check.port ?? rs.port, (healthy, why) => {
       rs.healthy = healthy;
       this.lb().serverChanged(rs);
-      this.log(`lb: real server ${rs.key} of ${serviceName(svc.protocol, svc.vip, svc.port)} is ${healthy ? 'up' : 'down'}: ${why}`);
+      this.log(`lb: real server ${rs.key} of ${serviceName(svc.protocol, svc.vipText, svc.port)} is ${healthy ? 'up' : 'down'}: ${why}`);
     });
     rt.check = check;
     check.start();

@@ -2,10 +2,12 @@
  * `lb ls` as data: each service with its servers, counters and health, the connection table's size,
  * and with `connections` its live rows (as `ipvsadm -Lnc` lists them).
  */
-import { STATE_NAMES } from '../lb/conn-table.js';
-import { vipMac, type LoadBalancer } from '../lb/load-balancer.js';
+import { PROTO_V6, STATE_NAMES } from '../lb/conn-table.js';
+import { formatHostPort } from '../lb/lb-address.js';
+import { vipMacOf, type LoadBalancer } from '../lb/load-balancer.js';
 import type { VirtualService } from '../lb/virtual-service.js';
 import { formatIpv4 } from '../packet/ipv4.js';
+import { formatIpv6 } from '../packet/ipv6.js';
 import { formatMac } from '../packet/mac.js';
 import type { NetworkRuntime } from './drivers/network-driver.js';
 import type { ServerHealth } from './lb-health.js';
@@ -14,10 +16,11 @@ import { METHOD_NAMES } from './lb-validation.js';
 export function describeService(svc: VirtualService, net: NetworkRuntime | undefined, health: ServerHealth) {
   return {
     protocol: svc.protocol,
-    vip: formatIpv4(svc.vip),
+    family: svc.family,
+    vip: svc.vipText,
     port: svc.port,
     network: net?.record.name ?? null,
-    vipMac: formatMac(vipMac(svc.vip)),
+    vipMac: formatMac(vipMacOf(svc.vip6 ?? svc.vip)),
     scheduler: svc.schedulerName,
     persistTimeout: svc.persistTimeout,
     noServer: svc.noServer,
@@ -25,7 +28,7 @@ export function describeService(svc: VirtualService, net: NetworkRuntime | undef
     servers: svc.servers.map((rs) => {
       const rt = health.get(rs);
       return {
-        ip: formatIpv4(rs.ip),
+        ip: rs.ipText,
         port: rs.port,
         method: rs.method,
         forward: METHOD_NAMES[rs.method],
@@ -57,17 +60,23 @@ export function listLoadBalancer(lb: LoadBalancer, services: Iterable<[VirtualSe
     const rows: unknown[] = [];
     const limit = opts.limit ?? 10000;
     if (t) {
+      const client6 = new Uint8Array(16);
+      const view = new DataView(client6.buffer);
       for (const e of t.entries()) {
         if (rows.length >= limit) break;
         if (t.expires[e] <= now) continue;
         const p = t.ports[e];
+        const v6 = t.proto[e] >= PROTO_V6;
+        if (v6) for (let k = 0; k < 4; k++) view.setUint32(k * 4, t.cip6![e * 4 + k]);
+        // IPv6 entries hold handles for the VIP and the server (lb-address.ts).
+        const text = (a: number) => (v6 ? formatIpv6(lb.addrs6.addressOf(a), 0) : formatIpv4(a));
         rows.push({
-          protocol: t.proto[e] === 6 ? 'tcp' : 'udp',
+          protocol: (t.proto[e] & 0xff) === 6 ? 'tcp' : 'udp',
           state: STATE_NAMES[t.state[e]],
           expiresIn: Math.max(0, Math.round(t.expires[e] - now)),
-          client: `${formatIpv4(t.cip[e])}:${p >>> 16}`,
-          virtual: `${formatIpv4(t.vip[e])}:${p & 0xffff}`,
-          server: `${formatIpv4(t.rip[e])}:${t.rport[e]}`,
+          client: formatHostPort(v6 ? formatIpv6(client6, 0) : formatIpv4(t.cip[e]), p >>> 16),
+          virtual: formatHostPort(text(t.vip[e]), p & 0xffff),
+          server: formatHostPort(text(t.rip[e]), t.rport[e]),
         });
       }
     }

@@ -1,6 +1,7 @@
 /**
  * What the load balancer's control plane accepts, checked before anything changes: protocols,
- * schedulers, persistence, weights, forwarding methods, VIP:PORT and RIP[:PORT] text, and a real
+ * schedulers, persistence, weights, forwarding methods, VIP:PORT and RIP[:PORT] text (IPv4, or IPv6
+ * in brackets as ipvsadm writes it), and a real
  * server's health-check options. Each refusal is a TsnError naming the value and what is accepted.
  */
 import { TsnError } from '../errors.js';
@@ -8,7 +9,9 @@ import { parseHealthCheck, type HealthCheckSpec } from '../lb/health-check.js';
 import type { ForwardMethod } from '../lb/real-server.js';
 import { SCHEDULER_NAMES, type SchedulerName } from '../lb/schedulers/index.js';
 import type { LbProtocol, VirtualService } from '../lb/virtual-service.js';
-import { formatIpv4, ipv4OrProblem } from '../packet/ipv4.js';
+import { familyOf, formatHostPort, formatLbIp, type LbFamily, type LbIp } from '../lb/lb-address.js';
+import { ipv4OrProblem } from '../packet/ipv4.js';
+import { parseIpv6 } from '../packet/ipv6.js';
 import type { NetworkRuntime } from './drivers/network-driver.js';
 
 export const MAX_PERSIST = 2678400;
@@ -20,17 +23,63 @@ function badAddress(what: string, text: string, accepted: string, why?: string):
   return new TsnError('ERR_LB_BAD_ADDRESS', `${what} ${JSON.stringify(text)}: expected ${accepted}${why ? ` (the address: ${why})` : ''}`, { value: text });
 }
 
-/** Parse ADDRESS[:PORT]; the port is required when `needPort`. */
-export function parseAddrPort(text: string, what: string, needPort: boolean): { ip: number; text: string; port: number | null } {
-  const accepted = needPort ? 'an IPv4 address and a port 1-65535, like 10.0.0.100:80' : 'an IPv4 address with an optional port 1-65535, like 10.0.0.10 or 10.0.0.10:8080';
-  const m = typeof text === 'string' ? /^([^:]*)(?::([0-9]{1,5}))?$/.exec(text) : null;
-  const ip = m ? ipv4OrProblem(m[1]) : 'it is not ADDRESS[:PORT]';
-  if (!m || typeof ip === 'string') throw badAddress(what, text, accepted, m ? (ip as string) : undefined);
-  const portText = m[2];
+/** An address the load balancer accepts, parsed: IPv4 as a number, IPv6 as 16 bytes; `text` canonical. */
+export interface LbAddress {
+  ip: LbIp;
+  family: LbFamily;
+  text: string;
+  port: number | null;
+}
+
+/** Parse an address of either family (no port); returns why not as a string. */
+function lbIpOrProblem(text: string): LbIp | string {
+  if (!text.includes(':')) return ipv4OrProblem(text);
+  const b = new Uint8Array(16);
+  try {
+    parseIpv6(text, b, 0);
+  } catch {
+    return 'it is not an IPv6 address (eight groups of hex digits, one :: allowed)';
+  }
+  return b;
+}
+
+/** The address text of a persisted record (canonical already), parsed. */
+export function parseLbIp(text: string): LbIp {
+  const ip = lbIpOrProblem(text);
+  if (typeof ip === 'string') throw new TsnError('ERR_LB_BAD_ADDRESS', `address ${JSON.stringify(text)}: ${ip}`, { value: text });
+  return ip;
+}
+
+/**
+ * Parse ADDRESS[:PORT], ipvsadm's forms: 10.0.0.100:80, [fd00:1::100]:80, and without a port
+ * 10.0.0.10, [fd00:1::10] or fd00:1::10. The port is required when `needPort`.
+ */
+export function parseAddrPort(text: string, what: string, needPort: boolean): LbAddress {
+  const accepted = needPort
+    ? 'an address and a port 1-65535: 10.0.0.100:80, or IPv6 in brackets, [fd00:1::100]:80'
+    : 'an address with an optional port 1-65535: 10.0.0.10, 10.0.0.10:8080, fd00:1::10 or [fd00:1::10]:8080';
+  if (typeof text !== 'string') throw badAddress(what, String(text), accepted);
+  let addr: string;
+  let portText: string | undefined;
+  const bracketed = /^\[([^\]]*)\](?::([0-9]{1,5}))?$/.exec(text);
+  const colons = text.split(':').length - 1;
+  if (bracketed) [, addr, portText] = bracketed;
+  else if (text.startsWith('[')) throw badAddress(what, text, accepted, 'it is not [IPv6]:PORT');
+  else if (colons >= 2) {
+    // Bare IPv6: it has no room for a port (fd00::1:80 is an address).
+    if (needPort) throw badAddress(what, text, accepted, 'an IPv6 address with a port goes in brackets');
+    addr = text;
+  } else {
+    const m = /^([^:]*)(?::([0-9]{1,5}))?$/.exec(text);
+    if (!m) throw badAddress(what, text, accepted, 'it is not ADDRESS[:PORT]');
+    [, addr, portText] = m;
+  }
+  const ip = lbIpOrProblem(addr);
+  if (typeof ip === 'string') throw badAddress(what, text, accepted, ip);
   if (portText === undefined && needPort) throw badAddress(what, text, accepted);
   const port = portText === undefined ? null : Number(portText);
   if (port !== null && (port < 1 || port > 65535)) throw badAddress(what, text, accepted);
-  return { ip, text: m[1], port };
+  return { ip, family: familyOf(ip), text: formatLbIp(ip), port };
 }
 
 export function checkProtocol(p: unknown): LbProtocol {
@@ -60,8 +109,9 @@ export function checkMethod(m: string): ForwardMethod {
   return m as ForwardMethod;
 }
 
-export function serviceName(protocol: LbProtocol, vip: number | string, port: number): string {
-  return `${protocol.toUpperCase()} ${typeof vip === 'number' ? formatIpv4(vip) : vip}:${port}`;
+/** `TCP 10.0.0.100:80`, `TCP [fd00:1::100]:80`: the VIP as text. */
+export function serviceName(protocol: LbProtocol, vip: string, port: number): string {
+  return `${protocol.toUpperCase()} ${formatHostPort(vip, port)}`;
 }
 
 /** A server's `-o check=…` options: the last one wins; undefined when none is given, null for check=none. */
@@ -76,7 +126,7 @@ export function parseCheckOptions(options: string[] | undefined, net: NetworkRun
     }
   }
   if (spec && svc.protocol === 'udp' && spec.port === undefined) {
-    throw new TsnError('ERR_BAD_OPTION', `-o ${options.join(' ')}: ${serviceName(svc.protocol, svc.vip, svc.port)} is UDP: a TCP connect check needs port=N, a TCP port the server answers on`);
+    throw new TsnError('ERR_BAD_OPTION', `-o ${options.join(' ')}: ${serviceName(svc.protocol, svc.vipText, svc.port)} is UDP: a TCP connect check needs port=N, a TCP port the server answers on`);
   }
   if (spec && !net.record.gateway) {
     throw new TsnError('ERR_BAD_OPTION', `-o ${options.join(' ')}: network ${net.record.name} is internal (no gateway port): the daemon cannot reach its real servers to check them`);

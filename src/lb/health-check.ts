@@ -9,7 +9,6 @@
  * One check in flight per server at a time; timers are unref'd so checks never keep a process alive.
  */
 import { connect, type Socket } from 'node:net';
-import { formatIpv4 } from '../packet/ipv4.js';
 
 export interface HealthCheckSpec {
   type: 'tcp';
@@ -42,7 +41,8 @@ export class TcpHealthCheck {
 
   constructor(
     readonly spec: HealthCheckSpec,
-    readonly ip: number,
+    /** The server's address as text (either family). */
+    readonly host: string,
     readonly port: number,
     /** Called when the server goes up or down. */
     private readonly onChange: (healthy: boolean, why: string) => void,
@@ -66,7 +66,7 @@ export class TcpHealthCheck {
   runOnce(): Promise<boolean> {
     if (this.inFlight) return Promise.resolve(this.state.healthy);
     return new Promise((resolve) => {
-      const sock = connect({ host: formatIpv4(this.ip), port: this.port });
+      const sock = connect({ host: this.host, port: this.port });
       this.inFlight = sock;
       let done = false;
       const finish = (ok: boolean, err: string | null) => {

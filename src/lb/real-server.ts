@@ -8,8 +8,7 @@
  * connections continue), healthy (its TCP check passes, or it has none), its MAC is known, and it is
  * not being removed.
  */
-import { formatHostPort, type LbFamily } from './lb-address.js';
-import { formatIpv6 } from '../packet/ipv6.js';
+import { formatHostPort, formatLbIp, type LbFamily } from './lb-address.js';
 
 export type ForwardMethod = 'nat' | 'dr' | 'tun';
 
@@ -108,9 +107,13 @@ export class RealServer {
     return this.activeConns + this.inactConns - this.closingConns;
   }
 
+  /** The address as text (dotted quad or canonical IPv6). */
+  get ipText(): string {
+    return formatLbIp(this.ip6 ?? this.ip);
+  }
+
   /** A stable name for hashing (Maglev's backend name): `ip:port`, `[ip6]:port`. */
   get key(): string {
-    if (this.ip6 !== null) return formatHostPort(formatIpv6(this.ip6, 0), this.port);
-    return `${this.ip >>> 24}.${(this.ip >>> 16) & 0xff}.${(this.ip >>> 8) & 0xff}.${this.ip & 0xff}:${this.port}`;
+    return formatHostPort(this.ipText, this.port);
   }
 }

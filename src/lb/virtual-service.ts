@@ -8,7 +8,7 @@
  * to the same server. A template whose server is no longer available (weight 0, unhealthy, removed) is
  * not followed: the client is scheduled afresh, so persistence never pins a client to a dead backend.
  */
-import type { LbFamily } from './lb-address.js';
+import { formatLbIp, type LbFamily } from './lb-address.js';
 import type { RealServer } from './real-server.js';
 import { TrafficStats } from './real-server.js';
 import type { Scheduler, SchedulerName } from './schedulers/index.js';
@@ -46,6 +46,11 @@ export class VirtualService {
     /** IPv6: the VIP's 16 bytes. */
     readonly vip6: Uint8Array | null = null,
   ) {}
+
+  /** The VIP as text (dotted quad or canonical IPv6). */
+  get vipText(): string {
+    return formatLbIp(this.vip6 ?? this.vip);
+  }
 
   get schedulerName(): SchedulerName {
     return this.scheduler.name;

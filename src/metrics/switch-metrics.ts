@@ -18,6 +18,7 @@ import { portOwners } from '../control/render/port-owners.js';
 import type { Port } from '../dataplane/port.js';
 import type { VxlanPort } from '../dataplane/ports/vxlan-port.js';
 import type { MetricFamily, MetricSample, MetricType } from './exposition-format.js';
+import { formatHostPort } from '../lb/lb-address.js';
 
 /** The package's version, read once (dist/metrics/ and src/metrics/ are both two levels below it). */
 let packageVersion: string | null = null;
@@ -145,13 +146,13 @@ function lbMetrics(m: FamilySet, daemon: Daemon): void {
   m.add('tsnet_lb_connection_table_capacity', 'gauge', 'Connections the load balancer can track at most (--lb-max-connections).', view.table.capacity);
   m.add('tsnet_lb_connection_table_refused_total', 'counter', 'New connections refused because the connection table was full.', view.table.refusedFull);
   for (const s of view.services) {
-    const service = `${s.protocol.toUpperCase()} ${s.vip}:${s.port}`;
+    const service = `${s.protocol.toUpperCase()} ${formatHostPort(s.vip, s.port)}`;
     let active = 0;
     let inactive = 0;
     for (const rs of s.servers) {
       active += rs.activeConns;
       inactive += rs.inactConns;
-      const labels = { service, server: `${rs.ip}:${rs.port}` };
+      const labels = { service, server: formatHostPort(rs.ip, rs.port) };
       m.add('tsnet_lb_server_weight', 'gauge', 'The real server\'s weight (0 drains it).', rs.weight, labels);
       m.add('tsnet_lb_server_healthy', 'gauge', '1 while the real server passes its health check (or has none).', rs.healthy ? 1 : 0, labels);
       m.add('tsnet_lb_server_connections', 'gauge', 'Connections to the real server (active: ESTABLISHED; inactive: every other state).', rs.activeConns, { ...labels, state: 'active' });

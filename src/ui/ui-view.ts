@@ -7,6 +7,7 @@
  */
 import type { Daemon } from '../control/daemon.js';
 import type { PortRate } from '../control/render/port-rates.js';
+import { formatHostPort } from '../lb/lb-address.js';
 
 interface InspectView {
   Name: string;
@@ -30,7 +31,7 @@ export interface UiPort {
 
 export function uiView(daemon: Daemon, rates: Map<string, PortRate>, intervalSeconds: number) {
   const stats = daemon.stats() as { ports: { network: string; port: string; endpoint: string | null; drops: Record<string, number> }[] };
-  const services = (daemon.lb.list().services as { network: string | null; protocol: string; vip: string; port: number; scheduler: string; servers: { ip: string; port?: number; weight?: number }[] }[]).map((s) => ({ network: s.network, service: `${s.protocol} ${s.vip}:${s.port}`, scheduler: s.scheduler, servers: s.servers.map((r) => `${r.ip}${r.port ? `:${r.port}` : ''}`) }));
+  const services = (daemon.lb.list().services as { network: string | null; protocol: string; vip: string; port: number; scheduler: string; servers: { ip: string; port?: number; weight?: number }[] }[]).map((s) => ({ network: s.network, service: `${s.protocol} ${formatHostPort(s.vip, s.port)}`, scheduler: s.scheduler, servers: s.servers.map((r) => (r.port ? formatHostPort(r.ip, r.port) : r.ip)) }));
   const networks = daemon.listNetworks().map((row: { name: string }) => {
     const v = daemon.inspectNetwork(row.name) as unknown as InspectView;
     const ports: UiPort[] = stats.ports

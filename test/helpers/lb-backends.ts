@@ -1,8 +1,10 @@
 /**
  * Real backends and clients for load-balancer tests, run inside network namespaces:
  * - `startBackend(ns, name)`: one node process serving HTTP on 8080 and 80 (body: its name), a TCP line
- *   echo on 9000 (`name:line`), and UDP on 5353 (answers its name). Killing it is a backend failure.
- * - `curlMany(ns, url, n)`: n sequential HTTP requests, each a new TCP connection; returns the bodies.
+ *   echo on 9000 (`name:line`), both on IPv4 and IPv6 (`::`), and UDP on 5353 (IPv4; answers its
+ *   name). Killing it is a backend failure.
+ * - `curlMany(ns, url, n)`: n sequential HTTP requests, each a new TCP connection; returns the bodies
+ *   (`http://[fd00::1]/` works: no URL globbing).
  * - `LineClient`: one long-lived TCP connection from a namespace, to send lines and read answers.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -11,8 +13,8 @@ import { nsExec } from './netns.js';
 const BACKEND = `
 const [name] = process.argv.slice(1);
 const http = require('http'), net = require('net'), dgram = require('dgram');
-for (const port of [8080, 80]) http.createServer((q, s) => { s.setHeader('connection', 'close'); s.end(name); }).listen(port, '0.0.0.0');
-net.createServer((c) => { let buf = ''; c.on('data', (d) => { buf += d; let i; while ((i = buf.indexOf('\\n')) >= 0) { c.write(name + ':' + buf.slice(0, i) + '\\n'); buf = buf.slice(i + 1); } }); c.on('error', () => {}); }).listen(9000, '0.0.0.0');
+for (const port of [8080, 80]) http.createServer((q, s) => { s.setHeader('connection', 'close'); s.end(name); }).listen(port, '::');
+net.createServer((c) => { let buf = ''; c.on('data', (d) => { buf += d; let i; while ((i = buf.indexOf('\\n')) >= 0) { c.write(name + ':' + buf.slice(0, i) + '\\n'); buf = buf.slice(i + 1); } }); c.on('error', () => {}); }).listen(9000, '::');
 const u = dgram.createSocket('udp4'); u.on('message', (m, r) => u.send(name, r.port, r.address)); u.bind(5353, '0.0.0.0');
 setTimeout(() => console.log('ready'), 100);
 `;
@@ -35,7 +37,7 @@ export async function startBackend(ns: string, name: string): Promise<ChildProce
 /** n sequential requests (each a new connection); failures come back as ''. */
 export async function curlMany(ns: string, url: string, n: number, srcIp?: string): Promise<string[]> {
   const iface = srcIp ? `--interface ${srcIp}` : '';
-  const out = await nsExec(ns, 'sh', ['-c', `for i in $(seq ${n}); do curl -s --max-time 3 ${iface} ${url}; echo; done`], { timeoutMs: n * 4000 + 10_000 });
+  const out = await nsExec(ns, 'sh', ['-c', `for i in $(seq ${n}); do curl -s -g --max-time 3 ${iface} ${url}; echo; done`], { timeoutMs: n * 4000 + 10_000 });
   return out.split('\n').slice(0, n);
 }
 

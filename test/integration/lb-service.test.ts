@@ -325,8 +325,8 @@ describe.skipIf(skip !== null)('load balancer through the daemon', () => {
     const vip = `${P}.111`;
     await bad(['lb', 'add-service', '-t', '10.99.0.5:80', NET], /VIP 10\.99\.0\.5 is outside network lbnet's subnet 10\.171\.0\.0\/24/);
     await bad(['lb', 'add-service', '-t', `${vip}:80`, '-s', 'fastest', NET], /scheduler "fastest" is unknown: expected one of rr, wrr, lc, wlc, sh, mh/);
-    await bad(['lb', 'add-service', '-t', `${vip}:99999`, NET], /service "10\.171\.0\.111:99999": expected an IPv4 address and a port 1-65535/);
-    await bad(['lb', 'add-service', '-t', `${vip}`, NET], /expected an IPv4 address and a port/);
+    await bad(['lb', 'add-service', '-t', `${vip}:99999`, NET], /service "10\.171\.0\.111:99999": expected an address and a port 1-65535/);
+    await bad(['lb', 'add-service', '-t', `${vip}`, NET], /expected an address and a port/);
     await bad(['lb', 'add-service', '-t', `${vip}:80`, 'nonet'], /network "nonet" does not exist/);
     await bad(['lb', 'add-service', '-t', `${C1}:80`, NET], /VIP 10\.171\.0\.2 is endpoint .*'s address/);
     await bad(['lb', 'add-service', '-t', `${P}.1:80`, NET], /VIP 10\.171\.0\.1 is .*gateway/);

@@ -258,8 +258,8 @@ describe('one IPv4 text reading for the project', () => {
     expect(ipv4OrProblem('1.2.3')).toBe('it has 3 parts, expected 4');
     expect(() => parseIpv4('10.0.0.256')).toThrow(/10\.0\.0\.256.*part 256 is above 255/);
     expect(() => controlParse('10.0.0.256', '--ip')).toThrow(/--ip "10\.0\.0\.256" is not a valid IPv4 address: part 256 is above 255/);
-    expect(parseAddrPort('10.0.0.100:80', 'VIP', true)).toEqual({ ip: 0x0a000064, text: '10.0.0.100', port: 80 });
+    expect(parseAddrPort('10.0.0.100:80', 'VIP', true)).toEqual({ ip: 0x0a000064, family: 4, text: '10.0.0.100', port: 80 });
     expect(() => parseAddrPort('10.0.0.01:80', 'VIP', true)).toThrow(/\(the address: part '01' has a leading zero/);
-    expect(() => parseAddrPort('10.0.0.1', 'VIP', true)).toThrow(/expected an IPv4 address and a port/);
+    expect(() => parseAddrPort('10.0.0.1', 'VIP', true)).toThrow(/expected an address and a port 1-65535: 10\.0\.0\.100:80/);
   });
 });
