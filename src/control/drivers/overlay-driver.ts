@@ -74,7 +74,7 @@ function linkLocalOf(mac: string): string {
 
 export class OverlayDriver implements NetworkDriver {
   readonly name = 'overlay' as const;
-  /** IPv6 inside the VXLAN: endpoints are bridge-style TAPs (ND is flooded to the peers like ARP; no ND suppression yet). */
+  /** IPv6 inside the VXLAN: endpoints are bridge-style TAPs (Neighbor Solicitations for known addresses are answered locally by arp-suppress, as ARP is). */
   readonly ipv6 = true;
   private readonly local: BridgeDriver;
   private readonly vteps = new Map<string, VtepUse>();
