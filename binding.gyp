@@ -20,6 +20,7 @@
         "native/src/napi_args.c",
         "native/src/vtep_rx.c",
         "native/src/vtep_tx.c",
+        "native/src/vtep_addr6.c",
         "native/src/packet_rx.c",
         "native/src/wg_crypto.c",
         "native/src/wg_transport.c",

@@ -556,6 +556,7 @@ typedef struct {
   napi_value arr;
   uint32_t n;
   int ifindex; /* nlAddrList: only this interface (0 = all) */
+  int family;  /* nlAddrList: AF_INET (default) or AF_INET6 */
 } js_list;
 
 static int list_push(napi_env env, js_list *l, napi_value v) {
@@ -978,12 +979,12 @@ static int addr_list_cb(napi_env env, const struct nlmsghdr *nh, void *arg) {
   js_list *l = arg;
   if (nh->nlmsg_type != RTM_NEWADDR || nh->nlmsg_len < NLMSG_LENGTH(sizeof(struct ifaddrmsg))) return 0;
   const struct ifaddrmsg *ifa = NLMSG_DATA(nh);
-  if (ifa->ifa_family != AF_INET) return 0;
+  if (ifa->ifa_family != l->family) return 0;
   if (l->ifindex && (int)ifa->ifa_index != l->ifindex) return 0;
   const void *local = NULL, *address = NULL;
   int left = (int)IFA_PAYLOAD(nh);
   for (const struct rtattr *rta = IFA_RTA(ifa); RTA_OK(rta, left); rta = RTA_NEXT(rta, left)) {
-    if (RTA_PAYLOAD(rta) < 4) continue;
+    if (RTA_PAYLOAD(rta) < (ifa->ifa_family == AF_INET6 ? 16u : 4u)) continue;
     if (rta->rta_type == IFA_LOCAL) local = RTA_DATA(rta);
     else if (rta->rta_type == IFA_ADDRESS) address = RTA_DATA(rta);
   }
@@ -1024,22 +1025,28 @@ static napi_value nl_dump(napi_env env, int fd, nl_msg *m, const char *op, nl_cb
 }
 
 /*
- * nlAddrList(fd, ifindex?) -> [{ index, address, prefixLen }]
- * The IPv4 addresses of every link, or of link @ifindex. address is IFA_LOCAL (the address itself,
- * not the peer of a point-to-point link).
+ * nlAddrList(fd, ifindex?, family?: 4 | 6 = 4) -> [{ index, address, prefixLen }]
+ * The IPv4 (family 6: IPv6) addresses of every link, or of link @ifindex. address is IFA_LOCAL (the
+ * address itself, not the peer of a point-to-point link).
  * Syscalls: sendto, recvmsg (RTM_GETADDR dump)
  */
 static napi_value nl_addr_list(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2] = {NULL, NULL};
+  size_t argc = 3;
+  napi_value argv[3] = {NULL, NULL, NULL};
   TSN_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int fd, ifindex = 0;
+  int64_t fam = 4;
   if (!fd_arg(env, argv[0], "nlAddrList", &fd)) return NULL;
   if (!is_absent(env, argv[1]) && !ifindex_arg(env, argv[1], "nlAddrList", &ifindex)) return NULL;
+  if (!is_absent(env, argv[2]) && !int_arg(env, argv[2], "nlAddrList", "family", 4, 6, &fam)) return NULL;
+  if (fam == 5) {
+    throw_arg(env, "ERR_INVALID_ARG_VALUE", "nlAddrList: family 5: expected 4 or 6");
+    return NULL;
+  }
   nl_msg m;
   struct ifaddrmsg *ifa = nl_msg_init(&m, RTM_GETADDR, NLM_F_DUMP, sizeof *ifa);
-  ifa->ifa_family = AF_INET;
-  js_list l = {.ifindex = ifindex};
+  ifa->ifa_family = fam == 6 ? AF_INET6 : AF_INET;
+  js_list l = {.ifindex = ifindex, .family = ifa->ifa_family};
   return nl_dump(env, fd, &m, "RTM_GETADDR", addr_list_cb, &l);
 }
 

@@ -9,6 +9,7 @@
 #define TSN_VTEP_H
 #include "pool.h"
 #include "udp_vtep.h"
+#include "vtep_addr6.h"
 #include "wire.h"
 #include <netinet/in.h>
 #include <stdint.h>
@@ -21,7 +22,7 @@
 #define TSN_VTEP_MAX_RX 256            /* datagrams per recvmmsg */
 #define TSN_VTEP_ARENA (2u << 20)      /* staging for segment headers (and segments gso.c cuts) */
 #define TSN_VTEP_IOVS 16384            /* iovecs of the pending messages (a run of 64 segments takes 128) */
-#define TSN_VTEP_GSO_MAX_BYTES 65507u  /* UDP payload limit of one UDP_SEGMENT message: 65535 - IPv4 - UDP */
+#define TSN_VTEP_GSO_MAX_BYTES 65507u  /* UDP payload limit of one UDP_SEGMENT message: 65535 - IPv4 - UDP (IPv6 allows 20 more) */
 #define TSN_VTEP_GSO_MAX_SEGS 64       /* UDP_MAX_SEGMENTS of older kernels (128 since 5.19) */
 #define TSN_VTEP_SOCKBUF (4 << 20)
 #define VXLAN_FLAG_I 0x08
@@ -29,6 +30,7 @@
 typedef struct {
   struct mmsghdr msgs[TSN_VTEP_MAX_MSGS];
   struct sockaddr_in names[TSN_VTEP_MAX_MSGS];
+  struct sockaddr_in6 names6[TSN_VTEP_MAX_MSGS]; /* an IPv6 VTEP's */
   union {
     char buf[CMSG_SPACE(sizeof(uint16_t))];
     struct cmsghdr align;
@@ -44,6 +46,8 @@ typedef struct {
   int tx_fd[TSN_VTEP_MAX_TX];
   uint16_t tx_port[TSN_VTEP_MAX_TX];
   uint16_t port;  /* our receive port and every peer's destination port, host order */
+  int v6;         /* an IPv6 VTEP: remote VTEPs are numbers into addr6 (vtep_addr6.h), not IPv4 addresses */
+  tsn_vtep6_table *addr6; /* IPv6 only */
   int32_t *status;
   napi_ref status_ref;
   msg_batch tx;
@@ -56,6 +60,7 @@ typedef struct {
   struct mmsghdr rmsgs[TSN_VTEP_MAX_RX];
   struct iovec riovs[TSN_VTEP_MAX_RX];
   struct sockaddr_in rnames[TSN_VTEP_MAX_RX];
+  struct sockaddr_in6 rnames6[TSN_VTEP_MAX_RX];
   union {
     char buf[CMSG_SPACE(sizeof(int))];
     struct cmsghdr align;
@@ -71,7 +76,7 @@ static inline void vxlan_write(uint8_t *p, uint32_t vni) {
 
 /*
  * tsn_vtep_tx_burst() - Encapsulate and send the frames in @p's txIdx[0 .. @count) (vtep_tx.c)
- * @dst:	Per frame: destination IPv4 address (host order), or 0 for every one of @peers
+ * @dst:	Per frame: destination IPv4 address (host order; an IPv6 VTEP: its number, vtep_addr6.h), or 0 for every one of @peers
  * Counts outcomes in @v->status (send counters reset first). Syscall: sendmmsg.
  * Return: datagrams the kernel took, or -ENOMEM (nothing sent)
  */

@@ -4,8 +4,9 @@
  * The outer UDP source port of a frame is the port of the transmit socket picked by a hash of the
  * inner flow (IP addresses, protocol and ports; MACs for non-IP), as RFC 7348 section 5 recommends,
  * so that ECMP in the underlay spreads flows while one flow's frames stay on one path and in order.
- * The kernel builds the outer Ethernet/IPv4/UDP headers; we write the 8-byte VXLAN header and choose
- * socket and destination.
+ * The kernel builds the outer Ethernet/IPv4/UDP headers (IPv6 for an IPv6 VTEP, whose destinations
+ * are numbers of vtep_addr6.h's table); we write the 8-byte VXLAN header and choose socket and
+ * destination.
  *
  * The VXLAN header is written into the headroom before the frame (no copy) and one iovec covers
  * header and frame; head-end replication to N peers is N messages sharing that iovec, differing only
@@ -25,6 +26,7 @@
 #include "gso.h"
 #include "layout.h"
 #include "tx_offload.h"
+#include "tx_status.h"
 #include "udp_batch.h"
 #include <errno.h>
 #include <netinet/udp.h>
@@ -44,14 +46,30 @@ static void batch_flush(tsn_vtep *v, int fd) {
  */
 static void batch_add(tsn_vtep *v, int fd, struct iovec *iov, size_t iovcnt, uint32_t dst, uint16_t seg, uint16_t dgrams) {
   msg_batch *b = &v->tx;
+  const uint8_t *a6 = NULL;
+  if (__builtin_expect(v->v6, 0) && !(a6 = tsn_vtep6_addr(v->addr6, dst))) {
+    /* A number no address has (a caller's bug): nothing to send it to. */
+    v->status[TSN_TXS_DROP_ERR] += dgrams;
+    v->status[TSN_TXS_LAST_ERRNO] = EDESTADDRREQ;
+    return;
+  }
   if (b->n == TSN_VTEP_MAX_MSGS) batch_flush(v, fd);
   int i = b->n++;
-  b->names[i].sin_family = AF_INET;
-  b->names[i].sin_port = htons(v->port);
-  b->names[i].sin_addr.s_addr = htonl(dst);
   struct msghdr *m = &b->msgs[i].msg_hdr;
-  m->msg_name = &b->names[i];
-  m->msg_namelen = sizeof b->names[i];
+  if (a6) {
+    memset(&b->names6[i], 0, sizeof b->names6[i]);
+    b->names6[i].sin6_family = AF_INET6;
+    b->names6[i].sin6_port = htons(v->port);
+    memcpy(b->names6[i].sin6_addr.s6_addr, a6, 16);
+    m->msg_name = &b->names6[i];
+    m->msg_namelen = sizeof b->names6[i];
+  } else {
+    b->names[i].sin_family = AF_INET;
+    b->names[i].sin_port = htons(v->port);
+    b->names[i].sin_addr.s_addr = htonl(dst);
+    m->msg_name = &b->names[i];
+    m->msg_namelen = sizeof b->names[i];
+  }
   m->msg_iov = iov;
   m->msg_iovlen = iovcnt;
   m->msg_flags = 0;

@@ -90,9 +90,9 @@ export class Rtnetlink {
     this.addon.nlAddrDel(this.sock(), ifindex, address, prefixLen);
   }
 
-  /** IPv4 addresses of every link, or of one. */
-  addrList(ifindex?: number): NlAddr[] {
-    return this.addon.nlAddrList(this.sock(), ifindex ?? null);
+  /** IPv4 (family 6: IPv6) addresses of every link, or of one. */
+  addrList(ifindex?: number, family: 4 | 6 = 4): NlAddr[] {
+    return this.addon.nlAddrList(this.sock(), ifindex ?? null, family);
   }
 
   /** Add a main-table route (proto static); EEXIST if the same route is there already. */

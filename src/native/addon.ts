@@ -137,7 +137,7 @@ export interface NativeAddon {
   /** IPv4 for now; a duplicate is EEXIST, a missing link ENODEV. */
   nlAddrAdd(fd: number, ifindex: number, address: string, prefixLen: number): void;
   nlAddrDel(fd: number, ifindex: number, address: string, prefixLen: number): void;
-  nlAddrList(fd: number, ifindex?: number | null): NlAddr[];
+  nlAddrList(fd: number, ifindex?: number | null, family?: 4 | 6): NlAddr[];
   nlRouteAdd(fd: number, route: NlRoute): void;
   nlRouteDel(fd: number, route: NlRoute): void;
   /** IPv4 routes of the main table. */
@@ -166,9 +166,10 @@ export interface NativeAddon {
    * VXLAN tunnel endpoints over UDP (native/src/udp_vtep.c). vtepOpen binds LOCAL_IP:port (0: an
    * ephemeral port) for receive and opts.txSockets (8) transmit sockets whose ports are the outer
    * source ports; a busy port throws EADDRINUSE, a foreign address EADDRNOTAVAIL. `status` is the
-   * VTEP's status vector (VST_* indices), written by every vtepSendBurst.
+   * VTEP's status vector (VST_* indices), written by every vtepSendBurst. localIp may be IPv6: such
+   * a VTEP's remote VTEPs are numbers (vtepAddressNumber), where an IPv4 VTEP's are the addresses.
    */
-  vtepOpen(localIp: string, port: number, status: Int32Array, opts?: VtepOpenOptions): { handle: number; fd: number; port: number; txPorts: number[] };
+  vtepOpen(localIp: string, port: number, status: Int32Array, opts?: VtepOpenOptions): { handle: number; fd: number; port: number; txPorts: number[]; family: 4 | 6 };
   vtepClose(handle: number): void;
   /** Datagrams into slots firstSlot..; the inner frame at the usual offset, VXLAN header and sender before it. */
   vtepRecvBurst(pool: number, vtep: number, firstSlot: number, max: number): number;
@@ -181,6 +182,12 @@ export interface NativeAddon {
    */
   vtepRxInject(pool: number, status: Int32Array, firstSlot: number, max: number, message: Uint8Array, seg: number, srcIp: number, srcPort: number): number;
   vtepLayout: { VXLAN_HLEN: number; META_SRC_IP: number; META_SRC_PORT: number; STATUS_COUNT: number };
+  /** An IPv6 VTEP's number for a remote address (numbered now if new; native/src/vtep_addr6.h). */
+  vtepAddressNumber(vtep: number, ip: string): number;
+  /** The remote address an IPv6 VTEP numbered `n`, or null. */
+  vtepAddressText(vtep: number, n: number): string | null;
+  /** An IPv6 VTEP's numbered remote addresses, and new senders refused because the table was full. */
+  vtepAddressCounts(vtep: number): { known: number; refused: number };
   /**
    * Uplinks on a parent interface (native/src/af_packet.c): an AF_PACKET socket with a virtio-net
    * header on every frame. A missing parent throws ENODEV, a non-Ethernet one EPROTONOSUPPORT. `status`

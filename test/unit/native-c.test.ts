@@ -37,6 +37,10 @@ describe.skipIf(!haveCc)('native C tests under ASan/UBSan', () => {
     expect(buildAndRun('vtep_rx_test', ['vtep_rx.c', 'gso.c'])).toMatch(/\d+ checks, 0 failures/);
   }, 180_000);
 
+  it('vtep_addr6_test: an IPv6 VTEP numbering its remote addresses, full table included (vtep_addr6.c)', () => {
+    expect(buildAndRun('vtep_addr6_test', ['vtep_addr6.c'])).toMatch(/\d+ checks, 0 failures/);
+  }, 180_000);
+
   it('rx_fuzz: 100000 mutated VXLAN messages and AF_PACKET frames through vtep_rx.c, packet_rx.c and gso.c (deterministic)', () => {
     expect(buildAndRun('rx_fuzz', ['vtep_rx.c', 'packet_rx.c', 'gso.c'], ['100000'])).toMatch(/100000 inputs, .*; 0 failures/);
   }, 180_000);

@@ -2,8 +2,9 @@
  * `fdb show [NETWORK]`: one row per FDB entry, in the columns of `bridge fdb show` / OVS `fdb/show`:
  * MAC, the port (by owner name), static or learned, age, and the remote VTEP for overlay entries.
  */
-import { formatIpv4 } from '../../packet/ipv4.js';
 import { formatMac } from '../../packet/mac.js';
+import { vtepTextOf } from '../../dataplane/overlay/underlay.js';
+import type { VxlanPort } from '../../dataplane/ports/vxlan-port.js';
 import type { NetworkRuntime } from '../drivers/network-driver.js';
 import type { PortOwner } from './port-owners.js';
 
@@ -16,8 +17,8 @@ export function fdbRows(nets: readonly NetworkRuntime[], owners: Map<number, Por
       endpoint: owners.get(e.port.id)?.endpoint ?? null,
       type: e.isStatic ? 'static' : 'learned',
       ageSeconds: e.isStatic ? null : Math.max(0, Math.round(now - e.updated)),
-      // The remote VTEP (uint32 IPv4) of a MAC behind an overlay's VXLAN port; 0 for a local one.
-      vtep: e.remote ? formatIpv4(e.remote >>> 0) : null,
+      // The remote VTEP of a MAC behind an overlay's VXLAN port (uint32: IPv4, or the IPv6 underlay's number); 0 for a local one.
+      vtep: e.remote && e.port.kind === 'vxlan' ? vtepTextOf((e.port as VxlanPort).vtep.underlay, e.remote) : null,
     })),
   );
 }

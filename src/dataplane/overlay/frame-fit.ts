@@ -2,7 +2,8 @@
  * How large a frame becomes on the underlay: VXLAN over IPv4 adds 36 bytes to every inner Ethernet
  * frame (outer IPv4 20 + UDP 8 + VXLAN 8; the outer Ethernet header does not count against the
  * underlay's MTU), so an inner frame fits when its length + 36 <= underlay MTU. An untagged frame
- * carries an IP packet of at most underlay MTU - 50: the overlay MTU (1450 on a 1500 underlay).
+ * carries an IP packet of at most underlay MTU - 50: the overlay MTU (1450 on a 1500 underlay). Over an
+ * IPv6 underlay the outer header is 40 bytes, not 20: 56 and 70 (1430 on a 1500 underlay).
  *
  * A GSO super-frame is cut into segments before encapsulation; it fits when one full segment does:
  * L2 + L3 + TCP headers + gso_size. No allocation; one look at the headers.
@@ -14,6 +15,19 @@ import { GSO_ECN, GSO_NONE } from '../layout.js';
 export const VXLAN_IPV4_MTU_OVERHEAD = 36;
 /** Underlay MTU minus the overlay MTU: the above plus the inner Ethernet header. */
 export const VXLAN_OVERLAY_MTU_OVERHEAD = 50;
+/** The same over an IPv6 underlay: outer IPv6 (40) + UDP + VXLAN, and that plus the inner Ethernet header. */
+export const VXLAN_IPV6_MTU_OVERHEAD = 56;
+export const VXLAN_IPV6_OVERLAY_MTU_OVERHEAD = 70;
+
+/** Bytes VXLAN adds on the underlay's IP MTU, for an underlay of `family`. */
+export function vxlanMtuOverhead(family: 4 | 6): number {
+  return family === 6 ? VXLAN_IPV6_MTU_OVERHEAD : VXLAN_IPV4_MTU_OVERHEAD;
+}
+
+/** Underlay MTU minus overlay MTU for an underlay of `family`: 50, or 70 over IPv6. */
+export function vxlanOverlayMtuOverhead(family: 4 | 6): number {
+  return family === 6 ? VXLAN_IPV6_OVERLAY_MTU_OVERHEAD : VXLAN_OVERLAY_MTU_OVERHEAD;
+}
 
 /**
  * Length of the largest inner Ethernet frame this row puts on the wire: `len`, or for a GSO

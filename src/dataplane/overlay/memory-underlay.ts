@@ -129,3 +129,31 @@ export class MemoryUnderlay implements Underlay {
     this.inbox.length = 0;
   }
 }
+
+/**
+ * The same over IPv6 (VXLAN over UDP/IPv6), for tests of what an IPv6 underlay changes above it: the
+ * MTU (40-byte outer header) and remote VTEPs carried as numbers, given in first-seen order as
+ * udp_vtep.c gives them (vtepNumber; `inject` takes the sender's number).
+ */
+export class MemoryUnderlay6 extends MemoryUnderlay {
+  readonly family = 6 as const;
+  private readonly addresses: string[] = [];
+
+  constructor(
+    readonly localAddress: string,
+    port = 4789,
+  ) {
+    super(0, port);
+  }
+
+  vtepNumber(address: string): number {
+    const i = this.addresses.indexOf(address);
+    if (i >= 0) return i + 1;
+    this.addresses.push(address);
+    return this.addresses.length;
+  }
+
+  vtepText(n: number): string {
+    return this.addresses[n - 1] ?? `(unknown VTEP #${n})`;
+  }
+}

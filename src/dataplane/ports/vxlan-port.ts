@@ -8,7 +8,7 @@
  *   (learned from decapsulated frames, or static from `fdb add --vtep`); broadcast, multicast and
  *   MACs whose VTEP is unknown go to every peer (head-end replication, one datagram per peer, the inner
  *   frame never copied);
- * - size: a frame (for GSO, one segment) longer than underlay MTU - 36 cannot be carried and is dropped
+ * - size: a frame (for GSO, one segment) longer than underlay MTU - 36 (- 56 over IPv6) cannot be carried and is dropped
  *   (`overlay-mtu-exceeded`; the overlay-mtu stage has already answered IPv4 with DF by an ICMP);
  * - no peer and no known VTEP: `vxlan-no-remote`;
  * then one call into the underlay for the whole burst, which writes the VXLAN headers into the
@@ -26,7 +26,7 @@ import { DROP } from '../drop-reasons.js';
 import type { FramePool } from '../frame-pool.js';
 import type { L2Domain } from '../l2-domain.js';
 import { DESC_STRIDE, D_GSO_SIZE, D_GSO_TYPE, D_LEN, D_OFF } from '../layout.js';
-import { VXLAN_IPV4_MTU_OVERHEAD, VXLAN_OVERLAY_MTU_OVERHEAD, wireFrameLength } from '../overlay/frame-fit.js';
+import { vxlanMtuOverhead, vxlanOverlayMtuOverhead, wireFrameLength } from '../overlay/frame-fit.js';
 import { NeighborTable } from '../overlay/neighbor-table.js';
 import { Port } from '../port.js';
 import { countTransmitStatus } from './transmit-status.js';
@@ -35,7 +35,7 @@ import type { VtepSocketPort } from './vtep-socket-port.js';
 export interface VxlanPortOptions {
   vni: number;
   vtep: VtepSocketPort;
-  /** Remote VTEPs for BUM traffic (IPv4 as uint32). */
+  /** Remote VTEPs for BUM traffic (IPv4 as uint32; an IPv6 underlay's numbers: overlay/underlay.ts). */
   peers?: readonly number[];
   /** Flood-and-learn of remote MAC -> VTEP (default true). */
   learning?: boolean;
@@ -60,6 +60,8 @@ export class VxlanPort extends Port {
   subnet6: { prefix: Uint8Array; prefixLen: number } | null = null;
   learning: boolean;
   underlayMtu: number;
+  /** Outer IP + UDP + VXLAN bytes: 36, or 56 over an IPv6 underlay (overlay/frame-fit.ts). */
+  readonly encapOverhead: number;
   subnetNetwork = 0;
   subnetMask = 0;
   /**
@@ -82,6 +84,7 @@ export class VxlanPort extends Port {
     this.vtep = opts.vtep;
     this.learning = opts.learning ?? true;
     this.underlayMtu = opts.underlayMtu ?? 1500;
+    this.encapOverhead = vxlanMtuOverhead(opts.vtep.underlay.family ?? 4);
     this.setPeers(opts.peers ?? []);
     if (opts.subnet) {
       this.subnetMask = opts.subnet.prefixLen === 0 ? 0 : (0xffffffff << (32 - opts.subnet.prefixLen)) >>> 0;
@@ -110,12 +113,12 @@ export class VxlanPort extends Port {
 
   /** Largest inner Ethernet frame the underlay carries in one datagram. */
   get maxInnerFrame(): number {
-    return this.underlayMtu - VXLAN_IPV4_MTU_OVERHEAD;
+    return this.underlayMtu - this.encapOverhead;
   }
 
   /** Largest IP packet of an untagged inner frame: the MTU overlay endpoints should have. */
   get overlayMtu(): number {
-    return this.underlayMtu - VXLAN_OVERLAY_MTU_OVERHEAD;
+    return this.underlayMtu - this.encapOverhead - 14; // and the inner Ethernet header: 50, or 70 over IPv6
   }
 
   /** Is `ip` (uint32) inside the network's subnet? (False when no subnet is set.) */

@@ -3,10 +3,10 @@
  *
  * A frame bound for a VxlanPort (unicast to it, or a flood from a local port of an overlay network)
  * fits when it — for a GSO super-frame, one full segment of it — plus 36 bytes of outer IPv4, UDP and
- * VXLAN headers fits the underlay MTU (overlay/frame-fit.ts). One that does not:
+ * VXLAN headers (56 over an IPv6 underlay) fits the underlay MTU (overlay/frame-fit.ts). One that does not:
  * - is counted (`overlay-mtu-exceeded`);
  * - if it is IPv4 with DF, gets an ICMP "fragmentation needed" back to its sender with the overlay MTU
- *   (underlay MTU - 50) as next-hop MTU, so the sender's path MTU discovery converges (TCP lowers its
+ *   (underlay MTU - 50, - 70 over IPv6) as next-hop MTU, so the sender's path MTU discovery converges (TCP lowers its
  *   MSS) instead of black-holing: a unicast frame is turned into that ICMP in place and sent out of its
  *   ingress port; for a flood, the ICMP is built in a free slot and the flood goes on to the local ports
  *   (the VxlanPort drops and counts its copy);
@@ -21,6 +21,7 @@ import type { Batch } from '../batch.js';
 import { DROP, type DropReason } from '../drop-reasons.js';
 import { DESC_STRIDE, D_GSO_SIZE, D_GSO_TYPE, D_LEN, D_OFF, D_OUT, D_PORT, D_SLOT, OUT_FLOOD } from '../layout.js';
 import { wireFrameLength } from '../overlay/frame-fit.js';
+import { localVtepText, vtepTextOf } from '../overlay/underlay.js';
 import { ipv4DfOffset, rewriteAsFragNeeded, writeFragNeeded } from '../overlay/icmp-frag-needed.js';
 import { ipv6TooBigOffset, rewriteAsTooBig, writeTooBig } from '../overlay/icmpv6-too-big.js';
 import { VxlanPort } from '../ports/vxlan-port.js';
@@ -121,6 +122,7 @@ export class OverlayMtuStage implements Stage {
 
   /** For trace: where the overlay copy of a frame will go. */
   private encapDecision(vx: VxlanPort, bytes: Uint8Array, off: number): string {
+    const underlay = vx.vtep.underlay;
     let remote = 0; // the VTEP the FDB knows the unicast destination behind, if any
     const fdb = vx.domain?.fdb;
     if (fdb !== undefined && (bytes[off] & 1) === 0) {
@@ -129,11 +131,11 @@ export class OverlayMtuStage implements Stage {
     }
     const to =
       remote !== 0
-        ? `VTEP ${formatIpv4(remote)}`
+        ? `VTEP ${vtepTextOf(underlay, remote)}`
         : vx.peers.length
-          ? `head-end to ${vx.peers.length} peer${vx.peers.length === 1 ? '' : 's'} (${vx.peers.map(formatIpv4).join(', ')})`
+          ? `head-end to ${vx.peers.length} peer${vx.peers.length === 1 ? '' : 's'} (${vx.peers.map((p) => vtepTextOf(underlay, p)).join(', ')})`
           : 'nowhere (no peer, VTEP unknown: vxlan-no-remote)';
-    return `fits; encapsulate VNI ${vx.vni} from ${formatIpv4(vx.vtep.underlay.localIp)}:${vx.vtep.underlay.port} -> ${to}`;
+    return `fits; encapsulate VNI ${vx.vni} from ${localVtepText(underlay)} -> ${to}`;
   }
 
   /**

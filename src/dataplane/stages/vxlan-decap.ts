@@ -12,16 +12,15 @@
  *   network's own peers (VxlanPort.authenticatedSenders);
  * these are counted on the socket port. A good frame's D_PORT becomes its network's VxlanPort (whose rx
  * counters count it), and, with learning on, its source MAC is learned behind that port and the
- * sender's VTEP address (flood-and-learn). Frames from other ports pass untouched: the cost for them
+ * sender's VTEP (flood-and-learn; an IPv6 underlay's number for it, overlay/underlay.ts). Frames from other ports pass untouched: the cost for them
  * is one property read per frame. In a trace dry run nothing is learned.
  */
 import { read32 } from '../../packet/bytes.js';
-import { formatIpv4 } from '../../packet/ipv4.js';
 import { formatMac, readMac } from '../../packet/mac.js';
 import type { Batch } from '../batch.js';
 import { DROP, type DropReason } from '../drop-reasons.js';
 import { DESC_STRIDE, D_LEN, D_OFF, D_PORT } from '../layout.js';
-import { META_SRC_IP_BACK, VXLAN_HDR_BACK } from '../overlay/underlay.js';
+import { META_SRC_IP_BACK, VXLAN_HDR_BACK, vtepTextOf } from '../overlay/underlay.js';
 import type { VtepSocketPort } from '../ports/vtep-socket-port.js';
 import type { Stage, StageContext } from '../stage.js';
 
@@ -76,20 +75,20 @@ export class VxlanDecapStage implements Stage {
       if (vx.authenticatedSenders !== null && !vx.authenticatedSenders.has(srcVtep)) {
         sock.counters.drops[DROP['vxlan-not-a-peer']]++;
         batch.dropReason[row] = DROP['vxlan-not-a-peer'];
-        if (tracer) tracer.add(this.name, row, `drop vxlan-not-a-peer: VNI ${vni} (${vx.name}) from WireGuard peer ${formatIpv4(srcVtep)}, which is not one of that network's peers`);
+        if (tracer) tracer.add(this.name, row, `drop vxlan-not-a-peer: VNI ${vni} (${vx.name}) from WireGuard peer ${vtepTextOf(sock.underlay, srcVtep)}, which is not one of that network's peers`);
         continue;
       }
       desc[d + D_PORT] = vx.id;
       const c = vx.counters;
       c.rxPackets++;
       c.rxBytes += len;
-      if (batch.notes !== null) batch.notes[row] = `vxlan vni ${vni} from ${formatIpv4(srcVtep)}`;
+      if (batch.notes !== null) batch.notes[row] = `vxlan vni ${vni} from ${vtepTextOf(sock.underlay, srcVtep)}`;
       if (vx.learning && (bytes[off + 6] & 1) === 0) {
         const mac = readMac(bytes, off + 6);
         if (mac !== 0 && learn) vx.domain?.fdb.learnRemote(mac, vx, srcVtep, now);
-        if (tracer) tracer.add(this.name, row, `VNI ${vni} from VTEP ${formatIpv4(srcVtep)} -> ${vx.name}; ${learn ? 'learn' : 'would learn'} ${formatMac(mac)} behind ${formatIpv4(srcVtep)}`);
+        if (tracer) tracer.add(this.name, row, `VNI ${vni} from VTEP ${vtepTextOf(sock.underlay, srcVtep)} -> ${vx.name}; ${learn ? 'learn' : 'would learn'} ${formatMac(mac)} behind ${vtepTextOf(sock.underlay, srcVtep)}`);
       } else if (tracer) {
-        tracer.add(this.name, row, `VNI ${vni} from VTEP ${formatIpv4(srcVtep)} -> ${vx.name}`);
+        tracer.add(this.name, row, `VNI ${vni} from VTEP ${vtepTextOf(sock.underlay, srcVtep)} -> ${vx.name}`);
       }
       rows[w++] = row;
     }
