@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TsnError } from '../errors.js';
-import { checkVtepAddress } from '../control/overlay-options.js';
+import { checkVtepAddress, vtepFamily } from '../control/overlay-options.js';
 import { Rtnetlink } from '../control/rtnetlink.js';
 import type { EtcdClientOptions } from './etcd-client.js';
 
@@ -68,6 +68,17 @@ function stableHostId(stateDir: string): string {
   return id;
 }
 
+/**
+ * A cluster host's VTEP (or a static entry's, `fdb add --vtep` on a cluster network): IPv4 only, since
+ * the store's host and endpoint records and the agents that follow them carry IPv4 VTEPs so far.
+ */
+export function checkClusterVtep(text: string, what: string): string {
+  if (vtepFamily(text) === 6) {
+    throw bad(`${what} ${text}: cluster hosts' VTEPs are IPv4 only so far (an IPv6 underlay works on a daemon without --cluster-store, with -o vtep= and -o peers=); expected an IPv4 address, e.g. 198.18.0.1`);
+  }
+  return checkVtepAddress(text, what, 4);
+}
+
 /** The host namespace's only non-loopback, non-TAP IPv4 address. */
 function defaultVtep(hostNetns: string | null): string {
   const nl = Rtnetlink.open(hostNetns ?? undefined);
@@ -96,7 +107,7 @@ export function parseClusterFlags(f: ClusterFlags, stateDir: string, hostNetns: 
     if (!/^\d+$/.test(f.clusterTtl) || Number(f.clusterTtl) < 2 || Number(f.clusterTtl) > 3600) throw bad(`--cluster-ttl ${JSON.stringify(f.clusterTtl)}: expected whole seconds from 2 to 3600`);
     ttlSeconds = Number(f.clusterTtl);
   }
-  const vtep = f.advertiseAddr !== undefined ? checkVtepAddress(f.advertiseAddr, '--advertise-addr') : defaultVtep(hostNetns);
+  const vtep = f.advertiseAddr !== undefined ? checkClusterVtep(f.advertiseAddr, '--advertise-addr') : defaultVtep(hostNetns);
   const tls = tlsFiles ? { ca: readPem(f.clusterCa, '--cluster-ca'), cert: readPem(f.clusterCert, '--cluster-cert'), key: readPem(f.clusterKey, '--cluster-key') } : undefined;
   return { client: { endpoints, tls }, prefix, hostId, vtep, ttlSeconds };
 }

@@ -36,7 +36,8 @@ import { NetworkIpam, type IpamState } from '../control/ipam.js';
 import { checkUserMac } from '../control/mac-address.js';
 import type { EndpointRecord, NetworkRecord } from '../control/model.js';
 import type { NetworkRuntime } from '../control/drivers/network-driver.js';
-import { FIRST_DEFAULT_VNI, OVERLAY_OPTION_KEYS, VNI_MAX, checkVtepAddress } from '../control/overlay-options.js';
+import { FIRST_DEFAULT_VNI, OVERLAY_OPTION_KEYS, VNI_MAX } from '../control/overlay-options.js';
+import { checkClusterVtep } from './cluster-options.js';
 import { formatIpv4, parseIpv4 } from '../control/cidr.js';
 import type { ClusterAgent } from './cluster-agent.js';
 import { prefixEnd } from './etcd-client.js';
@@ -383,7 +384,7 @@ export class ClusterRequests {
     const a = this.agent;
     a.requireStore();
     const mac = checkUserMac(req.mac);
-    const vtep = checkVtepAddress(req.vtep, '--vtep');
+    const vtep = checkClusterVtep(req.vtep, '--vtep');
     if ([...a.view.hosts.values()].some((h) => h.value.vtep === vtep)) {
       throw new TsnError('ERR_BAD_OPTION', `--vtep ${vtep} is a cluster host's VTEP: its endpoints come from the store; a static entry is for a host outside the cluster`);
     }

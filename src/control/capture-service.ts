@@ -34,6 +34,7 @@ import { CaptureFilter } from '../capture/capture-filter.js';
 /** The underlay's largest datagram (UDP GSO runs included) fits whole. */
 const UNDERLAY_SNAPLEN = 65535;
 import { withRtnetlink } from './rtnetlink.js';
+import { vtepFamily } from './overlay-options.js';
 
 export interface CaptureRequest {
   target: string;
@@ -154,7 +155,7 @@ export class CaptureService {
     const underlay = ov.encrypted ? this.daemon.overlay.encrypted.underlayOf(net.record) : null;
     if (ov.encrypted && !underlay) throw new TsnError('ERR_BAD_CAPTURE', `network ${net.record.name}: its WireGuard VTEP is not open (see the daemon log)`);
     const ifname = withRtnetlink(this.daemon.hostNetns ?? undefined, (nl) => {
-      const a = nl.addrList().find((x) => x.address === ov.vtep);
+      const a = nl.addrList(undefined, vtepFamily(ov.vtep)).find((x) => x.address === ov.vtep);
       return a ? nl.linkInfo(a.index).name : null;
     });
     if (!ifname) throw new TsnError('ERR_BAD_CAPTURE', `network ${net.record.name}: no interface of the host holds its VTEP address ${ov.vtep}`);

@@ -24,6 +24,7 @@ import type { Daemon } from './daemon.js';
 import { runInHost } from './host-command.js';
 import { Rtnetlink } from './rtnetlink.js';
 import { native } from '../native/addon.js';
+import { vtepFamily } from './overlay-options.js';
 
 export interface DoctorFinding {
   check: 'tun' | 'daemon' | 'orphans' | 'mtu' | 'promiscuous' | 'forwarding' | 'shim-routes' | 'rp-filter' | 'nat' | 'offloads' | 'clock';
@@ -162,6 +163,8 @@ function rpFilterFindings(daemon: Daemon): DoctorFinding[] {
     if (rt.record.driver !== 'overlay') continue;
     const view = daemon.inspectNetwork(rt.record.name) as { Overlay?: { VTEP?: string; UnderlayInterface?: string | null; StaticFDB?: { VTEP: string }[] } };
     const ul = view.Overlay?.UnderlayInterface;
+    // rp_filter is IPv4's (net.ipv4.conf.*): an IPv6 VTEP ([fd00::1]:4789) has nothing to check.
+    if (rt.record.overlay && vtepFamily(rt.record.overlay.vtep) === 6) continue;
     const vtep = view.Overlay?.VTEP?.split(':')[0];
     if (!ul || !vtep) continue; // no underlay holds the VTEP address: the overlay cannot work at all, and inspect says so
     const remotes = new Set([...daemon.overlay.peersOf(rt), ...(view.Overlay?.StaticFDB ?? []).map((f) => f.VTEP)]);

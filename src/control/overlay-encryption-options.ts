@@ -11,11 +11,12 @@
  *                              prints them); IP is the peer's VTEP address and first endpoint
  *
  * Without encrypted.peers the peers come from the cluster store when the daemon has one (a
- * WireguardPeerSource); with neither, the network is refused (nothing could be reached).
+ * WireguardPeerSource); with neither, the network is refused (nothing could be reached). IPv4 VTEPs
+ * only: an IPv6 -o vtep= with encrypted=true is refused by name.
  */
 import { TsnError } from '../errors.js';
 import type { OverlayEncryption } from './model.js';
-import { checkVtepAddress } from './overlay-options.js';
+import { checkVtepAddress, vtepFamily } from './overlay-options.js';
 
 export const ENCRYPTION_OPTION_KEYS = ['encrypted', 'encrypted.port', 'encrypted.peers'] as const;
 export const DEFAULT_WIREGUARD_PORT = 51820;
@@ -45,6 +46,8 @@ export function parseEncryptionOptions(options: Record<string, string>, vtep: st
     return undefined;
   }
   if (on !== 'true' && on !== '') throw bad(`-o encrypted=${on}: expected true or false`);
+  // WireGuard endpoints (wg_transport.c) are IPv4 sockets so far.
+  if (vtepFamily(vtep) === 6) throw bad(`-o encrypted=true: the VTEP ${vtep} is IPv6, and encrypted overlays run over an IPv4 underlay only; expected an IPv4 -o vtep= for an encrypted overlay, or a plaintext one over IPv6 (drop -o encrypted)`);
   const port = options['encrypted.port'] === undefined ? DEFAULT_WIREGUARD_PORT : checkPort(options['encrypted.port'], '-o encrypted.port=');
   const peers: OverlayEncryption['peers'] = [];
   const text = options['encrypted.peers'];
@@ -54,7 +57,7 @@ export function parseEncryptionOptions(options: Record<string, string>, vtep: st
       const m = /^([^@]+)@([^:]+)(?::(.*))?$/.exec(part);
       if (!m) throw bad(`-o encrypted.peers=${text}: ${JSON.stringify(part)} is not PUBKEY@IP[:PORT]`);
       const publicKey = checkPublicKey(m[1], '-o encrypted.peers=');
-      const ip = checkVtepAddress(m[2], '-o encrypted.peers=');
+      const ip = checkVtepAddress(m[2], '-o encrypted.peers=', 4, vtep);
       if (ip === vtep) throw bad(`-o encrypted.peers=${text}: ${ip} is the local VTEP itself; list the other hosts`);
       const peerPort = m[3] === undefined ? port : checkPort(m[3], `-o encrypted.peers= ${part}: port `);
       if (peers.some((p) => p.vtep === ip)) throw bad(`-o encrypted.peers=${text}: ${ip} is listed twice`);

@@ -5,11 +5,13 @@
  * own L2 segment, as Docker's overlay is without docker_gwbridge. Remote MACs are reached through a
  * VxlanPort in the domain, which encapsulates into VXLAN over UDP.
  *
- * Per host, one VtepSocketPort per local VTEP address and port (198.18.0.1:4789), shared by every
- * overlay network on it, each with its own VNI; it is opened with the first network that needs it and
- * closed with the last. The underlay MTU is the MTU of the link that holds the VTEP address; the
- * network's MTU (what endpoints get) defaults to it minus 50, and an explicit --mtu above that is
- * refused, because such frames could only be dropped. `network inspect` re-reads the underlay MTU and
+ * Per host, one VtepSocketPort per local VTEP address and port (198.18.0.1:4789, [fd00::1]:4789),
+ * shared by every overlay network on it, each with its own VNI; it is opened with the first network
+ * that needs it and closed with the last. A VTEP is IPv4 or IPv6 (VXLAN over UDP/IPv6), its peers and
+ * static entries of the same family; records keep addresses as text, and the VTEP's underlay turns
+ * them into the uint32 the data plane carries (overlay/underlay.ts). The underlay MTU is the MTU of
+ * the link that holds the VTEP address; the network's MTU (what endpoints get) defaults to it minus
+ * 50 (70 over IPv6), and an explicit --mtu above that is refused, because such frames could only be dropped. `network inspect` re-reads the underlay MTU and
  * shows the effective MTU (and a warning when the underlay shrank below what endpoints were given).
  *
  * Static remote entries (`fdb add NETWORK MAC --vtep IP [--ip ADDR]`) live in the network record and
@@ -22,7 +24,8 @@
  */
 import { parseMac, formatMac } from '../../packet/mac.js';
 import { UdpUnderlay } from '../../dataplane/overlay/udp-underlay.js';
-import type { Underlay } from '../../dataplane/overlay/underlay.js';
+import { vtepNumberOf, vtepTextOf, type Underlay } from '../../dataplane/overlay/underlay.js';
+import { vxlanOverlayMtuOverhead } from '../../dataplane/overlay/frame-fit.js';
 import { VtepSocketPort } from '../../dataplane/ports/vtep-socket-port.js';
 import { VxlanPort } from '../../dataplane/ports/vxlan-port.js';
 import { formatIpv4, parseCidr, parseIpv4 } from '../cidr.js';
@@ -32,7 +35,7 @@ import { TsnError } from '../../errors.js';
 import { checkUserMac } from '../mac-address.js';
 import type { EndpointRecord, NetworkRecord, OverlayRecord } from '../model.js';
 import type { CreateNetworkRequest, ParsedNetworkOptions } from '../network-options.js';
-import { OVERLAY_OPTION_KEYS, checkVtepAddress, parseOverlayOptions } from '../overlay-options.js';
+import { OVERLAY_OPTION_KEYS, checkVtepAddress, parseOverlayOptions, vtepFamily, vtepWithPort } from '../overlay-options.js';
 import { Rtnetlink, withRtnetlink } from '../rtnetlink.js';
 import { BridgeDriver } from './bridge-driver.js';
 import { EncryptedVteps } from './encrypted-vteps.js';
@@ -42,6 +45,11 @@ import type { DriverContext, EndpointRuntime, NetworkDriver, NetworkPlan, Networ
 
 /** VXLAN over IPv4: outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
 export const OVERLAY_MTU_OVERHEAD = 50;
+
+/** What VXLAN takes off the underlay's MTU for the VTEP `vtep`: 50, or 70 over IPv6 (outer IPv6 is 40 bytes). */
+export function overlayMtuOverhead(vtep: string): number {
+  return vxlanOverlayMtuOverhead(vtepFamily(vtep));
+}
 
 /**
  * Segments of an endpoint's GSO super-frames so that one fits one UDP_SEGMENT message: a datagram is
@@ -103,13 +111,18 @@ export class OverlayDriver implements NetworkDriver {
   /** Keys `-o` accepts for this driver, besides the common ones (overlay-options.ts parses them). */
   readonly ownOptionKeys = [...Object.keys(OVERLAY_OPTION_KEYS), ...ENCRYPTION_OPTION_KEYS];
 
-  /** IPv4 addresses of the host namespace (loopback excluded) and the link each is on. */
+  /**
+   * IPv4 and IPv6 addresses of the host namespace and the link each is on: not loopback, nor IPv6
+   * link-local (a VTEP address needs no zone); IPv6 in canonical text, as records keep it.
+   */
   private hostAddresses(): { address: string; link: UnderlayLink; tap: boolean }[] {
     const nl = Rtnetlink.open(this.ctx.hostNetns ?? undefined);
     try {
-      return nl
-        .addrList()
-        .filter((a) => !a.address.startsWith('127.'))
+      const v6 = nl
+        .addrList(undefined, 6)
+        .map((a) => ({ ...a, address: formatIpv6Address(parseIpv6Address(a.address)) }))
+        .filter((a) => a.address !== '::1' && !/^fe[89ab]/.test(a.address));
+      return [...nl.addrList().filter((a) => !a.address.startsWith('127.')), ...v6]
         .map((a) => {
           const info = nl.linkInfo(a.index);
           return { address: a.address, link: { ifindex: a.index, name: info.name, mtu: info.mtu }, tap: info.kind === 'tun' };
@@ -153,21 +166,22 @@ export class OverlayDriver implements NetworkDriver {
       if (overlay.peers.length === 0) overlay.peers = encrypted.peers.map((p) => p.vtep); // BUM to every encrypted peer
     }
     const link = addrs.find((a) => a.address === overlay.vtep)!.link;
-    const fit = link.mtu - OVERLAY_MTU_OVERHEAD - (encrypted ? WG_OVERHEAD : 0);
+    const overhead = overlayMtuOverhead(overlay.vtep);
+    const fit = link.mtu - overhead - (encrypted ? WG_OVERHEAD : 0);
     if (fit < 68) {
-      throw new TsnError('ERR_BAD_OPTION', `the underlay ${link.name} (${overlay.vtep}) has MTU ${link.mtu}: VXLAN adds ${OVERLAY_MTU_OVERHEAD} bytes, which leaves less than IPv4's minimum of 68; raise the underlay's MTU`);
+      throw new TsnError('ERR_BAD_OPTION', `the underlay ${link.name} (${overlay.vtep}) has MTU ${link.mtu}: VXLAN adds ${overhead} bytes, which leaves less than IPv4's minimum of 68; raise the underlay's MTU`);
     }
     if (explicitMtu !== null && explicitMtu > fit) {
       throw new TsnError(
         'ERR_BAD_OPTION',
-        `MTU ${explicitMtu} does not fit the underlay: VXLAN adds ${OVERLAY_MTU_OVERHEAD} bytes and ${link.name} (${overlay.vtep}) has MTU ${link.mtu}; expected at most ${fit} (the default), or raise the underlay's MTU`,
+        `MTU ${explicitMtu} does not fit the underlay: VXLAN${vtepFamily(overlay.vtep) === 6 ? ' over IPv6' : ''} adds ${overhead} bytes and ${link.name} (${overlay.vtep}) has MTU ${link.mtu}; expected at most ${fit} (the default), or raise the underlay's MTU`,
       );
     }
     return { overlay, mtu: explicitMtu ?? fit };
   }
 
   private vtepKey(ov: OverlayRecord): string {
-    return ov.encrypted ? EncryptedVteps.key(ov) : `${ov.vtep}:${ov.port}`;
+    return ov.encrypted ? EncryptedVteps.key(ov) : vtepWithPort(ov.vtep, ov.port);
   }
 
   private acquireVtep(ov: OverlayRecord): VtepSocketPort {
@@ -189,7 +203,8 @@ export class OverlayDriver implements NetworkDriver {
         throw new TsnError('ERR_VTEP_IN_USE', `UDP port ${ov.port} on ${ov.vtep} is in use (EADDRINUSE): another VTEP holds it (a kernel vxlan device with this dstport, another daemon); choose another -o port=N`);
       }
       if (code === 'EADDRNOTAVAIL') {
-        throw new TsnError('ERR_BAD_OPTION', `VTEP address ${ov.vtep} is not an address of this host (EADDRNOTAVAIL): give the underlay interface that address, or choose another -o vtep=IP`);
+        const dad = vtepFamily(ov.vtep) === 6 ? ' (an IPv6 address still in duplicate address detection cannot be bound yet: wait a moment, or add it with nodad)' : '';
+        throw new TsnError('ERR_BAD_OPTION', `VTEP address ${ov.vtep} is not an address of this host (EADDRNOTAVAIL)${dad}: give the underlay interface that address, or choose another -o vtep=IP`);
       }
       throw err;
     }
@@ -230,10 +245,10 @@ export class OverlayDriver implements NetworkDriver {
       vx = new VxlanPort(`vxlan${ov.vni}`, {
         vni: ov.vni,
         vtep: sock,
-        peers: ov.peers.map((p) => parseIpv4(p)),
+        peers: ov.peers.map((p) => vtepNumberOf(sock!.underlay, p)),
         learning: ov.learning,
         // Encrypted: the "underlay" VXLAN sees is the WireGuard tunnel, 60 bytes smaller than the link.
-        underlayMtu: (link?.mtu ?? rec.options.mtu + OVERLAY_MTU_OVERHEAD + (ov.encrypted ? WG_OVERHEAD : 0)) - (ov.encrypted ? WG_OVERHEAD : 0),
+        underlayMtu: (link?.mtu ?? rec.options.mtu + overlayMtuOverhead(ov.vtep) + (ov.encrypted ? WG_OVERHEAD : 0)) - (ov.encrypted ? WG_OVERHEAD : 0),
         subnet: subnet ? { network: subnet.network, prefixLen: subnet.prefixLen } : undefined,
       });
       vx.label = `vxlan ${ov.vni} (${ov.peers.length} peer${ov.peers.length === 1 ? '' : 's'})`;
@@ -250,7 +265,7 @@ export class OverlayDriver implements NetworkDriver {
       const now = this.ctx.engine.clock.now();
       for (const s of ov.staticFdb) {
         const mac = parseMac(s.mac);
-        net.domain!.fdb.addStatic(mac, vx, now, parseIpv4(s.vtep));
+        net.domain!.fdb.addStatic(mac, vx, now, vtepNumberOf(sock.underlay, s.vtep));
         if (s.ip) vx.neighbors.addStatic(parseIpv4(s.ip), mac, now);
         if (s.ip6) vx.neighbors6.addStatic(s.ip6, mac, now);
       }
@@ -330,11 +345,11 @@ export class OverlayDriver implements NetworkDriver {
       vx.underlayMtu = link.mtu - tunnel;
     }
     const underlayMtu = link?.mtu ?? (vx ? vx.underlayMtu + tunnel : null);
-    const fit = underlayMtu === null ? null : underlayMtu - OVERLAY_MTU_OVERHEAD - tunnel;
+    const fit = underlayMtu === null ? null : underlayMtu - overlayMtuOverhead(ov.vtep) - tunnel;
     const effective = fit === null ? net.record.options.mtu : Math.min(net.record.options.mtu, fit);
     const out: Record<string, unknown> = {
       VNI: ov.vni,
-      VTEP: `${ov.vtep}:${ov.port}`,
+      VTEP: vtepWithPort(ov.vtep, ov.port),
       Peers: ov.peers,
       Learning: ov.learning,
       UnderlayInterface: link?.name ?? null,
@@ -357,7 +372,7 @@ export class OverlayDriver implements NetworkDriver {
   fdbAdd(net: NetworkRuntime, macText: string, vtepText: string, ipText: string | null, ip6Text: string | null = null): { mac: string; vtep: string; ip: string | null; ip6?: string } {
     const ov = this.overlayOf(net);
     const mac = checkUserMac(macText);
-    const vtep = checkVtepAddress(vtepText, '--vtep');
+    const vtep = checkVtepAddress(vtepText, '--vtep', vtepFamily(ov.vtep), ov.vtep);
     if (vtep === ov.vtep) throw new TsnError('ERR_BAD_OPTION', `--vtep ${vtep} is this host's own VTEP: a static remote entry names another host's VTEP address`);
     for (const e of net.endpoints.values()) {
       if (e.record.mac === mac) throw new TsnError('ERR_MAC_IN_USE', `MAC ${mac} is local endpoint ${e.record.id}'s on ${net.record.name}: a remote entry cannot take it`);
@@ -386,7 +401,7 @@ export class OverlayDriver implements NetworkDriver {
     const old = ov.staticFdb.find((s) => s.mac === mac);
     if (old?.ip) vx.neighbors.remove(parseIpv4(old.ip), macNum);
     if (old?.ip6) vx.neighbors6.remove(old.ip6, macNum);
-    net.domain!.fdb.addStatic(macNum, vx, now, parseIpv4(vtep));
+    net.domain!.fdb.addStatic(macNum, vx, now, vtepNumberOf(vx.vtep.underlay, vtep));
     if (ip) vx.neighbors.addStatic(parseIpv4(ip), macNum, now);
     if (ip6) vx.neighbors6.addStatic(ip6, macNum, now);
     const entry = { mac, vtep, ip, ...(ip6 ? { ip6 } : {}) };
@@ -441,7 +456,7 @@ export class OverlayDriver implements NetworkDriver {
     const vx = this.vxlan(net);
     const now = this.ctx.engine.clock.now();
     const macNum = parseMac(mac);
-    net.domain!.fdb.addStatic(macNum, vx, now, parseIpv4(vtep));
+    net.domain!.fdb.addStatic(macNum, vx, now, vtepNumberOf(vx.vtep.underlay, vtep));
     if (ip) vx.neighbors.addStatic(parseIpv4(ip), macNum, now);
   }
 
@@ -457,12 +472,13 @@ export class OverlayDriver implements NetworkDriver {
   /** The VTEPs that get this network's broadcasts and unknown unicast (head-end replication). */
   setPeers(net: NetworkRuntime, peers: readonly string[]): void {
     const vx = this.vxlan(net);
-    vx.setPeers(peers.map((p) => parseIpv4(p)));
+    vx.setPeers(peers.map((p) => vtepNumberOf(vx.vtep.underlay, p)));
     vx.label = `vxlan ${vx.vni} (${peers.length} peer${peers.length === 1 ? '' : 's'})`;
   }
 
   peersOf(net: NetworkRuntime): string[] {
-    return (this.vxlanPorts.get(net.record.id)?.peers ?? []).map((p) => formatIpv4(p));
+    const vx = this.vxlanPorts.get(net.record.id);
+    return vx ? vx.peers.map((p) => vtepTextOf(vx.vtep.underlay, p)) : [];
   }
 
   /** `stats`: the VTEP sockets (NetworkDriver.stats). */
@@ -470,13 +486,17 @@ export class OverlayDriver implements NetworkDriver {
     return { vteps: this.vtepStats() };
   }
 
-  /** Per VTEP socket: what it received, and what it dropped before a VNI was known. */
+  /** Per VTEP socket: what it received, and what it dropped before a VNI was known (IPv6: its remote addresses, numbered or refused). */
   vtepStats() {
-    return [...this.vteps.entries()].map(([key, use]) => ({
-      vtep: key,
-      networks: [...use.port.networks.keys()].sort((a, b) => a - b),
-      sourcePorts: [...use.port.underlay.sourcePorts],
-      ...use.port.counters.toJSON(),
-    }));
+    return [...this.vteps.entries()].map(([key, use]) => {
+      const remotes = use.port.underlay instanceof UdpUnderlay ? use.port.underlay.addressCounts() : null;
+      return {
+        vtep: key,
+        networks: [...use.port.networks.keys()].sort((a, b) => a - b),
+        sourcePorts: [...use.port.underlay.sourcePorts],
+        ...(remotes ? { remoteVteps: remotes } : {}),
+        ...use.port.counters.toJSON(),
+      };
+    });
   }
 }
