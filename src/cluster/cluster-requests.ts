@@ -33,6 +33,7 @@ import { randomBytes } from 'node:crypto';
 import type { ConnectRequest, CreateNetworkRequest } from '../control/daemon.js';
 import { TsnError } from '../errors.js';
 import { NetworkIpam, type IpamState } from '../control/ipam.js';
+import { isIpv6Text } from '../control/ipam6.js';
 import { checkUserMac } from '../control/mac-address.js';
 import type { EndpointRecord, NetworkRecord } from '../control/model.js';
 import type { NetworkRuntime } from '../control/drivers/network-driver.js';
@@ -338,9 +339,10 @@ export class ClusterRequests {
   }
 
   /** IpamDriver.RequestAddress on a cluster network: an unbound claim in the store, then the local reservation. */
-  async reserveAddress(ref: string, want?: string): Promise<{ ip: string; prefixLen: number }> {
+  async reserveAddress(ref: string, want?: string, family: 4 | 6 = 4): Promise<{ ip: string; prefixLen: number }> {
     const rt = this.clusterNetwork(ref);
-    if (!rt) return this.daemon.reserveAddress(ref, want);
+    // A cluster network has no IPv6 (refused at create): the daemon refuses an IPv6 reservation by name.
+    if (!rt || family === 6) return this.daemon.reserveAddress(ref, want, family);
     const a = this.agent;
     a.requireStore();
     const { ip, key } = await this.claim(rt, want);
@@ -355,7 +357,7 @@ export class ClusterRequests {
   /** IpamDriver.ReleaseAddress: the claim goes only if it is still this host's and no endpoint took it. */
   async releaseAddress(ref: string, ip: string): Promise<void> {
     const rt = this.clusterNetwork(ref);
-    if (!rt) return void this.daemon.releaseAddress(ref, ip);
+    if (!rt || isIpv6Text(ip)) return void this.daemon.releaseAddress(ref, ip); // IPv6: never claimed in the store
     if ([...rt.endpoints.values()].some((e) => e.record.ip === ip)) return; // its disconnect releases it
     const a = this.agent;
     a.requireStore();

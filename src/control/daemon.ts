@@ -35,7 +35,7 @@ import { describeSandbox, resolveSandbox, sandboxFrom } from './sandbox.js';
 import { StateStore } from './state-store.js';
 import { LbControl } from './lb-control.js';
 import { planIpv6 } from './dual-stack.js';
-import { NetworkIpam6, type Ipam6State } from './ipam6.js';
+import { isIpv6Text, NetworkIpam6, parseIpv6Address, type Ipam6State } from './ipam6.js';
 
 // Moved to network-options.ts; re-exported for code written against the daemon.
 export { checkIfname, type CreateNetworkRequest };
@@ -470,9 +470,9 @@ export class Daemon {
     );
   }
 
-  /** The first network whose record matches, with its IPAM state. */
-  findNetwork(match: (r: NetworkRecord, ipam: NetworkIpam | null) => boolean): NetworkRecord | null {
-    for (const rt of this.networks.values()) if (match(rt.record, rt.ipam)) return this.recordOf(rt);
+  /** The first network whose record matches, with its IPAM state (IPv6 too, on a dual-stack network). */
+  findNetwork(match: (r: NetworkRecord, ipam: NetworkIpam | null, ipam6: NetworkIpam6 | null) => boolean): NetworkRecord | null {
+    for (const rt of this.networks.values()) if (match(rt.record, rt.ipam, rt.ipam6 ?? null)) return this.recordOf(rt);
     return null;
   }
 
@@ -553,18 +553,38 @@ export class Daemon {
     this.log(`endpoint ${endpointId} (${endpointLabel(ep.record)}) released from ${rt.record.name}: ${why}`);
   }
 
-  /** Reserve an address on a network's IPAM (a front door's IPAM driver): `ip`, or the next free one. */
-  reserveAddress(networkName: string, ip?: string): { ip: string; prefixLen: number } {
+  /**
+   * Reserve an address on a network's IPAM (a front door's IPAM driver): `ip`, or the next free one;
+   * family 6 on the network's IPv6 IPAM (a dual-stack network's).
+   */
+  reserveAddress(networkName: string, ip?: string, family: 4 | 6 = 4): { ip: string; prefixLen: number } {
     const rt = this.network(networkName);
-    if (!rt.ipam) throw new TsnError('ERR_BAD_OPTION', `network ${rt.record.name} has no IPAM (driver ${rt.record.driver})`);
-    const got = rt.ipam.allocate(ip);
-    this.persist();
-    return { ip: got, prefixLen: rt.ipam.prefixLen };
+    if (family === 6 && !rt.ipam6) throw new TsnError('ERR_BAD_OPTION', `${ip !== undefined ? `--ip6 ${ip}: ` : ''}network ${rt.record.name} has no IPv6 subnet (it was made without --ipv6)`);
+    if (family === 4 && !rt.ipam) throw new TsnError('ERR_BAD_OPTION', `network ${rt.record.name} has no IPAM (driver ${rt.record.driver})`);
+    const ipam = family === 6 ? rt.ipam6! : rt.ipam!;
+    const got = ipam.allocate(ip);
+    try {
+      this.persist();
+    } catch (err) {
+      ipam.release(got); // not reserved if the file does not say so
+      throw err;
+    }
+    return { ip: got, prefixLen: ipam.prefixLen };
   }
 
-  /** Give an address back, unless an endpoint holds it or it is reserved (gateway, aux). */
+  /** Give an address (IPv4 or IPv6) back, unless an endpoint holds it or it is reserved (gateway, aux). */
   releaseAddress(networkName: string, ip: string): boolean {
     const rt = this.network(networkName);
+    if (isIpv6Text(ip)) {
+      const ipam6 = rt.ipam6;
+      if (!ipam6 || !ipam6.contains(ip) || ipam6.reservedReason(ip) !== null || !ipam6.isAllocated(ip)) return false;
+      // Compared as numbers: Docker writes an address its own way (fd00:1:0::5), we canonically.
+      const want = parseIpv6Address(ip);
+      for (const e of rt.endpoints.values()) if (e.record.ip6 && parseIpv6Address(e.record.ip6) === want) return false;
+      ipam6.release(ip);
+      this.persist();
+      return true;
+    }
     if (!rt.ipam || !rt.ipam.contains(ip) || rt.ipam.reservedReason(ip) !== null) return false;
     for (const e of rt.endpoints.values()) if (e.record.ip === ip) return false;
     const released = rt.ipam.release(ip);

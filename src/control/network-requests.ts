@@ -18,10 +18,11 @@ export interface NetworkRequests {
   disconnect(ref: string, endpointRef: string): Promise<EndpointRecord>;
   /**
    * An address held for an endpoint that is made later (an IPAM driver's RequestAddress): `ip`, or the
-   * next free one. connect() with that ip and `addressReserved` takes it.
+   * next free one; family 6 on a dual-stack network's IPv6 IPAM. connect() with that ip (ip6) and
+   * `addressReserved` takes it.
    */
-  reserveAddress(ref: string, ip?: string): Promise<{ ip: string; prefixLen: number }>;
-  /** Give back a reserved address that no endpoint took (an endpoint's own goes with disconnect). */
+  reserveAddress(ref: string, ip?: string, family?: 4 | 6): Promise<{ ip: string; prefixLen: number }>;
+  /** Give back a reserved address (IPv4 or IPv6) that no endpoint took (an endpoint's own goes with disconnect). */
   releaseAddress(ref: string, ip: string): Promise<void>;
   /**
    * Docker removed its network for `ref` (NetworkDriver.DeleteNetwork). Locally that removes the
@@ -38,7 +39,7 @@ export function localNetworkRequests(daemon: Daemon): NetworkRequests {
     removeNetwork: async (ref, force) => daemon.removeNetwork(ref, force),
     connect: async (ref, req) => daemon.connect(ref, req),
     disconnect: async (ref, endpointRef) => daemon.disconnect(ref, endpointRef),
-    reserveAddress: async (ref, ip) => daemon.reserveAddress(ref, ip),
+    reserveAddress: async (ref, ip, family) => daemon.reserveAddress(ref, ip, family),
     releaseAddress: async (ref, ip) => void daemon.releaseAddress(ref, ip),
     removeDockerNetwork: async (ref) => daemon.removeNetwork(ref, true),
   };
