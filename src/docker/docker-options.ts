@@ -2,7 +2,8 @@
  * Docker's network options, as libnetwork hands them to a remote driver's CreateNetwork, mapped to a
  * tsnet network request. `-o KEY=VALUE` of `docker network create` arrives under
  * com.docker.network.generic; `--internal` and `--ipv6` as their own labels (with `--ipv6`, IPv6Data's
- * one pool is the network's IPv6 subnet: a dual-stack network, control/dual-stack.ts). Our own keys:
+ * one pool is the network's IPv6 subnet: a dual-stack network, control/dual-stack.ts; the ip-ranges,
+ * which IPv4Data/IPv6Data do not repeat, come from our IPAM driver's pending pools). Our own keys:
  * `tsnet.driver` (bridge, macvlan, ipvlan, overlay) and `tsnet.name` (the tsnet network's name; by
  * default the first 12 hex digits of Docker's network id, as `docker network ls` shows it). Every other
  * key goes to the daemon, which knows Docker's names where they mean the same as ours and refuses the
@@ -57,7 +58,7 @@ export function networkRequestFromDocker(body: { NetworkID: string; Options?: Re
     gateway: d?.Gateway ? stripPrefix(d.Gateway) : undefined,
     ipRange: subnet ? (ipRangeOf(subnet) ?? undefined) : undefined,
     auxAddresses: Object.keys(aux).length ? aux : undefined,
-    ...(ipv6 || d6 ? { ipv6, subnet6: d6?.Pool || undefined, gateway6: d6?.Gateway ? stripPrefix(d6.Gateway) : undefined } : {}),
+    ...(ipv6 || d6 ? { ipv6, subnet6: d6?.Pool || undefined, gateway6: d6?.Gateway ? stripPrefix(d6.Gateway) : undefined, ipRange6: d6?.Pool ? (ipRangeOf(d6.Pool) ?? undefined) : undefined } : {}),
     options: rest,
     docker: { networkId: body.NetworkID },
   };

@@ -68,7 +68,7 @@ export class NetworkDriverPlugin {
       case 'GetCapabilities':
         return { Scope: 'local', ConnectivityScope: 'local' };
       case 'CreateNetwork': {
-        const req = networkRequestFromDocker(body as never, (subnet) => this.pools.pending.get(subnet)?.ipRange ?? null);
+        const req = networkRequestFromDocker(body as never, (subnet) => this.pools.of(subnet)?.ipRange ?? null);
         // A cluster overlay's addresses are claimed in the store, which only our IPAM driver does:
         // Docker's own would hand out the same addresses on every host.
         const space = (body.IPv4Data as DockerIpamData[] | null | undefined)?.[0]?.AddressSpace ?? '';
@@ -76,7 +76,9 @@ export class NetworkDriverPlugin {
           throw new TsnError('ERR_BAD_OPTION', `-o tsnet.driver=overlay without --ipam-driver tsnet (address space ${JSON.stringify(space)}): this daemon's overlays are cluster networks in ${this.clusterStore}, whose addresses are claimed there; add --ipam-driver tsnet`);
         }
         const rec = await this.requests.createNetwork(req);
+        // The network's IPAM (IPv4 and IPv6) holds the pools now.
         this.pools.pending.delete(rec.ipam ? (rec.ipam as { subnet: string }).subnet : '');
+        if (rec.ipam6) this.pools.pending.delete((rec.ipam6 as { subnet: string }).subnet);
         return {};
       }
       case 'DeleteNetwork': {
@@ -92,15 +94,17 @@ export class NetworkDriverPlugin {
         const ep = await this.requests.connect(net.name, {
           hostSideName: `tsn${endpointId.slice(0, 12)}`,
           ip: iface.Address ? iface.Address.split('/')[0] : undefined,
-          // Docker's IPAM chose it (a dual-stack network); libnetwork puts it on the interface itself.
+          // An IPAM driver chose it (ours reserved it already); libnetwork puts it on the interface itself.
           ip6: iface.AddressIPv6 ? iface.AddressIPv6.split('/')[0] : undefined,
           mac: iface.MacAddress || undefined,
           addressReserved: true,
           label: `docker:${endpointId.slice(0, 12)}`,
           docker: { endpointId },
         });
-        // libnetwork wants back only what it did not give.
-        return { Interface: iface.MacAddress ? {} : { MacAddress: ep.mac } };
+        // libnetwork wants back only what it did not give: the MAC, and the IPv6 address we chose when
+        // the IPAM gave none on a dual-stack network.
+        const ip6 = !iface.AddressIPv6 && ep.ip6 ? { AddressIPv6: `${ep.ip6}/${ep.prefixLen6}` } : {};
+        return { Interface: { ...(iface.MacAddress ? {} : { MacAddress: ep.mac }), ...ip6 } };
       }
       case 'EndpointOperInfo': {
         const net = this.network(str(body, 'NetworkID'));

@@ -97,7 +97,9 @@ describe.skipIf(skip)('Docker: published ports, masquerade, bad input, container
     const netsBefore = await h.tsnetOk(['network', 'ls', '--json']);
     const dockerBefore = await h.dockerOk(['network', 'ls', '-q']);
     const cases: [string[], RegExp][] = [
-      [['--ipv6', '--subnet', '10.204.0.0/24', '--subnet', 'fd00:204::/64'], /IPv4-only/],
+      [['--ipv6', '--subnet', '10.204.0.0/24'], /--ipv6 without an IPv6 --subnet: tsnet's IPAM driver has no default IPv6 pool; add one besides the IPv4 --subnet, e\.g\. --subnet fd00:1::\/64/],
+      [['--ipv6', '--subnet', '10.204.0.0/24', '--subnet', 'fe80::/64'], /IPv6 subnet fe80::\/64 is link-local/],
+      [['--ipv6', '--subnet', '10.204.0.0/24', '--subnet', 'fd00:204::/64', '--gateway', 'fd00:204::'], /IPv6 gateway fd00:204:: is the subnet-router anycast address of fd00:204::\/64/],
       [['--subnet', '10.203.0.128/25'], /10\.203\.0\.128\/25 overlaps network 'web'/],
       [['--subnet', '10.204.0.0/24', '--gateway', '10.204.0.255'], /gateway 10\.204\.0\.255 is the broadcast address/],
       [['--subnet', '10.204.0.0/24', '-o', 'frobnicate=yes'], /-o frobnicate=yes: unknown option; accepted: /],

@@ -4,6 +4,8 @@
  * ping each other and the gateway through our switch, `docker run --ip`, `docker network inspect`
  * shows our IPAM, `docker network connect/disconnect`.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerHost, TEST_IMAGE } from '../helpers/dockerd.js';
 import { privilegedSkipReason } from '../helpers/netns.js';
@@ -134,6 +136,65 @@ describe.skipIf(skip)('Docker remote network + IPAM driver (real dockerd)', () =
     } finally {
       await lan.teardown();
     }
+  }, 120_000);
+
+  it('--ipv6 --ipam-driver tsnet: the IPv6 --subnet/--ip-range become the network\'s IPv6 IPAM; ping6, --ip6, inspect; rm leaves nothing', async () => {
+    const state = () => JSON.parse(readFileSync(join(h.stateDir, 'state.json'), 'utf8')) as { networks: { name: string; ipam: { allocated: string[] } | null; ipam6?: { allocated: string[] } }[] };
+    const tsnetNets = async () => (JSON.parse(await h.tsnetOk(['network', 'ls', '--json'])) as { name: string }[]).map((n) => n.name);
+    // Docker asks for its default IPv6 pool without an IPv6 --subnet: refused by name; its IPv4 pool goes back.
+    const refused = await h.docker(['network', 'create', '-d', 'tsnet', '--ipam-driver', 'tsnet', '--ipv6', '--subnet', '10.209.0.0/24', '-o', 'tsnet.name=ds6', 'ds6']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain("--ipv6 without an IPv6 --subnet: tsnet's IPAM driver has no default IPv6 pool; add one besides the IPv4 --subnet, e.g. --subnet fd00:1::/64");
+    expect(await tsnetNets()).not.toContain('ds6');
+
+    await h.dockerOk(['network', 'create', '-d', 'tsnet', '--ipam-driver', 'tsnet', '--ipv6', '--subnet', '10.209.0.0/24', '--subnet', 'fd00:209::/64', '--ip-range', 'fd00:209::100/120', '-o', 'tsnet.name=ds6', 'ds6']);
+    await h.dockerOk(['run', '-d', '--name', 'f1', '--network', 'ds6', TEST_IMAGE, 'sleep', '600']);
+    await h.dockerOk(['run', '-d', '--name', 'f2', '--network', 'ds6', '--ip6', 'fd00:209::50', TEST_IMAGE, 'sleep', '600']);
+    const ip6Of = (c: string) => h.dockerOk(['inspect', '-f', '{{(index .NetworkSettings.Networks "ds6").GlobalIPv6Address}}', c]);
+    expect(await ip6Of('f2')).toBe('fd00:209::50');
+    const f1 = await ip6Of('f1');
+    expect(f1).toBe('fd00:209::100'); // the first of the ip-range, from our IPAM
+    expect(await h.dockerOk(['exec', 'f1', 'ip', '-6', 'addr', 'show', 'eth0'])).toContain('fd00:209::100/64');
+    expect(await h.dockerOk(['exec', 'f1', 'ip', '-6', 'route'])).toMatch(/default via fd00:209::1 dev eth0/);
+    expect(await h.dockerOk(['exec', 'f1', 'ping', '-c', '2', '-W', '2', 'fd00:209::50'])).toContain('2 packets received');
+    expect(await h.dockerOk(['exec', 'f2', 'ping', '-c', '2', '-W', '2', f1])).toContain('2 packets received');
+    expect(await h.dockerOk(['exec', 'f2', 'ping', '-c', '1', '-W', '2', 'fd00:209::1'])).toContain('1 packets received'); // the gateway port
+    expect(await h.dockerOk(['exec', 'f2', 'ping', '-c', '1', '-W', '2', '10.209.0.1'])).toContain('1 packets received');
+
+    const dinspect = JSON.parse(await h.dockerOk(['network', 'inspect', 'ds6']))[0];
+    expect(dinspect.EnableIPv6).toBe(true);
+    expect(dinspect.IPAM.Driver).toBe('tsnet');
+    expect(dinspect.IPAM.Config).toContainEqual(expect.objectContaining({ Subnet: 'fd00:209::/64', IPRange: 'fd00:209::100/120' }));
+    const dockerV6 = Object.values(dinspect.Containers as Record<string, { IPv6Address: string }>).map((c) => c.IPv6Address).sort();
+    expect(dockerV6).toEqual(['fd00:209::100/64', 'fd00:209::50/64']);
+    const t = JSON.parse(await h.tsnetOk(['network', 'inspect', 'ds6']))[0];
+    expect(t.EnableIPv6).toBe(true);
+    expect(t.IPAM.Config).toContainEqual(expect.objectContaining({ Subnet: 'fd00:209::/64', IPRange: 'fd00:209::100/120', Gateway: 'fd00:209::1' }));
+    expect(Object.values(t.Endpoints as Record<string, { IPv6Address: string }>).map((e) => e.IPv6Address).sort()).toEqual(dockerV6);
+    // Persisted: the addresses Docker asked for are in the network's IPv6 pool in the state file.
+    expect(state().networks.find((n) => n.name === 'ds6')!.ipam6!.allocated.sort()).toEqual(['fd00:209::100', 'fd00:209::50']);
+
+    // A refused --ip6 (the gateway) keeps neither address: libnetwork would keep the IPv4 one, we give it back.
+    const before = state().networks.find((n) => n.name === 'ds6')!;
+    const bad = await h.docker(['run', '--rm', '--network', 'ds6', '--ip6', 'fd00:209::1', TEST_IMAGE, 'true']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('--ip6 fd00:209::1 is the IPv6 gateway of fd00:209::/64');
+    const after = state().networks.find((n) => n.name === 'ds6')!;
+    expect(after.ipam!.allocated.sort()).toEqual(before.ipam!.allocated.sort());
+    expect(after.ipam6!.allocated.sort()).toEqual(before.ipam6!.allocated.sort());
+
+    // A container gone gives its IPv6 address back; network rm leaves no tsnet network.
+    await h.dockerOk(['rm', '-f', 'f1']);
+    expect(state().networks.find((n) => n.name === 'ds6')!.ipam6!.allocated).toEqual(['fd00:209::50']);
+    await h.dockerOk(['rm', '-f', 'f2']);
+    await h.dockerOk(['network', 'rm', 'ds6']);
+    expect(await tsnetNets()).not.toContain('ds6');
+    expect(state().networks.map((n) => n.name)).not.toContain('ds6');
+    // Both pools are free again: the same subnets make a new network.
+    await h.dockerOk(['network', 'create', '-d', 'tsnet', '--ipam-driver', 'tsnet', '--ipv6', '--subnet', '10.209.0.0/24', '--subnet', 'fd00:209::/64', '-o', 'tsnet.name=ds6b', 'ds6b']);
+    expect(await h.dockerOk(['run', '--rm', '--network', 'ds6b', TEST_IMAGE, 'sh', '-c', 'ping -c 1 -W 2 fd00:209::1 >/dev/null && echo ok'])).toBe('ok');
+    await h.dockerOk(['network', 'rm', 'ds6b']);
+    expect(await tsnetNets()).not.toContain('ds6b');
   }, 120_000);
 
   it('300 docker run --rm in a row on a /24 leave no address taken', async () => {

@@ -18,6 +18,15 @@ describe('networkRequestFromDocker', () => {
     expect(r).toMatchObject({ ipv6: true, subnet: '10.1.0.0/24', gateway: '10.1.0.1', subnet6: 'fd00:1::/64', gateway6: 'fd00:1::1', auxAddresses: { DefaultGatewayIPv6: 'fd00:1::fe' } });
   });
 
+  it("takes each family's ip-range from our IPAM driver's pending pools (IPv4Data/IPv6Data do not carry it)", () => {
+    const ranges: Record<string, string> = { '10.1.0.0/24': '10.1.0.128/25', 'fd00:1::/64': 'fd00:1::100/120' };
+    const r = networkRequestFromDocker(
+      { NetworkID: 'abcdef0123456789', Options: { 'com.docker.network.enable_ipv6': true }, IPv4Data: [{ Pool: '10.1.0.0/24' }], IPv6Data: [{ Pool: 'fd00:1::/64' }] },
+      (subnet) => ranges[subnet] ?? null,
+    );
+    expect(r).toMatchObject({ ipRange: '10.1.0.128/25', subnet6: 'fd00:1::/64', ipRange6: 'fd00:1::100/120' });
+  });
+
   it('leaves an IPv4 network as it was, and refuses two IPv6 pools by name', () => {
     const r = networkRequestFromDocker({ NetworkID: 'abcdef0123456789', IPv4Data: [{ Pool: '10.1.0.0/24' }] }, none);
     expect('ipv6' in r).toBe(false);

@@ -52,3 +52,29 @@ describe('NetworkDriverPlugin.CreateNetwork', () => {
     expect(await plugin.handle('NoSuchMethod', {})).toBeUndefined();
   });
 });
+
+describe('NetworkDriverPlugin.CreateEndpoint on a dual-stack network', () => {
+  const net = { id: 'n1', name: 'ds', docker: { networkId: 'b'.repeat(64) } };
+  const daemon = { findNetwork: (m: (r: typeof net) => boolean) => (m(net) ? net : null) } as unknown as Daemon;
+  function connectingRequests() {
+    const asked: Array<{ ip?: string; ip6?: string; addressReserved?: boolean }> = [];
+    const requests = {
+      connect: async (_ref: string, r: { ip?: string; ip6?: string }) => (asked.push(r), { mac: '02:00:00:00:00:05', ip: r.ip ?? null, ip6: r.ip6 ?? 'fd00:9::7', prefixLen6: 64 }),
+    } as unknown as NetworkRequests;
+    return { asked, requests };
+  }
+  const body = (iface: Record<string, string>) => ({ NetworkID: 'b'.repeat(64), EndpointID: 'e'.repeat(64), Interface: iface });
+
+  it("passes the IPAM's IPv6 address as reserved and gives back only the MAC", async () => {
+    const { asked, requests } = connectingRequests();
+    const plugin = new NetworkDriverPlugin(daemon, new DockerPools(), requests, null);
+    expect(await plugin.handle('CreateEndpoint', body({ Address: '10.9.0.2/24', AddressIPv6: 'fd00:9::5/64' }))).toEqual({ Interface: { MacAddress: '02:00:00:00:00:05' } });
+    expect(asked).toMatchObject([{ ip: '10.9.0.2', ip6: 'fd00:9::5', addressReserved: true }]);
+  });
+
+  it('fills AddressIPv6 with the address the network chose when libnetwork gave none', async () => {
+    const { requests } = connectingRequests();
+    const plugin = new NetworkDriverPlugin(daemon, new DockerPools(), requests, null);
+    expect(await plugin.handle('CreateEndpoint', body({ Address: '10.9.0.2/24', MacAddress: '02:00:00:00:00:05' }))).toEqual({ Interface: { AddressIPv6: 'fd00:9::7/64' } });
+  });
+});
