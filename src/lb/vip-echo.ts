@@ -11,6 +11,17 @@ import { foldChecksum, onesSum, pseudoHeaderSumV6 } from '../packet/checksum.js'
 import { readMac, writeMac } from '../packet/mac.js';
 
 const IPPROTO_ICMP = 1;
+
+/** Back to the sender: destination MAC := its source, source := `vipMac`; the `n`-byte addresses swapped. */
+function turnAround(bytes: Uint8Array, off: number, vipMac: number, srcAt: number, dstAt: number, n: number): void {
+  writeMac(bytes, off, readMac(bytes, off + 6));
+  writeMac(bytes, off + 6, vipMac);
+  for (let i = 0; i < n; i++) {
+    const t = bytes[srcAt + i];
+    bytes[srcAt + i] = bytes[dstAt + i];
+    bytes[dstAt + i] = t;
+  }
+}
 const ECHO_REQUEST = 8;
 const ECHO_REPLY = 0;
 
@@ -26,14 +37,7 @@ export function answerVipEcho(bytes: Uint8Array, off: number, len: number, ip: n
   if ((read16(bytes, ip + 6) & 0x3fff) !== 0) return false; // a fragment: not answered (IPVS would reassemble first)
   const icmp = ip + ihl;
   if (bytes[icmp] !== ECHO_REQUEST || bytes[icmp + 1] !== 0) return false;
-  const client = readMac(bytes, off + 6);
-  writeMac(bytes, off, client);
-  writeMac(bytes, off + 6, vipMac);
-  for (let i = 0; i < 4; i++) {
-    const t = bytes[ip + 12 + i];
-    bytes[ip + 12 + i] = bytes[ip + 16 + i];
-    bytes[ip + 16 + i] = t;
-  }
+  turnAround(bytes, off, vipMac, ip + 12, ip + 16, 4);
   bytes[ip + 8] = 64;
   write16(bytes, ip + 10, 0);
   write16(bytes, ip + 10, foldChecksum(onesSum(bytes, ip, ihl)));
@@ -57,14 +61,7 @@ export function answerVipEcho6(bytes: Uint8Array, off: number, len: number, ip: 
   if (payload < 8 || ip - off + 40 + payload > len) return false;
   const icmp = ip + 40;
   if (bytes[icmp] !== ECHO6_REQUEST || bytes[icmp + 1] !== 0) return false;
-  const client = readMac(bytes, off + 6);
-  writeMac(bytes, off, client);
-  writeMac(bytes, off + 6, vipMac);
-  for (let i = 0; i < 16; i++) {
-    const t = bytes[ip + 8 + i];
-    bytes[ip + 8 + i] = bytes[ip + 24 + i];
-    bytes[ip + 24 + i] = t;
-  }
+  turnAround(bytes, off, vipMac, ip + 8, ip + 24, 16);
   bytes[ip + 7] = 64;
   bytes[icmp] = ECHO6_REPLY;
   write16(bytes, icmp + 2, 0);

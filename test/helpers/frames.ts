@@ -120,6 +120,13 @@ export function prng(seed: number): () => number {
   };
 }
 
+/** What a NIC/kernel does to a NEEDS_CSUM frame: sum from csum_start to the end, store the complement. */
+export function completePartialChecksum(f: Uint8Array, csumStart: number, csumOffset: number): void {
+  const c = fold(sum16(f, csumStart, f.length - csumStart));
+  f[csumStart + csumOffset] = c >> 8;
+  f[csumStart + csumOffset + 1] = c & 0xff;
+}
+
 /** The 16 bytes of IPv6 text (tests only: full or `::` forms, no dotted tail). */
 export function ipv6Bytes(text: string): number[] {
   const [head, tail] = text.split('::');

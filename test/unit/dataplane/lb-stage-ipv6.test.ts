@@ -12,7 +12,7 @@ import { SwitchEngine } from '../../../src/dataplane/switch-engine.js';
 import { PROTO_V6, STATE_ESTABLISHED } from '../../../src/lb/conn-table.js';
 import { vipMac, vipMac6 } from '../../../src/lb/load-balancer.js';
 import type { ForwardMethod } from '../../../src/lb/real-server.js';
-import { ethFrame, ipv6Bytes, l4Checksum6Valid, l4Frame6, macBytes, tcpChecksumsValid, tcpFrame } from '../../helpers/frames.js';
+import { completePartialChecksum, ethFrame, ipv6Bytes, l4Checksum6Valid, l4Frame6, macBytes, tcpChecksumsValid, tcpFrame } from '../../helpers/frames.js';
 
 const v6 = (s: string) => Uint8Array.from(ipv6Bytes(s));
 const CLIENT = 0x02420a010002;
@@ -141,12 +141,7 @@ describe('lb stage, IPv6', () => {
     const [f] = servers[first].take();
     expect(f.vnet.flags & VNET_F_NEEDS_CSUM).toBeTruthy();
     const g = f.frame.slice();
-    let s = 0;
-    for (let i = csumStart; i + 1 < g.length; i += 2) s += (g[i] << 8) | g[i + 1];
-    while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
-    const c = ~s & 0xffff;
-    g[csumStart + csumOffset] = c >> 8;
-    g[csumStart + csumOffset + 1] = c & 0xff;
+    completePartialChecksum(g, csumStart, csumOffset);
     expect(l4Checksum6Valid(g)).toBe(true);
     expect(addr(g, 38)).toEqual(ipv6Bytes(`fd00:1::${10 + first}`));
   });

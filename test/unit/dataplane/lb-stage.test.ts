@@ -10,7 +10,7 @@ import { SwitchEngine } from '../../../src/dataplane/switch-engine.js';
 import { STATE_ESTABLISHED } from '../../../src/lb/conn-table.js';
 import { vipMac } from '../../../src/lb/load-balancer.js';
 import type { ForwardMethod } from '../../../src/lb/real-server.js';
-import { BROADCAST, ethFrame, macBytes, tcpChecksumsValid, tcpFrame } from '../../helpers/frames.js';
+import { BROADCAST, completePartialChecksum, ethFrame, macBytes, tcpChecksumsValid, tcpFrame } from '../../helpers/frames.js';
 
 const ip = (s: string) => s.split('.').reduce((a, o) => a * 256 + Number(o), 0) >>> 0;
 const CLIENT = 0x02420a010002;
@@ -117,12 +117,7 @@ describe('lb stage', () => {
     const [f] = servers[first].take();
     expect(f.vnet.flags & VNET_F_NEEDS_CSUM).toBeTruthy();
     const g = f.frame.slice();
-    let s = 0;
-    for (let i = csumStart; i + 1 < g.length; i += 2) s += (g[i] << 8) | g[i + 1];
-    while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
-    const c = ~s & 0xffff;
-    g[csumStart + csumOffset] = c >> 8;
-    g[csumStart + csumOffset + 1] = c & 0xff;
+    completePartialChecksum(g, csumStart, csumOffset);
     expect(tcpChecksumsValid(g)).toBe(true);
   });
 

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { encapsulateIpip, IPIP_MAX_INNER, rewriteDestination, rewriteDestination6, rewriteSource, rewriteSource6 } from '../../../src/lb/nat-rewrite.js';
-import { fold, ipv6Bytes, l4Checksum6Valid, l4Frame6, tcpChecksumsValid, tcpFrame } from '../../helpers/frames.js';
+import { completePartialChecksum, fold, ipv6Bytes, l4Checksum6Valid, l4Frame6, tcpChecksumsValid, tcpFrame } from '../../helpers/frames.js';
 
 const ip = (s: string) => s.split('.').reduce((a, o) => a * 256 + Number(o), 0);
 
@@ -13,13 +13,6 @@ function sum16(b: Uint8Array, off: number, len: number): number {
   for (let i = 0; i + 1 < len; i += 2) s += (b[off + i] << 8) | b[off + i + 1];
   if (len & 1) s += b[off + len - 1] << 8;
   return s;
-}
-
-/** What a NIC/kernel does to a NEEDS_CSUM frame: sum from csum_start to the end, store the complement. */
-function completePartial(f: Uint8Array, csumStart: number, csumOffset: number): void {
-  const c = fold(sum16(f, csumStart, f.length - csumStart));
-  f[csumStart + csumOffset] = c >> 8;
-  f[csumStart + csumOffset + 1] = c & 0xff;
 }
 
 function udpFrame(srcIp: string, dstIp: string, sport: number, dport: number, payload: number, withCsum: boolean): Uint8Array {
@@ -68,15 +61,15 @@ describe('NAT rewrite', () => {
     const { frame, csumStart, csumOffset } = tcpFrame({ dst: 1, src: 2, srcIp: '10.1.0.2', dstIp: '10.1.0.100', sport: 40000, dport: 80, payloadLen: 1400, partialCsum: true });
     rewriteDestination(frame, 14, 34, 6, ip('10.1.0.12'), 9090, true);
     const copy = frame.slice();
-    completePartial(copy, csumStart, csumOffset);
+    completePartialChecksum(copy, csumStart, csumOffset);
     expect(tcpChecksumsValid(copy)).toBe(true);
     // Updating the port in the partial sum too (the classic mistake) would not verify:
     const wrong = frame.slice();
     rewriteDestination(wrong, 14, 34, 6, ip('10.1.0.12'), 9091, false);
-    completePartial(wrong, csumStart, csumOffset);
+    completePartialChecksum(wrong, csumStart, csumOffset);
     expect(tcpChecksumsValid(wrong)).toBe(false);
     rewriteSource(frame, 14, 34, 6, ip('10.1.0.100'), 80, true);
-    completePartial(frame, csumStart, csumOffset);
+    completePartialChecksum(frame, csumStart, csumOffset);
     expect(tcpChecksumsValid(frame)).toBe(true);
   });
 
@@ -128,7 +121,7 @@ describe('NAT rewrite, IPv6', () => {
   it('NEEDS_CSUM: only the address enters the partial sum; completed afterwards it verifies', () => {
     const { frame, csumStart, csumOffset } = l4Frame6({ dst: 1, src: 2, srcIp: 'fd00:1::2', dstIp: 'fd00:1::100', proto: 6, sport: 40000, dport: 80, payloadLen: 1200, partialCsum: true });
     rewriteDestination6(frame, 14, 54, 6, a6('fd00:9::12'), 9090, true);
-    completePartial(frame, csumStart, csumOffset);
+    completePartialChecksum(frame, csumStart, csumOffset);
     expect(l4Checksum6Valid(frame)).toBe(true);
   });
 });
