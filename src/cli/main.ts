@@ -105,7 +105,7 @@ network
   .option('--ipv6', 'dual stack: an IPv6 subnet too (give it with --subnet fd00:1::/64); bridge networks')
   .option('--aux-address <name=ip>', 'reserve an address (repeatable)', collect, [])
   .option('--mtu <n>', 'MTU of the network\'s interfaces')
-  .option('-o, --opt <key=value>', 'driver option: icc=true|false, internal=true|false, bridge.name=NAME; overlay: vni=N, vtep=LOCAL_IP, peers=IP[,IP...], port=4789, learning=true|false; macvlan/ipvlan: parent=IFACE, mode=bridge|private|vepa|passthru (ipvlan: l2), host_shim=IP, host_shim.name=NAME (repeatable)', collect, [])
+  .option('-o, --opt <key=value>', 'driver option: icc=true|false, internal=true|false, bridge.name=NAME; overlay: vni=N, vtep=LOCAL_IP (IPv4 or IPv6), peers=IP[,IP...] (the vtep family), port=4789, learning=true|false; macvlan/ipvlan: parent=IFACE, mode=bridge|private|vepa|passthru (ipvlan: l2), host_shim=IP, host_shim.name=NAME (repeatable)', collect, [])
   .option('--force', 'create it even if a device of the host holds or routes the subnet')
   .option('--json', 'print JSON')
   .addOption(socketOption())
