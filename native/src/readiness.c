@@ -13,17 +13,36 @@
  * array is writable from JavaScript at any time (another I/O callback in the same poll phase may run
  * between our poll callbacks and the check), so nothing is ever indexed by a value read back from it.
  *
- * Syscalls: epoll_ctl (through libuv's poll handles).
+ * Busy-poll (setBusyPoll, off by default): after a call that had frames, the check keeps asking a
+ * second epoll set of the same descriptors (epoll_wait with no timeout) for up to the budget, and calls
+ * JavaScript again at once with what turned ready, as Open vSwitch's PMD threads and the kernel's
+ * busy_poll do: the answer to a frame just sent (an ACK, an echo reply) is taken without the daemon
+ * going idle and being woken again. Adaptive: each hit restarts the budget, a turn ends after
+ * TSN_BUSY_TURN_NS at most so timers and the control API still run, and a spin that found nothing
+ * halves the next turn's budget (doubled back by a hit) so an idle switch stops spinning.
+ *
+ * Syscalls: epoll_ctl (through libuv's poll handles, and on the busy-poll set), epoll_wait,
+ * clock_gettime.
  */
 #include "readiness.h"
 #include "errors.h"
+#include <errno.h>
 #include <stdbool.h>
+#include <sched.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
 #include <uv.h>
+
+/* The longest one check turn may spin before libuv runs its timers and other handles again. */
+#define TSN_BUSY_TURN_NS 1000000LL
+#define TSN_BUSY_EVENTS 256
 
 typedef struct {
   uv_poll_t handle;
   int32_t port;
+  int fd;
 } port_poll;
 
 static napi_env g_env;
@@ -37,10 +56,19 @@ static uint8_t *g_flag;     /* port already in the ready list this turn */
 static int32_t g_nready;
 static uv_check_t g_check;
 static bool g_check_started;
+static int g_busy_epfd = -1;  /* the busy-poll set: every polled descriptor, level-triggered */
+static int64_t g_busy_ns;     /* configured budget; 0 = off */
+static int64_t g_busy_cur_ns; /* this turn's budget (adaptive, <= g_busy_ns) */
+static double g_busy_spins, g_busy_hits; /* counters for stats: empty epoll_waits, calls made from a spin */
 
-static void on_check(uv_check_t *h) {
-  (void)h;
-  if (g_nready == 0 || !g_handler) return;
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* One call into JavaScript with the ready list; false when JavaScript threw (the spin stops). */
+static bool call_ready(void) {
   int32_t n = g_nready;
   for (int32_t i = 0; i < n; i++) {
     g_flag[g_ready[i]] = 0;
@@ -54,12 +82,63 @@ static void on_check(uv_check_t *h) {
   napi_get_reference_value(g_env, g_receiver, &recv);
   napi_create_int32(g_env, n, &argv[0]);
   napi_status s = napi_make_callback(g_env, g_actx, recv, fn, 1, argv, &result);
+  bool ok = true;
   if (s == napi_pending_exception) {
     napi_value err;
     napi_get_and_clear_last_exception(g_env, &err);
     napi_fatal_exception(g_env, err);
+    ok = false;
   }
   napi_close_handle_scope(g_env, scope);
+  return ok;
+}
+
+/* Note the busy-poll set's ready descriptors in the ready list; returns how many were added. */
+static int32_t busy_collect(void) {
+  struct epoll_event ev[TSN_BUSY_EVENTS];
+  int n = epoll_wait(g_busy_epfd, ev, TSN_BUSY_EVENTS, 0);
+  int32_t added = 0;
+  for (int i = 0; i < n; i++) {
+    int32_t port = (int32_t)ev[i].data.u32;
+    /* A port stopped (or its id reused) since the event was queued is skipped, never reported. */
+    if (port < 0 || (size_t)port >= g_ready_cap || !g_polls[port] || g_flag[port]) continue;
+    g_flag[port] = 1;
+    g_ready[g_nready++] = port;
+    added++;
+  }
+  return added;
+}
+
+static void busy_poll(void) {
+  int64_t start = now_ns();
+  int64_t deadline = start + g_busy_cur_ns;
+  int64_t end = start + TSN_BUSY_TURN_NS;
+  bool hit = false;
+  for (;;) {
+    int64_t t = now_ns();
+    if (t >= deadline || t >= end || !g_handler) break;
+    if (busy_collect() == 0) {
+      g_busy_spins++;
+      /* Give the CPU to whatever is runnable here (the peer that will answer, softirq work): on a
+       * machine with few cores a pure spin delays the very reply it waits for. */
+      sched_yield();
+      continue;
+    }
+    hit = true;
+    g_busy_hits++;
+    if (!call_ready()) return;
+    deadline = now_ns() + g_busy_cur_ns;
+  }
+  /* Adapt: a turn whose spin found nothing halves the next budget; one that found frames restores it. */
+  if (hit) g_busy_cur_ns = g_busy_ns;
+  else if (g_busy_cur_ns > 1000) g_busy_cur_ns /= 2;
+}
+
+static void on_check(uv_check_t *h) {
+  (void)h;
+  if (g_nready == 0 || !g_handler) return;
+  if (!call_ready()) return;
+  if (g_busy_ns > 0 && g_busy_epfd >= 0) busy_poll();
 }
 
 static void on_poll(uv_poll_t *h, int status, int events) {
@@ -102,6 +181,16 @@ static napi_value set_ready_handler(napi_env env, napi_callback_info info) {
     tsn_throw_code(env, "ENOMEM", "setReadyHandler: out of memory");
     return NULL;
   }
+  int epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (epfd < 0) {
+    int e = errno;
+    free(ready);
+    free(polls);
+    free(flag);
+    tsn_throw_errno(env, "epoll_create1", "setReadyHandler: the busy-poll set", e);
+    return NULL;
+  }
+  g_busy_epfd = epfd;
   g_env = env;
   napi_value recv, name;
   TSN_CALL(env, napi_create_object(env, &recv)); /* napi_make_callback wants an object as receiver */
@@ -157,6 +246,7 @@ static napi_value poll_start(napi_env env, napi_callback_info info) {
     return NULL;
   }
   pp->port = port;
+  pp->fd = fd;
   int r = uv_poll_init(loop, &pp->handle, fd);
   if (r < 0) {
     free(pp); /* not initialised: not in the loop's queue */
@@ -168,6 +258,16 @@ static napi_value poll_start(napi_env env, napi_callback_info info) {
     uv_close((uv_handle_t *)&pp->handle, free_poll);
     tsn_throw_errno(env, "uv_poll_start", NULL, -r);
     return NULL;
+  }
+  if (g_busy_epfd >= 0) {
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)port};
+    if (epoll_ctl(g_busy_epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+      int e = errno;
+      uv_poll_stop(&pp->handle);
+      uv_close((uv_handle_t *)&pp->handle, free_poll);
+      tsn_throw_errno(env, "epoll_ctl", "pollStart: the busy-poll set", e);
+      return NULL;
+    }
   }
   g_polls[port] = pp;
   return NULL;
@@ -190,13 +290,49 @@ static napi_value poll_stop(napi_env env, napi_callback_info info) {
       break;
     }
   g_flag[port] = 0;
+  /* The descriptor is still open here (ports close after pollStop); ENOENT/EBADF change nothing. */
+  if (g_busy_epfd >= 0) epoll_ctl(g_busy_epfd, EPOLL_CTL_DEL, pp->fd, NULL);
   uv_poll_stop(&pp->handle);
   uv_close((uv_handle_t *)&pp->handle, free_poll);
   return NULL;
 }
 
+/*
+ * setBusyPoll(microseconds): how long the check may keep polling for frames after a call that had
+ * some (0 turns it off). Returns the value in force. Syscalls: none.
+ */
+static napi_value set_busy_poll(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  double us;
+  TSN_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_double(env, argv[0], &us) != napi_ok || !(us >= 0 && us <= 1000)) {
+    tsn_throw_code(env, "ERR_INVALID_ARG_VALUE", "setBusyPoll(microseconds): expected 0 (off) to 1000");
+    return NULL;
+  }
+  g_busy_ns = (int64_t)(us * 1000.0);
+  g_busy_cur_ns = g_busy_ns;
+  TSN_CALL(env, napi_create_double(env, us, &out));
+  return out;
+}
+
+/* busyPollStats(): { budgetUs, spins, hits }: empty polls and calls made from a spin since start. */
+static napi_value busy_poll_stats(napi_env env, napi_callback_info info) {
+  napi_value o, v;
+  TSN_CALL(env, napi_create_object(env, &o));
+  TSN_CALL(env, napi_create_double(env, (double)g_busy_ns / 1000.0, &v));
+  TSN_CALL(env, napi_set_named_property(env, o, "budgetUs", v));
+  TSN_CALL(env, napi_create_double(env, g_busy_spins, &v));
+  TSN_CALL(env, napi_set_named_property(env, o, "spins", v));
+  TSN_CALL(env, napi_create_double(env, g_busy_hits, &v));
+  TSN_CALL(env, napi_set_named_property(env, o, "hits", v));
+  return o;
+}
+
 napi_value tsn_readiness_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
+      {"setBusyPoll", NULL, set_busy_poll, NULL, NULL, NULL, napi_default, NULL},
+      {"busyPollStats", NULL, busy_poll_stats, NULL, NULL, NULL, napi_default, NULL},
       {"setReadyHandler", NULL, set_ready_handler, NULL, NULL, NULL, napi_default, NULL},
       {"pollStart", NULL, poll_start, NULL, NULL, NULL, napi_default, NULL},
       {"pollStop", NULL, poll_stop, NULL, NULL, NULL, napi_default, NULL},

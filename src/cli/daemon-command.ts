@@ -6,6 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SwitchEngine } from '../dataplane/switch-engine.js';
+import { readinessHub } from '../dataplane/readiness-hub.js';
 import { ApiServer } from '../control/api-server.js';
 import { Daemon } from '../control/daemon.js';
 import { StateLock } from '../control/state-lock.js';
@@ -25,6 +26,8 @@ export interface DaemonCommandOptions {
   defaultAddressPool: string[];
   /** Connections the load balancer tracks at most (`--lb-max-connections`). */
   lbMaxConnections?: number;
+  /** `--busy-poll µs`: how long the readiness check keeps polling after a burst (0/undefined: off). */
+  busyPoll?: number;
   cluster?: ClusterFlags;
   /** The Docker plugin socket (`--docker-plugin PATH|off`), null: off. */
   dockerPlugin?: string | null;
@@ -44,6 +47,7 @@ export function parsePool(text: string): { base: string; size: number } {
 
 export async function runDaemon(opts: DaemonCommandOptions): Promise<void> {
   const engine = new SwitchEngine({ lb: { connCapacity: opts.lbMaxConnections } });
+  if (opts.busyPoll) readinessHub.setBusyPoll(opts.busyPoll);
   const daemon = new Daemon({
     engine,
     stateDir: opts.stateDir,

@@ -66,6 +66,7 @@ program
   .option('--state-dir <dir>', 'where state is persisted', '/var/lib/tsnet-switch')
   .addOption(socketOption())
   .option('--default-address-pool <base=CIDR,size=N>', 'pool for networks created without --subnet (repeatable; default: Docker\'s)', collect, [])
+  .option('--busy-poll <us>', 'after a burst, keep polling the ports this many µs before sleeping (0 = off, at most 1000; env TSNET_SWITCH_BUSY_POLL; default 0)')
   .option('--lb-max-connections <n>', 'connections the load balancer tracks at most (default 1048576, about 57 bytes each)')
   .option('--cluster-store <etcd://HOST:PORT[,...]>', 'share overlay networks, addresses, endpoints and hosts through etcd (docs/overlay-etcd.md)')
   .option('--cluster-prefix <prefix>', 'key prefix in the store (default /tsnet)')
@@ -82,6 +83,11 @@ program
   .action(async (o) => {
     const metricsListen = o.metricsListen !== undefined ? parseTcpListenAddress(o.metricsListen, '--metrics-listen') : undefined;
     const uiListen = o.uiListen !== undefined ? parseTcpListenAddress(o.uiListen, '--ui-listen') : undefined;
+    const busyText = o.busyPoll ?? process.env.TSNET_SWITCH_BUSY_POLL;
+    const busyPoll = busyText !== undefined ? Number(busyText) : undefined;
+    if (busyPoll !== undefined && !(/^\d+$/.test(String(busyText).trim()) && busyPoll <= 1000)) {
+      throw new TsnError('ERR_BAD_OPTION', `--busy-poll ${JSON.stringify(busyText)}: expected whole microseconds from 0 (off) to 1000`);
+    }
     const lbMax = o.lbMaxConnections !== undefined ? intArg(o.lbMaxConnections, '--lb-max-connections') : undefined;
     if (lbMax !== undefined && (lbMax < 1 || lbMax > 1 << 24)) throw new TsnError('ERR_BAD_OPTION', `--lb-max-connections ${lbMax}: expected 1 to ${1 << 24}`);
     const clusterFlags = ['clusterPrefix', 'hostId', 'advertiseAddr', 'clusterTtl', 'clusterCa', 'clusterCert', 'clusterKey'].filter((k) => o[k] !== undefined);
@@ -89,7 +95,7 @@ program
     const cluster = o.clusterStore !== undefined ? { clusterStore: o.clusterStore, clusterPrefix: o.clusterPrefix, hostId: o.hostId, advertiseAddr: o.advertiseAddr, clusterTtl: o.clusterTtl, clusterCa: o.clusterCa, clusterCert: o.clusterCert, clusterKey: o.clusterKey } : undefined;
     // Loaded here, not at the top: no other command needs the data plane or the daemon.
     const { runDaemon } = await import('./daemon-command.js');
-    await runDaemon({ stateDir: o.stateDir, socket: socketPathFrom(o.socket), defaultAddressPool: o.defaultAddressPool, lbMaxConnections: lbMax, cluster, dockerPlugin: o.dockerPlugin === 'off' ? null : o.dockerPlugin, dockerApi: o.dockerApi, metricsListen, uiListen });
+    await runDaemon({ stateDir: o.stateDir, socket: socketPathFrom(o.socket), defaultAddressPool: o.defaultAddressPool, lbMaxConnections: lbMax, busyPoll, cluster, dockerPlugin: o.dockerPlugin === 'off' ? null : o.dockerPlugin, dockerApi: o.dockerApi, metricsListen, uiListen });
   });
 
 const network = program.command('network').description('manage networks');

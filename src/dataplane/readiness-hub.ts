@@ -9,6 +9,8 @@ import { native } from '../native/addon.js';
 import type { Port } from './port.js';
 
 export const MAX_PORTS = 4096;
+/** The longest busy-poll budget the addon takes (readiness.c's setBusyPoll). */
+export const MAX_BUSY_POLL_US = 1000;
 
 export interface ReadyListener {
   onReady(ports: Port[]): void;
@@ -45,6 +47,22 @@ class Hub {
       native().setReadyHandler((n) => this.dispatch(ready, n), ready);
     }
     native().pollStart(fd, port.id);
+  }
+
+  /**
+   * Keep polling the ports for up to `microseconds` after a burst that had frames (0: off), so the
+   * reply to what was just sent is read without the daemon going idle and being woken (readiness.c).
+   */
+  setBusyPoll(microseconds: number): void {
+    if (!Number.isFinite(microseconds) || microseconds < 0 || microseconds > MAX_BUSY_POLL_US) {
+      throw new RangeError(`busy-poll ${microseconds} µs: expected 0 (off) to ${MAX_BUSY_POLL_US}`);
+    }
+    native().setBusyPoll(microseconds);
+  }
+
+  /** Null while no port is watched (the emulator, memory ports): there is nothing to poll. */
+  busyPollStats(): { budgetUs: number; spins: number; hits: number } | null {
+    return this.ready ? native().busyPollStats() : null;
   }
 
   unwatch(port: Port): void {

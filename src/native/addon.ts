@@ -119,6 +119,10 @@ export interface NativeAddon {
   setReadyHandler(fn: (count: number) => void, ready: Int32Array): void;
   pollStart(fd: number, port: number): void;
   pollStop(port: number): void;
+  /** Busy-poll budget after a burst, in µs (0: off, at most 1000); returns it (readiness.c). */
+  setBusyPoll(microseconds: number): number;
+  /** The busy-poll budget in force, empty polls spun and calls made from a spin since start. */
+  busyPollStats(): { budgetUs: number; spins: number; hits: number };
   segment(frame: Uint8Array, vnet: VnetHeader): Uint8Array[];
   completeChecksum(frame: Uint8Array, csumStart: number, csumOffset: number): void;
   /**

@@ -4,6 +4,7 @@
  */
 import { CaptureHub } from '../../capture/capture-hub.js';
 import type { SwitchEngine } from '../../dataplane/switch-engine.js';
+import { readinessHub } from '../../dataplane/readiness-hub.js';
 import type { NetworkRuntime } from '../drivers/network-driver.js';
 import type { PortOwner } from './port-owners.js';
 
@@ -30,5 +31,5 @@ export function statsReport(engine: SwitchEngine, networks: readonly NetworkRunt
   });
   // Running captures: frames they wrote and dropped (capture-dropped: the writer was behind).
   const captures = CaptureHub.for(engine).list().map((c) => c.summary());
-  return { ports, networks: nets, ...driverSections, engine: { bursts: engine.bursts, internalErrors: engine.internalErrors }, captures };
+  return { ports, networks: nets, ...driverSections, engine: { bursts: engine.bursts, internalErrors: engine.internalErrors, busyPoll: readinessHub.busyPollStats() }, captures };
 }
