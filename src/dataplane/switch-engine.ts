@@ -10,7 +10,7 @@
  * counted and stops being polled; a stage that throws costs its batch (counted as internal-error),
  * never the process.
  */
-import { Batch } from './batch.js';
+import { Batch, CLASS_BRIDGE, CLASS_IPVLAN, CLASS_MACVLAN, CLASS_OVERLAY } from './batch.js';
 import type { CapturePoint } from './capture-point.js';
 import { MonotonicClock, type Clock } from './clock.js';
 import { DROP } from './drop-reasons.js';
@@ -22,6 +22,7 @@ import { L2Domain, type L2DomainOptions } from './l2-domain.js';
 import { DESC_STRIDE, D_LEN, D_PORT } from './layout.js';
 import type { Port } from './port.js';
 import { MemoryPort } from './ports/memory-port.js';
+import { VxlanPort } from './ports/vxlan-port.js';
 import { MAX_PORTS, readinessHub, type ReadyListener } from './readiness-hub.js';
 import type { StageContext } from './stage.js';
 import { Tracer, type TraceRecord } from './tracer.js';
@@ -55,6 +56,10 @@ export class SwitchEngine implements ReadyListener {
   private readonly ctx: StageContext = { now: 0, dryRun: false };
   private readonly memoryPorts: MemoryPort[] = [];
   private lastAging: number;
+  /** The burst stamp of Batch.mark. */
+  private stamp = 0;
+  /** Scratch: rows a stage made in this burst (not classified), appended for egress. */
+  private readonly madeRows: Int32Array;
   /** Ports that held frames back in the last burst (Port.hasPending), run again on the next turn. */
   private pendingPorts: Port[] = [];
   private pendingScheduled = false;
@@ -79,6 +84,7 @@ export class SwitchEngine implements ReadyListener {
     this.clock = opts.clock ?? new MonotonicClock();
     this.graph = buildGraph(opts.lb);
     this.batch = new Batch(this.pool, this.ports);
+    this.madeRows = new Int32Array(this.pool.slots);
     this.lastAging = this.clock.now();
   }
 
@@ -162,7 +168,7 @@ export class SwitchEngine implements ReadyListener {
   runBurst(ready: readonly Port[]): number {
     const pool = this.pool;
     const desc = pool.desc;
-    const rows = this.batch.rows;
+    const rows = this.batch.arrival;
     const slots = pool.slots;
     let n = 0; // rows in the batch
     // Next free slot (and descriptor row). A port's rows are descriptors at..at+got-1, but a coalescing
@@ -197,6 +203,7 @@ export class SwitchEngine implements ReadyListener {
     }
     const now = this.clock.now();
     if (n > 0) {
+      this.batch.rows = rows;
       this.batch.count = n;
       this.batch.tracer = null;
       this.ctx.now = now;
@@ -228,7 +235,7 @@ export class SwitchEngine implements ReadyListener {
   /** `received`: descriptor rows 0..received-1 may hold the burst's frames (those with D_PORT -1 hold none). */
   private runStages(received: number): void {
     try {
-      for (const stage of this.graph.stages) stage.process(this.batch, this.ctx);
+      this.pass(this.ctx);
     } catch (err) {
       // A bug in a stage: drop the batch, count it against the ingress ports, keep switching.
       this.internalErrors++;
@@ -241,6 +248,85 @@ export class SwitchEngine implements ReadyListener {
       for (const p of this.graph.egress.touched) p.txCount = 0;
       this.graph.egress.touched.length = 0;
     }
+  }
+
+  /**
+   * The graph over the batch (`arrival`/`count` set): the prefix stages over every row, then each row
+   * into its class's list (bridge, overlay, macvlan, ipvlan: by its ingress port's domain), the
+   * scheduled stages each over its classes' lists, and egress over the survivors in arrival order
+   * (rows a stage made, such as overlay-mtu's ICMP messages, after them).
+   */
+  private pass(ctx: StageContext): void {
+    const b = this.batch;
+    const g = this.graph;
+    const arrival = b.arrival;
+    b.rows = arrival;
+    for (let i = 0; i < g.prefix.length; i++) g.prefix[i].process(b, ctx);
+    const n = b.count;
+    b.arrivalCount = n;
+    // Two stamps per pass: `s` = classified, `s + 1` = survived to egress.
+    let s = (this.stamp += 2);
+    if (s >= 0x3ffffffe) {
+      b.mark.fill(0);
+      s = this.stamp = 2;
+    }
+    const mark = b.mark;
+    const counts = b.classCount;
+    counts.fill(0);
+    const desc = this.pool.desc;
+    const nets = g.parentNetworks;
+    let lastPort = -1;
+    let cls = CLASS_BRIDGE;
+    for (let i = 0; i < n; i++) {
+      const row = arrival[i];
+      const portId = desc[row * DESC_STRIDE + D_PORT];
+      if (portId !== lastPort) {
+        lastPort = portId;
+        cls = this.classOf(this.ports[portId]!, nets);
+      }
+      b.classRows[cls][counts[cls]++] = row;
+      mark[row] = s;
+    }
+    const schedule = g.schedule;
+    for (let k = 0; k < schedule.length; k++) {
+      const { stage, classes } = schedule[k];
+      for (let j = 0; j < classes.length; j++) {
+        const c = classes[j];
+        if (counts[c] === 0) continue;
+        b.rows = b.classRows[c];
+        b.count = counts[c];
+        stage.process(b, ctx);
+        counts[c] = b.count;
+      }
+    }
+    // Survivors back into arrival order; rows no class list held at classification come after.
+    const made = this.madeRows;
+    let m = 0;
+    for (let c = 0; c < counts.length; c++) {
+      const list = b.classRows[c];
+      for (let i = 0; i < counts[c]; i++) {
+        const row = list[i];
+        if (mark[row] !== s) made[m++] = row;
+        mark[row] = s + 1;
+      }
+    }
+    let w = 0;
+    for (let i = 0; i < n; i++) {
+      const row = arrival[i];
+      if (mark[row] === s + 1) arrival[w++] = row;
+    }
+    for (let i = 0; i < m; i++) arrival[w++] = made[i];
+    b.rows = arrival;
+    b.count = w;
+    g.egress.process(b, ctx);
+  }
+
+  /** The class of a frame from `port` (past ingress: the port has a domain). */
+  private classOf(port: Port, nets: ParentNetworks): number {
+    const net = nets.of(port.id);
+    if (net !== undefined && port.domain === net.domain) return net.kind === 'macvlan' ? CLASS_MACVLAN : CLASS_IPVLAN;
+    if (port.kind === 'vxlan' || (port.domain !== null && VxlanPort.of(port.domain) !== null)) return CLASS_OVERLAY;
+    return CLASS_BRIDGE;
   }
 
   private flush(): void {
@@ -284,13 +370,13 @@ export class SwitchEngine implements ReadyListener {
     pool.desc[D_PORT] = port.id;
     const tracer = new Tracer();
     const batch = this.batch;
-    batch.rows[0] = 0;
+    batch.arrival[0] = 0;
     batch.count = 1;
     batch.tracer = tracer;
     const savedDrops = port.counters.drops.slice();
     const outputs0 = this.graph.egress.forwarded;
     try {
-      for (const stage of this.graph.stages) stage.process(batch, { now: this.clock.now(), dryRun: true });
+      this.pass({ now: this.clock.now(), dryRun: true });
     } finally {
       port.counters.drops.set(savedDrops);
       batch.tracer = null;

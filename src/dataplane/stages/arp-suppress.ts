@@ -37,7 +37,7 @@ const ETHERTYPE_IPV6 = 0x86dd;
 
 export class ArpSuppressStage implements Stage {
   readonly name = 'arp-suppress';
-  readonly next = ['lb', 'l2-learn'] as const;
+  readonly next = ['lb'] as const;
   readonly dropReasons: readonly DropReason[] = [];
   private readonly arp = new ArpView();
 

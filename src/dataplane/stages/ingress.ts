@@ -78,7 +78,7 @@ function sourceIpProblem(bytes: Uint8Array, off: number, len: number, ownIp: num
 
 export class IngressStage implements Stage {
   readonly name = 'ingress';
-  readonly next = ['macvlan', 'arp-suppress', 'lb', 'l2-learn'] as const;
+  readonly next = ['arp-suppress', 'lb', 'macvlan', 'ipvlan'] as const;
   readonly dropReasons: readonly DropReason[] = ['runt', 'bad-vnet-hdr', 'bad-src-mac', 'spoofed-src-mac', 'spoofed-src-ip', 'spoofed-src-ipv6', 'spoofed-nd', 'ipv6-router-msg', 'bad-ipv6', 'no-domain'];
 
   process(batch: Batch, _ctx: StageContext): void {

@@ -1,8 +1,8 @@
 /**
  * ipvlan: L2 mode of Docker's ipvlan driver, in user space. Every member (container TAP, host shim)
  * carries the parent's MAC, so the LAN sees one MAC for all of them, and frames are demultiplexed by
- * destination IPv4 address. It decides every frame of an ipvlan network (D_OUT), so l2-learn and l2-fwd
- * leave those frames alone; frames of other networks pass after one array load.
+ * destination IPv4 address. It decides every frame of an ipvlan network (D_OUT); its class (graph.ts)
+ * goes from here to egress, and frames of other networks never reach this stage.
  *
  * From the parent (the uplink port):
  *   ARP request for a child's address -> answered in place with the parent's MAC, back out the parent
@@ -76,7 +76,7 @@ function destinationIp(bytes: Uint8Array, off: number, len: number): number {
 export class IpvlanDemuxStage extends ParentDemuxStage {
   protected readonly kind = 'ipvlan' as const;
   readonly name = 'ipvlan';
-  readonly next = ['arp-suppress', 'lb', 'l2-learn'] as const;
+  readonly next = ['egress'] as const;
   readonly dropReasons: readonly DropReason[] = ['uplink-no-member', 'uplink-down', 'ipvlan-to-host', 'same-port'];
 
 

@@ -32,7 +32,7 @@
  * scheduled without making the connection, and its lookups leave expired entries for the periodic sweep
  * (or the next real frame) to remove.
  */
-import type { Batch } from '../batch.js';
+import { CLASS_VIP, type Batch } from '../batch.js';
 import { DROP, type DropReason } from '../drop-reasons.js';
 import { DESC_STRIDE, D_CSUM_OFF, D_CSUM_START, D_GSO_SIZE, D_GSO_TYPE, D_HDR_LEN, D_LEN, D_OFF, D_OUT, D_PORT, D_SLOT, D_VFLAGS, HEADROOM, OUT_FLOOD, OUT_NONE, SLOT_SIZE, VNET_F_NEEDS_CSUM } from '../layout.js';
 import type { Stage, StageContext } from '../stage.js';
@@ -79,7 +79,7 @@ function tcpFlagNames(f: number): string {
 
 export class LbStage implements Stage {
   readonly name = 'lb';
-  readonly next = ['uplink-loop'] as const;
+  readonly next = ['uplink-loop', 'l2-learn', 'overlay-mtu'] as const;
   readonly dropReasons: readonly DropReason[] = ['lb-no-service', 'lb-no-conn', 'lb-no-server', 'lb-table-full', 'lb-malformed', 'lb-fragment', 'lb-no-headroom', 'same-port', 'icc-disabled'];
   /** Why the last frame was dropped (set only while a trace runs). */
   private why = '';
@@ -115,7 +115,9 @@ export class LbStage implements Stage {
         if (tracer) tracer.add(this.name, row, drop >= 0 ? `drop ${this.reasonName(drop)}: ${this.why}` : this.why);
         continue;
       }
-      rows[w++] = row;
+      // Answered here (ARP, ND, echo) or a NAT reply whose output is decided: the vip class's stages.
+      if (desc[d + D_OUT] !== OUT_NONE) batch.moveTo(row, CLASS_VIP);
+      else rows[w++] = row;
     }
     batch.count = w;
   }

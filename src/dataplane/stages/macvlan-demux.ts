@@ -1,7 +1,7 @@
 /**
  * macvlan: MAC demux on a parent interface, with the kernel macvlan driver's sibling rules. It decides
- * every frame of a macvlan network (D_OUT), so l2-learn and l2-fwd leave those frames alone; frames of
- * other networks pass after one array load.
+ * every frame of a macvlan network (D_OUT); its class (graph.ts) goes from here to egress, and frames
+ * of other networks never reach this stage.
  *
  * From the parent (the uplink port):
  *   unicast to a member's MAC      -> that member; any other unicast is dropped (`uplink-no-member`:
@@ -43,7 +43,7 @@ import { formatMac, readMac } from '../../packet/mac.js';
 export class MacvlanDemuxStage extends ParentDemuxStage {
   protected readonly kind = 'macvlan' as const;
   readonly name = 'macvlan';
-  readonly next = ['ipvlan'] as const;
+  readonly next = ['egress'] as const;
   readonly dropReasons: readonly DropReason[] = ['uplink-no-member', 'uplink-down', 'macvlan-private', 'macvlan-reflected', 'same-port'];
   /** Scratch list for the private/vepa child broadcast target set (parent + shim). */
   private readonly pair: Port[] = [];

@@ -154,10 +154,17 @@ export class OverlayMtuStage implements Stage {
     usedSlots.fill(0);
     usedRows.fill(0);
     const desc = batch.pool.desc;
-    for (let i = 0; i < count; i++) {
-      usedRows[batch.rows[i]] = 1;
-      usedSlots[desc[batch.rows[i] * DESC_STRIDE + D_SLOT]] = 1;
-    }
+    // Every row of the burst, not only this list's: the other classes' lists and rows made earlier
+    // (another list's ICMP) hold frames too. `arrival` has every row that passed ingress.
+    const mark = (list: Int32Array, n: number) => {
+      for (let i = 0; i < n; i++) {
+        usedRows[list[i]] = 1;
+        usedSlots[desc[list[i] * DESC_STRIDE + D_SLOT]] = 1;
+      }
+    };
+    mark(batch.rows, count);
+    if (batch.rows !== batch.arrival) mark(batch.arrival, batch.arrivalCount);
+    for (let c = 0; c < batch.classRows.length; c++) mark(batch.classRows[c], batch.classCount[c]);
     for (let k = 0; k < this.pendingIcmp.length; k += 2) {
       usedRows[this.pendingIcmp[k]] = 1;
       usedSlots[this.pendingIcmp[k + 1]] = 1;

@@ -1,8 +1,9 @@
 /**
- * ParentDemuxStage: the loop the two parent-network stages share (macvlan, ipvlan). For each frame of
- * a parent network of the stage's kind that no earlier stage decided, the subclass handles it as a
- * frame from the parent (the uplink) or from a member, and answers KEEP (decided in D_OUT, or left to
- * the L2 stages) or a drop reason, which is counted here. Subclasses set `why` on drop paths only
+ * ParentDemuxStage: the loop the two parent-network stages share (macvlan, ipvlan). The engine hands
+ * the stage only its class's rows (graph.ts: frames of a parent network of its kind), whose next and
+ * last stage is egress; the check below stays for a port id reused after its network went. The
+ * subclass handles each frame as one from the parent (the uplink) or from a member, and answers KEEP
+ * (decided in D_OUT, or queued: OUT_QUEUED) or a drop reason, which is counted here. Subclasses set `why` on drop paths only
  * while tracing, so no string is built per frame otherwise.
  */
 import type { Batch } from '../batch.js';

@@ -14,6 +14,8 @@ import { MemorySink } from '../../../src/capture/capture-sinks.js';
 import { VirtualClock } from '../../../src/dataplane/clock.js';
 import { DESC_STRIDE, D_OFF } from '../../../src/dataplane/layout.js';
 import type { Stage } from '../../../src/dataplane/stage.js';
+import type { StageGraph } from '../../../src/dataplane/graph.js';
+import { CLASS_BRIDGE } from '../../../src/dataplane/batch.js';
 import { MemoryPort } from '../../../src/dataplane/ports/memory-port.js';
 import { SwitchEngine } from '../../../src/dataplane/switch-engine.js';
 import { BROADCAST, ethFrame, tcpFrame } from '../../helpers/frames.js';
@@ -179,8 +181,9 @@ describe('capture hub', () => {
         }
       },
     };
-    const graph = (sw as unknown as { graph: { stages: Stage[] } }).graph;
-    graph.stages.splice(graph.stages.length - 1, 0, rewriter);
+    // Last before egress, over bridge frames.
+    const graph = (sw as unknown as { graph: StageGraph }).graph;
+    graph.schedule.push({ stage: rewriter, classes: [CLASS_BRIDGE] });
     const sink = new MemorySink();
     const s = hub.start({ target: { kind: 'domain', domain: pa.domain! }, annotate: true }, sink);
     const big = tcpFrame({ dst: B, src: A, srcIp: '10.0.0.2', dstIp: '10.0.0.3', sport: 1, dport: 2, payloadLen: 3000 }).frame;

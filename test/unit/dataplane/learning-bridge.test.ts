@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../../src/dataplane/clock.js';
 import { DESC_STRIDE, D_OUT, D_PORT, GSO_TCPV4, GSO_UDP, VNET_F_NEEDS_CSUM } from '../../../src/dataplane/layout.js';
 import type { Stage } from '../../../src/dataplane/stage.js';
+import type { StageGraph } from '../../../src/dataplane/graph.js';
+import { CLASS_BRIDGE } from '../../../src/dataplane/batch.js';
 import { MemoryPort } from '../../../src/dataplane/ports/memory-port.js';
 import { SwitchEngine } from '../../../src/dataplane/switch-engine.js';
 import { BROADCAST, ethFrame, prng } from '../../helpers/frames.js';
@@ -258,8 +260,9 @@ describe('decisions made before L2', () => {
   it('leaves a frame an earlier stage decided alone: not learned, not looked up', () => {
     const { sw, net, pa, pb, pc } = topology({ trusted: true });
     // Stand-in for an ARP responder or LB stage: it sends every frame back out of its ingress port.
-    const stages = (sw as unknown as { graph: { stages: Stage[] } }).graph.stages;
-    stages.splice(1, 0, {
+    // Scheduled first for bridge frames, before uplink-loop, l2-learn and l2-fwd.
+    const schedule = (sw as unknown as { graph: StageGraph }).graph.schedule;
+    schedule.unshift({ classes: [CLASS_BRIDGE], stage: {
       name: 'answer',
       next: ['l2-learn'],
       dropReasons: [],
@@ -270,7 +273,7 @@ describe('decisions made before L2', () => {
           desc[d + D_OUT] = desc[d + D_PORT];
         }
       },
-    });
+    } satisfies Stage });
     const X = 0x0a00000000bb;
     pc.inject(ethFrame(A, X));
     sw.drain();
