@@ -23,6 +23,7 @@
         "native/src/vtep_addr6.c",
         "native/src/packet_rx.c",
         "native/src/wg_crypto.c",
+        "native/src/wg_data_aead.c",
         "native/src/wg_transport.c",
         "native/src/wg_tx.c",
         "native/src/udp_batch.c",

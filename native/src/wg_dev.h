@@ -10,11 +10,13 @@
 #include "tx_status.h"
 #include "wg_layout.h"
 #include "wg_crypto.h"
+#include "wg_data_aead.h"
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -34,7 +36,7 @@
 #define WG_BACKLOG_MSGS 16 /* messages one UDP_GRO burst reads at most */
 
 typedef struct {
-  EVP_CIPHER_CTX *tx, *rx; /* keys set once; the nonce per message */
+  EVP_CIPHER_CTX *tx, *rx; /* ChaCha20 keyed once (wg_data_key); the nonce per message */
   uint32_t local_index, remote_index;
   uint64_t tx_counter;
   uint64_t rx_greatest; /* highest counter accepted + 1 (0: none yet) */
@@ -74,8 +76,10 @@ typedef struct {
   wg_peer peers[TSN_WG_MAX_PEERS];
   wg_keypair kp[TSN_WG_KP_SLOTS];
   int last_peer;
+  EVP_MAC_CTX *mac;      /* Poly1305, shared by every keypair's messages (wg_data_aead.h) */
+  uint8_t *open_scratch; /* TSN_SLOT_SIZE + 2 * WG_AEAD_BLOCK: where wg_data_open makes the keystream */
   /* send staging */
-  uint8_t *arena;
+  uint8_t *arena; /* WG_ARENA bytes, with the slack wg_data_seal touches on both sides (wg_arena_alloc) */
   size_t arena_pos;
   struct mmsghdr msgs[WG_MAX_MSGS];
   struct iovec iovs[WG_MAX_MSGS];
@@ -107,6 +111,15 @@ typedef struct {
   } bl[WG_BACKLOG_MSGS];
   int nbl;
 } wg_dev;
+
+/* The send arena, with WG_AEAD_BLOCK bytes before it and WG_AEAD_SLACK after it that sealing may touch. */
+static inline uint8_t *wg_arena_alloc(void) {
+  uint8_t *m = malloc(WG_AEAD_BLOCK + WG_ARENA + WG_AEAD_SLACK);
+  return m ? m + WG_AEAD_BLOCK : NULL;
+}
+static inline void wg_arena_free(uint8_t *arena) {
+  if (arena) free(arena - WG_AEAD_BLOCK);
+}
 
 /* WireGuard's own fields are little-endian. */
 static inline uint32_t wg_le32(const uint8_t *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24); }

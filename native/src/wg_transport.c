@@ -222,13 +222,9 @@ static int32_t rx_transport(wg_dev *d, uint8_t *m, size_t len, uint8_t *frame, c
     d->st[TSN_WST_RX_REPLAY]++;
     return -1;
   }
-  uint8_t nonce[12] = {0};
-  wg_put_le64(nonce + 4, ctr);
   size_t clen = len - WG_TRANSPORT_HDR - WG_TAG_LEN;
   uint8_t *c = m + WG_TRANSPORT_HDR;
-  int n = 0;
-  if (EVP_DecryptInit_ex(k->rx, NULL, NULL, NULL, nonce) != 1 || EVP_CIPHER_CTX_ctrl(k->rx, EVP_CTRL_AEAD_SET_TAG, WG_TAG_LEN, c + clen) != 1 ||
-      (clen && EVP_DecryptUpdate(k->rx, c, &n, c, (int)clen) != 1) || EVP_DecryptFinal_ex(k->rx, c + clen, &n) != 1) {
+  if (wg_data_open(k->rx, d->mac, ctr, c, clen, d->open_scratch) != 0) {
     d->st[TSN_WST_RX_BAD_MAC]++;
     return -1;
   }
@@ -489,13 +485,6 @@ static napi_value js_peer_clear(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static EVP_CIPHER_CTX *keyed_ctx(const uint8_t key[32], int enc) {
-  EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-  uint8_t zero[12] = {0};
-  if (c && EVP_CipherInit_ex(c, wg_chachapoly(), NULL, key, zero, enc) == 1) return c;
-  EVP_CIPHER_CTX_free(c);
-  return NULL;
-}
 
 /*
  * wgInstallKeypair(dev, peer, localIndex, remoteIndex, sendKey32, recvKey32, initiator): a session the
@@ -535,8 +524,8 @@ static napi_value js_install(napi_env env, napi_callback_info info) {
   if (slot == p->next) p->next = -1;
   kp_free(d, slot);
   wg_keypair *k = &d->kp[slot];
-  k->tx = keyed_ctx(sk, 1);
-  k->rx = keyed_ctx(rk, 0);
+  k->tx = wg_data_key(sk);
+  k->rx = wg_data_key(rk);
   wg_wipe(sk, 32);
   wg_wipe(rk, 32);
   if (!k->tx || !k->rx) {
@@ -623,8 +612,10 @@ static void dev_free(napi_env env, wg_js *j) {
   for (int i = 0; i < TSN_WG_MAX_PEERS; i++) free(d->peers[i].stage);
   for (int i = 0; i < 4; i++)
     if (j->refs[i]) napi_delete_reference(env, j->refs[i]);
-  free(d->arena);
+  wg_arena_free(d->arena);
   free(d->backlog);
+  free(d->open_scratch);
+  wg_data_mac_free(d->mac);
   free(j);
 }
 
@@ -701,7 +692,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   }
   wg_js *j = calloc(1, sizeof *j);
   wg_dev *d = j ? &j->dev : NULL;
-  if (!j || !(d->arena = malloc(WG_ARENA))) {
+  if (!j || !(d->arena = wg_arena_alloc()) || !(d->open_scratch = malloc(TSN_SLOT_SIZE + 2 * WG_AEAD_BLOCK)) || !(d->mac = wg_data_mac())) {
+    if (j) wg_arena_free(d->arena), free(d->open_scratch);
     free(j);
     tsn_throw_code(env, "ENOMEM", "wgOpen: out of memory");
     return NULL;

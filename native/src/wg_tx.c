@@ -111,7 +111,8 @@ static int send_keypair(wg_dev *d, int peer, double now) {
  * seal() - One transport message into the arena: header, then the sealed inner packet made of @hdr
  * (the inner IPv4/UDP/VXLAN headers, @hlen bytes, may be 0) and @body (@blen bytes), zero-padded to a
  * multiple of 16 within the tunnel MTU. Returns the arena bytes written, or 0 (arena full or a cipher
- * failure; the caller flushes and retries once). No syscalls.
+ * failure; the caller flushes and retries once). The arena keeps WG_AEAD_SLACK bytes past its end for
+ * what sealing scribbles after a message. No syscalls.
  */
 static size_t seal(wg_dev *d, wg_keypair *k, const uint8_t *hdr, size_t hlen, const uint8_t *body, size_t blen) {
   size_t plain = hlen + blen, padded = (plain + 15) & ~(size_t)15;
@@ -120,22 +121,17 @@ static size_t seal(wg_dev *d, wg_keypair *k, const uint8_t *hdr, size_t hlen, co
   if (d->arena_pos + total > WG_ARENA) return 0;
   uint8_t *m = d->arena + d->arena_pos;
   uint64_t ctr = k->tx_counter;
-  wg_put_le32(m, WG_MSG_TRANSPORT);
-  wg_put_le32(m + 4, k->remote_index);
-  wg_put_le64(m + 8, ctr);
-  uint8_t nonce[12] = {0};
-  wg_put_le64(nonce + 4, ctr);
-  int n = 0;
   uint8_t *o = m + WG_TRANSPORT_HDR;
-  /* The plaintext laid out whole where the ciphertext goes, then one in-place update: a 36-byte header
-   * update of its own costs a keystream block and a Poly1305 partial block per datagram. */
+  /* The plaintext laid out whole where the ciphertext goes, then one in-place seal (wg_data_aead.c: the
+   * Poly1305 key block is made in the WG_AEAD_BLOCK bytes in front, which wg_arena_alloc left room for
+   * at the arena's start, and the header is written after). */
   if (hlen) memcpy(o, hdr, hlen);
   if (blen) memcpy(o + hlen, body, blen);
   if (padded > plain) memset(o + plain, 0, padded - plain);
-  if (EVP_EncryptInit_ex(k->tx, NULL, NULL, NULL, nonce) != 1) return 0;
-  if (padded && EVP_EncryptUpdate(k->tx, o, &n, o, (int)padded) != 1) return 0;
-  if (EVP_EncryptFinal_ex(k->tx, o + padded, &n) != 1) return 0;
-  if (EVP_CIPHER_CTX_ctrl(k->tx, EVP_CTRL_AEAD_GET_TAG, WG_TAG_LEN, o + padded) != 1) return 0;
+  if (wg_data_seal(k->tx, d->mac, ctr, o, padded) != 0) return 0;
+  wg_put_le32(m, WG_MSG_TRANSPORT);
+  wg_put_le32(m + 4, k->remote_index);
+  wg_put_le64(m + 8, ctr);
   k->tx_counter = ctr + 1;
   d->arena_pos += total;
   return total;

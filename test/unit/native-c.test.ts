@@ -20,9 +20,9 @@ afterAll(() => rmSync(out, { recursive: true, force: true }));
 const SAN = ['-O1', '-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer', '-Wall', '-Wextra', '-Wno-unused-parameter', '-std=gnu11'];
 
 /** Compile native/test/<name>.c with the given addon sources, run it, return its stdout (throws with its stderr on failure). */
-function buildAndRun(name: string, sources: string[], args: string[] = []): string {
+function buildAndRun(name: string, sources: string[], args: string[] = [], libs: string[] = []): string {
   const bin = join(out, name);
-  execFileSync(cc, [...SAN, join(root, 'native/test', `${name}.c`), ...sources.map((s) => join(root, 'native/src', s)), '-o', bin], { stdio: 'pipe' });
+  execFileSync(cc, [...SAN, join(root, 'native/test', `${name}.c`), ...sources.map((s) => join(root, 'native/src', s)), ...libs, '-o', bin], { stdio: 'pipe' });
   const r = spawnSync(bin, args, { encoding: 'utf8', env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=0', UBSAN_OPTIONS: 'print_stacktrace=1' }, timeout: 120_000 });
   if (r.status !== 0) throw new Error(`${name} exited ${r.status ?? r.signal}:\n${r.stderr}\n${r.stdout}`);
   return r.stdout;
@@ -47,5 +47,9 @@ describe.skipIf(!haveCc)('native C tests under ASan/UBSan', () => {
 
   it('wg_tx_test: WireGuard send counting when sealing fails part-way (wg_tx.c: what left, what did not)', () => {
     expect(buildAndRun('wg_tx_test', ['wg_tx.c', 'udp_batch.c', 'flow_hash.c', 'gso.c'])).toMatch(/\d+ checks, 0 failures/);
+  }, 180_000);
+
+  it('wg_data_aead_test: the data path ChaCha20-Poly1305 equals libcrypto\'s combined AEAD, refuses tampering, stays in its bounds (wg_data_aead.c)', () => {
+    expect(buildAndRun('wg_data_aead_test', ['wg_data_aead.c'], [], ['-lcrypto'])).toMatch(/\d+ checks, 0 failures/);
   }, 180_000);
 });
