@@ -1,7 +1,9 @@
 /**
  * Stage: one named node of the data-plane graph (VPP's graph nodes, Snabb's apps). Each stage file
  * declares its name, the stages a frame may go to next, the drop reasons it may count, and
- * `process(batch)`, a straight loop over the batch's live rows. The wiring is in graph.ts.
+ * `process(batch)`, a straight loop over the batch's live rows. The wiring is in graph.ts. Each drop
+ * counts twice, on the ingress port (`stats` per port) and on the stage (`drops`: which stage
+ * decided it, as VPP's per-node error counters say).
  */
 import type { Batch } from './batch.js';
 import type { DropReason } from './drop-reasons.js';
@@ -17,5 +19,7 @@ export interface Stage {
   readonly name: string;
   readonly next: readonly string[];
   readonly dropReasons: readonly DropReason[];
+  /** Frames this stage dropped, by DROP index; only `dropReasons` are ever counted. */
+  readonly drops: Float64Array;
   process(batch: Batch, ctx: StageContext): void;
 }

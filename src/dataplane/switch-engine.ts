@@ -13,7 +13,7 @@
 import { Batch, CLASS_BRIDGE, CLASS_IPVLAN, CLASS_MACVLAN, CLASS_OVERLAY } from './batch.js';
 import type { CapturePoint } from './capture-point.js';
 import { MonotonicClock, type Clock } from './clock.js';
-import { DROP } from './drop-reasons.js';
+import { DROP, DROP_REASONS, type DropReason } from './drop-reasons.js';
 import { FramePool, type VnetFields } from './frame-pool.js';
 import { buildGraph, type StageGraph } from './graph.js';
 import type { LoadBalancer, LoadBalancerOptions } from '../lb/load-balancer.js';
@@ -75,6 +75,17 @@ export class SwitchEngine implements ReadyListener {
   }
   /** Bursts run and stage exceptions caught, for stats. */
   bursts = 0;
+  /** Per stage, what it dropped by reason (non-zero only); drops outside the graph (a port's receive or send, native code) are per port only. */
+  stageDrops(): Record<string, Partial<Record<DropReason, number>>> {
+    const out: Record<string, Partial<Record<DropReason, number>>> = {};
+    for (const st of this.graph.stages) {
+      const by: Partial<Record<DropReason, number>> = {};
+      for (let i = 0; i < DROP_REASONS.length; i++) if (st.drops[i] > 0) by[DROP_REASONS[i]] = st.drops[i];
+      out[st.name] = by;
+    }
+    return out;
+  }
+
   internalErrors = 0;
   lastInternalError: unknown = null;
 

@@ -173,6 +173,13 @@ function processMetrics(m: FamilySet, daemon: Daemon): void {
   m.add('tsnet_build_info', 'gauge', 'Always 1: the running tsnet-switch version and Node.js version as labels.', 1, { version: version(), nodejs: process.versions.node });
   m.add('tsnet_engine_bursts_total', 'counter', 'Bursts the switch engine ran through its stage graph.', daemon.engine.bursts);
   m.add('tsnet_engine_internal_errors_total', 'counter', 'Stages that threw (bugs counted instead of crashing the switch).', daemon.engine.internalErrors);
+  let help = 'Frames each stage of the data-plane graph dropped, by reason (the drops of tsnet_port_dropped_total that stages decided, by stage).';
+  for (const [stage, by] of Object.entries(daemon.engine.stageDrops())) {
+    for (const [reason, n] of Object.entries(by)) {
+      m.add('tsnet_stage_drops_total', 'counter', help, n, { stage, reason });
+      help = '';
+    }
+  }
   m.add('tsnet_captures_running', 'gauge', 'Captures running now.', CaptureHub.for(daemon.engine).list().length);
   const cpu = process.cpuUsage();
   m.add('process_cpu_seconds_total', 'counter', 'User and system CPU time of the daemon.', (cpu.user + cpu.system) / 1e6);

@@ -81,8 +81,13 @@ describe.skipIf(skip !== null)('Prometheus metrics', () => {
     await d.ok(['connect', 'ov', '--netns', ns[2], '--ip', '10.72.0.2']);
     await nsExec(ns[0], 'ping', ['-c', '3', '-i', '0.2', '-W', '2', '10.71.0.3']);
     await nsExec(ns[2], 'ping', ['-c', '1', '-W', '1', '10.72.0.9']).catch(() => undefined); // no answer: ARP floods to the peer
+    // A SYN to the VIP on a port with no service: the lb stage drops it (lb-no-service), counted on the stage too.
+    await nsExec(ns[0], 'curl', ['-s', '--max-time', '1', 'http://10.71.0.100:81/']).catch(() => undefined);
 
-    const stats = JSON.parse(await d.ok(['stats', '--json'])) as { ports: { network: string; port: string; endpoint: string | null; rxPackets: number }[] };
+    const stats = JSON.parse(await d.ok(['stats', '--json'])) as { ports: { network: string; port: string; endpoint: string | null; rxPackets: number }[]; engine: { stageDrops: Record<string, Record<string, number>> } };
+    const noService = stats.engine.stageDrops.lb['lb-no-service'];
+    expect(noService).toBeGreaterThanOrEqual(1);
+    expect(stats.engine.stageDrops['l2-fwd']).toEqual({});
     const c1Port = stats.ports.find((p) => p.endpoint === c1.id)!.port;
     const { headers, body } = await httpGet(d.hostNs, `http://127.0.0.1:${METRICS_PORT}/metrics`);
     expect(headers).toMatch(/^HTTP\/1\.1 200/);
@@ -97,6 +102,7 @@ describe.skipIf(skip !== null)('Prometheus metrics', () => {
     expect(sample(body, 'tsnet_lb_server_weight', { service: 'TCP 10.71.0.100:80', server: '10.71.0.3:8080' })).toBe(1);
     expect(sample(body, 'tsnet_vxlan_datagrams_sent_total', { network: 'ov' })).toBeGreaterThan(0);
     expect(sample(body, 'tsnet_vxlan_peers', { network: 'ov' })).toBe(1);
+    expect(sample(body, 'tsnet_stage_drops_total', { stage: 'lb', reason: 'lb-no-service' })).toBeGreaterThanOrEqual(noService);
     expect(sample(body, 'tsnet_vxlan_receive_packets_total', { vtep: '198.18.7.1:4789' })).toBe(0);
     expect(body).toMatch(/^tsnet_build_info\{version="\d+\.\d+\.\d+[^"]*",nodejs="\d+\.\d+\.\d+"\} 1$/m);
     expect(body).toMatch(/^process_resident_memory_bytes \d+$/m);

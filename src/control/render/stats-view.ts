@@ -31,5 +31,5 @@ export function statsReport(engine: SwitchEngine, networks: readonly NetworkRunt
   });
   // Running captures: frames they wrote and dropped (capture-dropped: the writer was behind).
   const captures = CaptureHub.for(engine).list().map((c) => c.summary());
-  return { ports, networks: nets, ...driverSections, engine: { bursts: engine.bursts, internalErrors: engine.internalErrors, busyPoll: readinessHub.busyPollStats() }, captures };
+  return { ports, networks: nets, ...driverSections, engine: { bursts: engine.bursts, internalErrors: engine.internalErrors, stageDrops: engine.stageDrops(), busyPoll: readinessHub.busyPollStats() }, captures };
 }

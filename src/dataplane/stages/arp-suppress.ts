@@ -26,6 +26,7 @@ import { formatIpv4 } from '../../packet/ipv4.js';
 import { formatMac, readMac } from '../../packet/mac.js';
 import type { Batch } from '../batch.js';
 import type { DropReason } from '../drop-reasons.js';
+import { DROP_REASON_COUNT } from '../drop-reasons.js';
 import { DESC_STRIDE, D_CSUM_OFF, D_CSUM_START, D_GSO_SIZE, D_GSO_TYPE, D_HDR_LEN, D_LEN, D_OFF, D_OUT, D_PORT, D_VFLAGS, OUT_NONE } from '../layout.js';
 import { VxlanPort } from '../ports/vxlan-port.js';
 import { ndLearnable, ndType, solicitedTarget, writeNeighborAdvert } from '../overlay/nd-suppress.js';
@@ -36,6 +37,8 @@ const ETHERTYPE_ARP = 0x0806;
 const ETHERTYPE_IPV6 = 0x86dd;
 
 export class ArpSuppressStage implements Stage {
+  /** What this stage dropped, by DROP index (stats: engine.stageDrops). */
+  readonly drops = new Float64Array(DROP_REASON_COUNT);
   readonly name = 'arp-suppress';
   readonly next = ['lb'] as const;
   readonly dropReasons: readonly DropReason[] = [];

@@ -5,12 +5,14 @@
  * engine flushes each touched queue with one batched native write.
  */
 import type { Batch } from '../batch.js';
-import { DROP, type DropReason } from '../drop-reasons.js';
+import { DROP, type DropReason, DROP_REASON_COUNT } from '../drop-reasons.js';
 import { DESC_STRIDE, D_LEN, D_OFF, D_OUT, D_PORT, OUT_FLOOD } from '../layout.js';
 import type { Port } from '../port.js';
 import type { Stage, StageContext } from '../stage.js';
 
 export class EgressStage implements Stage {
+  /** What this stage dropped, by DROP index (stats: engine.stageDrops). */
+  readonly drops = new Float64Array(DROP_REASON_COUNT);
   readonly name = 'egress';
   readonly next = [] as const;
   readonly dropReasons: readonly DropReason[] = ['flood-no-ports'];
@@ -48,6 +50,7 @@ export class EgressStage implements Stage {
         }
         if (n === 0) {
           inPort.counters.drops[DROP['flood-no-ports']]++;
+          this.drops[DROP['flood-no-ports']]++;
           batch.dropReason[row] = DROP['flood-no-ports'];
         }
         else {

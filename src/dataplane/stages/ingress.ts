@@ -18,7 +18,7 @@
  * One pass, reading two or three bytes per frame; survivors are compacted in place.
  */
 import type { Batch } from '../batch.js';
-import { DROP, type DropReason } from '../drop-reasons.js';
+import { DROP, type DropReason, DROP_REASON_COUNT } from '../drop-reasons.js';
 import {
   DESC_STRIDE,
   D_CSUM_OFF,
@@ -77,6 +77,8 @@ function sourceIpProblem(bytes: Uint8Array, off: number, len: number, ownIp: num
 }
 
 export class IngressStage implements Stage {
+  /** What this stage dropped, by DROP index (stats: engine.stageDrops). */
+  readonly drops = new Float64Array(DROP_REASON_COUNT);
   readonly name = 'ingress';
   readonly next = ['arp-suppress', 'lb', 'macvlan', 'ipvlan'] as const;
   readonly dropReasons: readonly DropReason[] = ['runt', 'bad-vnet-hdr', 'bad-src-mac', 'spoofed-src-mac', 'spoofed-src-ip', 'spoofed-src-ipv6', 'spoofed-nd', 'ipv6-router-msg', 'bad-ipv6', 'no-domain'];
@@ -131,6 +133,7 @@ export class IngressStage implements Stage {
       }
       if (reason >= 0) {
         port.counters.drops[reason]++;
+        this.drops[reason]++;
         batch.dropReason[row] = reason;
         if (tracer) tracer.add(this.name, row, `drop ${this.dropReasonName(reason)}${why ? `: ${why}` : ''}`);
         continue;

@@ -8,12 +8,14 @@
  * A frame whose D_OUT an earlier stage already set (a port id, OUT_FLOOD) is left as decided.
  */
 import type { Batch } from '../batch.js';
-import { DROP, type DropReason } from '../drop-reasons.js';
+import { DROP, type DropReason, DROP_REASON_COUNT } from '../drop-reasons.js';
 import { DESC_STRIDE, D_OFF, D_OUT, D_PORT, OUT_FLOOD, OUT_NONE } from '../layout.js';
 import { formatMac, readMac } from '../../packet/mac.js';
 import type { Stage, StageContext } from '../stage.js';
 
 export class L2ForwardStage implements Stage {
+  /** What this stage dropped, by DROP index (stats: engine.stageDrops). */
+  readonly drops = new Float64Array(DROP_REASON_COUNT);
   readonly name = 'l2-fwd';
   readonly next = ['overlay-mtu', 'egress'] as const;
   readonly dropReasons: readonly DropReason[] = ['same-port', 'icc-disabled'];
@@ -46,10 +48,12 @@ export class L2ForwardStage implements Stage {
         rows[w++] = row;
       } else if (out === inPort) {
         inPort.counters.drops[DROP['same-port']]++;
+        this.drops[DROP['same-port']]++;
         batch.dropReason[row] = DROP['same-port'];
         if (tracer) tracer.add(this.name, row, `drop same-port: ${formatMac(dst)} is behind the ingress port ${inPort.label}`);
       } else if (!inPort.domain!.icc && inPort.ownMac !== null && out.ownMac !== null) {
         inPort.counters.drops[DROP['icc-disabled']]++;
+        this.drops[DROP['icc-disabled']]++;
         batch.dropReason[row] = DROP['icc-disabled'];
         if (tracer) tracer.add(this.name, row, `drop icc-disabled: ${inPort.label} -> ${out.label} is container to container`);
       } else {

@@ -8,11 +8,14 @@
  */
 import type { Batch } from '../batch.js';
 import type { DropReason } from '../drop-reasons.js';
+import { DROP_REASON_COUNT } from '../drop-reasons.js';
 import { DESC_STRIDE, D_OFF, D_OUT, D_PORT, OUT_NONE } from '../layout.js';
 import { formatMac, readMac } from '../../packet/mac.js';
 import type { Stage, StageContext } from '../stage.js';
 
 export class L2LearnStage implements Stage {
+  /** What this stage dropped, by DROP index (stats: engine.stageDrops). */
+  readonly drops = new Float64Array(DROP_REASON_COUNT);
   readonly name = 'l2-learn';
   readonly next = ['l2-fwd'] as const;
   readonly dropReasons: readonly DropReason[] = [];

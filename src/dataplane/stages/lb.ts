@@ -33,7 +33,7 @@
  * (or the next real frame) to remove.
  */
 import { CLASS_VIP, type Batch } from '../batch.js';
-import { DROP, type DropReason } from '../drop-reasons.js';
+import { DROP, type DropReason, DROP_REASON_COUNT } from '../drop-reasons.js';
 import { DESC_STRIDE, D_CSUM_OFF, D_CSUM_START, D_GSO_SIZE, D_GSO_TYPE, D_HDR_LEN, D_LEN, D_OFF, D_OUT, D_PORT, D_SLOT, D_VFLAGS, HEADROOM, OUT_FLOOD, OUT_NONE, SLOT_SIZE, VNET_F_NEEDS_CSUM } from '../layout.js';
 import type { Stage, StageContext } from '../stage.js';
 import { read16, read32 } from '../../packet/bytes.js';
@@ -78,6 +78,8 @@ function tcpFlagNames(f: number): string {
 }
 
 export class LbStage implements Stage {
+  /** What this stage dropped, by DROP index (stats: engine.stageDrops). */
+  readonly drops = new Float64Array(DROP_REASON_COUNT);
   readonly name = 'lb';
   readonly next = ['uplink-loop', 'l2-learn', 'overlay-mtu'] as const;
   readonly dropReasons: readonly DropReason[] = ['lb-no-service', 'lb-no-conn', 'lb-no-server', 'lb-table-full', 'lb-malformed', 'lb-fragment', 'lb-no-headroom', 'same-port', 'icc-disabled'];
@@ -110,6 +112,7 @@ export class LbStage implements Stage {
       if (drop !== PASS) {
         if (drop >= 0) {
           port.counters.drops[drop]++;
+          this.drops[drop]++;
           batch.dropReason[row] = drop;
         }
         if (tracer) tracer.add(this.name, row, drop >= 0 ? `drop ${this.reasonName(drop)}: ${this.why}` : this.why);

@@ -18,7 +18,7 @@
 import { formatIpv4 } from '../../packet/ipv4.js';
 import { readMac } from '../../packet/mac.js';
 import type { Batch } from '../batch.js';
-import { DROP, type DropReason } from '../drop-reasons.js';
+import { DROP, type DropReason, DROP_REASON_COUNT } from '../drop-reasons.js';
 import { DESC_STRIDE, D_GSO_SIZE, D_GSO_TYPE, D_LEN, D_OFF, D_OUT, D_PORT, D_SLOT, OUT_FLOOD } from '../layout.js';
 import { wireFrameLength } from '../overlay/frame-fit.js';
 import { localVtepText, vtepTextOf } from '../overlay/underlay.js';
@@ -28,6 +28,8 @@ import { VxlanPort } from '../ports/vxlan-port.js';
 import type { Stage, StageContext } from '../stage.js';
 
 export class OverlayMtuStage implements Stage {
+  /** What this stage dropped, by DROP index (stats: engine.stageDrops). */
+  readonly drops = new Float64Array(DROP_REASON_COUNT);
   readonly name = 'overlay-mtu';
   readonly next = ['egress'] as const;
   readonly dropReasons: readonly DropReason[] = ['overlay-mtu-exceeded'];
@@ -76,6 +78,7 @@ export class OverlayMtuStage implements Stage {
       const what = tracer ? `${wire}-byte frame does not fit ${vx.name} (underlay MTU ${vx.underlayMtu}: at most ${vx.maxInnerFrame})` : '';
       if (out >= 0) {
         inPort.counters.drops[DROP['overlay-mtu-exceeded']]++;
+        this.drops[DROP['overlay-mtu-exceeded']]++;
         if (l3 >= 0) {
           const src = tracer ? formatIpv4(((bytes[off + l3 + 12] << 24) | (bytes[off + l3 + 13] << 16) | (bytes[off + l3 + 14] << 8) | bytes[off + l3 + 15]) >>> 0) : '';
           if (rewriteAsFragNeeded(pool, row, l3, mtu)) {

@@ -7,7 +7,7 @@
  * while tracing, so no string is built per frame otherwise.
  */
 import type { Batch } from '../batch.js';
-import { DROP, type DropReason } from '../drop-reasons.js';
+import { DROP, type DropReason, DROP_REASON_COUNT } from '../drop-reasons.js';
 import { DESC_STRIDE, D_OUT, D_PORT, OUT_NONE } from '../layout.js';
 import type { ParentNetwork, ParentNetworks } from '../parent-networks.js';
 import type { Port } from '../port.js';
@@ -18,6 +18,8 @@ import type { EgressStage } from './egress.js';
 export const KEEP = -1;
 
 export abstract class ParentDemuxStage implements Stage {
+  /** What this stage dropped, by DROP index (stats: engine.stageDrops). */
+  readonly drops = new Float64Array(DROP_REASON_COUNT);
   abstract readonly name: string;
   abstract readonly next: readonly string[];
   abstract readonly dropReasons: readonly DropReason[];
@@ -54,6 +56,7 @@ export abstract class ParentDemuxStage implements Stage {
         rows[w++] = row;
       } else {
         port.counters.drops[reason]++;
+        this.drops[reason]++;
         batch.dropReason[row] = reason;
         if (tracer) tracer.add(this.name, row, `drop ${this.dropReasons.find((r) => DROP[r] === reason) ?? reason}: ${this.why}`);
       }

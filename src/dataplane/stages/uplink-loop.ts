@@ -4,11 +4,13 @@
  * load; the rules are the LoopGuard's (loop-guard.ts). A frame an earlier stage decided is left alone.
  */
 import type { Batch } from '../batch.js';
-import { DROP, type DropReason } from '../drop-reasons.js';
+import { DROP, type DropReason, DROP_REASON_COUNT } from '../drop-reasons.js';
 import { DESC_STRIDE, D_LEN, D_OFF, D_OUT, D_PORT, OUT_NONE } from '../layout.js';
 import type { Stage, StageContext } from '../stage.js';
 
 export class UplinkLoopStage implements Stage {
+  /** What this stage dropped, by DROP index (stats: engine.stageDrops). */
+  readonly drops = new Float64Array(DROP_REASON_COUNT);
   readonly name = 'uplink-loop';
   readonly next = ['l2-learn'] as const;
   readonly dropReasons: readonly DropReason[] = ['uplink-loop'];
@@ -32,7 +34,10 @@ export class UplinkLoopStage implements Stage {
         rows[w++] = row;
         continue;
       }
-      if (!ctx.dryRun) port.counters.drops[DROP['uplink-loop']]++;
+      if (!ctx.dryRun) {
+        port.counters.drops[DROP['uplink-loop']]++;
+        this.drops[DROP['uplink-loop']]++;
+      }
       batch.dropReason[row] = DROP['uplink-loop'];
       if (tracer) tracer.add(this.name, row, `drop uplink-loop: ${why}`);
     }

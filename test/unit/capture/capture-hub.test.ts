@@ -173,6 +173,7 @@ describe('capture hub', () => {
       name: 'rewriter',
       next: [],
       dropReasons: [],
+      drops: new Float64Array(0),
       process(batch) {
         for (let i = 0; i < batch.count; i++) {
           const row = batch.rows[i];

@@ -266,6 +266,7 @@ describe('decisions made before L2', () => {
       name: 'answer',
       next: ['l2-learn'],
       dropReasons: [],
+      drops: new Float64Array(0),
       process(batch) {
         const desc = batch.pool.desc;
         for (let i = 0; i < batch.count; i++) {
