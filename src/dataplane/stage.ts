@@ -7,6 +7,7 @@
  */
 import type { Batch } from './batch.js';
 import type { DropReason } from './drop-reasons.js';
+import type { Port } from './port.js';
 
 export interface StageContext {
   /** Clock time of this burst, in seconds. */
@@ -22,4 +23,11 @@ export interface Stage {
   /** Frames this stage dropped, by DROP index; only `dropReasons` are ever counted. */
   readonly drops: Float64Array;
   process(batch: Batch, ctx: StageContext): void;
+}
+
+/** Count a drop @stage decided for @row: on the ingress port, on the stage, and on the row (what captures annotate). */
+export function countDrop(stage: Stage, port: Port, batch: Batch, row: number, reason: number): void {
+  port.counters.drops[reason]++;
+  stage.drops[reason]++;
+  batch.dropReason[row] = reason;
 }

@@ -8,7 +8,7 @@ import type { Batch } from '../batch.js';
 import { DROP, type DropReason, DROP_REASON_COUNT } from '../drop-reasons.js';
 import { DESC_STRIDE, D_LEN, D_OFF, D_OUT, D_PORT, OUT_FLOOD } from '../layout.js';
 import type { Port } from '../port.js';
-import type { Stage, StageContext } from '../stage.js';
+import { countDrop, type Stage, type StageContext } from '../stage.js';
 
 export class EgressStage implements Stage {
   /** What this stage dropped, by DROP index (stats: engine.stageDrops). */
@@ -49,9 +49,7 @@ export class EgressStage implements Stage {
           n++;
         }
         if (n === 0) {
-          inPort.counters.drops[DROP['flood-no-ports']]++;
-          this.drops[DROP['flood-no-ports']]++;
-          batch.dropReason[row] = DROP['flood-no-ports'];
+          countDrop(this, inPort, batch, row, DROP['flood-no-ports']);
         }
         else {
           this.forwarded++;

@@ -37,7 +37,7 @@ import {
 } from '../layout.js';
 import { formatIpv4 } from '../../packet/ipv4.js';
 import { readMac, formatMac } from '../../packet/mac.js';
-import type { Stage, StageContext } from '../stage.js';
+import { countDrop, type Stage, type StageContext } from '../stage.js';
 import { ipv6PortSecurityProblem } from './ipv6-port-security.js';
 
 const ETH_HLEN = 14;
@@ -132,9 +132,7 @@ export class IngressStage implements Stage {
         }
       }
       if (reason >= 0) {
-        port.counters.drops[reason]++;
-        this.drops[reason]++;
-        batch.dropReason[row] = reason;
+        countDrop(this, port, batch, row, reason);
         if (tracer) tracer.add(this.name, row, `drop ${this.dropReasonName(reason)}${why ? `: ${why}` : ''}`);
         continue;
       }

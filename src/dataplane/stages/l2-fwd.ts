@@ -11,7 +11,7 @@ import type { Batch } from '../batch.js';
 import { DROP, type DropReason, DROP_REASON_COUNT } from '../drop-reasons.js';
 import { DESC_STRIDE, D_OFF, D_OUT, D_PORT, OUT_FLOOD, OUT_NONE } from '../layout.js';
 import { formatMac, readMac } from '../../packet/mac.js';
-import type { Stage, StageContext } from '../stage.js';
+import { countDrop, type Stage, type StageContext } from '../stage.js';
 
 export class L2ForwardStage implements Stage {
   /** What this stage dropped, by DROP index (stats: engine.stageDrops). */
@@ -47,14 +47,10 @@ export class L2ForwardStage implements Stage {
         if (tracer) tracer.add(this.name, row, `flood: fdb miss ${formatMac(dst)} (unknown unicast)`);
         rows[w++] = row;
       } else if (out === inPort) {
-        inPort.counters.drops[DROP['same-port']]++;
-        this.drops[DROP['same-port']]++;
-        batch.dropReason[row] = DROP['same-port'];
+        countDrop(this, inPort, batch, row, DROP['same-port']);
         if (tracer) tracer.add(this.name, row, `drop same-port: ${formatMac(dst)} is behind the ingress port ${inPort.label}`);
       } else if (!inPort.domain!.icc && inPort.ownMac !== null && out.ownMac !== null) {
-        inPort.counters.drops[DROP['icc-disabled']]++;
-        this.drops[DROP['icc-disabled']]++;
-        batch.dropReason[row] = DROP['icc-disabled'];
+        countDrop(this, inPort, batch, row, DROP['icc-disabled']);
         if (tracer) tracer.add(this.name, row, `drop icc-disabled: ${inPort.label} -> ${out.label} is container to container`);
       } else {
         desc[d + D_OUT] = out.id;

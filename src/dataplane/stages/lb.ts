@@ -35,7 +35,7 @@
 import { CLASS_VIP, type Batch } from '../batch.js';
 import { DROP, type DropReason, DROP_REASON_COUNT } from '../drop-reasons.js';
 import { DESC_STRIDE, D_CSUM_OFF, D_CSUM_START, D_GSO_SIZE, D_GSO_TYPE, D_HDR_LEN, D_LEN, D_OFF, D_OUT, D_PORT, D_SLOT, D_VFLAGS, HEADROOM, OUT_FLOOD, OUT_NONE, SLOT_SIZE, VNET_F_NEEDS_CSUM } from '../layout.js';
-import type { Stage, StageContext } from '../stage.js';
+import { countDrop, type Stage, type StageContext } from '../stage.js';
 import { read16, read32 } from '../../packet/bytes.js';
 import { writeArpReply } from '../../packet/arp.js';
 import { formatIpv4 } from '../../packet/ipv4.js';
@@ -111,9 +111,7 @@ export class LbStage implements Stage {
       else if (ethertype === ETHERTYPE_ARP) this.arp(batch, row, port, lbd);
       if (drop !== PASS) {
         if (drop >= 0) {
-          port.counters.drops[drop]++;
-          this.drops[drop]++;
-          batch.dropReason[row] = drop;
+          countDrop(this, port, batch, row, drop);
         }
         if (tracer) tracer.add(this.name, row, drop >= 0 ? `drop ${this.reasonName(drop)}: ${this.why}` : this.why);
         continue;

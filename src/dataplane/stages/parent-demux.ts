@@ -11,7 +11,7 @@ import { DROP, type DropReason, DROP_REASON_COUNT } from '../drop-reasons.js';
 import { DESC_STRIDE, D_OUT, D_PORT, OUT_NONE } from '../layout.js';
 import type { ParentNetwork, ParentNetworks } from '../parent-networks.js';
 import type { Port } from '../port.js';
-import type { Stage, StageContext } from '../stage.js';
+import { countDrop, type Stage, type StageContext } from '../stage.js';
 import type { EgressStage } from './egress.js';
 
 /** What a subclass made of one frame when it is not a drop reason. */
@@ -55,9 +55,7 @@ export abstract class ParentDemuxStage implements Stage {
       if (reason === KEEP) {
         rows[w++] = row;
       } else {
-        port.counters.drops[reason]++;
-        this.drops[reason]++;
-        batch.dropReason[row] = reason;
+        countDrop(this, port, batch, row, reason);
         if (tracer) tracer.add(this.name, row, `drop ${this.dropReasons.find((r) => DROP[r] === reason) ?? reason}: ${this.why}`);
       }
     }

@@ -22,7 +22,7 @@ import { DROP, type DropReason, DROP_REASON_COUNT } from '../drop-reasons.js';
 import { DESC_STRIDE, D_LEN, D_OFF, D_PORT } from '../layout.js';
 import { META_SRC_IP_BACK, VXLAN_HDR_BACK, vtepTextOf } from '../overlay/underlay.js';
 import type { VtepSocketPort } from '../ports/vtep-socket-port.js';
-import type { Stage, StageContext } from '../stage.js';
+import { countDrop, type Stage, type StageContext } from '../stage.js';
 
 const VXLAN_FLAG_I = 0x08;
 const ETH_HLEN = 14;
@@ -53,34 +53,26 @@ export class VxlanDecapStage implements Stage {
       const len = desc[d + D_LEN];
       const off = desc[d + D_OFF];
       if (len < ETH_HLEN) {
-        sock.counters.drops[DROP['vxlan-truncated']]++;
-        this.drops[DROP['vxlan-truncated']]++;
-        batch.dropReason[row] = DROP['vxlan-truncated'];
+        countDrop(this, sock, batch, row, DROP['vxlan-truncated']);
         if (tracer) tracer.add(this.name, row, `drop vxlan-truncated: ${len + VXLAN_HDR_BACK} bytes of UDP payload`);
         continue;
       }
       const h = off - VXLAN_HDR_BACK;
       if ((bytes[h] & VXLAN_FLAG_I) === 0) {
-        sock.counters.drops[DROP['vxlan-bad-flags']]++;
-        this.drops[DROP['vxlan-bad-flags']]++;
-        batch.dropReason[row] = DROP['vxlan-bad-flags'];
+        countDrop(this, sock, batch, row, DROP['vxlan-bad-flags']);
         if (tracer) tracer.add(this.name, row, `drop vxlan-bad-flags: flags 0x${bytes[h].toString(16).padStart(2, '0')} without I (0x08)`);
         continue;
       }
       const vni = (bytes[h + 4] << 16) | (bytes[h + 5] << 8) | bytes[h + 6];
       const vx = sock.networks.get(vni);
       if (vx === undefined) {
-        sock.counters.drops[DROP['vxlan-unknown-vni']]++;
-        this.drops[DROP['vxlan-unknown-vni']]++;
-        batch.dropReason[row] = DROP['vxlan-unknown-vni'];
+        countDrop(this, sock, batch, row, DROP['vxlan-unknown-vni']);
         if (tracer) tracer.add(this.name, row, `drop vxlan-unknown-vni: VNI ${vni} is not an overlay network on ${sock.name}`);
         continue;
       }
       const srcVtep = read32(bytes, off - META_SRC_IP_BACK);
       if (vx.authenticatedSenders !== null && !vx.authenticatedSenders.has(srcVtep)) {
-        sock.counters.drops[DROP['vxlan-not-a-peer']]++;
-        this.drops[DROP['vxlan-not-a-peer']]++;
-        batch.dropReason[row] = DROP['vxlan-not-a-peer'];
+        countDrop(this, sock, batch, row, DROP['vxlan-not-a-peer']);
         if (tracer) tracer.add(this.name, row, `drop vxlan-not-a-peer: VNI ${vni} (${vx.name}) from WireGuard peer ${vtepTextOf(sock.underlay, srcVtep)}, which is not one of that network's peers`);
         continue;
       }
